@@ -1,0 +1,249 @@
+"""Fill the site with a believable data set: supporters with consent histories
+and timelines, a couple of campaigns, staff logins for each role.
+
+    python manage.py load_demo_data                  # 500 supporters
+    python manage.py load_demo_data --supporters 100000
+    python manage.py load_demo_data --if-empty       # what `make run` calls
+
+Supporters are written with bulk_create in batches (100,000 in well under a
+minute); their current consent is derived from the generated history with the
+same function the consent service uses."""
+
+import datetime
+import random
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from supporters.models import (
+    AcquisitionSource,
+    Channel,
+    ConsentEvent,
+    ConsentMethod,
+    Interaction,
+    Supporter,
+    SupporterTag,
+)
+from supporters.services import consent_state_from_events
+
+FIRST_NAMES = (
+    "Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Freya Ella Evie Charlotte Florence Poppy "
+    "Zoë Chloé Niamh Siobhán Aoife Priya Aisha Fatima Maryam Hannah Ruth Margaret Susan Jean Patricia Helen "
+    "Noah Oliver George Arthur Leo Muhammad Harry Oscar Archie Henry Theo Jack Freddie Charlie Thomas James "
+    "William David John Peter Michael Robert Stephen Andrew Rajesh Arjun Kwame Tomás Seán Dafydd Rhys Callum"
+).split()
+LAST_NAMES = (
+    "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson Wright "
+    "Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson Wood Turner Martin Cooper Hill "
+    "Ward Morris Moore Clark Lee King Baker Harrison Morgan Allen James Scott Phillips Watson Davis Parker "
+    "Price Bennett Young Griffiths Mitchell Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy Miller "
+    "Cox Richards Khan Marshall Anderson Simpson Ellis Adams Singh Begum Wilkinson Foster Chapman Powell "
+    "O'Brien O'Connor McDonald MacLeod Smith-Jones Lloyd-Webber Nowak Kowalski Okafor Mensah Ahmed"
+).split() + ["Ní Bhriain", "de la Cruz"]
+TITLES = ["Mr", "Mrs", "Ms", "Miss", "Dr", "Mx", "", "", ""]
+STREETS = (
+    "High Street|Station Road|Church Lane|Victoria Road|Green Lane|Manor Road|Park Road|Queens Road|"
+    "The Crescent|Mill Lane|Kings Road|New Road|Grange Road|School Lane|Orchard Close|Elm Grove|"
+    "Willow Way|Chapel Street|North Street|Albert Road|York Road|Springfield Road|Main Street|Castle Street"
+).split("|")
+HOUSE_NAMES = ["Rose Cottage", "The Old Rectory", "Ivy House", "Flat 2", "Flat 14", "The Laurels", "Mill House"]
+UK_PLACES = [
+    ("SW1A", "London", "Greater London"), ("N16", "London", "Greater London"), ("E8", "London", "Greater London"),
+    ("SE15", "London", "Greater London"), ("M1", "Manchester", "Greater Manchester"), ("B15", "Birmingham", "West Midlands"),
+    ("LS6", "Leeds", "West Yorkshire"), ("EH3", "Edinburgh", ""), ("CF10", "Cardiff", ""), ("BS8", "Bristol", ""),
+    ("NE1", "Newcastle upon Tyne", "Tyne and Wear"), ("L8", "Liverpool", "Merseyside"), ("G12", "Glasgow", ""),
+    ("OX4", "Oxford", "Oxfordshire"), ("CB2", "Cambridge", "Cambridgeshire"), ("BN1", "Brighton", "East Sussex"),
+    ("NR2", "Norwich", "Norfolk"), ("YO1", "York", "North Yorkshire"), ("PL4", "Plymouth", "Devon"),
+    ("EX4", "Exeter", "Devon"), ("BT9", "Belfast", "County Antrim"), ("AB10", "Aberdeen", ""), ("SA1", "Swansea", ""),
+]
+INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+ABROAD = [
+    ("IE", "Dublin", "D04 X2T5"), ("IE", "Cork", "T12 K8AF"), ("FR", "Lyon", "69002"), ("US", "Boston, MA", "02118"),
+    ("DE", "Berlin", "10115"), ("ES", "Madrid", "28013"),
+]
+EMAIL_DOMAINS = ["example.com", "example.org", "example.net", "mail.example", "post.example"]
+TAGS = ["major donor", "volunteer", "event: marathon 2026", "trustee contact", "legacy pledger", "church group",
+        "school fundraiser", "corporate contact", "lapsed"]
+SOURCES = [s.value for s in AcquisitionSource if s != AcquisitionSource.IMPORT] + [AcquisitionSource.IMPORT.value] * 3
+WEB_WORDING = {
+    Channel.EMAIL: "Yes, I'd like to hear by email how my gift helps children grow up in families, and about appeals and events.",
+    Channel.POST: "Yes, you can send me news and appeals by post.",
+    Channel.PHONE: "Yes, you can call me about your work and ways I can help.",
+    Channel.SMS: "Yes, you can text me about urgent appeals.",
+}
+NOTES = [
+    ("call", "Thank-you call after first gift", "Very pleased to hear about the Moldova programme."),
+    ("letter", "Sent welcome pack", ""),
+    ("note", "Prefers to be contacted in the evening", ""),
+    ("meeting", "Met at the London supporter evening", "Asked about leaving a gift in their will."),
+    ("call", "Asked to update address", "Moving house next month; will send new address."),
+]
+DEMO_PASSWORD = "brightwell-demo"
+
+
+class Command(BaseCommand):
+    help = "Load believable demo data: supporters with consent histories, campaigns, staff logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--supporters", type=int, default=500, help="How many supporters to add (default 500).")
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if there are supporters already.")
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed, for a repeatable data set.")
+        parser.add_argument("--no-users", action="store_true", help="Do not create the demo staff logins.")
+
+    def handle(self, *args, supporters, if_empty, seed, no_users, **options):
+        if if_empty and Supporter.objects.exists():
+            self.stdout.write("Demo data already loaded; nothing to do.")
+            return
+        rng = random.Random(seed)
+        started = time.monotonic()
+        self.create_campaigns()
+        created = self.create_supporters(rng, supporters)
+        elapsed = time.monotonic() - started
+        self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
+        if not no_users:
+            self.create_staff_logins()
+
+    def create_campaigns(self):
+        today = timezone.localdate()
+        Campaign.objects.get_or_create(
+            code="home-for-christmas-2026",
+            defaults=dict(
+                name="Home for Christmas 2026", kind=Campaign.Kind.APPEAL, status=Campaign.Status.LIVE,
+                target_pence=25_000_000, budget_pence=1_800_000, starts_on=today - datetime.timedelta(days=20),
+                ends_on=today + datetime.timedelta(days=40),
+            ),
+        )
+        Campaign.objects.get_or_create(
+            code="london-marathon-2027",
+            defaults=dict(
+                name="London Marathon 2027: run for families", kind=Campaign.Kind.PEER_TO_PEER,
+                status=Campaign.Status.LIVE, target_pence=8_000_000, budget_pence=450_000,
+                starts_on=today - datetime.timedelta(days=5), ends_on=today + datetime.timedelta(days=150),
+            ),
+        )
+        Campaign.objects.get_or_create(
+            code="families-not-orphanages",
+            defaults=dict(
+                name="Families, not orphanages: monthly giving", kind=Campaign.Kind.REGULAR_GIVING,
+                status=Campaign.Status.LIVE, target_pence=0, budget_pence=300_000,
+                starts_on=today - datetime.timedelta(days=200),
+            ),
+        )
+
+    def create_supporters(self, rng: random.Random, count: int, batch_size: int = 5000) -> int:
+        now = timezone.now()
+        tag_objects = {name: SupporterTag.tag_model().objects.get_or_create(name=name)[0] for name in TAGS}
+        made = 0
+        while made < count:
+            size = min(batch_size, count - made)
+            with transaction.atomic():
+                people = [self.make_supporter(rng, now) for _ in range(size)]
+                # A few likely duplicates, so that the duplicates screen has work to show.
+                for i in range(0, size - 1, 97):
+                    twin = people[i + 1]
+                    source = people[i]
+                    twin.first_name, twin.last_name = source.first_name, source.last_name
+                    if rng.random() < 0.5:
+                        twin.email = source.email
+                    else:
+                        twin.postcode, twin.country, twin.email = source.postcode, source.country, ""
+                histories = [self.make_consent_history(rng, person, now) for person in people]
+                for person, history in zip(people, histories):
+                    for channel, granted in consent_state_from_events(history).items():
+                        setattr(person, f"consent_{channel}", granted)
+                Supporter.objects.bulk_create(people, batch_size=1000)
+                events, interactions, tagged = [], [], []
+                for person, history in zip(people, histories):
+                    for event in history:
+                        event.supporter = person
+                        events.append(event)
+                        interactions.append(Interaction(
+                            supporter=person, kind=Interaction.Kind.CONSENT, occurred_at=event.occurred_at,
+                            summary=f"{event.get_channel_display()} consent {'given' if event.granted else 'withdrawn'} "
+                                    f"({event.get_method_display().lower()})",
+                        ))
+                    if rng.random() < 0.25:
+                        kind, summary, detail = rng.choice(NOTES)
+                        interactions.append(Interaction(
+                            supporter=person, kind=kind, summary=summary, detail=detail,
+                            occurred_at=person.created_at + datetime.timedelta(days=rng.randint(1, 300)),
+                        ))
+                    if rng.random() < 0.3:
+                        for name in rng.sample(TAGS, rng.randint(1, 2)):
+                            tagged.append(SupporterTag(content_object=person, tag=tag_objects[name]))
+                ConsentEvent.objects.bulk_create(events, batch_size=2000)
+                Interaction.objects.bulk_create(interactions, batch_size=2000)
+                SupporterTag.objects.bulk_create(tagged, batch_size=2000)
+            made += size
+        return made
+
+    def make_supporter(self, rng: random.Random, now: datetime.datetime) -> Supporter:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        local = f"{first}.{last}".lower().replace("'", "").replace(" ", "").replace("ë", "e").replace("é", "e") \
+            .replace("á", "a").replace("í", "i")
+        email = f"{local}{rng.randint(1, 9999)}@{rng.choice(EMAIL_DOMAINS)}" if rng.random() < 0.9 else ""
+        created = now - datetime.timedelta(days=rng.randint(0, 3650), seconds=rng.randint(0, 86400))
+        person = Supporter(
+            title=rng.choice(TITLES), first_name=first, last_name=last, email=email,
+            source=rng.choice(SOURCES), created_at=created,
+            phone=f"+447911{rng.randint(100000, 999999)}" if rng.random() < 0.4 else "",
+            date_of_birth=datetime.date(rng.randint(1935, 2004), rng.randint(1, 12), rng.randint(1, 28))
+            if rng.random() < 0.2 else None,
+        )
+        if rng.random() < 0.03:
+            country, town, postcode = rng.choice(ABROAD)
+            person.country, person.address_town, person.postcode = country, town, postcode
+            person.address_house, person.address_street = str(rng.randint(1, 120)), rng.choice(STREETS)
+        elif rng.random() < 0.92:
+            outward, town, county = rng.choice(UK_PLACES)
+            person.postcode = f"{outward} {rng.randint(1, 9)}{rng.choice(INWARD_LETTERS)}{rng.choice(INWARD_LETTERS)}"
+            person.address_town, person.address_county = town, county
+            person.address_house = rng.choice(HOUSE_NAMES) if rng.random() < 0.1 else str(rng.randint(1, 240))
+            person.address_street = rng.choice(STREETS)
+        return person
+
+    def make_consent_history(self, rng, person, now) -> list[ConsentEvent]:
+        events = []
+        when = person.created_at
+        for channel in Channel.values:
+            if rng.random() < {"email": 0.6, "post": 0.5, "phone": 0.2, "sms": 0.1}[channel]:
+                method = rng.choice([ConsentMethod.WEB_FORM, ConsentMethod.WEB_FORM, ConsentMethod.PAPER, ConsentMethod.PHONE])
+                events.append(ConsentEvent(
+                    channel=channel, granted=True, method=method, occurred_at=when, recorded_at=when,
+                    wording=WEB_WORDING[channel], source_detail="donation form" if method == ConsentMethod.WEB_FORM else "",
+                ))
+                if rng.random() < 0.15:
+                    later = when + (now - when) * rng.random()
+                    events.append(ConsentEvent(
+                        channel=channel, granted=False,
+                        method=ConsentMethod.UNSUBSCRIBE if channel == Channel.EMAIL else ConsentMethod.PHONE,
+                        occurred_at=later, recorded_at=later, wording="Asked not to be contacted this way.",
+                    ))
+        return events
+
+    def create_staff_logins(self):
+        User = get_user_model()
+        logins = [("admin", "Ada", "Admin", None), ("fundraiser", "Femi", "Fundraiser", "Fundraising"),
+                  ("finance", "Fran", "Finance", "Finance")]
+        for username, first, last, group in logins:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults=dict(first_name=first, last_name=last, email=f"{username}@brightwell.example",
+                              is_staff=group is None, is_superuser=group is None),
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            if group:
+                user.groups.add(Group.objects.get(name=group))
+        base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
+        self.stdout.write(self.style.SUCCESS(
+            f"\nStaff logins at {base}/admin/ (password for each: {DEMO_PASSWORD}):\n"
+            "  admin       superuser\n  fundraiser  Fundraising role\n  finance     Finance role\n"
+        ))

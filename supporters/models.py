@@ -1,0 +1,238 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django_countries.fields import CountryField
+from phonenumber_field.modelfields import PhoneNumberField
+from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
+
+from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
+
+
+class AcquisitionSource(models.TextChoices):
+    WEB_DONATION = "web_donation", "Online donation"
+    CAMPAIGN_PAGE = "campaign_page", "Campaign page"
+    EVENT = "event", "Event"
+    FACE_TO_FACE = "face_to_face", "Face to face"
+    TELEPHONE = "telephone", "Telephone"
+    DIRECT_MAIL = "direct_mail", "Direct mail"
+    PEER_TO_PEER = "peer_to_peer", "Peer-to-peer fundraising"
+    LEGACY = "legacy", "Legacy"
+    IMPORT = "import", "Imported"
+    OTHER = "other", "Other"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    POST = "post", "Post"
+    PHONE = "phone", "Phone"
+    SMS = "sms", "SMS"
+
+
+class ConsentMethod(models.TextChoices):
+    WEB_FORM = "web_form", "Web form"
+    PHONE = "phone", "Phone call"
+    PAPER = "paper", "Paper form"
+    IMPORT = "import", "Import"
+    STAFF = "staff", "Entered by staff"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe link"
+    BOUNCE = "bounce", "Email bounced or complaint"
+
+
+class SupporterTag(TaggedItemBase):
+    """A plain foreign-key through table, so tag filters are a join, not a generic lookup."""
+
+    content_object = models.ForeignKey(
+        "Supporter", on_delete=models.CASCADE, related_name="tagged_items"
+    )
+
+
+class Supporter(models.Model):
+    title = models.CharField(max_length=20, blank=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    preferred_name = models.CharField(max_length=100, blank=True, help_text="What they like to be called.")
+    email = models.EmailField(blank=True, help_text="Stored in lower case.")
+    phone = PhoneNumberField(blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+
+    # Postal address. The house name or number is its own field because Gift Aid
+    # claims need it on its own.
+    address_house = models.CharField("House name or number", max_length=100, blank=True)
+    address_street = models.CharField("Street", max_length=200, blank=True)
+    address_locality = models.CharField("Address line 2", max_length=200, blank=True)
+    address_town = models.CharField("Town or city", max_length=100, blank=True)
+    address_county = models.CharField("County, state or region", max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True, help_text="UK postcodes are checked and stored as “SW1A 1AA”.")
+    country = CountryField(default="GB")
+
+    source = models.CharField(
+        "Source of acquisition", max_length=30, choices=AcquisitionSource.choices, default=AcquisitionSource.OTHER
+    )
+    tags = TaggableManager(through=SupporterTag, blank=True)
+    notes = models.TextField(blank=True)
+
+    # The current consent per channel, recomputed from ConsentEvent history by
+    # supporters.services.consent_record, so that list filters and mailings
+    # need no subquery per supporter.
+    consent_email = models.BooleanField("Email consent", default=False, editable=False)
+    consent_post = models.BooleanField("Post consent", default=False, editable=False)
+    consent_phone = models.BooleanField("Phone consent", default=False, editable=False)
+    consent_sms = models.BooleanField("SMS consent", default=False, editable=False)
+
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        permissions = [
+            ("merge_supporter", "Can merge duplicate supporters"),
+            ("export_supporter_data", "Can export all data held about a supporter (subject access)"),
+            ("erase_supporter", "Can erase a supporter's personal data"),
+            ("export_supporter_list", "Can export supporter lists and consented mailing lists"),
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="supporter_email_idx"),
+            models.Index(fields=["postcode"], name="supporter_postcode_idx"),
+            models.Index(Lower("last_name"), Lower("first_name"), name="supporter_name_idx"),
+            models.Index(fields=["source"], name="supporter_source_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="supporter_email_lower_case"
+            ),
+        ]
+
+    def clean_fields(self, exclude=None):
+        # Tidy what people type before the fields are checked: "  Ann@X.org " is a valid email.
+        self.email = (self.email or "").strip().lower()
+        for name in ("title", "first_name", "last_name", "preferred_name", "address_house", "address_street",
+                     "address_locality", "address_town", "address_county"):
+            setattr(self, name, " ".join((getattr(self, name) or "").split()))
+        super().clean_fields(exclude=exclude)
+
+    def clean(self):
+        if self.erased_at:
+            raise ValidationError("This supporter has been erased; the record can no longer be edited.")
+        try:
+            self.postcode = normalise_postcode(self.postcode, country=str(self.country))
+        except ValueError as error:
+            raise ValidationError({"postcode": str(error)}) from error
+        if str(self.country) in UK_POSTCODE_COUNTRIES and self.address_street and not self.postcode:
+            raise ValidationError({"postcode": "A UK address needs its postcode."})
+
+    def __str__(self):
+        if self.erased_at:
+            return f"Erased supporter #{self.pk}"
+        return " ".join(part for part in (self.title, self.first_name, self.last_name) if part)
+
+    @property
+    def display_name(self):
+        return self.preferred_name or self.first_name
+
+    @property
+    def is_erased(self):
+        return self.erased_at is not None
+
+    @property
+    def reference(self):
+        return f"S{self.pk:07d}" if self.pk else ""
+
+    def address_lines(self):
+        street = " ".join(part for part in (self.address_house, self.address_street) if part)
+        lines = [street, self.address_locality, self.address_town, self.address_county, self.postcode]
+        if self.country and self.country.code != "GB":
+            lines.append(self.country.name)
+        return [line for line in lines if line]
+
+    def current_consent(self):
+        return {
+            Channel.EMAIL: self.consent_email,
+            Channel.POST: self.consent_post,
+            Channel.PHONE: self.consent_phone,
+            Channel.SMS: self.consent_sms,
+        }
+
+
+class ConsentEvent(models.Model):
+    """One change of a supporter's wish to hear from us on one channel. Never edited:
+    the history is the record, and the supporter's current consent is derived from it."""
+
+    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    granted = models.BooleanField(help_text="Granted (ticked) or withdrawn.")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=20, choices=ConsentMethod.choices)
+    wording = models.TextField(help_text="The exact words the supporter saw or heard.")
+    source_detail = models.CharField(
+        max_length=255, blank=True, help_text="Where: the page, the form's code, the import file."
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["supporter", "channel", "occurred_at"], name="consent_latest_idx")]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {'granted' if self.granted else 'withdrawn'}"
+
+
+class Interaction(models.Model):
+    """The supporter's timeline: notes, calls and letters from staff, and entries
+    that other apps add (donations, emails) through supporters.services.timeline_add."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        CALL = "call", "Phone call"
+        LETTER = "letter", "Letter"
+        MEETING = "meeting", "Meeting"
+        EMAIL = "email", "Email"
+        DONATION = "donation", "Donation"
+        CONSENT = "consent", "Consent change"
+        RECORD = "record", "Record change"
+
+    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NOTE)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=255)
+    detail = models.TextField(blank=True)
+    # Lets another app add "its" entry once however often it is told (a replayed
+    # webhook, say): e.g. "donation:42". Blank for entries staff write.
+    source_ref = models.CharField(max_length=100, blank=True, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["supporter", "occurred_at"], name="interaction_timeline_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supporter", "source_ref"],
+                condition=~models.Q(source_ref=""),
+                name="interaction_source_ref_once",
+            )
+        ]
+
+    def __str__(self):
+        return self.summary
+
+
+class ErasureRecord(models.Model):
+    """Proof that a supporter was erased, holding no personal data of its own."""
+
+    supporter = models.OneToOneField(Supporter, on_delete=models.PROTECT, related_name="erasure")
+    erased_at = models.DateTimeField(default=timezone.now)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=255)
+
+    def __str__(self):
+        return f"Erasure of supporter #{self.supporter_id}"

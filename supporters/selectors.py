@@ -1,0 +1,153 @@
+"""Reads: finding supporters, their duplicates, and everything held about one."""
+
+import re
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Lower
+
+from supporters import personal_data
+from supporters.addresses import normalise_postcode
+from supporters.models import Supporter
+
+# An outward code, optionally followed by the inward code: "SW1A", "sw1a 1aa", "M1 1AE".
+_POSTCODE_LIKE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9]([A-Z]{2})?)?$")
+
+
+def supporter_search(*, query: str, queryset: QuerySet | None = None) -> QuerySet:
+    """Supporters matching what staff type in the search box: an email (or its
+    start), a postcode (or its outward code), a reference like S0000042, or
+    names ("jane", "jane smi", "smith"). Each branch uses an index, so search
+    stays fast at hundreds of thousands of supporters."""
+    queryset = Supporter.objects.all() if queryset is None else queryset
+    query = " ".join((query or "").split())
+    if not query:
+        return queryset
+    if "@" in query:
+        return queryset.filter(email__startswith=query.lower())
+    reference = re.fullmatch(r"[Ss]0*(\d+)", query)
+    if reference:
+        return queryset.filter(pk=int(reference.group(1)))
+    upper = query.upper()
+    if _POSTCODE_LIKE.match(upper) and any(ch.isdigit() for ch in upper):
+        try:
+            postcode = normalise_postcode(upper, country="GB")
+        except ValueError:
+            postcode = upper
+        return queryset.filter(postcode__startswith=postcode)
+
+    # Names: every word must start a first, last or preferred name.
+    queryset = queryset.alias(first_lower=Lower("first_name"), last_lower=Lower("last_name"), preferred_lower=Lower("preferred_name"))
+    for word in query.lower().split():
+        queryset = queryset.filter(
+            Q(first_lower__startswith=word) | Q(last_lower__startswith=word) | Q(preferred_lower__startswith=word)
+        )
+    return queryset
+
+
+def supporter_duplicates_of(*, supporter: Supporter) -> QuerySet:
+    """Other live records that are likely the same person: the same email, or
+    the same first and last name at the same postcode."""
+    same = Q()
+    if supporter.email:
+        same |= Q(email=supporter.email)
+    if supporter.postcode:
+        same |= Q(
+            first_lower=supporter.first_name.lower(),
+            last_lower=supporter.last_name.lower(),
+            postcode=supporter.postcode,
+        )
+    if not same:
+        return Supporter.objects.none()
+    return (
+        Supporter.objects.alias(first_lower=Lower("first_name"), last_lower=Lower("last_name"))
+        .filter(same, erased_at__isnull=True)
+        .exclude(pk=supporter.pk)
+        .order_by("created_at", "pk")
+    )
+
+
+def duplicate_groups(*, limit: int = 200) -> list[dict]:
+    """Groups of live supporters that look like one person, for staff to review:
+    each {"reason": ..., "supporters": [Supporter, ...]}, oldest record first."""
+    live = Supporter.objects.filter(erased_at__isnull=True)
+    by_email = (
+        live.exclude(email="").values("email").annotate(n=Count("id")).filter(n__gt=1).order_by("email")[:limit]
+    )
+    by_name = (
+        live.exclude(postcode="")
+        .annotate(first_lower=Lower("first_name"), last_lower=Lower("last_name"))
+        .values("first_lower", "last_lower", "postcode")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("last_lower", "first_lower", "postcode")[:limit]
+    )
+    groups, seen = [], set()
+    for row in by_email:
+        members = list(live.filter(email=row["email"]).order_by("created_at", "pk"))
+        groups.append({"reason": f"Same email: {row['email']}", "supporters": members})
+        seen.add(frozenset(s.pk for s in members))
+    for row in by_name:
+        members = list(
+            live.alias(first_lower=Lower("first_name"), last_lower=Lower("last_name"))
+            .filter(first_lower=row["first_lower"], last_lower=row["last_lower"], postcode=row["postcode"])
+            .order_by("created_at", "pk")
+        )
+        if frozenset(s.pk for s in members) in seen:
+            continue
+        groups.append({"reason": f"Same name at {row['postcode']}", "supporters": members})
+    return groups[:limit]
+
+
+def supporter_personal_data(*, supporter: Supporter) -> dict:
+    """Everything held about one supporter, for a subject-access request:
+    their record, consent history, timeline, and each other app's section."""
+    data = {
+        "supporter": {
+            "reference": supporter.reference,
+            "title": supporter.title,
+            "first_name": supporter.first_name,
+            "last_name": supporter.last_name,
+            "preferred_name": supporter.preferred_name,
+            "email": supporter.email,
+            "phone": str(supporter.phone) if supporter.phone else "",
+            "date_of_birth": supporter.date_of_birth.isoformat() if supporter.date_of_birth else None,
+            "address": {
+                "house_name_or_number": supporter.address_house,
+                "street": supporter.address_street,
+                "line_2": supporter.address_locality,
+                "town": supporter.address_town,
+                "county": supporter.address_county,
+                "postcode": supporter.postcode,
+                "country": supporter.country.name,
+            },
+            "source_of_acquisition": supporter.get_source_display(),
+            "tags": sorted(tag.name for tag in supporter.tags.all()),
+            "notes": supporter.notes,
+            "created_at": supporter.created_at.isoformat(),
+            "updated_at": supporter.updated_at.isoformat(),
+        },
+        "current_consent": {channel: granted for channel, granted in supporter.current_consent().items()},
+        "consent_history": [
+            {
+                "channel": event.get_channel_display(),
+                "granted": event.granted,
+                "when": event.occurred_at.isoformat(),
+                "how": event.get_method_display(),
+                "wording": event.wording,
+                "source": event.source_detail,
+            }
+            for event in supporter.consent_events.order_by("occurred_at", "pk")
+        ],
+        "timeline": [
+            {
+                "when": item.occurred_at.isoformat(),
+                "kind": item.get_kind_display(),
+                "summary": item.summary,
+                "detail": item.detail,
+            }
+            for item in supporter.interactions.order_by("occurred_at", "pk")
+        ],
+    }
+    for title, build in personal_data.sections().items():
+        data[title] = build(supporter)
+    return data

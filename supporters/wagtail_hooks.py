@@ -1,0 +1,71 @@
+from django.urls import path
+from wagtail import hooks
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
+from wagtail.admin.viewsets.model import ModelViewSet
+
+from supporters import views
+from supporters.models import Supporter
+
+
+class SupporterViewSet(ModelViewSet):
+    model = Supporter
+    icon = "group"
+    menu_label = "Supporters"
+    menu_order = 100
+    add_to_admin_menu = True
+    index_view_class = views.SupporterIndexView
+    inspect_view_class = views.SupporterInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    filterset_class = views.SupporterFilterSet
+    search_fields = ["first_name", "last_name", "email", "postcode"]  # enables the box; the selector does the search
+    search_backend_name = None
+    list_per_page = 50
+    list_export = [
+        "reference", "title", "first_name", "last_name", "preferred_name", "email", "phone", "address_house",
+        "address_street", "address_locality", "address_town", "address_county", "postcode", "country",
+        "source", "consent_email", "consent_post", "consent_phone", "consent_sms", "created_at",
+    ]
+    export_headings = {"reference": "Reference", "consent_email": "Email consent", "consent_post": "Post consent",
+                       "consent_phone": "Phone consent", "consent_sms": "SMS consent"}
+    edit_handler = ObjectList([
+        MultiFieldPanel([
+            FieldRowPanel([FieldPanel("title"), FieldPanel("first_name"), FieldPanel("last_name")]),
+            FieldPanel("preferred_name"),
+            FieldRowPanel([FieldPanel("email"), FieldPanel("phone")]),
+            FieldPanel("date_of_birth"),
+        ], heading="Name and contact"),
+        MultiFieldPanel([
+            FieldRowPanel([FieldPanel("address_house"), FieldPanel("address_street")]),
+            FieldPanel("address_locality"),
+            FieldRowPanel([FieldPanel("address_town"), FieldPanel("address_county")]),
+            FieldRowPanel([FieldPanel("postcode"), FieldPanel("country")]),
+        ], heading="Postal address"),
+        MultiFieldPanel([
+            FieldPanel("source"),
+            FieldPanel("tags"),
+            FieldPanel("notes"),
+        ], heading="About"),
+    ])
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("duplicates/", views.DuplicatesView.as_view(), name="duplicates"),
+            path("mailing-list/<str:channel>/", views.mailing_list_export, name="mailing_list"),
+            path("<int:pk>/consent/", views.ConsentChangeView.as_view(), name="consent"),
+            path("<int:pk>/timeline/", views.InteractionAddView.as_view(), name="interaction_add"),
+            path("<int:pk>/merge/", views.MergeView.as_view(), name="merge"),
+            path("<int:pk>/erase/", views.EraseView.as_view(), name="erase"),
+            path("<int:pk>/personal-data/", views.PersonalDataExportView.as_view(), name="personal_data"),
+        ]
+
+
+@hooks.register("register_admin_viewset")
+def register_supporter_viewset():
+    return SupporterViewSet("supporter")
+
+
+@hooks.register("register_log_actions")
+def register_supporter_log_actions(actions):
+    actions.register_action("supporters.merge", "Merge", "Merged a duplicate record into this one")
+    actions.register_action("supporters.erase", "Erase", "Personal data erased")
