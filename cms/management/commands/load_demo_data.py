@@ -192,7 +192,7 @@ class Command(BaseCommand):
         person = Supporter(
             title=rng.choice(TITLES), first_name=first, last_name=last, email=email,
             source=rng.choice(SOURCES), created_at=created,
-            phone=f"+447911{rng.randint(100000, 999999)}" if rng.random() < 0.4 else "",
+            phone=f"+447{rng.choice((400, 500, 800, 900))}{rng.randint(100000, 999999)}" if rng.random() < 0.4 else "",
             date_of_birth=datetime.date(rng.randint(1935, 2004), rng.randint(1, 12), rng.randint(1, 28))
             if rng.random() < 0.2 else None,
         )
