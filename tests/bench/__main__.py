@@ -1,0 +1,77 @@
+"""`make bench`: the figures each issue names, measured on PostgreSQL.
+
+Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
+- demo data: time to create 100,000 supporters with consent histories (goal: under 60 s);
+- supporter search at that size: median time per query by email, postcode, name.
+"""
+
+import os
+import statistics
+import sys
+import time
+from urllib.parse import urlparse
+
+import django
+
+
+def fresh_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> int:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        print("make bench runs on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+        return 2
+    fresh_database(url)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    print(f"database: {urlparse(url).path.lstrip('/')} (PostgreSQL, fresh)")
+
+    count = int(os.environ.get("BENCH_SUPPORTERS", "100000"))
+    started = time.perf_counter()
+    call_command("load_demo_data", supporters=count, no_users=True, verbosity=0, stdout=open(os.devnull, "w"))
+    elapsed = time.perf_counter() - started
+    verdict = "OK" if elapsed < 60 else "SLOWER THAN GOAL"
+    print(f"demo data: {count:,} supporters with consent histories in {elapsed:.1f} s "
+          f"({count / elapsed:,.0f}/s; goal < 60 s: {verdict})")
+
+    from supporters.models import Supporter
+    from supporters.selectors import supporter_search
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    sample = list(Supporter.objects.exclude(email="").order_by("?")[:20])
+    queries = {
+        "email (exact)": [s.email for s in sample],
+        "email (start)": [s.email[:6] for s in sample],
+        "postcode (full)": [s.postcode for s in sample if s.postcode],
+        "postcode (outward)": [s.postcode.split()[0] for s in sample if " " in s.postcode],
+        "name (first + last)": [f"{s.first_name} {s.last_name}" for s in sample],
+        "surname start": [s.last_name[:4] for s in sample],
+    }
+    for label, terms in queries.items():
+        timings = []
+        for term in terms:
+            t = time.perf_counter()
+            list(supporter_search(query=term)[:50])
+            timings.append((time.perf_counter() - t) * 1000)
+        print(f"search by {label:<20} median {statistics.median(timings):6.1f} ms, worst {max(timings):6.1f} ms "
+              f"over {len(timings)} queries at {Supporter.objects.count():,} supporters")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
