@@ -6,7 +6,7 @@ from import_export import fields, resources
 
 from supporters.models import Channel, Supporter
 
-MAILING_CHANNELS = {Channel.POST.value: "post", Channel.EMAIL.value: "email", Channel.PHONE.value: "phone", Channel.SMS.value: "SMS"}
+MAILING_CHANNELS = {Channel.EMAIL.value: "email", Channel.POST.value: "post", Channel.PHONE.value: "phone", Channel.SMS.value: "SMS"}
 
 
 class MailingListResource(resources.Resource):

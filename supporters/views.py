@@ -4,6 +4,7 @@ permission, validates input and calls one service."""
 import json
 
 import django_filters
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -11,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.generic import FormView, TemplateView
 from taggit.models import Tag
@@ -79,7 +81,8 @@ class SupporterIndexView(generic.IndexView):
             Column("postcode", label="Postcode", sort_key="postcode"),
             Column("get_source_display", label="Source"),
             ConsentColumn("consent", label="Consent"),
-            Column("created_at", label="Added", sort_key="created_at"),
+            Column("added", label="Added", sort_key="created_at",
+                   accessor=lambda supporter: date_format(timezone.localtime(supporter.created_at), "j M Y")),
         ]
 
     @cached_property
@@ -108,6 +111,7 @@ class SupporterIndexView(generic.IndexView):
 
 class SupporterInspectView(generic.InspectView):
     template_name = "supporters/admin/supporter_inspect.html"
+    page_title = "Supporter record"
 
     def get_object(self, queryset=None):
         return get_object_or_404(
@@ -218,6 +222,19 @@ class InteractionAddView(SupporterActionView):
         services.timeline_add(supporter=self.supporter, by=self.request.user, **form.cleaned_data)
 
 
+MERGE_COMPARISON = [
+    ("Reference", lambda s: s.reference),
+    ("Name", lambda s: " ".join(p for p in (s.title, s.first_name, s.last_name) if p)),
+    ("Preferred name", lambda s: s.preferred_name),
+    ("Email", lambda s: s.email),
+    ("Phone", lambda s: s.phone.as_national if s.phone else ""),
+    ("Date of birth", lambda s: date_format(s.date_of_birth, "j M Y") if s.date_of_birth else ""),
+    ("Address", lambda s: ", ".join(s.address_lines())),
+    ("Consent", lambda s: ", ".join(label for value, label in Channel.choices if s.current_consent()[value]) or "none"),
+    ("Added", lambda s: date_format(timezone.localtime(s.created_at), "j M Y")),
+]
+
+
 class MergeView(SupporterActionView):
     """Merge a chosen duplicate into this supporter, after a side-by-side check."""
 
@@ -246,13 +263,9 @@ class MergeView(SupporterActionView):
         if asked and duplicate is None:
             context["lookup_error"] = f"No supporter with reference “{asked}” (or that record is erased)."
         if duplicate is not None:
-            fields = ["reference", "title", "first_name", "last_name", "preferred_name", "email", "phone",
-                      "date_of_birth", "address_house", "address_street", "address_town", "postcode", "country",
-                      "created_at"]
             context["comparison"] = [
-                (Supporter._meta.get_field(f).verbose_name if f != "reference" else "Reference",
-                 getattr(self.supporter, f), getattr(duplicate, f))
-                for f in fields
+                (label, shown(self.supporter), shown(duplicate), shown(self.supporter) != shown(duplicate))
+                for label, shown in MERGE_COMPARISON
             ]
         return context
 
@@ -286,14 +299,17 @@ class PersonalDataExportView(WagtailAdminTemplateMixin, TemplateView):
     def get(self, request, pk):
         supporter = get_object_or_404(Supporter, pk=pk)
         data = selectors.supporter_personal_data(supporter=supporter)
-        data["exported_at"] = timezone.now().isoformat()
+        exported_at = timezone.now()
+        data["exported_at"] = exported_at.isoformat()
         if request.GET.get("format") == "json":
             response = HttpResponse(
                 json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{supporter.reference}-personal-data.json"'
             return response
-        return TemplateResponse(request, self.template_name, {"supporter": supporter, "data": data})
+        return TemplateResponse(request, self.template_name, {
+            "supporter": supporter, "data": data, "exported_at": exported_at, "charity_name": settings.CHARITY_NAME,
+        })
 
 
 class DuplicatesView(WagtailAdminTemplateMixin, TemplateView):

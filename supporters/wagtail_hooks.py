@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path
+from django.utils.html import format_html
 from wagtail import hooks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -69,3 +71,8 @@ def register_supporter_viewset():
 def register_supporter_log_actions(actions):
     actions.register_action("supporters.merge", "Merge", "Merged a duplicate record into this one")
     actions.register_action("supporters.erase", "Erase", "Personal data erased")
+
+
+@hooks.register("insert_global_admin_css")
+def supporter_admin_css():
+    return format_html('<link rel="stylesheet" href="{}">', static("supporters/admin.css"))

@@ -32,12 +32,15 @@ from supporters.models import (
 )
 from supporters.services import consent_state_from_events
 
-FIRST_NAMES = (
+WOMEN = (
     "Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Freya Ella Evie Charlotte Florence Poppy "
-    "Zoë Chloé Niamh Siobhán Aoife Priya Aisha Fatima Maryam Hannah Ruth Margaret Susan Jean Patricia Helen "
+    "Zoë Chloé Niamh Siobhán Aoife Priya Aisha Fatima Maryam Hannah Ruth Margaret Susan Jean Patricia Helen"
+).split()
+MEN = (
     "Noah Oliver George Arthur Leo Muhammad Harry Oscar Archie Henry Theo Jack Freddie Charlie Thomas James "
     "William David John Peter Michael Robert Stephen Andrew Rajesh Arjun Kwame Tomás Seán Dafydd Rhys Callum"
 ).split()
+FIRST_NAMES = WOMEN + MEN
 LAST_NAMES = (
     "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson Wright "
     "Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson Wood Turner Martin Cooper Hill "
@@ -46,7 +49,8 @@ LAST_NAMES = (
     "Cox Richards Khan Marshall Anderson Simpson Ellis Adams Singh Begum Wilkinson Foster Chapman Powell "
     "O'Brien O'Connor McDonald MacLeod Smith-Jones Lloyd-Webber Nowak Kowalski Okafor Mensah Ahmed"
 ).split() + ["Ní Bhriain", "de la Cruz"]
-TITLES = ["Mr", "Mrs", "Ms", "Miss", "Dr", "Mx", "", "", ""]
+TITLES_WOMEN = ["Mrs", "Ms", "Miss", "Dr", "", ""]
+TITLES_MEN = ["Mr", "Mr", "Dr", "", ""]
 STREETS = (
     "High Street|Station Road|Church Lane|Victoria Road|Green Lane|Manor Road|Park Road|Queens Road|"
     "The Crescent|Mill Lane|Kings Road|New Road|Grange Road|School Lane|Orchard Close|Elm Grove|"
@@ -85,6 +89,22 @@ NOTES = [
     ("call", "Asked to update address", "Moving house next month; will send new address."),
 ]
 DEMO_PASSWORD = "brightwell-demo"
+HOME_BODY = (
+    "<h2>Why families, not orphanages</h2>"
+    "<p>Eight in ten children in orphanages have a living parent. Poverty, disability and discrimination put "
+    "them there, and decades of research show that institutions harm children's development. A family, with "
+    "the right support, does not.</p>"
+    "<h2>What your gift does</h2>"
+    "<ul><li><b>£25</b> pays for a social worker's visit to help a family stay together.</li>"
+    "<li><b>£60</b> trains a foster carer to welcome a child leaving an orphanage.</li>"
+    "<li><b>£150</b> helps a young person leaving care set up their first home.</li></ul>"
+)
+ABOUT_BODY = (
+    "<p>Brightwell Children's Trust works with governments, local charities and communities to close "
+    "orphanages and build the family and community services that replace them.</p>"
+    "<p>We never fund orphanages or orphanage volunteering. Every pound goes to helping children grow up "
+    "in families.</p>"
+)
 
 
 class Command(BaseCommand):
@@ -103,6 +123,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         started = time.monotonic()
         self.create_campaigns()
+        self.create_pages()
         created = self.create_supporters(rng, supporters)
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
@@ -135,6 +156,18 @@ class Command(BaseCommand):
                 starts_on=today - datetime.timedelta(days=200),
             ),
         )
+
+    def create_pages(self):
+        from cms.models import HomePage, StandardPage
+
+        home = HomePage.objects.first()
+        if home is None:
+            return
+        if not home.body:
+            home.body = HOME_BODY
+            home.save_revision().publish()
+        if not StandardPage.objects.filter(slug="about-us").exists():
+            home.add_child(instance=StandardPage(title="About us", slug="about-us", show_in_menus=True, body=ABOUT_BODY))
 
     def create_supporters(self, rng: random.Random, count: int, batch_size: int = 5000) -> int:
         now = timezone.now()
@@ -185,12 +218,13 @@ class Command(BaseCommand):
 
     def make_supporter(self, rng: random.Random, now: datetime.datetime) -> Supporter:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        title = rng.choice(TITLES_WOMEN if first in WOMEN else TITLES_MEN)
         local = f"{first}.{last}".lower().replace("'", "").replace(" ", "").replace("ë", "e").replace("é", "e") \
             .replace("á", "a").replace("í", "i")
         email = f"{local}{rng.randint(1, 9999)}@{rng.choice(EMAIL_DOMAINS)}" if rng.random() < 0.9 else ""
         created = now - datetime.timedelta(days=rng.randint(0, 3650), seconds=rng.randint(0, 86400))
         person = Supporter(
-            title=rng.choice(TITLES), first_name=first, last_name=last, email=email,
+            title=title, first_name=first, last_name=last, email=email,
             source=rng.choice(SOURCES), created_at=created,
             phone=f"+447{rng.choice((400, 500, 800, 900))}{rng.randint(100000, 999999)}" if rng.random() < 0.4 else "",
             date_of_birth=datetime.date(rng.randint(1935, 2004), rng.randint(1, 12), rng.randint(1, 28))
