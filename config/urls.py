@@ -5,10 +5,19 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
+from donations import views as donation_views
+
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("sitemap.xml", sitemap),
+    path("donate/", donation_views.donate, name="donate"),
+    path("donate/confirm/", donation_views.donation_confirm, name="donation_confirm"),
+    path("donate/thank-you/<uuid:form_token>/", donation_views.donation_thanks, name="donation_thanks"),
+    path("donate/monthly/", donation_views.monthly_start, name="monthly_start"),
+    path("donate/monthly/confirm/", donation_views.monthly_confirm, name="monthly_confirm"),
+    path("donate/thank-you/monthly/<uuid:form_token>/", donation_views.monthly_thanks, name="monthly_thanks"),
+    path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),
 ]
 
 if settings.DEBUG:

@@ -1,1 +1,238 @@
-# Donations, recurring gifts, Stripe and Gift Aid claims arrive with the online giving work.
+"""Money: gifts, monthly gifts and their charges, and what Stripe told us.
+
+Amounts are integer pence with a currency code. Every Stripe id we store is
+unique, so a repeated webhook or a retried call can never make a second record."""
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from supporters.models import Supporter
+
+
+class Donation(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"  # our row exists; Stripe not yet answered
+        REQUIRES_ACTION = "requires_action", "Awaiting card authentication"
+        PENDING = "pending", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REFUNDED = "refunded", "Refunded"
+        PARTLY_REFUNDED = "partly_refunded", "Partly refunded"
+        DISPUTED = "disputed", "Disputed"
+
+    class Channel(models.TextChoices):
+        WEB = "web", "Website"
+        MONTHLY = "monthly", "Monthly gift"
+        PHONE = "phone", "Phone"
+        POST = "post", "Post"
+        EVENT = "event", "Event"
+        IMPORT = "import", "Import"
+        OFFLINE = "offline", "Offline (cash, cheque, bank transfer)"
+
+    # Statuses in which the money is (still) with the charity, in whole or part.
+    INCOME_STATUSES = (Status.SUCCEEDED, Status.PARTLY_REFUNDED, Status.DISPUTED)
+
+    # Our permanent, never-reused name for the gift: Stripe's idempotency keys derive from it.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    supporter = models.ForeignKey(Supporter, on_delete=models.PROTECT, related_name="donations")
+    amount_pence = models.PositiveBigIntegerField(help_text="What the donor paid, including any fee cover.")
+    fee_cover_pence = models.PositiveBigIntegerField(default=0, help_text="The part added to cover card fees.")
+    currency = models.CharField(max_length=3, default="gbp")
+    fee_pence = models.BigIntegerField(null=True, blank=True, help_text="Stripe's fee, from the balance transaction.")
+    net_pence = models.BigIntegerField(null=True, blank=True)
+    refunded_pence = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    dispute_status = models.CharField(max_length=30, blank=True, help_text="Stripe's status of a dispute, if any.")
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+
+    gift_aid_declared = models.BooleanField(
+        "Gift Aid declared", default=False, help_text="The donor made a Gift Aid declaration with this gift."
+    )
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
+    appeal_code = models.CharField(max_length=40, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    utm_source = models.CharField("UTM source", max_length=100, blank=True)
+    utm_medium = models.CharField("UTM medium", max_length=100, blank=True)
+    utm_campaign = models.CharField("UTM campaign", max_length=100, blank=True)
+    recurring_gift = models.ForeignKey(
+        "RecurringGift", null=True, blank=True, on_delete=models.PROTECT, related_name="donations"
+    )
+
+    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_charge_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_balance_transaction_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    # The donation form's one-time token: pressing Pay twice finds this row again.
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("refund_donation", "Can refund a donation through Stripe")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_pence__gt=0), name="donation_amount_positive"),
+            models.CheckConstraint(condition=Q(refunded_pence__lte=F("amount_pence")), name="donation_refund_within_amount"),
+            models.CheckConstraint(condition=Q(fee_cover_pence__lte=F("amount_pence")), name="donation_fee_cover_within_amount"),
+            models.CheckConstraint(condition=Q(fee_pence__isnull=True) | Q(fee_pence__gte=0), name="donation_fee_not_negative"),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="donation_campaign_status_idx")]
+
+    def __str__(self):
+        return f"{self.amount_display} from {self.supporter} ({self.get_status_display().lower()})"
+
+    @property
+    def amount_display(self):
+        return format_pence(self.amount_pence, self.currency)
+
+    @property
+    def fee_cover_display(self):
+        return format_pence(self.fee_cover_pence, self.currency)
+
+    @property
+    def reference(self):
+        return f"D{self.pk:07d}" if self.pk else ""
+
+    @property
+    def kept_pence(self):
+        """What the charity keeps of the gift after refunds (before fees)."""
+        return self.amount_pence - self.refunded_pence if self.status in self.INCOME_STATUSES else 0
+
+
+class RecurringGift(models.Model):
+    """A monthly gift, charged on our own schedule (not Stripe Billing) against a
+    card saved to a Stripe Customer with a SetupIntent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting card set-up"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        PAUSED = "paused", "Paused"
+        CANCELLED = "cancelled", "Cancelled"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    supporter = models.ForeignKey(Supporter, on_delete=models.PROTECT, related_name="recurring_gifts")
+    amount_pence = models.PositiveBigIntegerField()
+    fee_cover_pence = models.PositiveBigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="gbp")
+    day_of_month = models.PositiveSmallIntegerField(help_text="1 to 28, so that every month has the day.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    gift_aid_declared = models.BooleanField("Gift Aid declared", default=False)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="recurring_gifts")
+    appeal_code = models.CharField(max_length=40, blank=True)
+    utm_source = models.CharField("UTM source", max_length=100, blank=True)
+
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    stripe_setup_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    needs_new_card = models.BooleanField(default=False)
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    manage_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    started_on = models.DateField(default=timezone.localdate)
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancellation_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_pence__gt=0), name="recurring_amount_positive"),
+            models.CheckConstraint(condition=Q(day_of_month__gte=1, day_of_month__lte=28), name="recurring_day_in_every_month"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount_display} a month from {self.supporter}"
+
+    @property
+    def amount_display(self):
+        return format_pence(self.amount_pence, self.currency)
+
+    @property
+    def day_suffix(self):
+        day = self.day_of_month
+        return "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+class MonthlyCharge(models.Model):
+    """One month's charge of a recurring gift. Written before Stripe is called;
+    unique per gift and month, and its uid (with the attempt number) is the
+    idempotency key, so no crash, rerun or second scheduler charges twice."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed, will retry"
+        ABANDONED = "abandoned", "Failed, no more retries"
+        SKIPPED = "skipped", "Skipped"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    recurring_gift = models.ForeignKey(RecurringGift, on_delete=models.PROTECT, related_name="charges")
+    month = models.DateField(help_text="The first day of the month charged for.")
+    amount_pence = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    donation = models.OneToOneField(Donation, null=True, blank=True, on_delete=models.PROTECT, related_name="monthly_charge")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-month", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recurring_gift", "month"], name="one_charge_per_gift_and_month"),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%B %Y} charge of {self.recurring_gift}"
+
+    @property
+    def idempotency_key(self):
+        return f"monthly-charge-{self.uid}-attempt-{self.attempts}"
+
+
+class StripeEvent(models.Model):
+    """Every webhook event Stripe sent us, stored once (unique by its id)."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (not ours or not needed)"
+        FAILED = "failed", "Failed"
+
+    stripe_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self):
+        return f"{self.type} {self.stripe_id}"
+
+
+def format_pence(pence: int, currency: str = "gbp") -> str:
+    symbol = {"gbp": "£", "eur": "€", "usd": "$"}.get(currency.lower(), currency.upper() + " ")
+    sign = "-" if pence < 0 else ""
+    pounds, pennies = divmod(abs(pence), 100)
+    return f"{sign}{symbol}{pounds:,}.{pennies:02d}"

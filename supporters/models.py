@@ -236,3 +236,48 @@ class ErasureRecord(models.Model):
 
     def __str__(self):
         return f"Erasure of supporter #{self.supporter_id}"
+
+
+class GiftAidDeclaration(models.Model):
+    """A supporter's Gift Aid declaration, as HMRC requires it to be kept: the name
+    and home address as declared, the date, how it was made, which gifts it
+    covers and the exact wording shown. Never overwritten: a change is a new
+    declaration; a cancellation is recorded on it, with its date and reason."""
+
+    class Method(models.TextChoices):
+        ONLINE = "online", "Online"
+        ORAL = "oral", "Oral (by phone or in person)"
+        WRITTEN = "written", "Written (paper form)"
+        IMPORTED = "imported", "Imported"
+
+    class Scope(models.TextChoices):
+        THIS_GIFT = "this_gift", "This gift only"
+        ALL_GIFTS = "all_gifts", "This gift, gifts in the past four years and all future gifts"
+
+    supporter = models.ForeignKey(Supporter, on_delete=models.PROTECT, related_name="gift_aid_declarations")
+    title = models.CharField(max_length=20, blank=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    address_house = models.CharField("House name or number", max_length=100)
+    address_street = models.CharField(max_length=200, blank=True)
+    address_town = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True, help_text="Blank only for an address outside the UK.")
+    country = CountryField(default="GB")
+    declared_on = models.DateField()
+    method = models.CharField(max_length=10, choices=Method.choices)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ALL_GIFTS)
+    wording = models.TextField()
+    wording_version = models.CharField(max_length=20)
+    source_detail = models.CharField(max_length=255, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    cancelled_on = models.DateField(null=True, blank=True)
+    cancellation_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-declared_on", "-id"]
+
+    def __str__(self):
+        return f"Gift Aid declaration of {self.declared_on:%d %b %Y}"

@@ -274,3 +274,69 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     ErasureRecord.objects.create(supporter=supporter, erased_by=by, reason=reason.strip()[:255])
     log(instance=supporter, action="supporters.erase", user=by, data={"reason": reason.strip()[:255]})
     return supporter
+
+
+# HMRC's model wording for an enduring online declaration, versioned so that each
+# declaration records exactly what the donor saw.
+GIFT_AID_WORDING_VERSION = "2026-11"
+GIFT_AID_WORDING = (
+    "Yes, I want to Gift Aid this donation and any donations I make in the future or have made in the past "
+    "4 years to {charity}. I am a UK taxpayer and understand that if I pay less Income Tax and/or Capital "
+    "Gains Tax than the amount of Gift Aid claimed on all my donations in that tax year it is my "
+    "responsibility to pay any difference."
+)
+
+
+def gift_aid_wording() -> str:
+    from django.conf import settings
+
+    return GIFT_AID_WORDING.format(charity=settings.CHARITY_NAME)
+
+
+@transaction.atomic
+def gift_aid_declaration_record(
+    *,
+    supporter: Supporter,
+    method: str,
+    wording: str,
+    wording_version: str,
+    declared_on: datetime.date | None = None,
+    scope: str = "all_gifts",
+    source_detail: str = "",
+    by=None,
+):
+    """Record a Gift Aid declaration with the name and home address the
+    supporter has now. Raises ApplicationError, saving nothing, when the
+    address lacks what HMRC needs (a house name or number, and a UK postcode)."""
+    from supporters.models import GiftAidDeclaration
+
+    if not supporter.address_house:
+        raise ApplicationError("A Gift Aid declaration needs the house name or number.", field="address_house")
+    if str(supporter.country) in ("GB", "JE", "GG", "IM") and not supporter.postcode:
+        raise ApplicationError("A Gift Aid declaration needs the postcode of a UK address.", field="postcode")
+    declaration = GiftAidDeclaration(
+        supporter=supporter,
+        title=supporter.title,
+        first_name=supporter.first_name,
+        last_name=supporter.last_name,
+        address_house=supporter.address_house,
+        address_street=supporter.address_street,
+        address_town=supporter.address_town,
+        postcode=supporter.postcode,
+        country=supporter.country,
+        declared_on=declared_on or timezone.localdate(),
+        method=method,
+        scope=scope,
+        wording=wording,
+        wording_version=wording_version,
+        source_detail=source_detail,
+        recorded_by=by,
+    )
+    _validated_save(declaration)
+    timeline_add(
+        supporter=supporter,
+        kind=Interaction.Kind.RECORD,
+        summary=f"Gift Aid declaration made ({declaration.get_method_display().lower()})",
+        by=by,
+    )
+    return declaration

@@ -14,6 +14,10 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "sqlite:////tmp/brightwell-deploy-check.sqlite3",
     "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
     "ANYMAIL_POSTMARK_SERVER_TOKEN": "token",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
+    "STRIPE_SECRET_KEY": "sk_live_x",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
 }
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "django_countries",
     "django_filters",
+    "django_ratelimit",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -129,7 +130,23 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=3)
+# Estimate of Stripe's UK card fee, offered to donors who choose to cover it.
+STRIPE_FEE_BASIS_POINTS = env.int("STRIPE_FEE_BASIS_POINTS", default=150)
+STRIPE_FEE_FIXED_PENCE = env.int("STRIPE_FEE_FIXED_PENCE", default=20)
 
+# Giving
+DONATION_MINIMUM_PENCE = env.int("DONATION_MINIMUM_PENCE", default=100)
+DONATION_MAXIMUM_PENCE = env.int("DONATION_MAXIMUM_PENCE", default=1_000_000)
+DONATION_RATE_LIMIT_PER_IP = env("DONATION_RATE_LIMIT_PER_IP", default="10/h")
+DONATION_RATE_LIMIT_PER_EMAIL = env("DONATION_RATE_LIMIT_PER_EMAIL", default="5/h")
+# Where the visitor's address is, for rate limits: REMOTE_ADDR, or the proxy's header.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+MONTHLY_RETRY_DAYS = [3, 7]  # after a failed monthly charge: retry 3 days later, then 7; then past due
+
+# Rate limits need a cache that every worker shares: Redis in production
+# (production.py requires CACHE_URL); one process's memory in development.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Wagtail

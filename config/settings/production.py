@@ -27,4 +27,5 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8  # a working day: staff sessions carry personal data
 
 EMAIL_BACKEND = env("EMAIL_BACKEND")
+CACHES = {"default": env.cache("CACHE_URL")}  # Redis, shared by every worker (rate limits)
 ADMINS = [("Site admins", address) for address in env.list("ADMIN_EMAILS", default=[])]

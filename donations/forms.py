@@ -1,0 +1,93 @@
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.conf import settings
+from django_countries.fields import LazyTypedChoiceField
+from django_countries import countries
+
+from donations.models import format_pence
+from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
+
+PRESET_AMOUNTS_PENCE = {"once": [1000, 2500, 5000, 10000], "monthly": [500, 1000, 2000, 3000]}
+
+
+def parse_amount_pence(raw: str) -> int:
+    """'25', '£25.50', '1,000' -> pence. Raises forms.ValidationError with a
+    message for a person."""
+    text = (raw or "").strip().replace("£", "").replace(",", "").strip()
+    if not text:
+        raise forms.ValidationError("Enter an amount.")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise forms.ValidationError("Enter the amount in pounds, for example 25 or 12.50.") from None
+    if not value.is_finite():
+        raise forms.ValidationError("Enter the amount in pounds, for example 25 or 12.50.")
+    if value <= 0:
+        raise forms.ValidationError("Enter an amount above zero, in pounds, for example 25.")
+    if value != value.quantize(Decimal("0.01")):
+        raise forms.ValidationError("Enter the amount in pounds and pence, with no more than two decimal places.")
+    pence = int(value * 100)
+    if pence < settings.DONATION_MINIMUM_PENCE:
+        raise forms.ValidationError(f"The smallest gift we can take online is {format_pence(settings.DONATION_MINIMUM_PENCE)}.")
+    if pence > settings.DONATION_MAXIMUM_PENCE:
+        raise forms.ValidationError(
+            f"For a gift over {format_pence(settings.DONATION_MAXIMUM_PENCE)}, please call us so that we can thank you properly."
+        )
+    return pence
+
+
+class DonationForm(forms.Form):
+    frequency = forms.ChoiceField(choices=[("once", "Give once"), ("monthly", "Give monthly")], initial="once",
+                                  widget=forms.RadioSelect)
+    amount = forms.CharField(label="Amount (£)", max_length=20,
+                             error_messages={"required": "Enter an amount, for example 25."})
+    cover_fee = forms.BooleanField(required=False)
+
+    title = forms.CharField(max_length=20, required=False)
+    first_name = forms.CharField(max_length=100, error_messages={"required": "Enter your first name."})
+    last_name = forms.CharField(max_length=100, error_messages={"required": "Enter your last name."})
+    email = forms.EmailField(max_length=254, error_messages={
+        "required": "Enter your email address, for your receipt.",
+        "invalid": "Enter an email address like name@example.com."})
+    address_house = forms.CharField(label="House name or number", max_length=100, required=False)
+    address_street = forms.CharField(label="Street", max_length=200, required=False)
+    address_town = forms.CharField(label="Town or city", max_length=100, required=False)
+    postcode = forms.CharField(max_length=20, required=False)
+    country = LazyTypedChoiceField(choices=countries, initial="GB")
+
+    gift_aid = forms.BooleanField(required=False)
+    consent_email = forms.BooleanField(required=False)
+    consent_post = forms.BooleanField(required=False)
+    consent_phone = forms.BooleanField(required=False)
+    consent_sms = forms.BooleanField(required=False)
+
+    campaign = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    appeal_code = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    utm_source = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    utm_medium = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    utm_campaign = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    form_token = forms.UUIDField(widget=forms.HiddenInput)
+    payment_method_id = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
+    # A field people never see: bots fill it in.
+    website = forms.CharField(required=False, max_length=200, label="Leave this empty")
+
+    def clean_amount(self):
+        return parse_amount_pence(self.cleaned_data["amount"])
+
+    def clean(self):
+        data = super().clean()
+        country = str(data.get("country") or "GB")
+        if data.get("postcode") is not None:
+            try:
+                data["postcode"] = normalise_postcode(data.get("postcode", ""), country=country)
+            except ValueError as error:
+                self.add_error("postcode", str(error))
+        if data.get("gift_aid"):
+            if not data.get("address_house"):
+                self.add_error("address_house", "Gift Aid needs your house name or number.")
+            if country in UK_POSTCODE_COUNTRIES and not data.get("postcode") and "postcode" not in self.errors:
+                self.add_error("postcode", "Gift Aid needs your home postcode.")
+        if data.get("frequency") == "once" and not data.get("payment_method_id"):
+            self.add_error(None, "Enter your card details.")
+        return data

@@ -1,0 +1,358 @@
+"""Monthly gifts on our own schedule: a card saved once with a SetupIntent, then
+one off-session PaymentIntent a month.
+
+Each month's charge is a MonthlyCharge row written before Stripe is called
+(unique per gift and month); its id and attempt number are the idempotency key.
+A worker claims a charge with SELECT ... FOR UPDATE SKIP LOCKED, so two
+schedulers at once, a rerun or a crash mid-call never charge anyone twice."""
+
+import datetime
+import logging
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from donations import stripe_gateway
+from donations.models import Donation, MonthlyCharge, RecurringGift, format_pence
+from donations.services import Gift, _supporter_for_gift, check_amount, donation_apply_payment_intent, fee_cover_pence
+from supporters import services as supporter_services
+from supporters.models import Interaction
+
+logger = logging.getLogger(__name__)
+
+# A charge left "processing" this long was interrupted (a crash, a lost
+# connection); it is retried with the same idempotency key, which Stripe
+# answers with the first result rather than a second payment.
+STALE_PROCESSING = datetime.timedelta(minutes=15)
+
+
+def _month_of(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def recurring_gift_start(*, gift: Gift) -> tuple[RecurringGift, str]:
+    """Begin a monthly gift: supporter, consent and declaration as for a one-off
+    gift; a RecurringGift awaiting its card; a Stripe Customer and a SetupIntent
+    for the browser to confirm. Idempotent on gift.form_token. Returns the gift
+    and the SetupIntent's client secret."""
+    check_amount(gift.amount_pence)
+    recurring = RecurringGift.objects.filter(form_token=gift.form_token).first()
+    if recurring is None:
+        cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
+        try:
+            with transaction.atomic():
+                supporter = _supporter_for_gift(gift, source="web_donation")
+                recurring = RecurringGift(
+                    supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
+                    day_of_month=min(timezone.localdate().day, 28), gift_aid_declared=gift.gift_aid,
+                    campaign=gift.campaign, appeal_code=gift.appeal_code, utm_source=gift.utm_source,
+                    form_token=gift.form_token,
+                )
+                recurring.full_clean()
+                recurring.save()
+        except IntegrityError:
+            recurring = RecurringGift.objects.get(form_token=gift.form_token)
+    if recurring.status != RecurringGift.Status.PENDING:
+        return recurring, ""
+    if not recurring.stripe_customer_id:
+        supporter = recurring.supporter
+        customer = stripe_gateway.customer_create(
+            email=supporter.email, name=f"{supporter.first_name} {supporter.last_name}",
+            idempotency_key=f"recurring-gift-{recurring.uid}-customer",
+            metadata={"supporter": supporter.reference, "recurring_gift_id": str(recurring.pk)},
+        )
+        RecurringGift.objects.filter(pk=recurring.pk).update(stripe_customer_id=customer["id"])
+        recurring.stripe_customer_id = customer["id"]
+    setup = stripe_gateway.setup_intent_create(
+        customer_id=recurring.stripe_customer_id, idempotency_key=f"recurring-gift-{recurring.uid}-setup",
+        metadata={"recurring_gift_id": str(recurring.pk)},
+    )
+    if recurring.stripe_setup_intent_id != setup["id"]:
+        RecurringGift.objects.filter(pk=recurring.pk).update(stripe_setup_intent_id=setup["id"])
+        recurring.stripe_setup_intent_id = setup["id"]
+    return recurring, setup["client_secret"]
+
+
+def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
+    """A SetupIntent succeeded (the browser's return or the webhook): save the
+    card on the gift, make it active and take the first month now. Idempotent;
+    a cancelled gift stays cancelled."""
+    metadata = setup_intent.get("metadata") or {}
+    with transaction.atomic():
+        recurring = (
+            RecurringGift.objects.select_for_update()
+            .filter(stripe_setup_intent_id=setup_intent["id"]).first()
+            or RecurringGift.objects.select_for_update().filter(pk=int(metadata.get("recurring_gift_id") or 0)).first()
+        )
+        if recurring is None or setup_intent.get("status") != "succeeded":
+            return recurring
+        method = setup_intent.get("payment_method")
+        method_id = method if isinstance(method, str) else method["id"]
+        if recurring.stripe_payment_method_id != method_id:
+            _save_card(recurring, method if not isinstance(method, str) else stripe_gateway.payment_method_retrieve(method))
+        if recurring.status != RecurringGift.Status.PENDING:
+            recurring.save()
+            return recurring
+        recurring.status = RecurringGift.Status.ACTIVE
+        recurring.started_on = timezone.localdate()
+        recurring.save()
+        supporter_services.timeline_add(
+            supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
+            summary=f"Started a monthly gift of {format_pence(recurring.amount_pence)}",
+            source_ref=f"recurring-gift:{recurring.pk}:started",
+        )
+        charge, _ = MonthlyCharge.objects.get_or_create(
+            recurring_gift=recurring, month=_month_of(timezone.localdate()),
+            defaults={"amount_pence": recurring.amount_pence, "next_attempt_at": timezone.now()},
+        )
+    monthly_charge_attempt(charge_id=charge.pk)
+    recurring.refresh_from_db()
+    return recurring
+
+
+def _save_card(recurring: RecurringGift, method) -> None:
+    card = method.get("card") or {}
+    recurring.stripe_payment_method_id = method["id"]
+    recurring.card_brand = card.get("brand") or ""
+    recurring.card_last4 = card.get("last4") or ""
+    recurring.card_exp_month = card.get("exp_month")
+    recurring.card_exp_year = card.get("exp_year")
+    recurring.needs_new_card = False
+
+
+def monthly_charges_schedule(*, today: datetime.date | None = None) -> int:
+    """Write this month's charge for every active gift whose day has come.
+    Idempotent: the unique (gift, month) constraint makes a rerun write nothing."""
+    today = today or timezone.localdate()
+    month = _month_of(today)
+    due = RecurringGift.objects.filter(
+        status__in=[RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE],
+        day_of_month__lte=today.day, started_on__lt=month,
+    ).exclude(charges__month=month)
+    created = 0
+    for recurring in due.iterator():
+        try:
+            with transaction.atomic():
+                MonthlyCharge.objects.create(
+                    recurring_gift=recurring, month=month, amount_pence=recurring.amount_pence,
+                    next_attempt_at=timezone.now(),
+                )
+            created += 1
+        except IntegrityError:
+            pass  # another scheduler wrote it first
+    return created
+
+
+def monthly_charges_due(*, now: datetime.datetime | None = None):
+    now = now or timezone.now()
+    return MonthlyCharge.objects.filter(
+        status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED], next_attempt_at__lte=now,
+    ) | MonthlyCharge.objects.filter(
+        status=MonthlyCharge.Status.PROCESSING, next_attempt_at__lte=now - STALE_PROCESSING,
+    )
+
+
+def monthly_charges_run(*, today: datetime.date | None = None) -> dict:
+    """The monthly job: schedule what is due, then attempt every due charge.
+    Safe to run often and from several workers at once."""
+    scheduled = monthly_charges_schedule(today=today)
+    results = {"scheduled": scheduled, "succeeded": 0, "failed": 0, "skipped": 0}
+    for charge_id in monthly_charges_due().values_list("pk", flat=True).order_by("pk"):
+        outcome = monthly_charge_attempt(charge_id=charge_id)
+        results[outcome] = results.get(outcome, 0) + 1
+    return results
+
+
+def _claim(charge_id: int):
+    """Lock the charge for this worker, or return None if another has it or it is
+    not due. Increments the attempt (so the idempotency key) unless it resumes
+    an interrupted attempt."""
+    with transaction.atomic():
+        charge = (
+            MonthlyCharge.objects.select_for_update(skip_locked=True)
+            .select_related("recurring_gift__supporter").filter(pk=charge_id).first()
+        )
+        if charge is None:
+            return None
+        now = timezone.now()
+        recurring = charge.recurring_gift
+        resuming = charge.status == MonthlyCharge.Status.PROCESSING
+        if resuming and (charge.next_attempt_at and charge.next_attempt_at > now - STALE_PROCESSING):
+            return None
+        if charge.status not in (MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED) and not resuming:
+            return None
+        if charge.next_attempt_at and charge.next_attempt_at > now and not resuming:
+            return None
+        if recurring.status in (RecurringGift.Status.CANCELLED, RecurringGift.Status.PAUSED) or not recurring.stripe_payment_method_id:
+            charge.status = MonthlyCharge.Status.SKIPPED
+            charge.last_error = f"Gift {recurring.get_status_display().lower()}" if recurring.stripe_payment_method_id else "No card"
+            charge.save()
+            return "skipped"
+        if not resuming:
+            charge.attempts += 1
+            donation = Donation.objects.create(
+                supporter=recurring.supporter, amount_pence=charge.amount_pence,
+                fee_cover_pence=min(recurring.fee_cover_pence, charge.amount_pence), currency=recurring.currency,
+                gift_aid_declared=recurring.gift_aid_declared, campaign=recurring.campaign,
+                appeal_code=recurring.appeal_code, channel=Donation.Channel.MONTHLY, utm_source=recurring.utm_source,
+                recurring_gift=recurring, stripe_customer_id=recurring.stripe_customer_id,
+                stripe_payment_method_id=recurring.stripe_payment_method_id,
+            )
+            charge.donation = donation
+        charge.status = MonthlyCharge.Status.PROCESSING
+        charge.next_attempt_at = now
+        charge.save()
+        return charge
+
+
+def monthly_charge_attempt(*, charge_id: int) -> str:
+    """Attempt one month's charge. Returns 'succeeded', 'failed', 'skipped' or
+    'busy' (another worker has it, or it is not due)."""
+    charge = _claim(charge_id)
+    if charge is None:
+        return "busy"
+    if charge == "skipped":
+        return "skipped"
+    recurring, donation = charge.recurring_gift, charge.donation
+    try:
+        intent = stripe_gateway.payment_intent_create_and_confirm(
+            amount_pence=charge.amount_pence, currency=recurring.currency,
+            payment_method_id=recurring.stripe_payment_method_id, customer_id=recurring.stripe_customer_id,
+            off_session=True, idempotency_key=charge.idempotency_key,
+            metadata={"donation_id": str(donation.pk), "monthly_charge_id": str(charge.pk)},
+            description=f"Monthly gift to {settings.CHARITY_NAME}, {charge.month:%B %Y}",
+        )
+    except stripe.CardError as error:
+        intent_id = ((error.json_body or {}).get("error") or {}).get("payment_intent", {}) or {}
+        return monthly_charge_record_result(
+            charge_id=charge.pk, succeeded=False, reason=error.user_message or "Card declined",
+            payment_intent_id=intent_id.get("id") if isinstance(intent_id, dict) else None,
+        )
+    except stripe.StripeError:
+        # Left "processing": the next run resumes it with the same idempotency key.
+        logger.exception("Stripe error on monthly charge %s", charge.pk)
+        return "busy"
+    donation = donation_apply_payment_intent(payment_intent=intent)
+    return monthly_charge_record_result(
+        charge_id=charge.pk, succeeded=donation.status in Donation.INCOME_STATUSES,
+        reason=donation.failure_reason, payment_intent_id=intent["id"],
+        pending=donation.status in (Donation.Status.PENDING, Donation.Status.REQUIRES_ACTION),
+    )
+
+
+@transaction.atomic
+def monthly_charge_record_result(*, charge_id: int, succeeded: bool, reason: str = "",
+                                 payment_intent_id: str | None = None, pending: bool = False) -> str:
+    """Record how a charge attempt ended: success; or a failure that is retried
+    after settings.MONTHLY_RETRY_DAYS and then marks the gift past due. A
+    cancelled gift is never revived by a late result."""
+    charge = MonthlyCharge.objects.select_for_update().select_related("recurring_gift", "donation").get(pk=charge_id)
+    recurring = RecurringGift.objects.select_for_update().get(pk=charge.recurring_gift_id)
+    if charge.status in (MonthlyCharge.Status.SUCCEEDED, MonthlyCharge.Status.ABANDONED):
+        return "succeeded" if charge.status == MonthlyCharge.Status.SUCCEEDED else "failed"
+    if payment_intent_id and not charge.stripe_payment_intent_id:
+        charge.stripe_payment_intent_id = payment_intent_id
+    if pending:
+        charge.save()
+        return "busy"
+    if succeeded:
+        charge.status = MonthlyCharge.Status.SUCCEEDED
+        charge.last_error = ""
+        if recurring.status == RecurringGift.Status.PAST_DUE:
+            recurring.status = RecurringGift.Status.ACTIVE
+            recurring.save()
+        charge.save()
+        return "succeeded"
+    if charge.donation_id:
+        from donations.services import donation_record_failure
+
+        donation_record_failure(donation_id=charge.donation_id, reason=reason or "Card declined",
+                                payment_intent_id=payment_intent_id)
+    charge.last_error = (reason or "Card declined")[:255]
+    retry_days = settings.MONTHLY_RETRY_DAYS
+    if charge.attempts <= len(retry_days):
+        charge.status = MonthlyCharge.Status.FAILED
+        charge.next_attempt_at = timezone.now() + datetime.timedelta(days=retry_days[charge.attempts - 1])
+    else:
+        charge.status = MonthlyCharge.Status.ABANDONED
+        charge.next_attempt_at = None
+        if recurring.status == RecurringGift.Status.ACTIVE:
+            recurring.status = RecurringGift.Status.PAST_DUE
+            recurring.save()
+    charge.stripe_payment_intent_id = None  # the next attempt is a new PaymentIntent
+    charge.save()
+    supporter_services.timeline_add(
+        supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Monthly gift for {charge.month:%B %Y} failed (attempt {charge.attempts}): {charge.last_error}",
+        source_ref=f"monthly-charge:{charge.pk}:attempt:{charge.attempts}:failed",
+    )
+    return "failed"
+
+
+def monthly_charge_apply_donation(*, donation: Donation) -> None:
+    """A webhook moved a monthly gift's donation: carry that to its charge."""
+    charge = MonthlyCharge.objects.filter(donation=donation).first()
+    if charge is None:
+        return
+    if donation.status in Donation.INCOME_STATUSES or donation.status == Donation.Status.REFUNDED:
+        monthly_charge_record_result(charge_id=charge.pk, succeeded=True, payment_intent_id=donation.stripe_payment_intent_id)
+    elif donation.status == Donation.Status.FAILED and charge.status == MonthlyCharge.Status.PROCESSING:
+        monthly_charge_record_result(charge_id=charge.pk, succeeded=False, reason=donation.failure_reason,
+                                     payment_intent_id=donation.stripe_payment_intent_id)
+
+
+@transaction.atomic
+def recurring_gift_cancel(*, recurring_gift: RecurringGift, reason: str, by=None) -> RecurringGift:
+    """Stop a monthly gift. Charges not yet taken are skipped; nothing revives it."""
+    recurring = RecurringGift.objects.select_for_update().get(pk=recurring_gift.pk)
+    if recurring.status == RecurringGift.Status.CANCELLED:
+        return recurring
+    recurring.status = RecurringGift.Status.CANCELLED
+    recurring.cancelled_at = timezone.now()
+    recurring.cancellation_reason = (reason or "")[:255]
+    recurring.save()
+    recurring.charges.filter(status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED]).update(
+        status=MonthlyCharge.Status.SKIPPED, last_error="Gift cancelled", next_attempt_at=None,
+    )
+    supporter_services.timeline_add(
+        supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Cancelled their monthly gift of {format_pence(recurring.amount_pence)}",
+        detail=reason, source_ref=f"recurring-gift:{recurring.pk}:cancelled", by=by,
+    )
+    return recurring
+
+
+@transaction.atomic
+def recurring_gift_change_amount(*, recurring_gift: RecurringGift, amount_pence: int, by=None) -> RecurringGift:
+    check_amount(amount_pence)
+    recurring = RecurringGift.objects.select_for_update().get(pk=recurring_gift.pk)
+    if recurring.status == RecurringGift.Status.CANCELLED:
+        raise ApplicationError("This monthly gift has been cancelled.")
+    old = recurring.amount_pence
+    recurring.amount_pence = amount_pence
+    recurring.fee_cover_pence = 0
+    recurring.save()
+    recurring.charges.filter(status=MonthlyCharge.Status.SCHEDULED).update(amount_pence=amount_pence)
+    supporter_services.timeline_add(
+        supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Changed their monthly gift from {format_pence(old)} to {format_pence(amount_pence)}", by=by,
+    )
+    return recurring
+
+
+def recurring_gift_card_changed(*, payment_method_id: str, detached: bool, method=None) -> int:
+    """A saved card was detached, expired or updated by the card network: the
+    gift keeps the new details, or is flagged as needing a new card."""
+    count = 0
+    with transaction.atomic():
+        for recurring in RecurringGift.objects.select_for_update().filter(stripe_payment_method_id=payment_method_id):
+            if detached:
+                recurring.needs_new_card = True
+            elif method is not None:
+                _save_card(recurring, method)
+            recurring.save()
+            count += 1
+    return count

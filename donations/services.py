@@ -1,0 +1,429 @@
+"""Gifts: taking them, recording what Stripe says of them, and refunding them.
+
+The donation form, the browser's return, webhooks, admin actions and commands
+all call these functions, so a gift is recorded the same way whichever of them
+arrives first; the others find it done."""
+
+import dataclasses
+import logging
+import uuid
+
+import stripe
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from config.errors import ApplicationError
+from donations import stripe_gateway
+from donations.models import Donation, format_pence
+from supporters import services as supporter_services
+from supporters.models import Channel, ConsentMethod, Interaction, Supporter
+
+logger = logging.getLogger(__name__)
+
+# The words beside each consent box on the donation form, stored with each consent.
+FORM_CONSENT_WORDING = {
+    Channel.EMAIL: "Yes, email me news of how my gift helps children grow up in families, and about appeals and events.",
+    Channel.POST: "Yes, send me news and appeals by post.",
+    Channel.PHONE: "Yes, you may phone me about your work and ways I can help.",
+    Channel.SMS: "Yes, you may text me about urgent appeals.",
+}
+
+# How far along a payment is. A PaymentIntent's state only moves a gift forward,
+# so events applied in any order, any number of times, end in the same place.
+_PAYMENT_RANK = {
+    Donation.Status.CREATED: 0,
+    Donation.Status.REQUIRES_ACTION: 1,
+    Donation.Status.PENDING: 2,
+    Donation.Status.FAILED: 3,
+    Donation.Status.SUCCEEDED: 4,
+    Donation.Status.PARTLY_REFUNDED: 4,
+    Donation.Status.REFUNDED: 4,
+    Donation.Status.DISPUTED: 4,
+}
+_INTENT_STATUS = {
+    "requires_action": Donation.Status.REQUIRES_ACTION,
+    "requires_confirmation": Donation.Status.CREATED,
+    "processing": Donation.Status.PENDING,
+    "succeeded": Donation.Status.SUCCEEDED,
+    "requires_payment_method": Donation.Status.FAILED,
+    "canceled": Donation.Status.FAILED,
+}
+
+
+@dataclasses.dataclass
+class Gift:
+    """A validated gift from the donation form."""
+
+    amount_pence: int
+    first_name: str
+    last_name: str
+    email: str
+    form_token: uuid.UUID
+    title: str = ""
+    address_house: str = ""
+    address_street: str = ""
+    address_town: str = ""
+    postcode: str = ""
+    country: str = "GB"
+    gift_aid: bool = False
+    consents: dict = dataclasses.field(default_factory=dict)
+    cover_fee: bool = False
+    campaign: Campaign | None = None
+    appeal_code: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    source_detail: str = ""
+
+
+@dataclasses.dataclass
+class GiftOutcome:
+    donation: Donation
+    client_secret: str = ""  # for the browser to complete 3-D Secure
+    error: str = ""
+
+    @property
+    def needs_action(self):
+        return self.donation.status == Donation.Status.REQUIRES_ACTION and bool(self.client_secret)
+
+
+def fee_cover_pence(amount_pence: int) -> int:
+    """What to add so that the charity receives the whole gift after Stripe's
+    fee: the fee on the total, rounded up to the penny."""
+    bp, fixed = settings.STRIPE_FEE_BASIS_POINTS, settings.STRIPE_FEE_FIXED_PENCE
+    # total - fee(total) >= amount, fee(total) = ceil(total*bp/10000) + fixed
+    total = -(-((amount_pence + fixed) * 10000) // (10000 - bp))
+    return total - amount_pence
+
+
+def check_amount(amount_pence: int) -> None:
+    minimum, maximum = settings.DONATION_MINIMUM_PENCE, settings.DONATION_MAXIMUM_PENCE
+    if amount_pence < minimum:
+        raise ApplicationError(f"The smallest gift we can take online is {format_pence(minimum)}.", field="amount")
+    if amount_pence > maximum:
+        raise ApplicationError(
+            f"For a gift over {format_pence(maximum)}, please call us so that we can thank you properly.",
+            field="amount",
+        )
+
+
+@transaction.atomic
+def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
+    supporter, created = supporter_services.supporter_find_or_create(
+        email=gift.email,
+        title=gift.title,
+        first_name=gift.first_name,
+        last_name=gift.last_name,
+        address_house=gift.address_house,
+        address_street=gift.address_street,
+        address_town=gift.address_town,
+        postcode=gift.postcode,
+        country=gift.country,
+        source=source,
+    )
+    if not created and not supporter.address_street and not supporter.postcode and gift.postcode:
+        # Fill an empty address from the form; never overwrite one from an
+        # unauthenticated form (anyone can type anyone's email).
+        supporter = supporter_services.supporter_update(
+            supporter=supporter, address_house=gift.address_house, address_street=gift.address_street,
+            address_town=gift.address_town, postcode=gift.postcode, country=gift.country,
+        )
+    for channel, granted in gift.consents.items():
+        if granted:
+            supporter_services.consent_record(
+                supporter=supporter, channel=channel, granted=True, method=ConsentMethod.WEB_FORM,
+                wording=FORM_CONSENT_WORDING[channel], source_detail=gift.source_detail,
+            )
+    if gift.gift_aid:
+        declared = supporter
+        if not created and (declared.address_house, declared.postcode) != (gift.address_house, gift.postcode):
+            # The declaration holds the home address the donor gave with it.
+            declared = Supporter(
+                pk=supporter.pk, title=gift.title, first_name=gift.first_name, last_name=gift.last_name,
+                address_house=gift.address_house, address_street=gift.address_street,
+                address_town=gift.address_town, postcode=gift.postcode, country=gift.country,
+            )
+        supporter_services.gift_aid_declaration_record(
+            supporter=declared, method="online", wording=supporter_services.gift_aid_wording(),
+            wording_version=supporter_services.GIFT_AID_WORDING_VERSION, source_detail=gift.source_detail,
+        )
+    return supporter
+
+
+def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
+    """Take a one-off gift: find or create the supporter, record their consent
+    and Gift Aid declaration, write the donation, then make exactly one Stripe
+    call that creates and confirms the payment.
+
+    Idempotent on gift.form_token: a second submission of the same form (Pay
+    pressed twice, a refresh, the back button) returns the first gift's outcome,
+    and repeats the Stripe call only with the same idempotency key, so the
+    donor is charged once. Raises ApplicationError for bad input."""
+    check_amount(gift.amount_pence)
+    existing = Donation.objects.filter(form_token=gift.form_token).first()
+    if existing and existing.status != Donation.Status.CREATED:
+        return _outcome_of(existing)
+    if existing is None:
+        cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
+        try:
+            with transaction.atomic():
+                supporter = _supporter_for_gift(gift, source="web_donation")
+                existing = Donation(
+                    supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
+                    gift_aid_declared=gift.gift_aid, campaign=gift.campaign, appeal_code=gift.appeal_code,
+                    channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
+                    utm_campaign=gift.utm_campaign, form_token=gift.form_token,
+                    stripe_payment_method_id=payment_method_id,
+                )
+                existing.full_clean()
+                existing.save()
+        except IntegrityError:
+            # The same form, submitted twice at once: the other request wrote it.
+            existing = Donation.objects.get(form_token=gift.form_token)
+            if existing.status != Donation.Status.CREATED:
+                return _outcome_of(existing)
+    return _charge(existing)
+
+
+def _charge(donation: Donation) -> GiftOutcome:
+    supporter = donation.supporter
+    try:
+        intent = stripe_gateway.payment_intent_create_and_confirm(
+            amount_pence=donation.amount_pence,
+            currency=donation.currency,
+            # The first submission's card: a retry must repeat the request exactly.
+            payment_method_id=donation.stripe_payment_method_id,
+            idempotency_key=f"donation-{donation.uid}",
+            metadata={"donation_id": str(donation.pk), "supporter": supporter.reference},
+            description=f"Gift to {settings.CHARITY_NAME}",
+            receipt_email="",  # our own receipt is sent; Stripe's would be a second one
+        )
+    except stripe.CardError as error:
+        message = error.user_message or "Your card was declined."
+        donation = donation_record_failure(donation_id=donation.pk, reason=message,
+                                           payment_intent_id=_intent_id_from_error(error))
+        return GiftOutcome(donation=donation, error=f"{message} You have not been charged. Please try another card.")
+    except stripe.StripeError:
+        logger.exception("Stripe error on donation %s", donation.pk)
+        return GiftOutcome(
+            donation=donation,
+            error="We could not reach our card processor. Please try again in a moment; you will not be charged twice.",
+        )
+    donation = donation_apply_payment_intent(payment_intent=intent)
+    return GiftOutcome(donation=donation, client_secret=intent["client_secret"] if donation.status == Donation.Status.REQUIRES_ACTION else "")
+
+
+def _intent_id_from_error(error: stripe.StripeError) -> str | None:
+    body = error.json_body or {}
+    intent = (body.get("error") or {}).get("payment_intent") or {}
+    return intent.get("id") if isinstance(intent, dict) else None
+
+
+def _outcome_of(donation: Donation) -> GiftOutcome:
+    if donation.status == Donation.Status.FAILED:
+        return GiftOutcome(donation=donation, error=donation.failure_reason or "The payment did not go through.")
+    return GiftOutcome(donation=donation)
+
+
+@transaction.atomic
+def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id: str | None = None) -> Donation:
+    donation = Donation.objects.select_for_update().get(pk=donation_id)
+    if _PAYMENT_RANK[donation.status] >= _PAYMENT_RANK[Donation.Status.FAILED]:
+        return donation
+    donation.status = Donation.Status.FAILED
+    donation.failure_reason = reason[:255]
+    if payment_intent_id and not donation.stripe_payment_intent_id:
+        donation.stripe_payment_intent_id = payment_intent_id
+    donation.save()
+    return donation
+
+
+def _donation_for_intent(intent) -> Donation | None:
+    """Our donation for a PaymentIntent: by our id in its metadata, else by its id."""
+    metadata = intent.get("metadata") or {}
+    donation_id = metadata.get("donation_id")
+    queryset = Donation.objects.select_for_update()
+    if donation_id and str(donation_id).isdigit():
+        donation = queryset.filter(pk=int(donation_id)).first()
+        if donation and donation.stripe_payment_intent_id in (None, intent["id"]):
+            return donation
+    return queryset.filter(stripe_payment_intent_id=intent["id"]).first()
+
+
+@transaction.atomic
+def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
+    """Bring our donation up to date with a PaymentIntent (from a webhook, a
+    re-fetch or Stripe's answer at checkout). Locks the donation row. Moves the
+    gift only forward, so repeats and reordered events are harmless. Returns
+    None for a PaymentIntent that is not one of our gifts."""
+    donation = _donation_for_intent(payment_intent)
+    if donation is None:
+        return None
+    target = _INTENT_STATUS.get(payment_intent["status"], donation.status)
+    if not donation.stripe_payment_intent_id:
+        donation.stripe_payment_intent_id = payment_intent["id"]
+    if _PAYMENT_RANK[target] > _PAYMENT_RANK[donation.status]:
+        donation.status = target
+        if target == Donation.Status.FAILED:
+            error = payment_intent.get("last_payment_error") or {}
+            donation.failure_reason = (error.get("message") or "The payment did not go through.")[:255]
+    charge = payment_intent.get("latest_charge")
+    if donation.status in Donation.INCOME_STATUSES or donation.status == Donation.Status.REFUNDED:
+        if charge:
+            donation.stripe_charge_id = charge if isinstance(charge, str) else charge["id"]
+            transaction_ = charge.get("balance_transaction") if isinstance(charge, dict) else None
+            if isinstance(transaction_, dict) and donation.fee_pence is None:
+                donation.stripe_balance_transaction_id = transaction_["id"]
+                donation.fee_pence = transaction_["fee"]
+                donation.net_pence = transaction_["net"]
+        if donation.paid_at is None:
+            donation.paid_at = timezone.now()
+            _on_first_success(donation)
+    donation.save()
+    return donation
+
+
+def _on_first_success(donation: Donation) -> None:
+    """Once per gift, in the transaction that first records its success."""
+    supporter_services.timeline_add(
+        supporter=donation.supporter,
+        kind=Interaction.Kind.DONATION,
+        summary=f"Gave {donation.amount_display}" + (f" to {donation.campaign}" if donation.campaign else ""),
+        occurred_at=donation.paid_at,
+        source_ref=f"donation:{donation.pk}",
+    )
+    # Monthly gifts are thanked when they start and in the annual statement, not every month.
+    if donation.receipt_sent_at is None and donation.supporter.email and donation.channel != Donation.Channel.MONTHLY:
+        donation.receipt_sent_at = timezone.now()
+        donation_id = donation.pk
+        transaction.on_commit(lambda: donation_send_receipt(donation_id=donation_id))
+
+
+def donation_send_receipt(*, donation_id: int) -> None:
+    """Email the donor their receipt, through the project's mail backend (anymail in production)."""
+    donation = Donation.objects.select_related("supporter", "campaign").get(pk=donation_id)
+    supporter = donation.supporter
+    context = {"donation": donation, "supporter": supporter, "charity_name": settings.CHARITY_NAME,
+               "site_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/")}
+    message = EmailMultiAlternatives(
+        subject=f"Thank you for your gift of {donation.amount_display}",
+        body=render_to_string("emails/donation_receipt.txt", context),
+        to=[supporter.email],
+    )
+    message.attach_alternative(render_to_string("emails/donation_receipt.html", context), "text/html")
+    message.send()
+
+
+def donation_refresh_from_stripe(*, payment_intent_id: str) -> Donation | None:
+    """Re-fetch a PaymentIntent (with its balance transaction) and apply it:
+    used by webhooks that need the fee, by the browser's return page, and by the
+    daily re-sync."""
+    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id)
+    return donation_apply_payment_intent(payment_intent=intent)
+
+
+def _donation_for_charge(*, charge_id: str, payment_intent_id: str | None) -> Donation | None:
+    queryset = Donation.objects.select_for_update()
+    donation = queryset.filter(stripe_charge_id=charge_id).first()
+    if donation is None and payment_intent_id:
+        donation = queryset.filter(stripe_payment_intent_id=payment_intent_id).first()
+    return donation
+
+
+def _status_after_refunds(donation: Donation) -> str:
+    if donation.refunded_pence >= donation.amount_pence:
+        return Donation.Status.REFUNDED
+    if donation.refunded_pence:
+        return Donation.Status.PARTLY_REFUNDED
+    return Donation.Status.SUCCEEDED
+
+
+@transaction.atomic
+def donation_apply_refund_total(*, charge_id: str, payment_intent_id: str | None, refunded_pence: int) -> Donation | None:
+    """Record that `refunded_pence` of a gift has been refunded in all (Stripe's
+    charge.amount_refunded). Totals only grow, so repeats and reordering are
+    harmless; refunds made in Stripe's dashboard arrive this way too."""
+    donation = _donation_for_charge(charge_id=charge_id, payment_intent_id=payment_intent_id)
+    if donation is None:
+        return None
+    if refunded_pence <= donation.refunded_pence:
+        return donation
+    donation.refunded_pence = min(refunded_pence, donation.amount_pence)
+    if not donation.stripe_charge_id:
+        donation.stripe_charge_id = charge_id
+    if donation.status != Donation.Status.DISPUTED:
+        donation.status = _status_after_refunds(donation)
+    donation.save()
+    supporter_services.timeline_add(
+        supporter=donation.supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Refunded {format_pence(donation.refunded_pence, donation.currency)} of a gift of {donation.amount_display}",
+        source_ref=f"donation:{donation.pk}:refunded:{donation.refunded_pence}",
+    )
+    return donation
+
+
+_DISPUTE_RANK = {"": 0, "warning_needs_response": 1, "needs_response": 1, "warning_under_review": 2,
+                 "under_review": 2, "warning_closed": 3, "won": 3, "lost": 3}
+
+
+@transaction.atomic
+def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dispute_status: str,
+                           amount_pence: int, closed: bool) -> Donation | None:
+    """A card dispute opened or closed. While open the gift is 'disputed'; won,
+    it returns to what its refunds make it; lost, the disputed sum is gone."""
+    donation = _donation_for_charge(charge_id=charge_id, payment_intent_id=payment_intent_id)
+    if donation is None:
+        return None
+    if _DISPUTE_RANK.get(dispute_status, 0) < _DISPUTE_RANK.get(donation.dispute_status, 0):
+        return donation  # an older event than one already applied
+    donation.dispute_status = dispute_status
+    if dispute_status == "lost":
+        donation.refunded_pence = max(donation.refunded_pence, min(amount_pence, donation.amount_pence))
+        donation.status = _status_after_refunds(donation)
+        donation.failure_reason = "Card dispute lost"
+    elif dispute_status in ("won", "warning_closed"):
+        donation.status = _status_after_refunds(donation)
+    else:
+        donation.status = Donation.Status.DISPUTED
+    donation.save()
+    return donation
+
+
+def donation_refund(*, donation: Donation, amount_pence: int, reason: str, by=None) -> Donation:
+    """Refund all or part of a gift through Stripe (finance staff). The refund's
+    idempotency key is the gift and its refunded total, so a double click or a
+    retry refunds once. Raises ApplicationError for an amount the gift cannot
+    give back."""
+    donation = Donation.objects.get(pk=donation.pk)
+    refundable = donation.amount_pence - donation.refunded_pence
+    if donation.status not in (Donation.Status.SUCCEEDED, Donation.Status.PARTLY_REFUNDED):
+        raise ApplicationError(f"A {donation.get_status_display().lower()} gift cannot be refunded.")
+    if amount_pence <= 0 or amount_pence > refundable:
+        raise ApplicationError(
+            f"Refund between £0.01 and {format_pence(refundable, donation.currency)}.", field="amount"
+        )
+    if not (reason or "").strip():
+        raise ApplicationError("Give the reason for the refund.", field="reason")
+    try:
+        refund = stripe_gateway.refund_create(
+            payment_intent_id=donation.stripe_payment_intent_id, amount_pence=amount_pence,
+            reason="requested_by_customer", metadata={"donation_id": str(donation.pk), "reason": reason[:400]},
+            idempotency_key=f"refund-{donation.uid}-{donation.refunded_pence}-{amount_pence}",
+        )
+    except stripe.StripeError as error:
+        raise ApplicationError(f"Stripe did not make the refund: {error.user_message or error}") from error
+    donation = donation_apply_refund_total(
+        charge_id=donation.stripe_charge_id or refund.get("charge") or "",
+        payment_intent_id=donation.stripe_payment_intent_id,
+        refunded_pence=donation.refunded_pence + amount_pence,
+    )
+    supporter_services.timeline_add(
+        supporter=donation.supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Refund of {format_pence(amount_pence, donation.currency)} made by staff",
+        detail=reason, source_ref=f"refund:{refund['id']}", by=by,
+    )
+    return donation

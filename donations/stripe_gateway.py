@@ -1,0 +1,107 @@
+"""Every call to Stripe goes through here, with one client built from settings.
+
+Objects come back as plain dicts (Stripe's JSON), the same shape a webhook
+event carries, so services handle both alike.
+
+The client retries network errors and 429s with backoff (Stripe's own
+`max_network_retries`), and every creating call carries an idempotency key
+derived from our own row, so a retry can never make a second payment."""
+
+import functools
+
+import stripe
+from django.conf import settings
+
+@functools.cache
+def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
+    options = {"max_network_retries": settings.STRIPE_MAX_NETWORK_RETRIES}
+    if api_base:
+        options["base_addresses"] = {"api": api_base}
+    return stripe.StripeClient(api_key, **options)
+
+
+def client() -> stripe.StripeClient:
+    if not settings.STRIPE_SECRET_KEY:
+        raise stripe.AuthenticationError("STRIPE_SECRET_KEY is not set.")
+    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+def payment_intent_create_and_confirm(
+    *,
+    amount_pence: int,
+    currency: str,
+    payment_method_id: str,
+    idempotency_key: str,
+    metadata: dict,
+    description: str,
+    receipt_email: str = "",
+    customer_id: str = "",
+    off_session: bool = False,
+) -> dict:
+    """Create and confirm a card PaymentIntent in one request (server-side
+    confirmation). Raises stripe.CardError for a declined card."""
+    params = {
+        "amount": amount_pence,
+        "currency": currency,
+        "payment_method": payment_method_id,
+        "payment_method_types": ["card"],
+        "confirm": True,
+        "metadata": metadata,
+        "description": description,
+    }
+    if receipt_email:
+        params["receipt_email"] = receipt_email
+    if customer_id:
+        params["customer"] = customer_id
+    if off_session:
+        params["off_session"] = True
+    return client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key}).to_dict()
+
+
+def payment_intent_retrieve(payment_intent_id: str) -> dict:
+    """The PaymentIntent as Stripe holds it now, with its charge and balance
+    transaction expanded (for the fee and net)."""
+    return client().v1.payment_intents.retrieve(
+        payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
+    ).to_dict()
+
+
+def payment_intents_list(*, created_gte: int, created_lt: int, starting_after: str = "") -> dict:
+    params = {"limit": 100, "created": {"gte": created_gte, "lt": created_lt}}
+    if starting_after:
+        params["starting_after"] = starting_after
+    return client().v1.payment_intents.list(params=params).to_dict()
+
+
+def refund_create(*, payment_intent_id: str, amount_pence: int, reason: str, idempotency_key: str, metadata: dict):
+    params = {"payment_intent": payment_intent_id, "amount": amount_pence, "metadata": metadata}
+    if reason in ("duplicate", "fraudulent", "requested_by_customer"):
+        params["reason"] = reason
+    return client().v1.refunds.create(params=params, options={"idempotency_key": idempotency_key}).to_dict()
+
+
+def customer_create(*, email: str, name: str, idempotency_key: str, metadata: dict) -> dict:
+    return client().v1.customers.create(
+        params={"email": email, "name": name, "metadata": metadata}, options={"idempotency_key": idempotency_key}
+    ).to_dict()
+
+
+def setup_intent_create(*, customer_id: str, idempotency_key: str, metadata: dict) -> dict:
+    return client().v1.setup_intents.create(
+        params={"customer": customer_id, "payment_method_types": ["card"], "usage": "off_session", "metadata": metadata},
+        options={"idempotency_key": idempotency_key},
+    ).to_dict()
+
+
+def setup_intent_retrieve(setup_intent_id: str) -> dict:
+    return client().v1.setup_intents.retrieve(setup_intent_id, params={"expand": ["payment_method"]}).to_dict()
+
+
+def payment_method_retrieve(payment_method_id: str) -> dict:
+    return client().v1.payment_methods.retrieve(payment_method_id).to_dict()
+
+
+def event_construct(*, payload: bytes, signature_header: str) -> dict:
+    """Verify the Stripe-Signature header exactly as Stripe specifies and parse
+    the event. Raises stripe.SignatureVerificationError or ValueError."""
+    return stripe.Webhook.construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET).to_dict()

@@ -1,0 +1,224 @@
+import logging
+import uuid
+
+import stripe
+from django.conf import settings
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
+
+from campaigns.models import Campaign
+from config.errors import ApplicationError
+from donations import monthly, services, stripe_gateway, webhooks
+from donations.forms import PRESET_AMOUNTS_PENCE, DonationForm
+from donations.models import Donation, RecurringGift, format_pence
+from supporters.models import Channel
+
+logger = logging.getLogger(__name__)
+
+
+def _attribution(request) -> dict:
+    get = request.GET
+    return {
+        "campaign": get.get("campaign", "")[:40], "appeal_code": (get.get("appeal") or get.get("appeal_code", ""))[:40],
+        "utm_source": get.get("utm_source", "")[:100], "utm_medium": get.get("utm_medium", "")[:100],
+        "utm_campaign": get.get("utm_campaign", "")[:100],
+    }
+
+
+def donate_context(request, *, form=None, campaign=None):
+    """What the donation form needs; campaign pages embed the same form."""
+    initial = {"form_token": uuid.uuid4(), "frequency": "once", "amount": "25", **_attribution(request)}
+    if campaign is not None:
+        initial["campaign"] = campaign.code
+    return {
+        "form": form or DonationForm(initial=initial),
+        "presets": {freq: [(p, format_pence(p).replace(".00", "")) for p in amounts]
+                    for freq, amounts in PRESET_AMOUNTS_PENCE.items()},
+        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "consent_wording": [(c, services.FORM_CONSENT_WORDING[c]) for c in Channel.values],
+        "gift_aid_wording": services.supporter_services.gift_aid_wording(),
+        "fee_basis_points": settings.STRIPE_FEE_BASIS_POINTS,
+        "fee_fixed_pence": settings.STRIPE_FEE_FIXED_PENCE,
+    }
+
+
+def _too_many(request, email: str) -> bool:
+    by_ip = is_ratelimited(request, group="donate-ip", key="ip", rate=settings.DONATION_RATE_LIMIT_PER_IP, increment=True)
+    by_email = is_ratelimited(request, group="donate-email", key=lambda group, req: email.lower(),
+                              rate=settings.DONATION_RATE_LIMIT_PER_EMAIL, increment=True) if email else False
+    return by_ip or by_email
+
+
+def _errors_json(form) -> JsonResponse:
+    return JsonResponse({
+        "error": "Please check the form: " + "; ".join(
+            f"{form.fields[f].label or f.replace('_', ' ')}: {' '.join(e)}" if f != "__all__" else " ".join(e)
+            for f, e in form.errors.items()),
+        "fields": {f: " ".join(e) for f, e in form.errors.items()},
+    }, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def donate(request):
+    """GET: the donation form. POST (from the form's script): take the gift."""
+    if request.method == "GET":
+        return render(request, "donations/donate.html", donate_context(request))
+    data, refusal = _checked_form(request)
+    if refusal:
+        return refusal
+    gift = _gift_from(request, data)
+    try:
+        outcome = services.donation_start(gift=gift, payment_method_id=data["payment_method_id"])
+    except ApplicationError as error:
+        return _application_error_json(error)
+    return _outcome_json(outcome)
+
+
+def _application_error_json(error: ApplicationError) -> JsonResponse:
+    return JsonResponse({"error": error.message, "fields": {error.field: error.message} if error.field else {}},
+                        status=400)
+
+
+def _checked_form(request):
+    """The posted form, validated, with bots and floods turned away: returns
+    (cleaned data, None) or (None, an error response)."""
+    form = DonationForm(request.POST)
+    if not form.is_valid():
+        return None, _errors_json(form)
+    data = form.cleaned_data
+    if data["website"]:
+        # A bot filled the hidden field: answer as a decline would, take nothing.
+        logger.warning("Donation honeypot tripped from %s", request.META.get("REMOTE_ADDR"))
+        return None, JsonResponse({"error": "Sorry, we could not take this payment."}, status=400)
+    if _too_many(request, data["email"]):
+        return None, JsonResponse({"error": "We have had several attempts to give from you in a short time, so we "
+                                            "have paused online giving for you for a while. Please try again later, "
+                                            "or call us and we will gladly take your gift by phone."}, status=429)
+    return data, None
+
+
+def _gift_from(request, data) -> services.Gift:
+    campaign = Campaign.objects.filter(code=data["campaign"]).first() if data["campaign"] else None
+    return services.Gift(
+        amount_pence=data["amount"], first_name=data["first_name"], last_name=data["last_name"], email=data["email"],
+        form_token=data["form_token"], title=data["title"], address_house=data["address_house"],
+        address_street=data["address_street"], address_town=data["address_town"], postcode=data["postcode"],
+        country=str(data["country"]), gift_aid=data["gift_aid"], cover_fee=data["cover_fee"],
+        consents={c: data[f"consent_{c}"] for c in Channel.values}, campaign=campaign,
+        appeal_code=data["appeal_code"], utm_source=data["utm_source"], utm_medium=data["utm_medium"],
+        utm_campaign=data["utm_campaign"], source_detail=request.path + (f" ({campaign.code})" if campaign else ""),
+    )
+
+
+def _outcome_json(outcome: services.GiftOutcome) -> JsonResponse:
+    donation = outcome.donation
+    if outcome.error:
+        return JsonResponse({"error": outcome.error, "status": donation.status, **_retry_token(donation)}, status=402)
+    if outcome.needs_action:
+        return JsonResponse({"status": "requires_action", "client_secret": outcome.client_secret,
+                             "confirm_url": reverse("donation_confirm")})
+    return JsonResponse({"status": donation.status,
+                         "redirect": reverse("donation_thanks", args=[donation.form_token])})
+
+
+def _retry_token(donation: Donation) -> dict:
+    # A failed payment is finished; trying again is a new gift with a new token.
+    return {"new_form_token": str(uuid.uuid4())} if donation.status == Donation.Status.FAILED else {}
+
+
+@require_POST
+def monthly_start(request):
+    """Begin a monthly gift: the browser then saves the card with the SetupIntent."""
+    data, refusal = _checked_form(request)
+    if refusal:
+        return refusal
+    try:
+        recurring, client_secret = monthly.recurring_gift_start(gift=_gift_from(request, data))
+    except ApplicationError as error:
+        return _application_error_json(error)
+    except stripe.StripeError:
+        logger.exception("Stripe error starting a monthly gift")
+        return JsonResponse({"error": "We could not reach our card processor. Please try again in a moment."}, status=502)
+    if recurring.status != RecurringGift.Status.PENDING:
+        return JsonResponse({"redirect": reverse("monthly_thanks", args=[recurring.form_token])})
+    return JsonResponse({"setup": True, "client_secret": client_secret, "confirm_url": reverse("monthly_confirm")})
+
+
+@require_POST
+def monthly_confirm(request):
+    """After the browser confirmed the SetupIntent: save the card, take the first month."""
+    try:
+        token = uuid.UUID(request.POST.get("form_token", ""))
+    except ValueError:
+        return JsonResponse({"error": "This form has expired. Please start again."}, status=400)
+    recurring = get_object_or_404(RecurringGift, form_token=token)
+    if recurring.status == RecurringGift.Status.PENDING and recurring.stripe_setup_intent_id:
+        setup = stripe_gateway.setup_intent_retrieve(recurring.stripe_setup_intent_id)
+        recurring = monthly.recurring_gift_apply_setup(setup_intent=setup)
+    if recurring.status == RecurringGift.Status.PENDING:
+        return JsonResponse({"error": "Your card could not be saved. Please check the details and try again."}, status=402)
+    first = recurring.charges.order_by("month").first()
+    if first and first.status in ("failed", "abandoned"):
+        # A gift whose first payment fails never started: no retries on that card.
+        monthly.recurring_gift_cancel(recurring_gift=recurring, reason="First payment declined at sign-up")
+        return JsonResponse({"error": f"Your bank declined the first payment ({first.last_error}). "
+                                      "Please try another card.", "new_form_token": str(uuid.uuid4())}, status=402)
+    return JsonResponse({"redirect": reverse("monthly_thanks", args=[recurring.form_token])})
+
+
+def monthly_thanks(request, form_token):
+    recurring = RecurringGift.objects.select_related("supporter").filter(form_token=form_token).first()
+    if recurring is None or recurring.status == RecurringGift.Status.PENDING:
+        raise Http404
+    return render(request, "donations/thank_you.html", {"recurring": recurring})
+
+
+@require_POST
+def donation_confirm(request):
+    """After 3-D Secure in the browser: look at the payment again. The webhook
+    records the same result; whichever comes first wins."""
+    try:
+        token = uuid.UUID(request.POST.get("form_token", ""))
+    except ValueError:
+        return JsonResponse({"error": "This payment has expired. Please start again."}, status=400)
+    donation = get_object_or_404(Donation, form_token=token)
+    if donation.stripe_payment_intent_id and donation.status in (Donation.Status.CREATED, Donation.Status.REQUIRES_ACTION):
+        try:
+            donation = services.donation_refresh_from_stripe(payment_intent_id=donation.stripe_payment_intent_id)
+        except stripe.StripeError:
+            logger.exception("Could not refresh donation %s", donation.pk)
+    if donation.status == Donation.Status.FAILED:
+        return JsonResponse({"error": "Your bank did not confirm the payment, so you have not been charged. "
+                                      "Please try again or use another card.", "status": donation.status,
+                             **_retry_token(donation)}, status=402)
+    return JsonResponse({"status": donation.status, "redirect": reverse("donation_thanks", args=[donation.form_token])})
+
+
+def donation_thanks(request, form_token):
+    donation = Donation.objects.select_related("supporter", "campaign").filter(form_token=form_token).first()
+    if donation is None or donation.status in (Donation.Status.CREATED, Donation.Status.FAILED):
+        raise Http404
+    return render(request, "donations/thank_you.html", {"donation": donation})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Stripe's webhook endpoint: 400 for a bad or missing signature (nothing
+    stored); 200 once the event is stored and applied (or known and ignored);
+    500 if applying it failed, so that Stripe delivers it again."""
+    try:
+        event = stripe_gateway.event_construct(payload=request.body,
+                                               signature_header=request.headers.get("Stripe-Signature", ""))
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponseBadRequest("Invalid signature")
+    try:
+        stored = webhooks.stripe_event_receive(event=event)
+    except Exception:
+        return HttpResponse("Processing failed; stored for retry", status=500)
+    return JsonResponse({"received": True, "status": stored.status})

@@ -1,0 +1,123 @@
+"""Stripe webhooks: verify, store once, apply, and remember any failure.
+
+Stripe delivers events in any order, more than once, for up to three days.
+Each event is stored once (unique by its id) and applied through services that
+lock the gift's row and only move it forward, so the final state is the same
+whatever the order and however many deliveries arrive."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from donations import monthly, services, stripe_gateway
+from donations.models import Donation, StripeEvent
+
+logger = logging.getLogger(__name__)
+
+
+def _payment_intent_event(event) -> bool:
+    intent = event["data"]["object"]
+    known = Donation.objects.filter(stripe_payment_intent_id=intent["id"]).only("fee_pence").first()
+    if intent.get("status") == "succeeded" and (known is None or known.fee_pence is None):
+        # The fee and net live on the balance transaction: fetch them once.
+        donation = services.donation_refresh_from_stripe(payment_intent_id=intent["id"])
+    else:
+        donation = services.donation_apply_payment_intent(payment_intent=intent)
+    if donation is not None and donation.recurring_gift_id:
+        monthly.monthly_charge_apply_donation(donation=donation)
+    return donation is not None
+
+
+def _setup_intent_succeeded(event) -> bool:
+    setup = stripe_gateway.setup_intent_retrieve(event["data"]["object"]["id"])
+    return monthly.recurring_gift_apply_setup(setup_intent=setup) is not None
+
+
+def _payment_method_event(event) -> bool:
+    method = event["data"]["object"]
+    detached = event["type"] == "payment_method.detached"
+    return monthly.recurring_gift_card_changed(payment_method_id=method["id"], detached=detached, method=method) > 0
+
+
+def _charge_event(event) -> bool:
+    charge = event["data"]["object"]
+    if not charge.get("payment_intent"):
+        return False
+    return services.donation_refresh_from_stripe(payment_intent_id=charge["payment_intent"]) is not None
+
+
+def _charge_refunded(event) -> bool:
+    charge = event["data"]["object"]
+    return services.donation_apply_refund_total(
+        charge_id=charge["id"], payment_intent_id=charge.get("payment_intent"),
+        refunded_pence=int(charge.get("amount_refunded") or 0),
+    ) is not None
+
+
+def _dispute_event(event) -> bool:
+    dispute = event["data"]["object"]
+    return services.donation_apply_dispute(
+        charge_id=dispute["charge"], payment_intent_id=dispute.get("payment_intent"),
+        dispute_status=dispute["status"], amount_pence=int(dispute["amount"]),
+        closed=event["type"] == "charge.dispute.closed",
+    ) is not None
+
+
+HANDLERS = {
+    "payment_intent.succeeded": _payment_intent_event,
+    "payment_intent.payment_failed": _payment_intent_event,
+    "payment_intent.requires_action": _payment_intent_event,
+    "payment_intent.processing": _payment_intent_event,
+    "payment_intent.canceled": _payment_intent_event,
+    "charge.succeeded": _charge_event,
+    "charge.updated": _charge_event,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute_event,
+    "charge.dispute.updated": _dispute_event,
+    "charge.dispute.closed": _dispute_event,
+    "setup_intent.succeeded": _setup_intent_succeeded,
+    "payment_method.detached": _payment_method_event,
+    "payment_method.updated": _payment_method_event,
+    "payment_method.automatically_updated": _payment_method_event,
+}
+
+
+def stripe_event_receive(*, event) -> StripeEvent:
+    """Store a verified event once and apply it, unless it was applied before.
+    Returns the stored event; its status says what happened. A failure is
+    stored with its error (for finance staff to see and retry) and re-raised,
+    so the webhook answers 500 and Stripe delivers again."""
+    try:
+        with transaction.atomic():
+            stored, _ = StripeEvent.objects.get_or_create(
+                stripe_id=event["id"],
+                defaults={"type": event["type"], "livemode": bool(event.get("livemode")), "payload": event},
+            )
+    except IntegrityError:  # two deliveries at once: the other stored it
+        stored = StripeEvent.objects.get(stripe_id=event["id"])
+    if stored.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
+        return stored
+    return stripe_event_process(stored_event_id=stored.pk, event=event)
+
+
+def stripe_event_process(*, stored_event_id: int, event=None) -> StripeEvent:
+    """Apply a stored event (again). Safe to call any number of times."""
+    stored = StripeEvent.objects.get(pk=stored_event_id)
+    event = event if event is not None else stored.payload
+    handler = HANDLERS.get(stored.type)
+    stored.attempts += 1
+    try:
+        with transaction.atomic():
+            ours = handler(event) if handler else False
+    except Exception as error:
+        stored.status = StripeEvent.Status.FAILED
+        stored.error = f"{type(error).__name__}: {error}"[:5000]
+        stored.save(update_fields=["status", "error", "attempts"])
+        logger.exception("Stripe event %s (%s) failed", stored.stripe_id, stored.type)
+        raise
+    stored.status = StripeEvent.Status.PROCESSED if ours else StripeEvent.Status.IGNORED
+    stored.error = ""
+    stored.processed_at = timezone.now()
+    stored.save(update_fields=["status", "error", "attempts", "processed_at"])
+    return stored

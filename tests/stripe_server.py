@@ -1,0 +1,230 @@
+"""A local Stripe for the tests and the demo site: localstripe (PyPI), with the
+gaps that matter to us filled in Stripe's current shapes.
+
+    python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...]
+
+What this adds to localstripe (see ../shared/stripe/README.md):
+- no pickle file: state lives in memory only, so runs are fast and never share state;
+- Idempotency-Key honoured on POSTs, replaying the first response as Stripe does;
+- the publishable key may create PaymentMethods, as with real Stripe.js;
+- PaymentIntent.create accepts description, receipt_email, statement_descriptor_suffix,
+  setup_future_usage and return_url;
+- card fees on charge balance transactions (1.5% + 20p, UK standard pricing), so fee and net are real;
+- SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
+- `charge.refunded` events after a refund, and test-only routes that open and close a
+  dispute (`charge.dispute.created` / `charge.dispute.closed`);
+- an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
+  and handleNextAction.
+Production code never knows it is talking to this.
+"""
+
+import argparse
+import logging
+import socket
+from pathlib import Path
+
+from aiohttp import web
+from localstripe import resources, server, webhooks
+
+PUBLISHABLE_KEY = "pk_test_localstripe"
+SECRET_KEY = "sk_test_localstripe"
+
+
+def uk_card_fee(amount: int) -> int:
+    # Integer arithmetic, rounded half up, as Stripe rounds fees to the penny.
+    return (amount * 15 + 500) // 1000 + 20
+
+
+def _patch_store():
+    resources.Store.dump_to_disk = lambda self: None
+    resources.Store.try_load_from_disk = lambda self: None
+
+
+def _patch_fees():
+    original = resources.BalanceTransaction.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.type == "charge" and self.amount > 0:
+            self.fee = uk_card_fee(self.amount)
+            self.fee_details = [{
+                "amount": self.fee, "application": None, "currency": self.currency,
+                "description": "Stripe processing fees", "type": "stripe_fee",
+            }]
+
+    resources.BalanceTransaction.__init__ = init
+
+
+_PAYMENT_INTENT_EXTRAS = {"description", "receipt_email", "statement_descriptor_suffix", "setup_future_usage", "return_url"}
+
+
+def _patch_payment_intents():
+    original = resources.PaymentIntent.__init__
+
+    def init(self, **kwargs):
+        extras = {key: kwargs.pop(key) for key in list(kwargs) if key in _PAYMENT_INTENT_EXTRAS}
+        original(self, **kwargs)
+        extras.pop("return_url", None)
+        for key, value in extras.items():
+            setattr(self, key, value)
+
+    resources.PaymentIntent.__init__ = init
+
+
+def _patch_publishable_key_routes():
+    # Stripe.js creates PaymentMethods with the publishable key (sent as `key`).
+    original = server.get_api_key
+
+    def get_api_key(request):
+        if request.method == "POST" and request.path == "/v1/payment_methods" and "Authorization" not in request.headers:
+            return PUBLISHABLE_KEY
+        return original(request)
+
+    server.get_api_key = get_api_key
+
+
+def _patch_refund_events():
+    original = resources.Refund.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        charge = resources.Charge._api_retrieve(self.charge)
+        webhooks.schedule_webhook(resources.Event("charge.refunded", charge))
+
+    resources.Refund.__init__ = init
+
+
+def _patch_setup_intents():
+    # Stripe attaches the card to the SetupIntent's customer and says so in an event.
+    original = resources.SetupIntent._attach_pm
+
+    def attach(self, pm):
+        original(self, pm)
+        if self.customer:
+            pm.customer = self.customer
+        if self.status == "succeeded":
+            webhooks.schedule_webhook(resources.Event("setup_intent.succeeded", self))
+
+    resources.SetupIntent._attach_pm = attach
+
+
+class Dispute(resources.StripeObject):
+    """Enough of Stripe's Dispute (shape from fixtures3.json) for our webhooks."""
+
+    object = "dispute"
+    _id_prefix = "dp_"
+
+    def __init__(self, charge, amount, reason="fraudulent"):
+        super().__init__()
+        self.charge = charge.id
+        self.payment_intent = charge.payment_intent
+        self.amount = amount
+        self.currency = charge.currency
+        self.reason = reason
+        self.status = "needs_response"
+        self.balance_transactions = []
+        self.metadata = {}
+
+
+async def open_dispute(request):
+    charge = resources.Charge._api_retrieve(request.match_info["id"])
+    dispute = Dispute(charge, charge.amount)
+    webhooks.schedule_webhook(resources.Event("charge.dispute.created", dispute))
+    return web.json_response(dispute._export())
+
+
+async def close_dispute(request):
+    dispute = resources.store["dispute:" + request.match_info["id"]]
+    data = await request.post()
+    dispute.status = data.get("status", "lost")
+    webhooks.schedule_webhook(resources.Event("charge.dispute.closed", dispute))
+    return web.json_response(dispute._export())
+
+
+_idempotent_responses: dict[tuple[str, str], tuple[int, bytes]] = {}
+
+
+@web.middleware
+async def stripe_manners(request, handler):
+    """Outermost middleware, so that errors are replayed too, as Stripe does."""
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key:
+        return await handler(request)
+    cache_key = (request.path, key)
+    if cache_key in _idempotent_responses:
+        status, body = _idempotent_responses[cache_key]
+        return web.Response(status=status, body=body, content_type="application/json",
+                            headers={"Idempotent-Replayed": "true"})
+    response = await handler(request)
+    if response.status < 500:
+        _idempotent_responses[cache_key] = (response.status, response.body)
+    return response
+
+
+_EXTENDED_JS = """
+(function () {
+  const base = document.currentScript.src.match(/https?:\\/\\/[^\\/]*/)[0];
+  const makeStripe = Stripe;
+  Stripe = (apiKey, options) => {
+    const stripe = makeStripe(apiKey, options);
+    stripe.createPaymentMethod = async (params) => {
+      const element = params.card || params.elements;
+      const card = element.value && element.value.card;
+      if (!card || !card.number) {
+        return {error: {type: 'validation_error', message: 'Your card number is incomplete.'}};
+      }
+      const body = new URLSearchParams({key: apiKey, type: 'card'});
+      Object.keys(card).forEach(k => body.append('card[' + k + ']', card[k]));
+      const details = params.billing_details || {};
+      if (details.name) body.append('billing_details[name]', details.name);
+      if (details.email) body.append('billing_details[email]', details.email);
+      const response = await fetch(base + '/v1/payment_methods', {method: 'POST', body});
+      const result = await response.json().catch(() => ({}));
+      return result.error ? {error: result.error} : {paymentMethod: result};
+    };
+    stripe.handleNextAction = async ({clientSecret}) => stripe.confirmCardPayment(clientSecret);
+    return stripe;
+  };
+})();
+"""
+
+
+async def extended_js(request):
+    original = (Path(resources.__file__).parent / "localstripe-v3.js").read_text()
+    return web.Response(text=original + _EXTENDED_JS, content_type="application/javascript")
+
+
+def build_app() -> web.Application:
+    _patch_store()
+    _patch_fees()
+    _patch_payment_intents()
+    _patch_refund_events()
+    _patch_publishable_key_routes()
+    _patch_setup_intents()
+    app = server.app
+    app.middlewares.insert(0, stripe_manners)
+    app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)
+    app.router.add_post("/_test/charges/{id}/dispute", open_dispute)
+    app.router.add_post("/_test/disputes/{id}/close", close_dispute)
+    return app
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--webhook-url", default="")
+    parser.add_argument("--webhook-secret", default="")
+    args = parser.parse_args()
+    app = build_app()
+    if args.webhook_url:
+        webhooks.register_webhook("brightwell", args.webhook_url, args.webhook_secret, None)
+    logging.basicConfig(level=logging.WARNING)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    print(f"local Stripe listening on http://127.0.0.1:{args.port}", flush=True)
+    web.run_app(app, sock=sock, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
