@@ -172,7 +172,7 @@ def _claim(charge_id: int):
     an interrupted attempt."""
     with transaction.atomic():
         charge = (
-            MonthlyCharge.objects.select_for_update(skip_locked=True)
+            MonthlyCharge.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("recurring_gift__supporter").filter(pk=charge_id).first()
         )
         if charge is None:
@@ -249,7 +249,7 @@ def monthly_charge_record_result(*, charge_id: int, succeeded: bool, reason: str
     """Record how a charge attempt ended: success; or a failure that is retried
     after settings.MONTHLY_RETRY_DAYS and then marks the gift past due. A
     cancelled gift is never revived by a late result."""
-    charge = MonthlyCharge.objects.select_for_update().select_related("recurring_gift", "donation").get(pk=charge_id)
+    charge = MonthlyCharge.objects.select_for_update().get(pk=charge_id)
     recurring = RecurringGift.objects.select_for_update().get(pk=charge.recurring_gift_id)
     if charge.status in (MonthlyCharge.Status.SUCCEEDED, MonthlyCharge.Status.ABANDONED):
         return "succeeded" if charge.status == MonthlyCharge.Status.SUCCEEDED else "failed"

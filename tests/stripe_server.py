@@ -11,7 +11,7 @@ What this adds to localstripe (see ../shared/stripe/README.md):
   setup_future_usage and return_url;
 - card fees on charge balance transactions (1.5% + 20p, UK standard pricing), so fee and net are real;
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
-- `charge.refunded` events after a refund, and test-only routes that open and close a
+- refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` / `charge.dispute.closed`);
 - an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
   and handleNextAction.
@@ -87,7 +87,9 @@ def _patch_refund_events():
     original = resources.Refund.__init__
 
     def init(self, *args, **kwargs):
+        reason = kwargs.pop("reason", None)  # Stripe accepts a reason; localstripe does not
         original(self, *args, **kwargs)
+        self.reason = reason
         charge = resources.Charge._api_retrieve(self.charge)
         webhooks.schedule_webhook(resources.Event("charge.refunded", charge))
 

@@ -27,5 +27,6 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8  # a working day: staff sessions carry personal data
 
 EMAIL_BACKEND = env("EMAIL_BACKEND")
-CACHES = {"default": env.cache("CACHE_URL")}  # Redis, shared by every worker (rate limits)
+# Redis, shared by every worker (rate limits count across them), through django-redis.
+CACHES = {"default": env.cache("CACHE_URL", backend="django_redis.cache.RedisCache")}
 ADMINS = [("Site admins", address) for address in env.list("ADMIN_EMAILS", default=[])]

@@ -1,0 +1,31 @@
+import datetime
+
+from django.core.management.base import BaseCommand
+
+from donations import monthly
+
+
+class Command(BaseCommand):
+    help = (
+        "Charge the monthly gifts that are due (and retry failed ones that are due again). "
+        "Safe to run as often as you like and from several machines at once: each month is charged once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="Run as if today were this date (YYYY-MM-DD). Default: today.")
+        parser.add_argument("--enqueue", action="store_true", help="Put the run on the task queue instead.")
+
+    def handle(self, *args, date=None, enqueue=False, **options):
+        if enqueue:
+            from donations.tasks import charge_monthly_gifts
+
+            result = charge_monthly_gifts.enqueue(date=date)
+            self.stdout.write(f"Queued the monthly run as task {result.id}.")
+            return
+        today = datetime.date.fromisoformat(date) if date else None
+        results = monthly.monthly_charges_run(today=today)
+        self.stdout.write(
+            f"Scheduled {results['scheduled']}, succeeded {results.get('succeeded', 0)}, "
+            f"failed {results.get('failed', 0)}, skipped {results.get('skipped', 0)}, "
+            f"left to another worker {results.get('busy', 0)}."
+        )

@@ -1,0 +1,190 @@
+"""Monthly gifts on our own schedule: set-up, the monthly run (twice, and by two
+workers at once), failures and their retries, cancellation."""
+
+import datetime
+import threading
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from donations import monthly, services
+from donations.models import Donation, MonthlyCharge, RecurringGift
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def start_monthly(stripe_client):
+    """A supporter sets up £10 a month: our server starts it, the browser confirms
+    the SetupIntent with the card (as Stripe.js's confirmCardSetup does)."""
+    def make(number="4242424242424242", amount_pence=1000):
+        gift = services.Gift(amount_pence=amount_pence, first_name="Mo", last_name="Khan",
+                             email=f"mo{uuid.uuid4().hex[:6]}@example.org", form_token=uuid.uuid4(), gift_aid=False)
+        recurring, client_secret = monthly.recurring_gift_start(gift=gift)
+        assert client_secret.startswith(recurring.stripe_setup_intent_id)
+        stripe_client.v1.setup_intents.confirm(recurring.stripe_setup_intent_id, params={
+            "payment_method_data": {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034,
+                                                              "cvc": "123"}}})
+        setup = monthly.stripe_gateway.setup_intent_retrieve(recurring.stripe_setup_intent_id)
+        return monthly.recurring_gift_apply_setup(setup_intent=setup)
+    return make
+
+
+def next_month(day=None):
+    today = timezone.localdate()
+    first = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    return first.replace(day=day or 28)
+
+
+class TestSetUp:
+    def test_setting_up_saves_the_card_and_takes_the_first_month(self, start_monthly, stripe_client, deliver):
+        from tests.donations.conftest import event_for
+
+        recurring = start_monthly()
+        assert recurring.status == "active"
+        assert recurring.stripe_customer_id.startswith("cus_") and recurring.stripe_payment_method_id.startswith("pm_")
+        assert recurring.card_last4 == "4242"
+        charge = recurring.charges.get()
+        assert charge.status == "succeeded" and charge.month == timezone.localdate().replace(day=1)
+        donation = charge.donation
+        assert (donation.status, donation.amount_pence, donation.channel) == ("succeeded", 1000, "monthly")
+        assert donation.recurring_gift == recurring and donation.fee_pence is None
+        # The fee arrives with the webhook, which fetches the balance transaction once.
+        intent = stripe_client.v1.payment_intents.retrieve(donation.stripe_payment_intent_id).to_dict()
+        deliver(event_for(intent, "payment_intent.succeeded"))
+        donation.refresh_from_db()
+        assert (donation.fee_pence, donation.net_pence) == (35, 965)
+
+    def test_setting_up_twice_with_one_form_is_one_gift(self, start_monthly):
+        recurring = start_monthly()
+        gift = services.Gift(amount_pence=1000, first_name="Mo", last_name="Khan", email=recurring.supporter.email,
+                             form_token=recurring.form_token)
+        again, secret = monthly.recurring_gift_start(gift=gift)
+        assert again.pk == recurring.pk and secret == ""
+        assert RecurringGift.objects.count() == 1 and MonthlyCharge.objects.count() == 1
+
+
+class TestTheMonthlyRun:
+    def test_next_month_is_charged_once_however_often_the_job_runs(self, start_monthly):
+        recurring = start_monthly()
+        day = next_month(recurring.day_of_month)
+        first = monthly.monthly_charges_run(today=day)
+        second = monthly.monthly_charges_run(today=day)
+        call_command("charge_monthly_gifts", date=day.isoformat())
+        assert first["scheduled"] == 1 and first["succeeded"] == 1
+        assert second["scheduled"] == 0 and second.get("succeeded", 0) == 0
+        assert recurring.charges.count() == 2
+        assert Donation.objects.filter(recurring_gift=recurring, status="succeeded").count() == 2
+
+    def test_a_gift_is_not_charged_before_its_day(self, start_monthly):
+        recurring = start_monthly()
+        RecurringGift.objects.filter(pk=recurring.pk).update(day_of_month=20)
+        assert monthly.monthly_charges_run(today=next_month(19))["scheduled"] == 0
+        assert monthly.monthly_charges_run(today=next_month(20))["scheduled"] == 1
+
+    def test_an_interrupted_charge_is_resumed_with_the_same_key(self, start_monthly, stripe_client):
+        recurring = start_monthly()
+        charge = MonthlyCharge.objects.create(recurring_gift=recurring, month=next_month(1), amount_pence=1000,
+                                              next_attempt_at=timezone.now())
+        claimed = monthly._claim(charge.pk)  # a worker claimed it, then died before Stripe answered
+        assert claimed.status == "processing" and claimed.attempts == 1
+        assert monthly.monthly_charge_attempt(charge_id=charge.pk) == "busy"  # not stale yet
+        MonthlyCharge.objects.filter(pk=charge.pk).update(next_attempt_at=timezone.now() - datetime.timedelta(hours=1))
+        assert monthly.monthly_charge_attempt(charge_id=charge.pk) == "succeeded"
+        charge.refresh_from_db()
+        assert charge.attempts == 1 and charge.status == "succeeded"
+        assert Donation.objects.filter(monthly_charge=charge).count() == 1
+
+
+class TestFailures:
+    def test_a_declined_month_is_retried_then_marked_past_due(self, start_monthly, stripe_client):
+        recurring = start_monthly()
+        # The card starts declining (a test card that fails at charge time).
+        method = stripe_client.v1.payment_methods.create(params={"type": "card", "card": {
+            "number": "4000000000000341", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+        RecurringGift.objects.filter(pk=recurring.pk).update(stripe_payment_method_id=method.id)
+        day = next_month(recurring.day_of_month)
+        assert monthly.monthly_charges_run(today=day)["failed"] == 1
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "failed" and charge.attempts == 1
+        assert charge.next_attempt_at.date() == (timezone.now() + datetime.timedelta(days=3)).date()
+        assert monthly.monthly_charges_run(today=day).get("failed", 0) == 0  # not due again yet
+
+        for expected_status, retry_days in (("failed", 7), ("abandoned", None)):
+            MonthlyCharge.objects.filter(pk=charge.pk).update(next_attempt_at=timezone.now())
+            monthly.monthly_charges_run(today=day)
+            charge.refresh_from_db()
+            assert charge.status == expected_status
+        recurring.refresh_from_db()
+        assert charge.attempts == 3 and recurring.status == "past_due"
+        assert Donation.objects.filter(recurring_gift=recurring, status="failed").count() == 3
+        assert recurring.supporter.interactions.filter(summary__contains="failed (attempt 3)").exists()
+
+    def test_a_retry_that_succeeds_revives_a_past_due_gift(self, start_monthly):
+        recurring = start_monthly()
+        RecurringGift.objects.filter(pk=recurring.pk).update(status="past_due")
+        monthly.monthly_charges_run(today=next_month(recurring.day_of_month))
+        recurring.refresh_from_db()
+        assert recurring.status == "active"
+
+
+class TestCancelling:
+    def test_a_cancelled_gift_is_never_charged_again(self, start_monthly):
+        recurring = start_monthly()
+        monthly.recurring_gift_cancel(recurring_gift=recurring, reason="Asked by phone")
+        result = monthly.monthly_charges_run(today=next_month(recurring.day_of_month))
+        assert result["scheduled"] == 0
+        assert recurring.charges.count() == 1
+
+    def test_a_late_event_does_not_revive_a_cancelled_gift(self, start_monthly, stripe_client, deliver):
+        from tests.donations.conftest import event_for
+
+        recurring = start_monthly()
+        monthly.recurring_gift_cancel(recurring_gift=recurring, reason="Changed bank")
+        setup = stripe_client.v1.setup_intents.retrieve(recurring.stripe_setup_intent_id).to_dict()
+        deliver(event_for(setup, "setup_intent.succeeded"))
+        intent = stripe_client.v1.payment_intents.retrieve(recurring.charges.get().stripe_payment_intent_id).to_dict()
+        deliver(event_for(intent, "payment_intent.succeeded"))
+        recurring.refresh_from_db()
+        assert recurring.status == "cancelled" and recurring.charges.count() == 1
+
+    def test_a_detached_card_flags_the_gift(self, start_monthly, deliver):
+        from tests.donations.conftest import event_for
+
+        recurring = start_monthly()
+        deliver(event_for({"id": recurring.stripe_payment_method_id, "object": "payment_method", "card": {}},
+                          "payment_method.detached"))
+        recurring.refresh_from_db()
+        assert recurring.needs_new_card
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_charge_each_month_once(start_monthly, stripe_settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks with SKIP LOCKED need PostgreSQL")
+    gifts = [start_monthly() for _ in range(4)]
+    day = next_month(28)
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(monthly.monthly_charges_run(today=day))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for recurring in gifts:
+        assert recurring.charges.count() == 2
+        assert Donation.objects.filter(recurring_gift=recurring, status="succeeded").count() == 2
+    assert sum(r.get("succeeded", 0) for r in results) == 4

@@ -1,0 +1,192 @@
+"""The Stripe webhook: signatures, storing each event once, order and repetition,
+refunds and disputes made in Stripe, failures kept for retry."""
+
+import random
+import uuid
+
+import pytest
+import requests
+
+from donations import services, webhooks
+from donations.models import Donation, StripeEvent
+from supporters.models import Interaction
+from tests.donations.conftest import event_for, sign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paid_gift(card, django_capture_on_commit_callbacks):
+    """A £25 gift taken through the real service, as the form takes it."""
+    def make(number="4242424242424242", amount_pence=2500):
+        gift = services.Gift(amount_pence=amount_pence, first_name="Ann", last_name="Lee",
+                             email=f"ann{uuid.uuid4().hex[:6]}@example.org", form_token=uuid.uuid4())
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = services.donation_start(gift=gift, payment_method_id=card(number))
+        return outcome.donation
+    return make
+
+
+def intent_of(stripe_client, donation):
+    return stripe_client.v1.payment_intents.retrieve(donation.stripe_payment_intent_id).to_dict()
+
+
+class TestSignature:
+    def test_a_bad_signature_gets_400_and_stores_nothing(self, deliver):
+        event = event_for({"id": "pi_x", "object": "payment_intent", "status": "succeeded", "metadata": {}},
+                          "payment_intent.succeeded")
+        assert deliver(event, secret="whsec_wrong").status_code == 400
+        assert deliver(event, signature="").status_code == 400
+        assert deliver(event, signature="t=1,v1=deadbeef").status_code == 400
+        assert not StripeEvent.objects.exists()
+
+    def test_an_old_signature_is_refused(self, deliver):
+        event = event_for({"id": "pi_x", "object": "payment_intent", "status": "succeeded", "metadata": {}},
+                          "payment_intent.succeeded")
+        import json
+        stale = sign(json.dumps(event), timestamp=1_000_000_000)
+        assert deliver(event, signature=stale).status_code == 400
+
+    def test_unknown_events_are_stored_and_acknowledged(self, deliver):
+        event = event_for({"id": "cus_1", "object": "customer"}, "customer.created")
+        response = deliver(event)
+        assert response.status_code == 200
+        stored = StripeEvent.objects.get()
+        assert (stored.type, stored.status) == ("customer.created", "ignored")
+
+    def test_an_intent_that_is_not_ours_is_acknowledged(self, deliver):
+        event = event_for({"id": "pi_elsewhere", "object": "payment_intent", "status": "requires_action",
+                           "metadata": {}}, "payment_intent.requires_action")
+        assert deliver(event).status_code == 200
+        assert StripeEvent.objects.get().status == "ignored"
+
+
+class TestNothingLostNothingTwice:
+    def test_the_same_event_twice_and_ten_times(self, paid_gift, stripe_client, deliver):
+        donation = paid_gift()
+        Donation.objects.filter(pk=donation.pk).update(fee_pence=None, net_pence=None)
+        event = event_for(intent_of(stripe_client, donation), "payment_intent.succeeded")
+        for _ in range(10):
+            assert deliver(event).status_code == 200
+        assert StripeEvent.objects.count() == 1
+        donation.refresh_from_db()
+        assert donation.status == "succeeded" and donation.fee_pence == 58 and donation.net_pence == 2442
+        assert Interaction.objects.filter(source_ref=f"donation:{donation.pk}").count() == 1
+        assert Donation.objects.count() == 1
+
+    def test_a_webhook_that_arrives_before_the_checkout_answer(self, card, stripe_client, deliver):
+        """The webhook and the checkout call the same service: whichever is first wins."""
+        supporter_gift = services.Gift(amount_pence=1000, first_name="B", last_name="C", email="b@example.org",
+                                       form_token=uuid.uuid4())
+        outcome = services.donation_start(gift=supporter_gift, payment_method_id=card())
+        donation = outcome.donation
+        Donation.objects.filter(pk=donation.pk).update(status="created", paid_at=None, fee_pence=None)
+        deliver(event_for(intent_of(stripe_client, donation), "payment_intent.succeeded"))
+        services.donation_apply_payment_intent(payment_intent=intent_of(stripe_client, donation))
+        donation.refresh_from_db()
+        assert donation.status == "succeeded" and donation.fee_pence == 35
+
+    def test_events_in_reverse_order_end_the_same(self, card, stripe_client, deliver):
+        gift = services.Gift(amount_pence=2500, first_name="D", last_name="E", email="d@example.org",
+                             form_token=uuid.uuid4())
+        donation = services.donation_start(gift=gift, payment_method_id=card("4000002760003184")).donation
+        requires_action = event_for(intent_of(stripe_client, donation), "payment_intent.requires_action")
+        secret = intent_of(stripe_client, donation)["client_secret"]
+        requests.post(f"{stripe_client._requestor.base_addresses['api']}/v1/payment_intents/"
+                      f"{donation.stripe_payment_intent_id}/_authenticate?success=true",
+                      json={"key": "pk_test_localstripe", "client_secret": secret}).raise_for_status()
+        succeeded = event_for(intent_of(stripe_client, donation), "payment_intent.succeeded")
+        # Succeeded first, then the older requires_action, then succeeded again.
+        for event in (succeeded, requires_action, succeeded, requires_action):
+            assert deliver(event).status_code == 200
+        donation.refresh_from_db()
+        assert donation.status == "succeeded" and donation.paid_at is not None
+
+    def test_every_event_ten_times_shuffled_leaves_the_same_books(self, paid_gift, stripe_client, deliver):
+        gifts = [paid_gift(amount_pence=1000 * (i + 1)) for i in range(4)]
+        stripe_client.v1.refunds.create(params={"payment_intent": gifts[0].stripe_payment_intent_id, "amount": 400})
+        events = []
+        for donation in gifts:
+            intent = intent_of(stripe_client, donation)
+            events.append(event_for(intent, "payment_intent.succeeded"))
+            charge_id = intent["latest_charge"] if isinstance(intent["latest_charge"], str) else intent["latest_charge"]["id"]
+            charge = stripe_client.v1.charges.retrieve(charge_id).to_dict()
+            events.append(event_for(charge, "charge.refunded"))
+        deliveries = events * 10
+        random.Random(7).shuffle(deliveries)
+        for event in deliveries:
+            assert deliver(event).status_code == 200
+        assert StripeEvent.objects.count() == len(events)
+        assert Donation.objects.count() == 4
+        totals = {d.pk: (d.status, d.amount_pence, d.refunded_pence) for d in Donation.objects.all()}
+        assert totals[gifts[0].pk] == ("partly_refunded", 1000, 400)
+        assert [totals[g.pk][0] for g in gifts[1:]] == ["succeeded"] * 3
+        assert sum(d.kept_pence for d in Donation.objects.all()) == 1000 + 2000 + 3000 + 4000 - 400
+
+
+class TestRefundsAndDisputes:
+    def test_a_refund_made_in_stripes_dashboard(self, paid_gift, stripe_client, deliver):
+        donation = paid_gift()
+        stripe_client.v1.refunds.create(params={"payment_intent": donation.stripe_payment_intent_id, "amount": 1000})
+        charge = stripe_client.v1.charges.retrieve(donation.stripe_charge_id).to_dict()
+        deliver(event_for(charge, "charge.refunded", event_id="evt_r1"))
+        donation.refresh_from_db()
+        assert (donation.status, donation.refunded_pence, donation.kept_pence) == ("partly_refunded", 1000, 1500)
+        stripe_client.v1.refunds.create(params={"payment_intent": donation.stripe_payment_intent_id, "amount": 1500})
+        charge = stripe_client.v1.charges.retrieve(donation.stripe_charge_id).to_dict()
+        deliver(event_for(charge, "charge.refunded", event_id="evt_r2"))
+        deliver(event_for({**charge, "amount_refunded": 1000}, "charge.refunded", event_id="evt_r1_late"))
+        donation.refresh_from_db()
+        assert (donation.status, donation.refunded_pence, donation.kept_pence) == ("refunded", 2500, 0)
+
+    def test_staff_refund_through_stripe(self, paid_gift, fundraiser):
+        donation = paid_gift()
+        services.donation_refund(donation=donation, amount_pence=500, reason="Gave twice by mistake", by=fundraiser)
+        donation.refresh_from_db()
+        assert (donation.status, donation.refunded_pence) == ("partly_refunded", 500)
+        with pytest.raises(services.ApplicationError, match="Refund between"):
+            services.donation_refund(donation=donation, amount_pence=2001, reason="too much")
+        services.donation_refund(donation=donation, amount_pence=2000, reason="Asked for the rest back")
+        donation.refresh_from_db()
+        assert (donation.status, donation.refunded_pence) == ("refunded", 2500)
+
+    def test_a_dispute_opened_then_lost(self, paid_gift, deliver):
+        donation = paid_gift()
+        dispute = {"id": "dp_1", "object": "dispute", "charge": donation.stripe_charge_id,
+                   "payment_intent": donation.stripe_payment_intent_id, "amount": 2500, "currency": "gbp",
+                   "status": "needs_response", "reason": "fraudulent"}
+        deliver(event_for(dispute, "charge.dispute.created"))
+        donation.refresh_from_db()
+        assert donation.status == "disputed" and donation.kept_pence == 2500
+        deliver(event_for({**dispute, "status": "lost"}, "charge.dispute.closed"))
+        deliver(event_for(dispute, "charge.dispute.created", event_id="evt_dispute_replayed_late"))
+        donation.refresh_from_db()
+        assert (donation.status, donation.refunded_pence, donation.kept_pence) == ("refunded", 2500, 0)
+
+    def test_a_dispute_won(self, paid_gift, deliver):
+        donation = paid_gift()
+        dispute = {"id": "dp_2", "object": "dispute", "charge": donation.stripe_charge_id, "amount": 2500,
+                   "status": "needs_response", "payment_intent": donation.stripe_payment_intent_id}
+        deliver(event_for({**dispute, "status": "won"}, "charge.dispute.closed"))
+        deliver(event_for(dispute, "charge.dispute.created"))
+        donation.refresh_from_db()
+        assert donation.status == "succeeded" and donation.dispute_status == "won"
+
+
+class TestFailures:
+    def test_a_failing_event_is_kept_with_its_error_and_can_be_retried(self, paid_gift, stripe_client, deliver,
+                                                                       monkeypatch):
+        donation = paid_gift()
+        Donation.objects.filter(pk=donation.pk).update(status="created", paid_at=None)
+        event = event_for(intent_of(stripe_client, donation), "payment_intent.payment_failed", event_id="evt_boom")
+
+        def broken(event):
+            raise RuntimeError("database went away")
+        monkeypatch.setitem(webhooks.HANDLERS, "payment_intent.payment_failed", broken)
+        assert deliver(event).status_code == 500
+        stored = StripeEvent.objects.get(stripe_id="evt_boom")
+        assert stored.status == "failed" and "database went away" in stored.error
+        monkeypatch.undo()
+        webhooks.stripe_event_process(stored_event_id=stored.pk)
+        stored.refresh_from_db()
+        assert stored.status == "processed" and stored.attempts == 2 and not stored.error
