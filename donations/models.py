@@ -148,6 +148,7 @@ class RecurringGift(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("cancel_recurringgift", "Can cancel a monthly gift")]
         constraints = [
             models.CheckConstraint(condition=Q(amount_pence__gt=0), name="recurring_amount_positive"),
             models.CheckConstraint(condition=Q(day_of_month__gte=1, day_of_month__lte=28), name="recurring_day_in_every_month"),
@@ -226,6 +227,7 @@ class StripeEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        permissions = [("retry_stripeevent", "Can retry a failed Stripe event")]
 
     def __str__(self):
         return f"{self.type} {self.stripe_id}"

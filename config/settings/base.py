@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "django_countries",
     "django_filters",
     "django_ratelimit",
+    "django_tasks",
+    "django_tasks_db",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -148,6 +150,18 @@ MONTHLY_RETRY_DAYS = [3, 7]  # after a failed monthly charge: retry 3 days later
 # Rate limits need a cache that every worker shares: Redis in production
 # (production.py requires CACHE_URL); one process's memory in development.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Background work (Django's task framework, django-tasks). In production the
+# database backend queues work for `manage.py db_worker`; TASK_BACKEND=immediate
+# runs each task at once, in the process that enqueued it (development, tests).
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[env("TASK_BACKEND", default="immediate")],
+    }
+}
 
 # Wagtail
 CHARITY_NAME = env("CHARITY_NAME", default="Brightwell Children's Trust")

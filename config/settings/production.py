@@ -27,6 +27,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8  # a working day: staff sessions carry personal data
 
 EMAIL_BACKEND = env("EMAIL_BACKEND")
+TASKS["default"]["BACKEND"] = "django_tasks_db.DatabaseBackend"  # noqa: F405  (run `manage.py db_worker`)
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
 # Redis, shared by every worker (rate limits count across them), through django-redis.
 CACHES = {"default": env.cache("CACHE_URL", backend="django_redis.cache.RedisCache")}
 ADMINS = [("Site admins", address) for address in env.list("ADMIN_EMAILS", default=[])]

@@ -1,0 +1,222 @@
+"""Views behind the money screens of the admin. Each checks its permission,
+validates input and calls one service."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.views.decorators.http import require_POST
+from django.views.generic import FormView
+from wagtail.admin import messages
+from wagtail.admin.ui.tables import Column, TitleColumn
+from wagtail.admin.views import generic
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+
+from config.errors import ApplicationError
+from donations import monthly, services, webhooks
+from donations.models import Donation, RecurringGift, StripeEvent, format_pence
+
+
+def _when(value):
+    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
+
+
+def _money(field):
+    def show(obj):
+        value = getattr(obj, field)
+        return "—" if value is None else format_pence(value, obj.currency)
+    return show
+
+
+class DonationIndexView(generic.IndexView):
+    export_filename = "donations"
+
+    def get_base_queryset(self):
+        return super().get_base_queryset().select_related("supporter", "campaign")
+
+    def search_queryset(self, queryset):
+        query = (self.search_query or "").strip()
+        if not query:
+            return queryset
+        reference = re.fullmatch(r"[Dd]0*(\d+)", query)
+        if reference:
+            return queryset.filter(pk=int(reference.group(1)))
+        if query.startswith(("pi_", "ch_", "txn_")):
+            return queryset.filter(Q(stripe_payment_intent_id=query) | Q(stripe_charge_id=query)
+                                   | Q(stripe_balance_transaction_id=query))
+        from supporters.selectors import supporter_search
+
+        return queryset.filter(supporter__in=supporter_search(query=query).values("pk"))
+
+    @cached_property
+    def columns(self):
+        return [
+            self._get_title_column_class(TitleColumn)(
+                "reference", label="Gift", accessor="reference", sort_key="pk",
+                get_url=lambda d: reverse("donation:inspect", args=[d.pk])),
+            Column("supporter", label="Supporter"),
+            Column("amount", label="Amount", accessor=_money("amount_pence"), sort_key="amount_pence"),
+            Column("fee", label="Fee", accessor=_money("fee_pence")),
+            Column("net", label="Net", accessor=_money("net_pence")),
+            Column("status", label="Status", accessor="get_status_display", sort_key="status"),
+            Column("campaign", label="Campaign"),
+            Column("channel", label="Channel", accessor="get_channel_display"),
+            Column("when", label="When", accessor=lambda d: _when(d.paid_at or d.created_at), sort_key="created_at"),
+        ]
+
+
+class DonationInspectView(generic.InspectView):
+    template_name = "donations/admin/donation_inspect.html"
+    page_title = "Gift"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        donation = self.object
+        context.update(
+            donation=donation,
+            money=[("Amount", donation.amount_display),
+                   ("Of which fee cover", format_pence(donation.fee_cover_pence, donation.currency)),
+                   ("Stripe fee", _money("fee_pence")(donation)), ("Net", _money("net_pence")(donation)),
+                   ("Refunded", format_pence(donation.refunded_pence, donation.currency)),
+                   ("Kept", format_pence(donation.kept_pence, donation.currency))],
+            can_refund=self.request.user.has_perm("donations.refund_donation")
+            and donation.status in (Donation.Status.SUCCEEDED, Donation.Status.PARTLY_REFUNDED),
+        )
+        return context
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(label="Amount to refund (£)", max_length=20)
+    reason = forms.CharField(max_length=255, help_text="Why, in a few words: it is kept with the gift.")
+
+    def __init__(self, *args, refundable_pence: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.refundable_pence = refundable_pence
+        self.fields["amount"].help_text = f"Up to {format_pence(refundable_pence)}."
+
+    def clean_amount(self):
+        try:
+            value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
+        except InvalidOperation:
+            raise forms.ValidationError("Enter an amount in pounds, like 12.50.") from None
+        if value != value.quantize(Decimal("0.01")) or value <= 0:
+            raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
+        return int(value * 100)
+
+
+class RefundView(WagtailAdminTemplateMixin, FormView):
+    """Finance staff refund all or part of a gift through Stripe."""
+
+    template_name = "donations/admin/refund.html"
+    form_class = RefundForm
+    page_title = "Refund"
+    header_icon = "pick"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.donation = get_object_or_404(Donation.objects.select_related("supporter"), pk=kwargs["pk"])
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm("donations.refund_donation"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(),
+                "refundable_pence": self.donation.amount_pence - self.donation.refunded_pence}
+
+    def get_initial(self):
+        return {"amount": f"{(self.donation.amount_pence - self.donation.refunded_pence) / 100:.2f}"}
+
+    def get_page_subtitle(self):
+        return f"{self.donation.reference}, {self.donation.amount_display} from {self.donation.supporter}"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "donation": self.donation}
+
+    def form_valid(self, form):
+        try:
+            services.donation_refund(donation=self.donation, amount_pence=form.cleaned_data["amount"],
+                                     reason=form.cleaned_data["reason"], by=self.request.user)
+        except ApplicationError as error:
+            form.add_error("amount" if error.field == "amount" else None, error.message)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Refunded {format_pence(form.cleaned_data['amount'])} of {self.donation.reference}.")
+        return redirect("donation:inspect", self.donation.pk)
+
+
+class RecurringGiftInspectView(generic.InspectView):
+    template_name = "donations/admin/recurring_gift_inspect.html"
+    page_title = "Monthly gift"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["charges"] = self.object.charges.select_related("donation")[:36]
+        context["can_cancel"] = (self.request.user.has_perm("donations.cancel_recurringgift")
+                                 and self.object.status != RecurringGift.Status.CANCELLED)
+        return context
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=255, help_text="E.g. “Asked by phone, 3 Dec”.")
+
+
+class RecurringGiftCancelView(WagtailAdminTemplateMixin, FormView):
+    template_name = "donations/admin/refund.html"
+    form_class = CancelForm
+    page_title = "Cancel monthly gift"
+    header_icon = "repeat"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.recurring = get_object_or_404(RecurringGift, pk=kwargs["pk"])
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm("donations.cancel_recurringgift"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_page_subtitle(self):
+        return str(self.recurring)
+
+    def form_valid(self, form):
+        monthly.recurring_gift_cancel(recurring_gift=self.recurring, reason=form.cleaned_data["reason"],
+                                      by=self.request.user)
+        messages.success(self.request, "The monthly gift is cancelled; no further payments will be taken.")
+        return redirect("recurring_gift:inspect", self.recurring.pk)
+
+
+class StripeEventInspectView(generic.InspectView):
+    template_name = "donations/admin/stripe_event_inspect.html"
+    page_title = "Stripe event"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        import json
+
+        context["payload"] = json.dumps(self.object.payload, indent=2, sort_keys=True)
+        context["can_retry"] = (self.request.user.has_perm("donations.retry_stripeevent")
+                                and self.object.status == StripeEvent.Status.FAILED)
+        return context
+
+
+@require_POST
+def stripe_event_retry(request, pk):
+    """Apply a failed event again (after the cause is fixed)."""
+    if not request.user.has_perm("donations.retry_stripeevent"):
+        raise PermissionDenied
+    stored = get_object_or_404(StripeEvent, pk=pk)
+    try:
+        stored = webhooks.stripe_event_process(stored_event_id=stored.pk)
+    except Exception as error:  # kept on the event; shown to the user
+        messages.error(request, f"It failed again: {type(error).__name__}: {error}")
+    else:
+        messages.success(request, f"Event {stored.stripe_id} applied ({stored.get_status_display().lower()}).")
+    return redirect("stripe_event:inspect", pk)

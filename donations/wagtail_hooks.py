@@ -1,0 +1,108 @@
+"""Staff screens for money, in the Wagtail admin. Gifts come from Stripe and
+imports, never from a form here, so donations are read-only in the admin:
+finance staff act on them through services (refund, retry, cancel)."""
+
+from django.urls import path
+from wagtail import hooks
+from wagtail.admin.viewsets.base import ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+
+from donations import admin_views
+from donations.models import Donation, RecurringGift, StripeEvent
+
+
+class ReadOnlyPolicy(ModelPermissionPolicy):
+    """Viewing follows the model's permissions; adding, editing and deleting are
+    for services only (a gift is what Stripe says it is)."""
+
+    def user_has_permission(self, user, action):
+        return action not in ("add", "change", "delete") and super().user_has_permission(user, action)
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_permission(user, action)
+
+    def user_has_any_permission_for_instance(self, user, actions, instance):
+        return self.user_has_any_permission(user, actions)
+
+
+for model in (Donation, RecurringGift, StripeEvent):
+    register_permission_policy(model, ReadOnlyPolicy(model))
+
+
+class DonationViewSet(ModelViewSet):
+    model = Donation
+    icon = "pick"
+    menu_label = "Donations"
+    index_view_class = admin_views.DonationIndexView
+    inspect_view_class = admin_views.DonationInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    exclude_form_fields = []  # never shown: the read-only policy allows no add or edit
+    list_filter = ["status", "channel", "campaign", "gift_aid_declared"]
+    search_fields = ["supporter__last_name"]  # enables the box; the view searches smartly
+    search_backend_name = None
+    list_per_page = 50
+    list_export = ["reference", "supporter.reference", "amount_pence", "fee_pence", "net_pence", "refunded_pence",
+                   "currency", "status", "channel", "campaign.code", "appeal_code", "utm_source", "gift_aid_declared",
+                   "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "created_at",
+                   "paid_at"]
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("<int:pk>/refund/", admin_views.RefundView.as_view(), name="refund"),
+        ]
+
+
+class RecurringGiftViewSet(ModelViewSet):
+    model = RecurringGift
+    icon = "repeat"
+    menu_label = "Monthly gifts"
+    inspect_view_class = admin_views.RecurringGiftInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    exclude_form_fields = []  # never shown: the read-only policy allows no add or edit
+    list_display = ["__str__", "status", "day_of_month", "card_last4", "started_on"]
+    list_filter = ["status", "needs_new_card", "campaign"]
+    search_fields = ["supporter__last_name", "supporter__email"]
+    search_backend_name = None
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("<int:pk>/cancel/", admin_views.RecurringGiftCancelView.as_view(), name="cancel"),
+        ]
+
+
+class StripeEventViewSet(ModelViewSet):
+    model = StripeEvent
+    icon = "warning"
+    menu_label = "Stripe events"
+    inspect_view_class = admin_views.StripeEventInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    exclude_form_fields = []  # never shown: the read-only policy allows no add or edit
+    list_display = ["stripe_id", "type", "status", "attempts", "received_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["stripe_id", "type"]
+    search_backend_name = None
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("<int:pk>/retry/", admin_views.stripe_event_retry, name="retry"),
+        ]
+
+
+class MoneyGroup(ViewSetGroup):
+    menu_label = "Money"
+    menu_icon = "pick"
+    menu_order = 120
+    items = (DonationViewSet("donation"), RecurringGiftViewSet("recurring_gift"), StripeEventViewSet("stripe_event"))
+
+
+@hooks.register("register_admin_viewset")
+def register_money_viewsets():
+    return MoneyGroup()
