@@ -33,8 +33,19 @@ demo: migrate
 	$(BIN)/python manage.py load_demo_data --if-empty --supporters $(DEMO_SUPPORTERS)
 
 ## Set up and start the site at http://127.0.0.1:8000 (SQLite, demo data, no keys needed).
+## With no STRIPE_SECRET_KEY, a local Stripe (localstripe) is started on a free port
+## and signs its webhooks to this site, so giving works end to end offline.
 run: demo
 	@echo "Staff logins: admin / fundraiser / finance, password brightwell-demo, at http://$(HOST):$(PORT)/admin/"
+	@if [ -n "$$STRIPE_SECRET_KEY" ]; then exec $(BIN)/python manage.py runserver $(HOST):$(PORT); fi; \
+	stripe_port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	$(BIN)/python -m tests.stripe_server --port $$stripe_port \
+		--webhook-url http://$(HOST):$(PORT)/stripe/webhook/ --webhook-secret whsec_local_demo & \
+	stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
+	echo "Local Stripe on http://127.0.0.1:$$stripe_port (test card 4242 4242 4242 4242, any future date, any CVC)"; \
+	STRIPE_SECRET_KEY=sk_test_localstripe STRIPE_PUBLISHABLE_KEY=pk_test_localstripe \
+	STRIPE_WEBHOOK_SECRET=whsec_local_demo STRIPE_API_BASE=http://127.0.0.1:$$stripe_port \
+	STRIPE_JS_URL=http://127.0.0.1:$$stripe_port/js.stripe.com/v3/extended.js \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the tests (SQLite unless DATABASE_URL points elsewhere).
