@@ -92,3 +92,20 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+WEBHOOK_SECRET = "whsec_test_brightwell"
+
+
+@pytest.fixture
+def stripe_settings(settings, local_stripe):
+    """Point our Stripe gateway and the donation page at the local Stripe."""
+    from tests.stripe_server import PUBLISHABLE_KEY, SECRET_KEY
+
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_PUBLISHABLE_KEY = PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = local_stripe
+    settings.STRIPE_JS_URL = f"{local_stripe}/js.stripe.com/v3/extended.js"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return settings

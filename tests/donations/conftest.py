@@ -7,20 +7,13 @@ import pytest
 import stripe
 from django.test import Client
 
-from tests.stripe_server import PUBLISHABLE_KEY, SECRET_KEY
-
-WEBHOOK_SECRET = "whsec_test_brightwell"
+from tests.conftest import WEBHOOK_SECRET
+from tests.stripe_server import SECRET_KEY
 
 
 @pytest.fixture(autouse=True)
-def stripe_settings(settings, local_stripe):
-    settings.STRIPE_SECRET_KEY = SECRET_KEY
-    settings.STRIPE_PUBLISHABLE_KEY = PUBLISHABLE_KEY
-    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = local_stripe
-    settings.STRIPE_JS_URL = f"{local_stripe}/js.stripe.com/v3/extended.js"
-    settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    return settings
+def _every_gift_test_talks_to_local_stripe(stripe_settings):
+    return stripe_settings
 
 
 @pytest.fixture

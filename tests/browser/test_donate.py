@@ -1,0 +1,100 @@
+"""A supporter gives through the real donation page in Chromium: Stripe.js (the
+local Stripe's) makes the PaymentMethod, our server takes the gift, and the
+webhook that the local Stripe signs and sends records the fee and net."""
+
+import time
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from donations.models import Donation, RecurringGift, StripeEvent
+from tests.browser.conftest import BROWSER_DB, shot
+from tests.conftest import WEBHOOK_SECRET
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def stripe_webhooks_to_live_server(stripe_settings, live_server, local_stripe):
+    requests.post(f"{local_stripe}/_config/webhooks/browser-tests",
+                  data={"url": f"{live_server.url}/stripe/webhook/", "secret": WEBHOOK_SECRET}).raise_for_status()
+    return live_server
+
+
+def fill_in(page, *, email, number="4242424242424242"):
+    page.fill("#id_first_name", "Maya")
+    page.fill("#id_last_name", "Patel")
+    page.fill("#id_email", email)
+    page.fill("#id_address_house", "7")
+    page.fill("#id_address_street", "Mill Lane")
+    page.fill("#id_address_town", "York")
+    page.fill("#id_postcode", "yo1 7hh")
+    page.check("#id_gift_aid")
+    page.fill("#card-element input[placeholder=number]", number)
+    page.fill("#card-element input[placeholder=exp_month]", "12")
+    page.fill("#card-element input[placeholder=exp_year]", "34")
+    page.fill("#card-element input[placeholder=cvc]", "123")
+
+
+def wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@BROWSER_DB
+def test_a_one_off_gift_from_form_to_webhook(page, stripe_webhooks_to_live_server):
+    live_server = stripe_webhooks_to_live_server
+    page.goto(live_server.url + "/donate/?appeal=XMAS26&utm_source=newsletter")
+    page.get_by_role("button", name="£50").click()
+    expect(page.locator("#pay-button")).to_contain_text("Give £50")
+    fill_in(page, email="maya@example.org")
+    shot(page, "donate-filled")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+    expect(page.locator("h1")).to_contain_text("Thank you, Maya")
+    expect(page.locator("main")).to_contain_text("£50.00")
+    shot(page, "donate-thank-you")
+
+    donation = Donation.objects.get()
+    assert (donation.amount_pence, donation.appeal_code, donation.utm_source) == (5000, "XMAS26", "newsletter")
+    assert donation.gift_aid_declared
+    # The local Stripe signs and sends payment_intent.succeeded about a second later.
+    assert wait_for(lambda: StripeEvent.objects.filter(type="payment_intent.succeeded", status="processed").exists())
+    donation.refresh_from_db()
+    assert (donation.status, donation.fee_pence, donation.net_pence) == ("succeeded", 95, 4905)
+
+
+@BROWSER_DB
+def test_a_declined_card_then_a_good_one(page, stripe_webhooks_to_live_server):
+    live_server = stripe_webhooks_to_live_server
+    page.goto(live_server.url + "/donate/")
+    fill_in(page, email="dee@example.org", number="4000000000000341")
+    page.click("#pay-button")
+    expect(page.locator("#form-alert")).to_contain_text("declined")
+    shot(page, "donate-declined")
+    page.fill("#card-element input[placeholder=number]", "4242424242424242")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+    assert list(Donation.objects.order_by("pk").values_list("status", flat=True)) == ["failed", "succeeded"]
+
+
+@BROWSER_DB
+def test_a_monthly_gift_is_set_up_in_the_browser(page, stripe_webhooks_to_live_server):
+    live_server = stripe_webhooks_to_live_server
+    page.goto(live_server.url + "/donate/")
+    page.locator("label.frequency__option", has_text="Give monthly").click()
+    page.get_by_role("button", name="£20").click()
+    expect(page.locator("#pay-button")).to_contain_text("a month")
+    fill_in(page, email="monthly@example.org")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/monthly/**")
+    expect(page.locator("main")).to_contain_text("£20.00")
+    shot(page, "donate-monthly-thank-you")
+    recurring = RecurringGift.objects.get()
+    assert (recurring.status, recurring.amount_pence, recurring.card_last4) == ("active", 2000, "4242")
+    assert recurring.charges.get().donation.status == "succeeded"
