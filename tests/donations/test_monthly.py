@@ -162,7 +162,7 @@ class TestCancelling:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the roles and pages that migrations made
 def test_two_workers_at_once_charge_each_month_once(start_monthly, stripe_settings):
     if connection.vendor != "postgresql":
         pytest.skip("row locks with SKIP LOCKED need PostgreSQL")
