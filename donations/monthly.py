@@ -222,7 +222,8 @@ def monthly_charge_attempt(*, charge_id: int) -> str:
             amount_pence=charge.amount_pence, currency=recurring.currency,
             payment_method_id=recurring.stripe_payment_method_id, customer_id=recurring.stripe_customer_id,
             off_session=True, idempotency_key=charge.idempotency_key,
-            metadata={"donation_id": str(donation.pk), "monthly_charge_id": str(charge.pk)},
+            metadata={"donation_id": str(donation.pk), "donation_uid": str(donation.uid),
+                      "monthly_charge_id": str(charge.pk)},
             description=f"Monthly gift to {settings.CHARITY_NAME}, {charge.month:%B %Y}",
         )
     except stripe.CardError as error:

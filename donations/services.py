@@ -198,7 +198,8 @@ def _charge(donation: Donation) -> GiftOutcome:
             # The first submission's card: a retry must repeat the request exactly.
             payment_method_id=donation.stripe_payment_method_id,
             idempotency_key=f"donation-{donation.uid}",
-            metadata={"donation_id": str(donation.pk), "supporter": supporter.reference},
+            metadata={"donation_id": str(donation.pk), "donation_uid": str(donation.uid),
+                      "supporter": supporter.reference},
             description=f"Gift to {settings.CHARITY_NAME}",
             receipt_email="",  # our own receipt is sent; Stripe's would be a second one
         )
@@ -243,15 +244,17 @@ def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id:
 
 
 def _donation_for_intent(intent) -> Donation | None:
-    """Our donation for a PaymentIntent: by our id in its metadata, else by its id."""
-    metadata = intent.get("metadata") or {}
-    donation_id = metadata.get("donation_id")
+    """Our donation for a PaymentIntent: by its id, else by the never-reused uid
+    we put in its metadata (the webhook can arrive before our own record of the id)."""
     queryset = Donation.objects.select_for_update()
-    if donation_id and str(donation_id).isdigit():
-        donation = queryset.filter(pk=int(donation_id)).first()
-        if donation and donation.stripe_payment_intent_id in (None, intent["id"]):
-            return donation
-    return queryset.filter(stripe_payment_intent_id=intent["id"]).first()
+    donation = queryset.filter(stripe_payment_intent_id=intent["id"]).first()
+    if donation is None:
+        uid = (intent.get("metadata") or {}).get("donation_uid")
+        try:
+            donation = queryset.filter(uid=uuid.UUID(str(uid)), stripe_payment_intent_id__isnull=True).first() if uid else None
+        except ValueError:
+            donation = None
+    return donation
 
 
 @transaction.atomic
@@ -427,3 +430,42 @@ def donation_refund(*, donation: Donation, amount_pence: int, reason: str, by=No
         detail=reason, source_ref=f"refund:{refund['id']}", by=by,
     )
     return donation
+
+
+def donations_resync_day(*, day) -> dict:
+    """Bring every gift paid through Stripe on `day` (local time) up to date from
+    Stripe itself: the safety net for a webhook outage. Idempotent; changes
+    only what differs. Returns counts."""
+    import datetime as _dt
+
+    from donations import monthly
+
+    zone = timezone.get_current_timezone()
+    start = int(_dt.datetime.combine(day, _dt.time.min, tzinfo=zone).timestamp())
+    end = int(_dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time.min, tzinfo=zone).timestamp())
+    counts = {"seen": 0, "ours": 0, "updated": 0}
+    after = ""
+    while True:
+        page = stripe_gateway.payment_intents_list(created_gte=start, created_lt=end, starting_after=after)
+        for listed in page["data"]:
+            counts["seen"] += 1
+            before = Donation.objects.filter(stripe_payment_intent_id=listed["id"]).values_list(
+                "status", "fee_pence", "refunded_pence").first()
+            if before is None and not (listed.get("metadata") or {}).get("donation_uid"):
+                continue  # not one of our gifts
+            intent = stripe_gateway.payment_intent_retrieve(listed["id"])
+            donation = donation_apply_payment_intent(payment_intent=intent)
+            if donation is None:
+                continue
+            counts["ours"] += 1
+            charge = intent.get("latest_charge")
+            if isinstance(charge, dict) and charge.get("amount_refunded"):
+                donation = donation_apply_refund_total(charge_id=charge["id"], payment_intent_id=intent["id"],
+                                                       refunded_pence=int(charge["amount_refunded"]))
+            if donation.recurring_gift_id:
+                monthly.monthly_charge_apply_donation(donation=donation)
+            after_state = (donation.status, donation.fee_pence, donation.refunded_pence)
+            counts["updated"] += after_state != before
+        if not page.get("has_more") or not page["data"]:
+            return counts
+        after = page["data"][-1]["id"]

@@ -10,6 +10,7 @@ What this adds to localstripe (see ../shared/stripe/README.md):
 - PaymentIntent.create accepts description, receipt_email, statement_descriptor_suffix,
   setup_future_usage and return_url;
 - card fees on charge balance transactions (1.5% + 20p, UK standard pricing), so fee and net are real;
+- PaymentIntents listed by `created` (gte/lt), newest first, as Stripe lists them;
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` / `charge.dispute.closed`);
@@ -110,6 +111,24 @@ def _patch_setup_intents():
     resources.SetupIntent._attach_pm = attach
 
 
+def _patch_payment_intent_list():
+    # Stripe lists PaymentIntents by creation time (our daily re-sync asks for one day).
+    base_list = resources.StripeObject._api_list_all.__func__
+
+    def list_all(cls, url, limit=None, starting_after=None, created=None, **kwargs):
+        result = base_list(cls, url, limit=None, starting_after=None, **kwargs)
+        items = sorted(result._list, key=lambda pi: (pi.created, pi.id), reverse=True)
+        if created:
+            tests = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+            for op, bound in created.items():
+                items = [pi for pi in items if tests[op](pi.created, int(bound))]
+        page = resources.List(url, limit=limit, starting_after=starting_after)
+        page._list = items
+        return page
+
+    resources.PaymentIntent._api_list_all = classmethod(list_all)
+
+
 class Dispute(resources.StripeObject):
     """Enough of Stripe's Dispute (shape from fixtures3.json) for our webhooks."""
 
@@ -203,6 +222,7 @@ def build_app() -> web.Application:
     _patch_refund_events()
     _patch_publishable_key_routes()
     _patch_setup_intents()
+    _patch_payment_intent_list()
     app = server.app
     app.middlewares.insert(0, stripe_manners)
     app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)

@@ -65,7 +65,7 @@ class TestOneOffGift:
         # Stripe holds our id in its metadata.
         intent = requests.get(f"{local_stripe}/v1/payment_intents/{donation.stripe_payment_intent_id}",
                               auth=("sk_test_localstripe", "")).json()
-        assert intent["metadata"]["donation_id"] == str(donation.pk)
+        assert intent["metadata"]["donation_uid"] == str(donation.uid)
 
     def test_the_thank_you_page(self, client, give):
         response, data = give()

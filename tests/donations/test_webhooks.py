@@ -190,3 +190,21 @@ class TestFailures:
         webhooks.stripe_event_process(stored_event_id=stored.pk)
         stored.refresh_from_db()
         assert stored.status == "processed" and stored.attempts == 2 and not stored.error
+
+
+class TestResync:
+    def test_a_day_is_recovered_from_stripe_after_a_webhook_outage(self, paid_gift, stripe_client):
+        from django.core.management import call_command
+        from django.utils import timezone
+
+        gifts = [paid_gift(amount_pence=1000 * (i + 1)) for i in range(3)]
+        stripe_client.v1.refunds.create(params={"payment_intent": gifts[2].stripe_payment_intent_id, "amount": 3000})
+        # The webhooks never arrived: our records lag behind Stripe.
+        Donation.objects.update(status="created", paid_at=None, fee_pence=None, net_pence=None)
+        call_command("sync_stripe_payments", date=timezone.localdate().isoformat())
+        books = {d.pk: (d.status, d.fee_pence, d.refunded_pence) for d in Donation.objects.all()}
+        assert books[gifts[0].pk] == ("succeeded", 35, 0)
+        assert books[gifts[1].pk] == ("succeeded", 50, 0)
+        assert books[gifts[2].pk] == ("refunded", 65, 3000)
+        call_command("sync_stripe_payments", date=timezone.localdate().isoformat())  # again: nothing changes
+        assert {d.pk: (d.status, d.fee_pence, d.refunded_pence) for d in Donation.objects.all()} == books
