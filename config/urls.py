@@ -17,6 +17,7 @@ urlpatterns = [
     path("donate/monthly/", donation_views.monthly_start, name="monthly_start"),
     path("donate/monthly/confirm/", donation_views.monthly_confirm, name="monthly_confirm"),
     path("donate/thank-you/monthly/<uuid:form_token>/", donation_views.monthly_thanks, name="monthly_thanks"),
+    path("giving/monthly/<str:token>/", donation_views.monthly_manage, name="monthly_manage"),
     path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),
 ]
 

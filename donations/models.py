@@ -162,6 +162,12 @@ class RecurringGift(models.Model):
         return format_pence(self.amount_pence, self.currency)
 
     @property
+    def amount_pounds(self):
+        """The amount as a person would type it: "10" or "12.50"."""
+        pounds, pence = divmod(self.amount_pence, 100)
+        return f"{pounds}.{pence:02d}" if pence else str(pounds)
+
+    @property
     def day_suffix(self):
         day = self.day_of_month
         return "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")

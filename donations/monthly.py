@@ -8,6 +8,7 @@ schedulers at once, a rerun or a crash mid-call never charge anyone twice."""
 
 import datetime
 import logging
+import uuid
 
 import stripe
 from django.conf import settings
@@ -104,6 +105,9 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
             summary=f"Started a monthly gift of {format_pence(recurring.amount_pence)}",
             source_ref=f"recurring-gift:{recurring.pk}:started",
         )
+        if recurring.supporter.email:
+            recurring_id = recurring.pk
+            transaction.on_commit(lambda: recurring_gift_send_welcome(recurring_gift_id=recurring_id))
         charge, _ = MonthlyCharge.objects.get_or_create(
             recurring_gift=recurring, month=_month_of(timezone.localdate()),
             defaults={"amount_pence": recurring.amount_pence, "next_attempt_at": timezone.now()},
@@ -307,7 +311,8 @@ def monthly_charge_apply_donation(*, donation: Donation) -> None:
 
 @transaction.atomic
 def recurring_gift_cancel(*, recurring_gift: RecurringGift, reason: str, by=None) -> RecurringGift:
-    """Stop a monthly gift. Charges not yet taken are skipped; nothing revives it."""
+    """Stop a monthly gift. Charges not yet taken are skipped, nothing revives it,
+    and the saved card is detached at Stripe once the cancellation is committed."""
     recurring = RecurringGift.objects.select_for_update().get(pk=recurring_gift.pk)
     if recurring.status == RecurringGift.Status.CANCELLED:
         return recurring
@@ -322,6 +327,47 @@ def recurring_gift_cancel(*, recurring_gift: RecurringGift, reason: str, by=None
         supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
         summary=f"Cancelled their monthly gift of {format_pence(recurring.amount_pence)}",
         detail=reason, source_ref=f"recurring-gift:{recurring.pk}:cancelled", by=by,
+    )
+    if recurring.stripe_payment_method_id:
+        transaction.on_commit(lambda: _detach_quietly(recurring.stripe_payment_method_id))
+    return recurring
+
+
+def _detach_quietly(payment_method_id: str) -> None:
+    try:
+        stripe_gateway.payment_method_detach(payment_method_id)
+    except stripe.StripeError:
+        # The gift is cancelled on our side, which is what stops charges; log and move on.
+        logger.warning("Could not detach %s at Stripe", payment_method_id, exc_info=True)
+
+
+def recurring_gift_new_card_setup(*, recurring_gift: RecurringGift) -> str:
+    """A SetupIntent for the supporter to save a new card; returns its client secret."""
+    if recurring_gift.status == RecurringGift.Status.CANCELLED:
+        raise ApplicationError("This monthly gift has been cancelled.")
+    setup = stripe_gateway.setup_intent_create(
+        customer_id=recurring_gift.stripe_customer_id,
+        idempotency_key=f"recurring-gift-{recurring_gift.uid}-card-{uuid.uuid4()}",
+        metadata={"recurring_gift_id": str(recurring_gift.pk), "purpose": "new_card"},
+    )
+    return setup["client_secret"]
+
+
+@transaction.atomic
+def recurring_gift_apply_new_card(*, recurring_gift: RecurringGift, setup_intent) -> RecurringGift:
+    """Save the card from a succeeded SetupIntent on the gift. A gift that was
+    past due for want of a working card becomes active again."""
+    recurring = RecurringGift.objects.select_for_update().get(pk=recurring_gift.pk)
+    if setup_intent.get("status") != "succeeded" or setup_intent.get("customer") != recurring.stripe_customer_id:
+        raise ApplicationError("The new card could not be saved. Please try again.")
+    method = setup_intent["payment_method"]
+    _save_card(recurring, method if isinstance(method, dict) else stripe_gateway.payment_method_retrieve(method))
+    if recurring.status == RecurringGift.Status.PAST_DUE:
+        recurring.status = RecurringGift.Status.ACTIVE
+    recurring.save()
+    supporter_services.timeline_add(
+        supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Updated the card for their monthly gift (now ending {recurring.card_last4})",
     )
     return recurring
 
@@ -357,3 +403,22 @@ def recurring_gift_card_changed(*, payment_method_id: str, detached: bool, metho
             recurring.save()
             count += 1
     return count
+
+
+def recurring_gift_send_welcome(*, recurring_gift_id: int) -> None:
+    """Welcome a new monthly giver, with the signed link to manage their gift."""
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    from donations.views import monthly_manage_url
+
+    recurring = RecurringGift.objects.select_related("supporter").get(pk=recurring_gift_id)
+    base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
+    context = {"recurring": recurring, "supporter": recurring.supporter, "charity_name": settings.CHARITY_NAME,
+               "manage_url": base + monthly_manage_url(recurring), "site_url": base}
+    message = EmailMultiAlternatives(
+        subject=f"Welcome to monthly giving, {recurring.supporter.display_name}",
+        body=render_to_string("emails/monthly_welcome.txt", context), to=[recurring.supporter.email],
+    )
+    message.attach_alternative(render_to_string("emails/monthly_welcome.html", context), "text/html")
+    message.send()

@@ -105,3 +105,8 @@ def event_construct(*, payload: bytes, signature_header: str) -> dict:
     """Verify the Stripe-Signature header exactly as Stripe specifies and parse
     the event. Raises stripe.SignatureVerificationError or ValueError."""
     return stripe.Webhook.construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET).to_dict()
+
+
+def payment_method_detach(payment_method_id: str) -> dict:
+    """Remove a saved card from its customer, so it can never be charged again."""
+    return client().v1.payment_methods.detach(payment_method_id).to_dict()

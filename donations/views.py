@@ -222,3 +222,72 @@ def stripe_webhook(request):
     except Exception:
         return HttpResponse("Processing failed; stored for retry", status=500)
     return JsonResponse({"received": True, "status": stored.status})
+
+
+# The link in the supporter's emails that lets them manage a monthly gift without a password.
+MANAGE_SALT = "donations.monthly-gift.manage"
+MANAGE_LINK_DAYS = 60
+
+
+def monthly_manage_url(recurring: RecurringGift) -> str:
+    from django.core import signing
+
+    token = signing.dumps(str(recurring.uid), salt=MANAGE_SALT, compress=True)
+    return reverse("monthly_manage", args=[token])
+
+
+def _recurring_from_token(token: str) -> RecurringGift:
+    from django.core import signing
+
+    try:
+        uid = signing.loads(token, salt=MANAGE_SALT, max_age=MANAGE_LINK_DAYS * 86400)
+    except signing.SignatureExpired:
+        raise Http404("This link has expired. Please ask us for a new one.") from None
+    except signing.BadSignature:
+        raise Http404 from None
+    return get_object_or_404(RecurringGift.objects.select_related("supporter"), uid=uid)
+
+
+@require_http_methods(["GET", "POST"])
+def monthly_manage(request, token):
+    """A supporter changes the amount, updates the card or cancels their monthly
+    gift, through the signed link we emailed them."""
+    recurring = _recurring_from_token(token)
+    context = {"recurring": recurring, "token": token, "message": "", "error": "",
+               "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY, "stripe_js_url": settings.STRIPE_JS_URL}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "amount":
+                from donations.forms import parse_amount_pence
+                from django import forms as django_forms
+
+                try:
+                    amount = parse_amount_pence(request.POST.get("amount", ""))
+                except django_forms.ValidationError as error:
+                    raise ApplicationError(" ".join(error.messages), field="amount") from None
+                recurring = monthly.recurring_gift_change_amount(recurring_gift=recurring, amount_pence=amount)
+                context["message"] = f"Thank you. From now on you will give {recurring.amount_display} a month."
+            elif action == "cancel":
+                recurring = monthly.recurring_gift_cancel(
+                    recurring_gift=recurring, reason=("Cancelled by the supporter online: "
+                                                      + request.POST.get("reason", "")).strip()[:255])
+                context["message"] = "Your monthly gift is cancelled. No further payments will be taken. Thank you for all you have given."
+            elif action == "card":
+                return JsonResponse({"client_secret": monthly.recurring_gift_new_card_setup(recurring_gift=recurring)})
+            elif action == "card_saved":
+                setup_id = request.POST.get("setup_intent", "")
+                setup = stripe_gateway.setup_intent_retrieve(setup_id)
+                recurring = monthly.recurring_gift_apply_new_card(recurring_gift=recurring, setup_intent=setup)
+                return JsonResponse({"message": f"Thank you. Your gift will now use your card ending {recurring.card_last4}."})
+        except ApplicationError as error:
+            if action in ("card", "card_saved"):
+                return JsonResponse({"error": error.message}, status=400)
+            context["error"] = error.message
+        except stripe.StripeError:
+            logger.exception("Stripe error managing monthly gift %s", recurring.pk)
+            if action in ("card", "card_saved"):
+                return JsonResponse({"error": "We could not reach our card processor. Please try again."}, status=502)
+            context["error"] = "We could not reach our card processor. Please try again."
+        context["recurring"] = recurring
+    return render(request, "donations/manage_monthly.html", context)

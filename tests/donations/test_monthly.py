@@ -188,3 +188,57 @@ def test_two_workers_at_once_charge_each_month_once(start_monthly, stripe_settin
         assert recurring.charges.count() == 2
         assert Donation.objects.filter(recurring_gift=recurring, status="succeeded").count() == 2
     assert sum(r.get("succeeded", 0) for r in results) == 4
+
+
+class TestSupporterManagesTheirGift:
+    @pytest.fixture
+    def manage_url(self, start_monthly, django_capture_on_commit_callbacks):
+        from django.core import mail
+
+        with django_capture_on_commit_callbacks(execute=True):
+            recurring = start_monthly()
+        welcome = [m for m in mail.outbox if m.to == [recurring.supporter.email]][-1]
+        url = next(line for line in welcome.body.splitlines() if "/giving/monthly/" in line).strip()
+        return recurring, url.replace("http://testserver", "")
+
+    def test_the_welcome_email_links_to_the_gift(self, client, manage_url):
+        recurring, url = manage_url
+        page = client.get(url).content.decode()
+        assert "£10.00 a month" in page and "ending 4242" in page
+
+    def test_a_tampered_link_is_refused(self, client, manage_url):
+        recurring, url = manage_url
+        assert client.get(url[:-3] + "xyz/").status_code == 404
+
+    def test_change_the_amount(self, client, manage_url):
+        recurring, url = manage_url
+        page = client.post(url, {"action": "amount", "amount": "12.50"}).content.decode()
+        assert "£12.50 a month" in page
+        recurring.refresh_from_db()
+        assert recurring.amount_pence == 1250
+        bad = client.post(url, {"action": "amount", "amount": "0"}).content.decode()
+        assert "above zero" in bad
+        recurring.refresh_from_db()
+        assert recurring.amount_pence == 1250
+
+    def test_cancel_reaches_stripe(self, client, manage_url, stripe_client, django_capture_on_commit_callbacks):
+        recurring, url = manage_url
+        with django_capture_on_commit_callbacks(execute=True):
+            page = client.post(url, {"action": "cancel", "reason": "Money is tight"}).content.decode()
+        assert "is cancelled" in page
+        recurring.refresh_from_db()
+        assert recurring.status == "cancelled" and "Money is tight" in recurring.cancellation_reason
+        method = stripe_client.v1.payment_methods.retrieve(recurring.stripe_payment_method_id)
+        assert method.customer is None  # the card is detached at Stripe
+
+    def test_update_the_card(self, client, manage_url, stripe_client):
+        recurring, url = manage_url
+        RecurringGift.objects.filter(pk=recurring.pk).update(status="past_due", needs_new_card=True)
+        secret = client.post(url, {"action": "card"}).json()["client_secret"]
+        setup_id = secret.split("_secret_")[0]
+        stripe_client.v1.setup_intents.confirm(setup_id, params={"payment_method_data": {
+            "type": "card", "card": {"number": "5555555555554444", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}})
+        answer = client.post(url, {"action": "card_saved", "setup_intent": setup_id}).json()
+        assert "ending 4444" in answer["message"]
+        recurring.refresh_from_db()
+        assert (recurring.card_last4, recurring.status, recurring.needs_new_card) == ("4444", "active", False)

@@ -1,0 +1,37 @@
+/* Updating the card of a monthly gift: our server makes a SetupIntent, Stripe.js
+   saves the card with it, our server records the new card. */
+(function () {
+  "use strict";
+  const form = document.getElementById("card-form");
+  if (!form || typeof Stripe === "undefined") return;
+  const stripe = Stripe(form.dataset.stripeKey);
+  const card = stripe.elements().create("card", {hidePostalCode: true});
+  card.mount("#card-element");
+  const errors = document.getElementById("card-errors");
+  const notice = document.getElementById("card-notice");
+  const button = document.getElementById("card-button");
+  const csrf = form.elements.csrfmiddlewaretoken.value;
+  const post = async (data) => {
+    data.set("csrfmiddlewaretoken", csrf);
+    const response = await fetch(window.location.pathname, {method: "POST", body: data, credentials: "same-origin"});
+    return response.json().catch(() => ({error: "Something went wrong. Please try again."}));
+  };
+  const show = (el, text) => { el.textContent = text || ""; el.hidden = !text; };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    show(errors, ""); show(notice, "");
+    try {
+      const start = new FormData(); start.set("action", "card");
+      const setup = await post(start);
+      if (setup.error) { show(errors, setup.error); return; }
+      const result = await stripe.confirmCardSetup(setup.client_secret, {payment_method: {card}});
+      if (result.error) { show(errors, result.error.message); return; }
+      const done = new FormData(); done.set("action", "card_saved"); done.set("setup_intent", result.setupIntent.id);
+      const saved = await post(done);
+      if (saved.error) show(errors, saved.error); else show(notice, saved.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
