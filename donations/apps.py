@@ -5,3 +5,11 @@ class DonationsConfig(AppConfig):
     name = "donations"
     verbose_name = "Donations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from donations import personal_data as donation_data
+        from supporters import personal_data
+
+        personal_data.register_section("gifts", donation_data.gifts_section)
+        personal_data.register_section("monthly_gifts", donation_data.monthly_gifts_section)
+        personal_data.register_eraser(donation_data.erase)

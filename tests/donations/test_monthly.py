@@ -242,3 +242,22 @@ class TestSupporterManagesTheirGift:
         assert "ending 4444" in answer["message"]
         recurring.refresh_from_db()
         assert (recurring.card_last4, recurring.status, recurring.needs_new_card) == ("4444", "active", False)
+
+
+def test_erasing_a_monthly_giver_stops_the_gift_and_keeps_the_books(start_monthly, stripe_client,
+                                                                    django_capture_on_commit_callbacks):
+    from supporters.selectors import supporter_personal_data
+    from supporters.services import supporter_erase
+
+    recurring = start_monthly()
+    exported = supporter_personal_data(supporter=recurring.supporter)
+    assert exported["gifts"][0]["amount"] == "£10.00" and exported["monthly_gifts"][0]["status"] == "Active"
+    with django_capture_on_commit_callbacks(execute=True):
+        supporter_erase(supporter=recurring.supporter, reason="Erasure request 77")
+    recurring.refresh_from_db()
+    assert recurring.status == "cancelled" and recurring.card_last4 == ""
+    assert Donation.objects.get(recurring_gift=recurring).amount_pence == 1000  # the accounts still add up
+    import stripe
+
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.customers.retrieve(recurring.stripe_customer_id)  # deleted at Stripe

@@ -1,0 +1,52 @@
+"""What the donations app adds to a supporter's subject-access export and erasure."""
+
+import logging
+
+import stripe
+from django.db import transaction
+
+from donations import monthly, stripe_gateway
+from donations.models import Donation, RecurringGift, format_pence
+
+logger = logging.getLogger(__name__)
+
+
+def gifts_section(supporter) -> list[dict]:
+    return [
+        {"reference": d.reference, "amount": format_pence(d.amount_pence, d.currency), "status": d.get_status_display(),
+         "date": (d.paid_at or d.created_at).isoformat(), "campaign": str(d.campaign or ""),
+         "gift_aid_declared": d.gift_aid_declared,
+         "refunded": format_pence(d.refunded_pence, d.currency) if d.refunded_pence else ""}
+        for d in Donation.objects.filter(supporter=supporter).select_related("campaign").order_by("created_at")
+    ]
+
+
+def monthly_gifts_section(supporter) -> list[dict]:
+    return [
+        {"amount": r.amount_display, "status": r.get_status_display(), "day_of_month": r.day_of_month,
+         "card": f"{r.card_brand} ending {r.card_last4}" if r.card_last4 else "", "started": r.started_on.isoformat()}
+        for r in RecurringGift.objects.filter(supporter=supporter)
+    ]
+
+
+def erase(supporter) -> None:
+    """Stop any monthly gift and delete the supporter's customer record at Stripe
+    (it holds their name and email); the gifts themselves stay for the accounts."""
+    for recurring in RecurringGift.objects.filter(supporter=supporter).exclude(status=RecurringGift.Status.CANCELLED):
+        monthly.recurring_gift_cancel(recurring_gift=recurring, reason="Supporter's personal data erased")
+    customers = set(RecurringGift.objects.filter(supporter=supporter).exclude(stripe_customer_id="")
+                    .values_list("stripe_customer_id", flat=True))
+    customers |= set(Donation.objects.filter(supporter=supporter).exclude(stripe_customer_id="")
+                     .values_list("stripe_customer_id", flat=True))
+    RecurringGift.objects.filter(supporter=supporter).update(card_brand="", card_last4="", card_exp_month=None,
+                                                             card_exp_year=None)
+    for customer_id in customers:
+        transaction.on_commit(lambda customer_id=customer_id: _delete_customer(customer_id))
+
+
+def _delete_customer(customer_id: str) -> None:
+    try:
+        stripe_gateway.client().v1.customers.delete(customer_id)
+    except stripe.StripeError:
+        logger.warning("Could not delete Stripe customer %s after an erasure; delete it in Stripe's dashboard",
+                       customer_id, exc_info=True)
