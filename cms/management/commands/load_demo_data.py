@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from donations.models import Donation
 from supporters.models import (
     AcquisitionSource,
     Channel,
@@ -171,6 +172,7 @@ class Command(BaseCommand):
 
     def create_supporters(self, rng: random.Random, count: int, batch_size: int = 5000) -> int:
         now = timezone.now()
+        campaigns = list(Campaign.objects.all())
         tag_objects = {name: SupporterTag.tag_model().objects.get_or_create(name=name)[0] for name in TAGS}
         made = 0
         while made < count:
@@ -211,6 +213,10 @@ class Command(BaseCommand):
                         for name in rng.sample(TAGS, rng.randint(1, 2)):
                             tagged.append(SupporterTag(content_object=person, tag=tag_objects[name]))
                 ConsentEvent.objects.bulk_create(events, batch_size=2000)
+                Donation.objects.bulk_create(
+                    [gift for person in people for gift in self.make_past_gifts(rng, person, campaigns, now)],
+                    batch_size=2000,
+                )
                 Interaction.objects.bulk_create(interactions, batch_size=2000)
                 SupporterTag.objects.bulk_create(tagged, batch_size=2000)
             made += size
@@ -241,6 +247,22 @@ class Command(BaseCommand):
             person.address_house = rng.choice(HOUSE_NAMES) if rng.random() < 0.1 else str(rng.randint(1, 240))
             person.address_street = rng.choice(STREETS)
         return person
+
+    def make_past_gifts(self, rng, person, campaigns, now) -> list[Donation]:
+        """Gifts from before this system: imported from the old database, or given
+        offline. Status and amounts only; no Stripe ids (these never went through it)."""
+        gifts = []
+        for _ in range(rng.choice((0, 0, 1, 1, 1, 2, 3))):
+            when = person.created_at + (now - person.created_at) * rng.random()
+            amount = rng.choice((500, 1000, 1000, 2000, 2500, 2500, 5000, 10000, 25000))
+            gifts.append(Donation(
+                supporter=person, amount_pence=amount, status=Donation.Status.SUCCEEDED,
+                channel=rng.choice((Donation.Channel.IMPORT, Donation.Channel.IMPORT, Donation.Channel.OFFLINE,
+                                    Donation.Channel.POST, Donation.Channel.EVENT)),
+                campaign=rng.choice(campaigns) if campaigns and rng.random() < 0.4 else None,
+                gift_aid_declared=rng.random() < 0.45, created_at=when, paid_at=when,
+            ))
+        return gifts
 
     def make_consent_history(self, rng, person, now) -> list[ConsentEvent]:
         events = []
