@@ -1,0 +1,435 @@
+"""`make bench`, online giving: Stripe webhooks applied per second, gifts per
+second through a real HTTP server (gunicorn) against the local Stripe with our
+own time per gift, and replays of every event that must change nothing.
+
+Called by tests/bench/__main__.py once Django is set up on the fresh PostgreSQL
+database. Starts and stops its own local Stripe and gunicorn, on 127.0.0.1 only."""
+
+import collections
+import concurrent.futures
+import hashlib
+import hmac
+import http.client
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+import stripe
+from django.db import connection
+from django.db.models import Count, F, Sum
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+from tests.bench import servers
+from tests.stripe_server import PUBLISHABLE_KEY, SECRET_KEY, uk_card_fee
+
+WEBHOOK_SECRET = "whsec_bench_brightwell"
+WORKERS = 4
+CLIENTS = 8  # concurrent senders: enough to keep every worker busy
+WEBHOOK_EVENTS = 10_000
+GIFTS = 2_000
+REPLAYS = 10
+AMOUNTS = [1000, 2500, 5000, 10000, 1500, 2000, 3000, 7500]
+_ROUGH_LIMITS = {"DONATION_RATE_LIMIT_PER_IP": "100000000/h", "DONATION_RATE_LIMIT_PER_EMAIL": "100000000/h"}
+
+
+def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int = GIFTS) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="brightwell-bench-"))
+    with servers.local_stripe(workdir) as stripe_base:
+        site_env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url,
+            "CONN_MAX_AGE": "60",  # production's default: a connection per worker, not per request
+            "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": stripe_base, "LOG_LEVEL": "WARNING",
+            **_ROUGH_LIMITS,
+        }
+        # This process calls the same local Stripe (setup, refunds) with the site's settings.
+        with override_settings(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_PUBLISHABLE_KEY=PUBLISHABLE_KEY,
+                               STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_API_BASE=stripe_base,
+                               **_ROUGH_LIMITS), servers.gunicorn(workdir, env=site_env, workers=WORKERS) as (port, tdir):
+            print(f"giving: site under gunicorn ({WORKERS} sync workers, CONN_MAX_AGE=60) and the local Stripe "
+                  f"(localstripe, one thread) on 127.0.0.1; {CLIENTS} concurrent clients; mail to memory")
+            bench = _Bench(stripe_base, port, _WorkerTimings(tdir))
+            bench.queries_per_request()
+            events = bench.webhooks(webhook_events)
+            bench.gifts(gifts)
+            bench.replays(events)
+
+
+# --- Stripe's shapes (current API, as in Stripe's own examples: shared/stripe/fixtures3.json) ---
+
+def _balance_transaction(*, txn_id: str, charge_id: str, amount: int, created: int) -> dict:
+    fee = uk_card_fee(amount)  # what the local Stripe charges, so our figures match its own
+    return {
+        "id": txn_id, "object": "balance_transaction", "amount": amount, "available_on": created + 2 * 86400,
+        "balance_type": "payments", "created": created, "currency": "gbp", "description": None,
+        "exchange_rate": None, "fee": fee,
+        "fee_details": [{"amount": fee, "application": None, "currency": "gbp",
+                         "description": "Stripe processing fees", "type": "stripe_fee"}],
+        "net": amount - fee, "reporting_category": "charge", "source": charge_id, "status": "pending",
+        "type": "charge",
+    }
+
+
+def _charge(*, charge_id: str, intent_id: str, amount: int, created: int, balance_transaction, payment_method: str,
+            refunded: int = 0) -> dict:
+    return {
+        "id": charge_id, "object": "charge", "amount": amount, "amount_captured": amount,
+        "amount_refunded": refunded, "application": None, "application_fee": None, "application_fee_amount": None,
+        "balance_transaction": balance_transaction,
+        "billing_details": {"address": {"city": None, "country": None, "line1": None, "line2": None,
+                                        "postal_code": None, "state": None},
+                            "email": None, "name": None, "phone": None, "tax_id": None},
+        "calculated_statement_descriptor": "BRIGHTWELL", "captured": True, "created": created, "currency": "gbp",
+        "customer": None, "description": "Gift to Brightwell Children's Trust", "disputed": False,
+        "failure_balance_transaction": None, "failure_code": None, "failure_message": None, "fraud_details": {},
+        "livemode": False, "metadata": {}, "on_behalf_of": None,
+        "outcome": {"advice_code": None, "network_advice_code": None, "network_decline_code": None,
+                    "network_status": "approved_by_network", "reason": None, "risk_level": "normal",
+                    "seller_message": "Payment complete.", "type": "authorized"},
+        "paid": True, "payment_intent": intent_id, "payment_method": payment_method,
+        "payment_method_details": {"card": {"amount_authorized": amount, "brand": "visa",
+                                            "checks": {"address_line1_check": None,
+                                                       "address_postal_code_check": None, "cvc_check": "pass"},
+                                            "country": "GB", "exp_month": 12, "exp_year": 2034,
+                                            "fingerprint": "BenchFingerprint", "funding": "credit", "last4": "4242",
+                                            "network": "visa", "three_d_secure": None, "wallet": None},
+                                   "type": "card"},
+        "receipt_email": None, "receipt_number": None, "receipt_url": None, "refunded": refunded >= amount,
+        "refunds": {"object": "list", "data": [], "has_more": False, "url": f"/v1/charges/{charge_id}/refunds"},
+        "review": None, "shipping": None, "source_transfer": None, "statement_descriptor": None,
+        "statement_descriptor_suffix": None, "status": "succeeded", "transfer_data": None, "transfer_group": None,
+    }
+
+
+def _payment_intent(answer: dict) -> dict:
+    """A succeeded PaymentIntent as a webhook would carry it, built on the local
+    Stripe's answer (for its ids), with latest_charge and its balance
+    transaction expanded."""
+    charge = answer["latest_charge"]
+    charge_id = charge if isinstance(charge, str) else charge["id"]
+    txn = charge["balance_transaction"] if isinstance(charge, dict) else None
+    txn_id = txn if isinstance(txn, str) else (txn or {}).get("id")
+    amount, created = answer["amount"], answer["created"]
+    return {
+        "id": answer["id"], "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+        "amount_details": {"tip": {}}, "amount_received": amount, "application": None,
+        "application_fee_amount": None, "automatic_payment_methods": None, "canceled_at": None,
+        "cancellation_reason": None, "capture_method": "automatic_async", "client_secret": answer["client_secret"],
+        "confirmation_method": "automatic", "created": created, "currency": "gbp", "customer": None,
+        "description": "Gift to Brightwell Children's Trust", "excluded_payment_method_types": None,
+        "last_payment_error": None,
+        "latest_charge": _charge(
+            charge_id=charge_id, intent_id=answer["id"], amount=amount, created=created,
+            payment_method=answer["payment_method"],
+            balance_transaction=_balance_transaction(txn_id=txn_id, charge_id=charge_id, amount=amount,
+                                                     created=created)),
+        "livemode": False, "metadata": answer["metadata"], "next_action": None, "on_behalf_of": None,
+        "payment_method": answer["payment_method"], "payment_method_configuration_details": None,
+        "payment_method_options": {"card": {"installments": None, "mandate_options": None, "network": None,
+                                            "request_three_d_secure": "automatic"}},
+        "payment_method_types": ["card"], "processing": None, "receipt_email": None, "review": None,
+        "setup_future_usage": None, "shipping": None, "source": None, "statement_descriptor": None,
+        "statement_descriptor_suffix": None, "status": "succeeded", "transfer_data": None, "transfer_group": None,
+    }
+
+
+def _event(obj: dict, event_type: str) -> dict:
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "api_version": "2026-10-28",
+        "created": int(time.time()), "data": {"object": obj}, "livemode": False, "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None}, "type": event_type,
+    }
+
+
+def _sign(payload: bytes) -> str:
+    # As Stripe signs: HMAC-SHA256 of "<timestamp>.<payload>" with the endpoint's secret.
+    timestamp = int(time.time())
+    signature = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={signature}"
+
+
+# --- HTTP ---
+
+def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    # A connection per request: gunicorn's sync workers close each one anyway.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read(), response.msg
+    finally:
+        conn.close()
+
+
+def _deliver(port: int, event: dict) -> tuple[int, str]:
+    payload = json.dumps(event).encode()  # in the sender, so 100,000 payloads never sit in memory at once
+    status, body, _ = _request(port, "POST", "/stripe/webhook/", payload, {
+        "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": _sign(payload),
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
+    return status, json.loads(body)["status"] if status == 200 else body[:120].decode(errors="replace")
+
+
+def _concurrently(function, items, clients: int = CLIENTS) -> tuple[list, float]:
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(function, items))
+    return results, time.perf_counter() - started
+
+
+class _WorkerTimings:
+    """Reads what tests/bench/gunicorn_timing.py wrote in each worker since the last read."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.offsets: dict[Path, int] = {}
+
+    def take(self, request_line: str) -> list[tuple[float, float, float]]:
+        time.sleep(0.5)  # a worker writes its line just after the client has the response
+        rows = []
+        for path in sorted(self.directory.glob("*.tsv")):
+            with open(path, "rb") as file:
+                file.seek(self.offsets.get(path, 0))
+                data = file.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            self.offsets[path] = self.offsets.get(path, 0) + len(complete)
+            for line in complete.decode().splitlines():
+                what, wall, stripe_wait, cpu = line.split("\t")
+                if what == request_line:
+                    rows.append((float(wall), float(stripe_wait), float(cpu)))
+        return rows
+
+
+def _ms(values) -> float:
+    return statistics.fmean(values) * 1000 if values else float("nan")
+
+
+def _verdict(ok: bool) -> str:
+    return "OK" if ok else "SLOWER THAN GOAL"
+
+
+class _Bench:
+    def __init__(self, stripe_base: str, port: int, timings: _WorkerTimings):
+        self.stripe_base, self.port, self.timings = stripe_base, port, timings
+        self._local = threading.local()
+
+    @property
+    def stripe(self) -> stripe.StripeClient:
+        # One client per thread: setup calls to the local Stripe run in a pool.
+        if not hasattr(self._local, "client"):
+            self._local.client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": self.stripe_base},
+                                                     max_network_retries=0)
+        return self._local.client
+
+    def payment_method(self, _=None) -> str:
+        return self.stripe.v1.payment_methods.create(params={
+            "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }).id
+
+    def payment_methods(self, count: int) -> list[str]:
+        return _concurrently(self.payment_method, range(count), clients=4)[0]
+
+    # -- a gift's form, as the donation page's script posts it (see tests/donations/test_giving.py) --
+
+    @staticmethod
+    def form(i: int, payment_method_id: str) -> dict:
+        return {
+            "frequency": "once", "amount": f"{AMOUNTS[i % len(AMOUNTS)] // 100}", "title": "Ms",
+            "first_name": "Zoë", "last_name": f"O'Brien-{i}", "email": f"gift-{i}@bench.example",
+            "address_house": str(i % 200 + 1), "address_street": "High Street", "address_town": "Leeds",
+            "postcode": "ls6 2aa", "country": "GB", "form_token": str(uuid.uuid4()), "campaign": "",
+            "appeal_code": "TVAPPEAL", "utm_source": "tv", "utm_medium": "", "utm_campaign": "", "website": "",
+            "payment_method_id": payment_method_id,
+            # Half declare Gift Aid, a third consent to email: each is more work per gift.
+            **({"gift_aid": "on"} if i % 2 == 0 else {}), **({"consent_email": "on"} if i % 3 == 0 else {}),
+        }
+
+    def queries_per_request(self) -> None:
+        """Database queries for one gift and for its first webhook, in this process."""
+        from donations.models import Donation
+
+        client = Client()
+        data = self.form(-1, self.payment_method())
+        with CaptureQueriesContext(connection) as gift_queries:
+            response = client.post("/donate/", data)
+        assert response.status_code == 200, response.content
+        donation = Donation.objects.get(form_token=data["form_token"])
+        answer = self.stripe.v1.payment_intents.retrieve(donation.stripe_payment_intent_id).to_dict()
+        payload = json.dumps(_event(_payment_intent(answer), "payment_intent.succeeded")).encode()
+        with CaptureQueriesContext(connection) as event_queries:
+            response = client.post("/stripe/webhook/", payload, content_type="application/json",
+                                   headers={"Stripe-Signature": _sign(payload)})
+        assert response.status_code == 200, response.content
+        print(f"queries per request: a gift (POST /donate/) {len(gift_queries)}, "
+              f"its first payment_intent.succeeded webhook {len(event_queries)}")
+
+    # -- 1. webhooks --
+
+    def webhooks(self, count: int) -> list[dict]:
+        from donations.models import Donation
+        from supporters.models import AcquisitionSource, Supporter
+
+        supporters = Supporter.objects.bulk_create([
+            Supporter(first_name="Sam", last_name=f"Webhook-{i}", email=f"webhook-{i}@bench.example",
+                      address_house=str(i % 200 + 1), address_street="Mill Lane", address_town="York",
+                      postcode="YO1 7HH", source=AcquisitionSource.WEB_DONATION)
+            for i in range(count)], batch_size=2000)
+        donations = Donation.objects.bulk_create([
+            Donation(supporter=supporter, amount_pence=AMOUNTS[i % len(AMOUNTS)], status=Donation.Status.CREATED,
+                     channel=Donation.Channel.WEB, appeal_code="TVAPPEAL", form_token=uuid.uuid4())
+            for i, supporter in enumerate(supporters)], batch_size=2000)
+        # The handler fetches each PaymentIntent from Stripe, so each must exist there.
+        # (One card serves them all: the local Stripe does not mind, and this is setup.)
+        card = self.payment_method()
+
+        def create(donation):
+            return self.stripe.v1.payment_intents.create(params={
+                "amount": donation.amount_pence, "currency": "gbp", "payment_method": card,
+                "payment_method_types": ["card"], "confirm": True, "description": "Gift to Brightwell Children's Trust",
+                "metadata": {"donation_id": str(donation.pk), "supporter": donation.supporter.reference},
+            }, options={"idempotency_key": f"donation-{donation.uid}"}).to_dict()
+
+        started = time.perf_counter()
+        answers = _concurrently(create, donations, clients=4)[0]
+        for donation, answer in zip(donations, answers):
+            donation.stripe_payment_intent_id = answer["id"]
+        Donation.objects.bulk_update(donations, ["stripe_payment_intent_id"], batch_size=2000)
+        events = [_event(_payment_intent(answer), "payment_intent.succeeded") for answer in answers]
+        print(f"  (setup: {count:,} supporters and donations in status 'created', and their PaymentIntents "
+              f"on the local Stripe, in {time.perf_counter() - started:.0f} s)")
+
+        results, elapsed = _concurrently(lambda event: _deliver(self.port, event), events)
+        rows = self.timings.take("POST /stripe/webhook/")
+        outcome = collections.Counter(results)
+        applied = Donation.objects.filter(pk__in=[d.pk for d in donations], status=Donation.Status.SUCCEEDED,
+                                          fee_pence__isnull=False).count()
+        rate = count / elapsed
+        print(f"webhooks: {count:,} signed payment_intent.succeeded events applied in {elapsed:.1f} s: "
+              f"{rate:,.0f}/s (goal >= 1,000/s: {_verdict(rate >= 1000)}); "
+              f"{applied:,} gifts now succeeded with fee and net; answers {dict(outcome)}")
+        print(f"  per event in the worker: {_ms([r[0] for r in rows]):.1f} ms, of which "
+              f"{_ms([r[1] for r in rows]):.1f} ms waiting on the local Stripe. Measured WITH the local Stripe "
+              f"answering: donations/webhooks.py _payment_intent_event re-fetches every PaymentIntent whose fee "
+              f"is unknown, though these events carry the expanded balance transaction")
+        return events
+
+    # -- 2. gifts --
+
+    def gifts(self, count: int) -> None:
+        from donations.models import Donation
+
+        methods = self.payment_methods(count)
+        # One page view per client first, for its CSRF cookie (the form posts it back, as donate.js does).
+        tokens = []
+        for _ in range(CLIENTS):
+            status, _, headers = _request(self.port, "GET", "/donate/")
+            cookies = SimpleCookie()
+            for header in headers.get_all("Set-Cookie") or []:
+                cookies.load(header)
+            tokens.append(cookies["csrftoken"].value)
+        self.timings.take("POST /donate/")
+
+        def give(i: int) -> tuple[int, str]:
+            token = tokens[i % CLIENTS]
+            body = urlencode({**self.form(i, methods[i]), "csrfmiddlewaretoken": token}).encode()
+            status, answer, _ = _request(self.port, "POST", "/donate/", body, {
+                "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={token}"})
+            return status, json.loads(answer).get("status", answer[:120].decode(errors="replace"))
+
+        before = Donation.objects.count()
+        results, elapsed = _concurrently(give, range(count))
+        rows = self.timings.take("POST /donate/")
+        made = Donation.objects.count() - before
+        rate = count / elapsed
+        wall, waiting, cpu = (_ms([r[i] for r in rows]) for i in range(3))
+        ours = wall - waiting
+        print(f"gifts: {count:,} through gunicorn and the local Stripe in {elapsed:.1f} s: {rate:,.0f} gifts/s "
+              f"end to end (goal 350/s: {_verdict(rate >= 350)}); {made:,} donations made; "
+              f"answers {dict(collections.Counter(results))}")
+        print(f"  our own server time per gift: {ours:.1f} ms ({cpu:.1f} ms of it CPU in the worker) = the "
+              f"worker's time for POST /donate/ ({wall:.1f} ms) less its wait on Stripe's create+confirm "
+              f"({waiting:.1f} ms), both timed inside each gunicorn worker")
+
+        # The local Stripe on its own, with as many callers as we have workers.
+        cards = self.payment_methods(1000)
+        _, alone = _concurrently(lambda card: self.stripe.v1.payment_intents.create(params={
+            "amount": 2500, "currency": "gbp", "payment_method": card, "payment_method_types": ["card"],
+            "confirm": True}), cards, clients=WORKERS)
+        stripe_rate = len(cards) / alone
+        ours_rate = WORKERS * 1000 / ours
+        bound = "the local Stripe" if stripe_rate < ours_rate else "our own code"
+        print(f"  the local Stripe alone: {stripe_rate:,.0f} create+confirm/s (one thread); our code alone, "
+              f"{WORKERS} workers at {ours:.1f} ms: ~{ours_rate:,.0f} gifts/s, on this 2-core machine "
+              f"at most ~{2000 / cpu:,.0f}/s by CPU. End to end is bounded by {bound}")
+
+    # -- 3. replays --
+
+    def replays(self, events: list[dict]) -> None:
+        from donations import services
+        from donations.models import Donation, StripeEvent
+        from supporters.models import Interaction
+
+        # Finance refunds one gift in twenty (alternately all and half) through Stripe;
+        # then Stripe's charge.refunded events arrive.
+        refunded = []
+        for event in events[::20]:
+            intent = event["data"]["object"]
+            donation = Donation.objects.get(stripe_payment_intent_id=intent["id"])
+            amount = donation.amount_pence if len(refunded) % 2 == 0 else donation.amount_pence // 2
+            donation = services.donation_refund(donation=donation, amount_pence=amount, reason="Benchmark refund")
+            charge = intent["latest_charge"]
+            refunded.append(_event(_charge(
+                charge_id=charge["id"], intent_id=intent["id"], amount=intent["amount"], created=intent["created"],
+                balance_transaction=charge["balance_transaction"]["id"], payment_method=intent["payment_method"],
+                refunded=donation.refunded_pence), "charge.refunded"))
+        results, _ = _concurrently(lambda event: _deliver(self.port, event), refunded)
+        assert all(status == 200 for status, _ in results), collections.Counter(results)
+        originals = events + refunded
+
+        # Each event ten more times: half with its own id (Stripe's retries: stored
+        # once), half with a new id (so the handler applies the same change again).
+        copies = [event if k % 2 == 0 else {**event, "id": f"{event['id']}_again{k}"}
+                  for event in originals for k in range(REPLAYS)]
+        random.Random(2026).shuffle(copies)
+        before = _totals()
+        results, elapsed = _concurrently(lambda event: _deliver(self.port, event), copies)
+        rows = self.timings.take("POST /stripe/webhook/")
+        after = _totals()
+        failed = sum(1 for status, _ in results if status != 200)
+        duplicates = (Donation.objects.values("stripe_payment_intent_id").exclude(stripe_payment_intent_id=None)
+                      .annotate(n=Count("id")).filter(n__gt=1).count())
+        print(f"replay: {len(originals):,} events ({len(refunded):,} charge.refunded after the refunds were "
+              f"recorded) x{REPLAYS}, shuffled: {len(copies):,} deliveries in {elapsed:.1f} s "
+              f"({len(copies) / elapsed:,.0f}/s, no Stripe calls: {_ms([r[0] for r in rows]):.1f} ms each in "
+              f"the worker), {failed} failed; {StripeEvent.objects.count():,} events stored")
+        for label, key in [("donations", "donations"), ("kept pence (income statuses: amount - refunded)", "kept"),
+                           ("refunded pence", "refunded"), ("fee pence", "fee"),
+                           ("gift timeline entries", "timeline")]:
+            print(f"  {label:<48} before {before[key]:>14,}  after {after[key]:>14,}")
+        for status in sorted(set(before["statuses"]) | set(after["statuses"])):
+            print(f"  {'donations ' + status:<48} before {before['statuses'].get(status, 0):>14,}  "
+                  f"after {after['statuses'].get(status, 0):>14,}")
+        changed = before != after
+        print(f"  duplicate donations: {duplicates}; anything changed: {'YES' if changed else 'no'}")
+
+
+def _totals() -> dict:
+    from donations.models import Donation
+    from supporters.models import Interaction
+
+    sums = Donation.objects.aggregate(refunded=Sum("refunded_pence"), fee=Sum("fee_pence"))
+    kept = Donation.objects.filter(status__in=Donation.INCOME_STATUSES).aggregate(
+        kept=Sum(F("amount_pence") - F("refunded_pence")))["kept"]
+    return {
+        "donations": Donation.objects.count(), "kept": kept or 0, "refunded": sums["refunded"] or 0,
+        "fee": sums["fee"] or 0,
+        "timeline": Interaction.objects.filter(kind=Interaction.Kind.DONATION).count(),
+        "statuses": dict(Donation.objects.values_list("status").annotate(n=Count("id")).order_by()),
+    }

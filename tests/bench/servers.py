@@ -1,0 +1,88 @@
+"""The processes the giving benchmark needs: the local Stripe and the site under
+gunicorn, each on a free port of 127.0.0.1, stopped (with their children) on exit."""
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until(ready, process: subprocess.Popen, log: Path, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.1)
+
+
+def _answers(port: int, path: str | None = None) -> bool:
+    try:
+        if path is None:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", path)
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _process(args: list[str], *, env: dict, log: Path):
+    with open(log, "wb") as out:
+        # Its own process group, so that stopping it also stops any worker it forked.
+        process = subprocess.Popen(args, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@contextlib.contextmanager
+def local_stripe(workdir: Path):
+    """localstripe through the tests' launcher; yields its base URL."""
+    port = free_port()
+    log = workdir / "stripe.log"
+    with _process([sys.executable, "-m", "tests.stripe_server", "--port", str(port)], env=dict(os.environ),
+                  log=log) as process:
+        _wait_until(lambda: _answers(port), process, log, "the local Stripe")
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def gunicorn(workdir: Path, *, env: dict, workers: int):
+    """The site under gunicorn, with tests/bench/gunicorn_timing.py timing each
+    request in its worker; yields (port, directory of the workers' timings)."""
+    port = free_port()
+    timings = Path(tempfile.mkdtemp(prefix="timings-", dir=workdir))
+    log = workdir / "gunicorn.log"
+    args = [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", str(workers),
+            "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "-c", "python:tests.bench.gunicorn_timing"]
+    with _process(args, env={**os.environ, **env, "BENCH_TIMINGS_DIR": str(timings)}, log=log) as process:
+        # Every worker has loaded Django once each has written its timings file.
+        _wait_until(lambda: len(list(timings.glob("*.tsv"))) >= workers and _answers(port, "/donate/"),
+                    process, log, "gunicorn")
+        yield port, timings
