@@ -12,7 +12,7 @@ import uuid
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -159,11 +159,26 @@ def monthly_charges_due(*, now: datetime.datetime | None = None):
     )
 
 
+def recurring_gifts_flag_expired_cards(*, today: datetime.date | None = None) -> int:
+    """Flag live gifts whose saved card will have expired by their next charge, so
+    that the supporter can be asked for a new one before a payment fails."""
+    today = today or timezone.localdate()
+    next_month = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    return RecurringGift.objects.filter(
+        status__in=[RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE], needs_new_card=False,
+        card_exp_year__isnull=False,
+    ).filter(
+        models.Q(card_exp_year__lt=next_month.year)
+        | models.Q(card_exp_year=next_month.year, card_exp_month__lt=next_month.month)
+    ).update(needs_new_card=True)
+
+
 def monthly_charges_run(*, today: datetime.date | None = None) -> dict:
     """The monthly job: schedule what is due, then attempt every due charge.
     Safe to run often and from several workers at once."""
     scheduled = monthly_charges_schedule(today=today)
-    results = {"scheduled": scheduled, "succeeded": 0, "failed": 0, "skipped": 0}
+    results = {"scheduled": scheduled, "succeeded": 0, "failed": 0, "skipped": 0,
+               "cards_expiring": recurring_gifts_flag_expired_cards(today=today)}
     for charge_id in monthly_charges_due().values_list("pk", flat=True).order_by("pk"):
         outcome = monthly_charge_attempt(charge_id=charge_id)
         results[outcome] = results.get(outcome, 0) + 1

@@ -2,7 +2,9 @@
 
 Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
 - demo data: time to create 100,000 supporters with consent histories (goal: under 60 s);
-- supporter search at that size: median time per query by email, postcode, name.
+- supporter search at that size: median time per query by email, postcode, name;
+- online giving (tests/bench/giving.py): webhook events applied per second, gifts per second
+  through gunicorn against the local Stripe with our own time per gift, and replays that change nothing.
 """
 
 import os
@@ -70,6 +72,11 @@ def main() -> int:
             timings.append((time.perf_counter() - t) * 1000)
         print(f"search by {label:<20} median {statistics.median(timings):6.1f} ms, worst {max(timings):6.1f} ms "
               f"over {len(timings)} queries at {Supporter.objects.count():,} supporters")
+
+    from tests.bench import giving
+
+    giving.run(url, webhook_events=int(os.environ.get("BENCH_WEBHOOK_EVENTS", giving.WEBHOOK_EVENTS)),
+               gifts=int(os.environ.get("BENCH_GIFTS", giving.GIFTS)))
     return 0
 
 

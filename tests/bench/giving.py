@@ -374,7 +374,6 @@ class _Bench:
     def replays(self, events: list[dict]) -> None:
         from donations import services
         from donations.models import Donation, StripeEvent
-        from supporters.models import Interaction
 
         # Finance refunds one gift in twenty (alternately all and half) through Stripe;
         # then Stripe's charge.refunded events arrive.

@@ -261,3 +261,12 @@ def test_erasing_a_monthly_giver_stops_the_gift_and_keeps_the_books(start_monthl
 
     with pytest.raises(stripe.InvalidRequestError):
         stripe_client.v1.customers.retrieve(recurring.stripe_customer_id)  # deleted at Stripe
+
+
+def test_a_card_expiring_before_the_next_charge_is_flagged(start_monthly):
+    recurring = start_monthly()
+    today = timezone.localdate()
+    RecurringGift.objects.filter(pk=recurring.pk).update(card_exp_year=today.year, card_exp_month=today.month)
+    assert monthly.monthly_charges_run(today=today)["cards_expiring"] == 1
+    recurring.refresh_from_db()
+    assert recurring.needs_new_card
