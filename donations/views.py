@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonRespo
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
@@ -67,7 +68,7 @@ def _errors_json(form) -> JsonResponse:
 def donate(request):
     """GET: the donation form. POST (from the form's script): take the gift."""
     if request.method == "GET":
-        return render(request, "donations/donate.html", donate_context(request))
+        return render(request, "donations/donate.html", {**donate_context(request), "recent_gift": _recent_gift(request)})
     data, refusal = _checked_form(request)
     if refusal:
         return refusal
@@ -76,7 +77,20 @@ def donate(request):
         outcome = services.donation_start(gift=gift, payment_method_id=data["payment_method_id"])
     except ApplicationError as error:
         return _application_error_json(error)
+    if not outcome.error:
+        # Remembered for a while, so that coming back to the form says so (see _recent_gift).
+        request.session["recent_gift"] = {"amount": outcome.donation.amount_display,
+                                          "at": timezone.now().timestamp()}
     return _outcome_json(outcome)
+
+
+def _recent_gift(request):
+    """A gift from this browser in the last 15 minutes: the form says so, so that
+    the back button or a second tab does not lead to an unintended second gift."""
+    recent = request.session.get("recent_gift")
+    if recent and timezone.now().timestamp() - recent["at"] < 15 * 60:
+        return recent["amount"]
+    return None
 
 
 def _application_error_json(error: ApplicationError) -> JsonResponse:

@@ -185,3 +185,9 @@ class TestAbuse:
         responses = [give(email="card.tester@example.org")[0] for _ in range(3)]
         assert [r.status_code for r in responses] == [200, 200, 429]
         assert "call us" in responses[2].json()["error"]
+
+
+def test_coming_back_to_the_form_after_giving_says_so(client, give):
+    assert "a few minutes ago" not in client.get("/donate/").content.decode()
+    give()
+    assert "You gave £25.00 a few minutes ago" in client.get("/donate/").content.decode()
