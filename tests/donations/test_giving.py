@@ -62,6 +62,8 @@ class TestOneOffGift:
         receipt = mail.outbox[0]
         assert receipt.to == ["zoe@example.org"] and "£25.00" in receipt.subject
         assert donation.reference in receipt.body
+        html, mimetype = receipt.alternatives[0]
+        assert mimetype == "text/html" and "Brightwell Children" in html and "£25.00" in html
         # Stripe holds our id in its metadata.
         intent = requests.get(f"{local_stripe}/v1/payment_intents/{donation.stripe_payment_intent_id}",
                               auth=("sk_test_localstripe", "")).json()
