@@ -42,3 +42,58 @@ class Campaign(models.Model):
     @property
     def target_display(self):
         return f"£{self.target_pence // 100:,}" + (f".{self.target_pence % 100:02d}" if self.target_pence % 100 else "")
+
+
+class Appeal(models.Model):
+    """A source code under a campaign (a mailing, an email, an advert), so that
+    every gift is attributed to campaign, appeal and channel."""
+
+    class Channel(models.TextChoices):
+        WEB = "web", "Website"
+        EMAIL = "email", "Email"
+        POST = "post", "Direct mail"
+        SOCIAL = "social", "Social media"
+        TV = "tv", "TV or radio"
+        EVENT = "event", "Event"
+        PHONE = "phone", "Phone"
+        OTHER = "other", "Other"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="appeals")
+    code = models.CharField(max_length=40, unique=True, help_text="The code on the mailing or in the link, e.g. XMAS26-EMAIL.")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["campaign", "code"]
+
+    def __str__(self):
+        return f"{self.code}: {self.name}"
+
+
+class TotalShard(models.Model):
+    """Running totals of a campaign or an appeal, split over a few rows so that a
+    TV appeal's hundreds of gifts a second do not all queue for one row lock.
+    Kept up to date in the same transaction as each gift; read by summing."""
+
+    SHARDS = 8
+
+    key = models.CharField(max_length=40)  # "campaign:<id>" or "appeal:<id>"
+    shard = models.PositiveSmallIntegerField()
+    raised_pence = models.BigIntegerField(default=0)
+    gift_aid_pence = models.BigIntegerField(default=0)
+    gifts = models.BigIntegerField(default=0)
+    donors = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "shard"], name="one_total_row_per_shard")]
+
+
+class CampaignSupporter(models.Model):
+    """That a supporter has given to a campaign: counts each donor once."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    supporter = models.ForeignKey("supporters.Supporter", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "supporter"], name="one_row_per_campaign_donor")]

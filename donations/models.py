@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Appeal, Campaign
 from supporters.models import Supporter
 
 
@@ -54,7 +54,8 @@ class Donation(models.Model):
         "Gift Aid declared", default=False, help_text="The donor made a Gift Aid declaration with this gift."
     )
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
-    appeal_code = models.CharField(max_length=40, blank=True)
+    appeal = models.ForeignKey(Appeal, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
+    appeal_code = models.CharField(max_length=40, blank=True, help_text="As given in the link or on the form.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
     utm_source = models.CharField("UTM source", max_length=100, blank=True)
     utm_medium = models.CharField("UTM medium", max_length=100, blank=True)
@@ -106,6 +107,12 @@ class Donation(models.Model):
         """What the charity keeps of the gift after refunds (before fees)."""
         return self.amount_pence - self.refunded_pence if self.status in self.INCOME_STATUSES else 0
 
+    @property
+    def gift_aid_expected_pence(self):
+        """25p per £1 kept, for a gift declared for Gift Aid (rounded down to the
+        penny). Eligibility rules refine this when a claim is built."""
+        return self.kept_pence // 4 if self.gift_aid_declared else 0
+
 
 class RecurringGift(models.Model):
     """A monthly gift, charged on our own schedule (not Stripe Billing) against a
@@ -127,6 +134,7 @@ class RecurringGift(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     gift_aid_declared = models.BooleanField("Gift Aid declared", default=False)
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="recurring_gifts")
+    appeal = models.ForeignKey(Appeal, null=True, blank=True, on_delete=models.PROTECT, related_name="recurring_gifts")
     appeal_code = models.CharField(max_length=40, blank=True)
     utm_source = models.CharField("UTM source", max_length=100, blank=True)
 

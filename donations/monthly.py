@@ -18,7 +18,14 @@ from django.utils import timezone
 from config.errors import ApplicationError
 from donations import stripe_gateway
 from donations.models import Donation, MonthlyCharge, RecurringGift, format_pence
-from donations.services import Gift, _supporter_for_gift, check_amount, donation_apply_payment_intent, fee_cover_pence
+from donations.services import (
+    Gift,
+    _supporter_for_gift,
+    attribution_for,
+    check_amount,
+    donation_apply_payment_intent,
+    fee_cover_pence,
+)
 from supporters import services as supporter_services
 from supporters.models import Interaction
 
@@ -46,10 +53,11 @@ def recurring_gift_start(*, gift: Gift) -> tuple[RecurringGift, str]:
         try:
             with transaction.atomic():
                 supporter = _supporter_for_gift(gift, source="web_donation")
+                campaign, appeal = attribution_for(gift)
                 recurring = RecurringGift(
                     supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
                     day_of_month=min(timezone.localdate().day, 28), gift_aid_declared=gift.gift_aid,
-                    campaign=gift.campaign, appeal_code=gift.appeal_code, utm_source=gift.utm_source,
+                    campaign=campaign, appeal=appeal, appeal_code=gift.appeal_code, utm_source=gift.utm_source,
                     form_token=gift.form_token,
                 )
                 recurring.full_clean()
@@ -216,7 +224,7 @@ def _claim(charge_id: int):
                 supporter=recurring.supporter, amount_pence=charge.amount_pence,
                 fee_cover_pence=min(recurring.fee_cover_pence, charge.amount_pence), currency=recurring.currency,
                 gift_aid_declared=recurring.gift_aid_declared, campaign=recurring.campaign,
-                appeal_code=recurring.appeal_code, channel=Donation.Channel.MONTHLY, utm_source=recurring.utm_source,
+                appeal=recurring.appeal, appeal_code=recurring.appeal_code, channel=Donation.Channel.MONTHLY, utm_source=recurring.utm_source,
                 recurring_gift=recurring, stripe_customer_id=recurring.stripe_customer_id,
                 stripe_payment_method_id=recurring.stripe_payment_method_id,
             )

@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from campaigns import selectors as campaign_selectors
+from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from config.errors import ApplicationError
 from donations import stripe_gateway
@@ -111,6 +113,29 @@ def check_amount(amount_pence: int) -> None:
         )
 
 
+def attribution_for(gift: Gift):
+    """The campaign and appeal a gift counts towards: the appeal code names both,
+    else the campaign the page or link gave."""
+    appeal = campaign_selectors.appeal_for_code(gift.appeal_code)
+    return (appeal.campaign if appeal else gift.campaign), appeal
+
+
+def _worth(donation: Donation) -> tuple[int, int, int]:
+    """What a gift adds to its campaign's totals: raised, Gift Aid expected, gifts."""
+    kept = donation.kept_pence
+    return kept, donation.gift_aid_expected_pence, 1 if kept > 0 else 0
+
+
+def _move_totals(donation: Donation, before: tuple[int, int, int]) -> None:
+    """Carry a change in a gift's worth to the campaign totals, in this transaction."""
+    after = _worth(donation)
+    if after != before:
+        campaign_services.campaign_totals_apply(
+            campaign_id=donation.campaign_id, appeal_id=donation.appeal_id, supporter_id=donation.supporter_id,
+            raised_pence=after[0] - before[0], gift_aid_pence=after[1] - before[1], gifts=after[2] - before[2],
+        )
+
+
 @transaction.atomic
 def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
     supporter, created = supporter_services.supporter_find_or_create(
@@ -172,9 +197,10 @@ def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
         try:
             with transaction.atomic():
                 supporter = _supporter_for_gift(gift, source="web_donation")
+                campaign, appeal = attribution_for(gift)
                 existing = Donation(
                     supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
-                    gift_aid_declared=gift.gift_aid, campaign=gift.campaign, appeal_code=gift.appeal_code,
+                    gift_aid_declared=gift.gift_aid, campaign=campaign, appeal=appeal, appeal_code=gift.appeal_code,
                     channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
                     utm_campaign=gift.utm_campaign, form_token=gift.form_token,
                     stripe_payment_method_id=payment_method_id,
@@ -266,6 +292,7 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
     donation = _donation_for_intent(payment_intent)
     if donation is None:
         return None
+    before = _worth(donation)
     target = _INTENT_STATUS.get(payment_intent["status"], donation.status)
     if not donation.stripe_payment_intent_id:
         donation.stripe_payment_intent_id = payment_intent["id"]
@@ -287,6 +314,7 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
             donation.paid_at = timezone.now()
             _on_first_success(donation)
     donation.save()
+    _move_totals(donation, before)
     return donation
 
 
@@ -355,12 +383,14 @@ def donation_apply_refund_total(*, charge_id: str, payment_intent_id: str | None
         return None
     if refunded_pence <= donation.refunded_pence:
         return donation
+    before = _worth(donation)
     donation.refunded_pence = min(refunded_pence, donation.amount_pence)
     if not donation.stripe_charge_id:
         donation.stripe_charge_id = charge_id
     if donation.status != Donation.Status.DISPUTED:
         donation.status = _status_after_refunds(donation)
     donation.save()
+    _move_totals(donation, before)
     supporter_services.timeline_add(
         supporter=donation.supporter, kind=Interaction.Kind.DONATION,
         summary=f"Refunded {format_pence(donation.refunded_pence, donation.currency)} of a gift of {donation.amount_display}",
@@ -383,6 +413,7 @@ def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dis
         return None
     if _DISPUTE_RANK.get(dispute_status, 0) < _DISPUTE_RANK.get(donation.dispute_status, 0):
         return donation  # an older event than one already applied
+    before = _worth(donation)
     donation.dispute_status = dispute_status
     if dispute_status == "lost":
         donation.refunded_pence = max(donation.refunded_pence, min(amount_pence, donation.amount_pence))
@@ -393,6 +424,7 @@ def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dis
     else:
         donation.status = Donation.Status.DISPUTED
     donation.save()
+    _move_totals(donation, before)
     return donation
 
 
@@ -469,3 +501,37 @@ def donations_resync_day(*, day) -> dict:
         if not page.get("has_more") or not page["data"]:
             return counts
         after = page["data"][-1]["id"]
+
+
+def campaign_totals_rebuild() -> int:
+    """Recompute every campaign's and appeal's totals from the gifts themselves
+    (after a bulk load, or to prove and repair). Returns how many were rebuilt."""
+    from collections import defaultdict
+
+    from campaigns.models import Appeal
+
+    sums = defaultdict(lambda: [0, 0, 0, set()])
+    gifts = Donation.objects.filter(status__in=Donation.INCOME_STATUSES).exclude(campaign=None, appeal=None)
+    for donation in gifts.only("amount_pence", "refunded_pence", "status", "gift_aid_declared", "campaign_id",
+                               "appeal_id", "supporter_id").iterator(chunk_size=5000):
+        kept, gift_aid, counted = _worth(donation)
+        for key in (f"campaign:{donation.campaign_id}" if donation.campaign_id else None,
+                    f"appeal:{donation.appeal_id}" if donation.appeal_id else None):
+            if key:
+                row = sums[key]
+                row[0] += kept
+                row[1] += gift_aid
+                row[2] += counted
+                if counted and key.startswith("campaign:"):
+                    row[3].add(donation.supporter_id)
+    keys = [f"campaign:{pk}" for pk in Campaign.objects.values_list("pk", flat=True)]
+    keys += [f"appeal:{pk}" for pk in Appeal.objects.values_list("pk", flat=True)]
+    for key in keys:
+        raised, gift_aid, counted, donors = sums[key]
+        is_campaign = key.startswith("campaign:")
+        campaign_services.campaign_totals_replace(
+            key=key, raised_pence=raised, gift_aid_pence=gift_aid, gifts=counted,
+            donor_ids=donors if is_campaign else None,
+            campaign_id=int(key.split(":")[1]) if is_campaign else None,
+        )
+    return len(keys)

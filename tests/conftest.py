@@ -109,3 +109,22 @@ def stripe_settings(settings, local_stripe):
     settings.STRIPE_JS_URL = f"{local_stripe}/js.stripe.com/v3/extended.js"
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     return settings
+
+
+@pytest.fixture
+def stripe_client(stripe_settings):
+    import stripe
+
+    from tests.stripe_server import SECRET_KEY
+
+    return stripe.StripeClient(SECRET_KEY, base_addresses={"api": stripe_settings.STRIPE_API_BASE})
+
+
+@pytest.fixture
+def card(stripe_client):
+    """A PaymentMethod for a Stripe test card number, as Stripe.js would make it."""
+    def make(number="4242424242424242"):
+        return stripe_client.v1.payment_methods.create(
+            params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+        ).id
+    return make

@@ -16,21 +16,6 @@ def _every_gift_test_talks_to_local_stripe(stripe_settings):
     return stripe_settings
 
 
-@pytest.fixture
-def stripe_client(stripe_settings):
-    return stripe.StripeClient(SECRET_KEY, base_addresses={"api": stripe_settings.STRIPE_API_BASE})
-
-
-@pytest.fixture
-def card(stripe_client):
-    """A PaymentMethod for a Stripe test card number, as Stripe.js would make it."""
-    def make(number="4242424242424242"):
-        return stripe_client.v1.payment_methods.create(
-            params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
-        ).id
-    return make
-
-
 def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
     timestamp = int(time.time()) if timestamp is None else timestamp
     signature = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()

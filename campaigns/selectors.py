@@ -1,0 +1,56 @@
+"""Reads of campaign figures. Pages and lists call these; nothing sums gifts in a template."""
+
+import datetime
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from campaigns.models import Appeal, Campaign, TotalShard
+
+
+def _totals(key: str) -> dict:
+    sums = TotalShard.objects.filter(key=key).aggregate(
+        raised_pence=Sum("raised_pence"), gift_aid_pence=Sum("gift_aid_pence"), gifts=Sum("gifts"),
+        donors=Sum("donors"))
+    return {name: value or 0 for name, value in sums.items()}
+
+
+def campaign_totals(*, campaign: Campaign) -> dict:
+    """Raised (gifts less refunds), Gift Aid expected (shown separately), gifts,
+    donors, and progress towards the target, in pence."""
+    totals = _totals(f"campaign:{campaign.pk}")
+    target = campaign.target_pence
+    totals["target_pence"] = target
+    totals["percent"] = min(100, totals["raised_pence"] * 100 // target) if target else None
+    today = timezone.localdate()
+    totals["days_left"] = max(0, (campaign.ends_on - today).days) if campaign.ends_on else None
+    return totals
+
+
+def appeal_totals(*, appeal: Appeal) -> dict:
+    return _totals(f"appeal:{appeal.pk}")
+
+
+def campaigns_with_totals(queryset=None) -> list[tuple[Campaign, dict]]:
+    queryset = Campaign.objects.all() if queryset is None else queryset
+    campaigns = list(queryset)
+    keys = {f"campaign:{c.pk}": c for c in campaigns}
+    rows = (TotalShard.objects.filter(key__in=keys).values("key")
+            .annotate(raised=Sum("raised_pence"), gift_aid=Sum("gift_aid_pence"), gifts=Sum("gifts"),
+                      donors=Sum("donors")))
+    by_key = {row["key"]: row for row in rows}
+    result = []
+    for key, campaign in keys.items():
+        row = by_key.get(key, {})
+        result.append((campaign, {"raised_pence": row.get("raised") or 0, "gift_aid_pence": row.get("gift_aid") or 0,
+                                  "gifts": row.get("gifts") or 0, "donors": row.get("donors") or 0}))
+    return result
+
+
+def appeal_for_code(code: str) -> Appeal | None:
+    return Appeal.objects.filter(code__iexact=code.strip()).select_related("campaign").first() if code else None
+
+
+def days_left(campaign: Campaign, today: datetime.date | None = None) -> int | None:
+    today = today or timezone.localdate()
+    return max(0, (campaign.ends_on - today).days) if campaign.ends_on else None
