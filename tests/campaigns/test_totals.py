@@ -4,7 +4,6 @@ always equal what the gift records add up to, after refunds and disputes too."""
 import uuid
 
 import pytest
-from django.db.models import Sum
 
 from campaigns.models import Appeal, Campaign
 from campaigns.selectors import appeal_totals, campaign_totals

@@ -4,11 +4,9 @@ import json
 import time
 
 import pytest
-import stripe
 from django.test import Client
 
 from tests.conftest import WEBHOOK_SECRET
-from tests.stripe_server import SECRET_KEY
 
 
 @pytest.fixture(autouse=True)
