@@ -12,3 +12,6 @@ WAGTAILADMIN_BASE_URL = "http://testserver"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # One process in development and tests, so its memory cache is shared enough for rate limits.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="brightwell-test-media-")  # demo images and uploads stay out of the project

@@ -63,10 +63,11 @@ def _process(args: list[str], *, env: dict, log: Path):
 
 @contextlib.contextmanager
 def local_stripe(workdir: Path):
-    """localstripe through the tests' launcher; yields its base URL."""
+    """localstripe through the tests' launcher (with the store indexed: see
+    tests/bench/local_stripe.py); yields its base URL."""
     port = free_port()
     log = workdir / "stripe.log"
-    with _process([sys.executable, "-m", "tests.stripe_server", "--port", str(port)], env=dict(os.environ),
+    with _process([sys.executable, "-m", "tests.bench.local_stripe", "--port", str(port)], env=dict(os.environ),
                   log=log) as process:
         _wait_until(lambda: _answers(port), process, log, "the local Stripe")
         yield f"http://127.0.0.1:{port}"

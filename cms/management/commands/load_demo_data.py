@@ -91,6 +91,36 @@ NOTES = [
     ("call", "Asked to update address", "Moving house next month; will send new address."),
 ]
 DEMO_PASSWORD = "brightwell-demo"
+CAMPAIGN_PAGES = [
+    ("home-for-christmas-2026", "Home for Christmas", "home-for-christmas",
+     "This Christmas, help 200 children leave orphanages and wake up in a family of their own.", 1),
+    ("london-marathon-2027", "Run the London Marathon for families", "london-marathon",
+     "Take on 26.2 miles in April 2027 and help bring children home from orphanages.", 2),
+]
+CAMPAIGN_BODY = [
+    ("paragraph", "<p>Across Europe and beyond, tens of thousands of children still grow up in institutions. "
+                  "Most have a parent or relative who could care for them with the right support.</p>"
+                  "<h2>How your gift helps</h2><p>Our social workers help families overcome poverty and "
+                  "stigma, train foster carers, and support young people as they leave care.</p>"),
+    ("quote", {"quote": "I didn't think I could give him a home. Now he laughs at breakfast every day.",
+               "attribution": "Elena, a mother in Moldova"}),
+    ("impact", {"heading": "What your gift does", "items": [
+        {"amount": "15", "pays_for": "a family's first week of food after their child comes home"},
+        {"amount": "30", "pays_for": "a social worker's visit to keep a family together"},
+        {"amount": "60", "pays_for": "training for a foster carer"},
+        {"amount": "120", "pays_for": "a young care leaver's first month in their own home"},
+    ]}),
+]
+STORIES = [
+    ("Andrei comes home", "After four years in an institution, Andrei is back with his grandmother.",
+     ("He asks me every night if he can stay. I tell him: always.", "Maria, Andrei's grandmother")),
+    ("The last orphanage in the region closes", "A milestone, reached with the regional government and local partners.",
+     ("Every child who lived here now has a family or a small home in the community.", "The regional social services director")),
+    ("Meet our foster carers", "Three families who opened their homes this year.",
+     ("We had room in our house and in our hearts.", "Ion and Natalia, foster carers")),
+]
+STORY_TEXT = ("With support from our social workers, the family found a way through: help with housing, school "
+              "and the day-to-day. It takes patience and time, and it works.")
 HOME_BODY = (
     "<h2>Why families, not orphanages</h2>"
     "<p>Eight in ten children in orphanages have a living parent. Poverty, disability and discrimination put "
@@ -161,7 +191,8 @@ class Command(BaseCommand):
         )
 
     def create_pages(self):
-        from cms.models import HomePage, StandardPage
+        from cms.demo_images import demo_image
+        from cms.models import CampaignPage, HomePage, StandardPage, StoryIndexPage, StoryPage
 
         home = HomePage.objects.first()
         if home is None:
@@ -171,6 +202,27 @@ class Command(BaseCommand):
             home.save_revision().publish()
         if not StandardPage.objects.filter(slug="about-us").exists():
             home.add_child(instance=StandardPage(title="About us", slug="about-us", show_in_menus=True, body=ABOUT_BODY))
+        for code, title, slug, intro, seed in CAMPAIGN_PAGES:
+            if CampaignPage.objects.filter(slug=slug).exists():
+                continue
+            image = demo_image(title, seed, "An illustration of homes on a hillside with a family walking together")
+            home.add_child(instance=CampaignPage(
+                title=title, slug=slug, campaign=Campaign.objects.get(code=code), hero_image=image,
+                hero_alt="An illustration of homes on a hillside at sunset, with a family walking together",
+                intro=intro, search_description=intro, body=CAMPAIGN_BODY,
+                preset_amounts="15, 30, 60, 120" if code.startswith("home") else "",
+            ))
+        if not StoryIndexPage.objects.exists():
+            index = home.add_child(instance=StoryIndexPage(title="Stories", slug="stories", show_in_menus=True,
+                                                           intro="<p>How children came home.</p>"))
+            for number, (title, summary, quote) in enumerate(STORIES):
+                image = demo_image(title, 10 + number, "An illustration of a family home")
+                index.add_child(instance=StoryPage(
+                    title=title, summary=summary, date=timezone.localdate() - datetime.timedelta(days=9 * number + 3),
+                    hero_image=image, hero_alt="An illustration of a small house with warm lit windows",
+                    body=[("paragraph", f"<p>{summary}</p><p>{STORY_TEXT}</p>"),
+                          ("quote", {"quote": quote[0], "attribution": quote[1]})],
+                ))
 
     def create_supporters(self, rng: random.Random, count: int, batch_size: int = 5000) -> int:
         now = timezone.now()
