@@ -30,15 +30,19 @@ def _attribution(request) -> dict:
     }
 
 
-def donate_context(request, *, form=None, campaign=None):
-    """What the donation form needs; campaign pages embed the same form."""
-    initial = {"form_token": uuid.uuid4(), "frequency": "once", "amount": "25", **_attribution(request)}
+def donate_context(request, *, form=None, campaign=None, presets=None):
+    """What the donation form needs; campaign pages embed the same form, with
+    their own one-off amounts if they set them."""
+    amounts = {**PRESET_AMOUNTS_PENCE, **({"once": presets} if presets else {})}
+    suggested = amounts["once"][min(1, len(amounts["once"]) - 1)]  # the second amount is the usual nudge
+    initial = {"form_token": uuid.uuid4(), "frequency": "once", "amount": f"{suggested // 100}",
+               **_attribution(request)}
     if campaign is not None:
         initial["campaign"] = campaign.code
     return {
         "form": form or DonationForm(initial=initial),
-        "presets": {freq: [(p, format_pence(p).replace(".00", "")) for p in amounts]
-                    for freq, amounts in PRESET_AMOUNTS_PENCE.items()},
+        "presets": {freq: [(p, format_pence(p).replace(".00", "")) for p in values]
+                    for freq, values in amounts.items()},
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": settings.STRIPE_JS_URL,
         "consent_wording": [(c, services.FORM_CONSENT_WORDING[c]) for c in Channel.values],
