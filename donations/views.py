@@ -35,7 +35,8 @@ def donate_context(request, *, form=None, campaign=None, presets=None):
     their own one-off amounts if they set them."""
     amounts = {**PRESET_AMOUNTS_PENCE, **({"once": presets} if presets else {})}
     suggested = amounts["once"][min(1, len(amounts["once"]) - 1)]  # the second amount is the usual nudge
-    initial = {"form_token": uuid.uuid4(), "frequency": "once", "amount": f"{suggested // 100}",
+    pounds, pence = divmod(suggested, 100)
+    initial = {"form_token": uuid.uuid4(), "frequency": "once", "amount": f"{pounds}.{pence:02d}" if pence else str(pounds),
                **_attribution(request)}
     if campaign is not None:
         initial["campaign"] = campaign.code
