@@ -97,3 +97,37 @@ class CampaignSupporter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "supporter"], name="one_row_per_campaign_donor")]
+
+
+class FundraiserPage(models.Model):
+    """A supporter's own page under a peer-to-peer campaign ("I'm running the
+    marathon for the children"). Staff approve it before it is public."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Live"
+        HIDDEN = "hidden", "Hidden by staff"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="fundraiser_pages")
+    supporter = models.ForeignKey("supporters.Supporter", on_delete=models.PROTECT, related_name="fundraiser_pages")
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=120)
+    story = models.TextField()
+    photo = models.ForeignKey("wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    target_pence = models.PositiveBigIntegerField("Target (pence)", default=50_000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("moderate_fundraiserpage", "Can approve or hide fundraiser pages")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_public(self):
+        return self.status == self.Status.APPROVED

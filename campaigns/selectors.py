@@ -5,7 +5,7 @@ import datetime
 from django.db.models import Sum
 from django.utils import timezone
 
-from campaigns.models import Appeal, Campaign, TotalShard
+from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 
 
 def _totals(key: str) -> dict:
@@ -54,3 +54,27 @@ def appeal_for_code(code: str) -> Appeal | None:
 def days_left(campaign: Campaign, today: datetime.date | None = None) -> int | None:
     today = today or timezone.localdate()
     return max(0, (campaign.ends_on - today).days) if campaign.ends_on else None
+
+
+def fundraiser_totals(*, page: FundraiserPage) -> dict:
+    totals = _totals(f"fundraiser:{page.pk}")
+    totals["target_pence"] = page.target_pence
+    totals["percent"] = min(100, totals["raised_pence"] * 100 // page.target_pence) if page.target_pence else None
+    totals["donors"] = totals["gifts"]
+    totals["days_left"] = None
+    return totals
+
+
+def fundraiser_leaderboard(*, campaign: Campaign, limit: int = 10) -> list[tuple[FundraiserPage, int]]:
+    """Live fundraiser pages of a campaign, most raised first."""
+    pages = {f"fundraiser:{p.pk}": p for p in FundraiserPage.objects.filter(
+        campaign=campaign, status=FundraiserPage.Status.APPROVED).select_related("supporter", "photo")}
+    raised = dict(TotalShard.objects.filter(key__in=pages).values("key").annotate(total=Sum("raised_pence"))
+                  .values_list("key", "total"))
+    ranked = sorted(((page, raised.get(key, 0)) for key, page in pages.items()), key=lambda item: (-item[1], item[0].pk))
+    return ranked[:limit]
+
+
+def fundraiser_page_public(*, slug: str) -> FundraiserPage | None:
+    return (FundraiserPage.objects.select_related("campaign", "supporter", "photo")
+            .filter(slug=slug, status=FundraiserPage.Status.APPROVED).first())

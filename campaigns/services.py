@@ -6,7 +6,11 @@ import random
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from campaigns.models import CampaignSupporter, TotalShard
+from django.utils import timezone
+from django.utils.text import slugify
+
+from campaigns.models import Campaign, CampaignSupporter, FundraiserPage, TotalShard
+from config.errors import ApplicationError
 
 
 def _add(key: str, *, raised_pence: int, gift_aid_pence: int, gifts: int, donors: int) -> None:
@@ -24,7 +28,8 @@ def _add(key: str, *, raised_pence: int, gift_aid_pence: int, gifts: int, donors
 
 
 def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, supporter_id: int,
-                          raised_pence: int, gift_aid_pence: int, gifts: int) -> None:
+                          raised_pence: int, gift_aid_pence: int, gifts: int,
+                          fundraiser_page_id: int | None = None) -> None:
     """Add a change in a gift's worth to its campaign's and appeal's totals.
     Amounts may be negative (a refund, a lost dispute). Call inside the
     transaction that changes the gift, so the totals can never drift from it."""
@@ -39,6 +44,9 @@ def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, sup
              donors=donors)
     if appeal_id:
         _add(f"appeal:{appeal_id}", raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts, donors=0)
+    if fundraiser_page_id:
+        _add(f"fundraiser:{fundraiser_page_id}", raised_pence=raised_pence, gift_aid_pence=gift_aid_pence,
+             gifts=gifts, donors=0)
 
 
 @transaction.atomic
@@ -53,3 +61,36 @@ def campaign_totals_replace(*, key: str, raised_pence: int, gift_aid_pence: int,
             [CampaignSupporter(campaign_id=campaign_id, supporter_id=s) for s in donor_ids], batch_size=5000)
     TotalShard.objects.create(key=key, shard=0, raised_pence=raised_pence, gift_aid_pence=gift_aid_pence,
                               gifts=gifts, donors=len(donor_ids or ()))
+
+
+def fundraiser_page_create(*, campaign: Campaign, supporter, title: str, story: str, target_pence: int,
+                           photo=None) -> FundraiserPage:
+    """A supporter's page under a peer-to-peer campaign, waiting for staff to
+    approve it. Raises ApplicationError for a campaign that takes no pages."""
+    if campaign.kind != Campaign.Kind.PEER_TO_PEER or campaign.status != Campaign.Status.LIVE:
+        raise ApplicationError("This campaign is not taking fundraising pages.")
+    if target_pence < 100:
+        raise ApplicationError("Set a target of at least £1.", field="target")
+    base = slugify(f"{supporter.first_name} {supporter.last_name} {campaign.code}")[:60] or "fundraiser"
+    slug, n = base, 1
+    while FundraiserPage.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    page = FundraiserPage(campaign=campaign, supporter=supporter, slug=slug, title=title.strip(),
+                          story=story.strip(), target_pence=target_pence, photo=photo)
+    page.full_clean()
+    page.save()
+    return page
+
+
+@transaction.atomic
+def fundraiser_page_review(*, page: FundraiserPage, status: str, by=None) -> FundraiserPage:
+    """Approve a page (it goes public) or hide it (it stops being public; gifts already made still count)."""
+    if status not in (FundraiserPage.Status.APPROVED, FundraiserPage.Status.HIDDEN):
+        raise ApplicationError("A page can be approved or hidden.")
+    page = FundraiserPage.objects.select_for_update().get(pk=page.pk)
+    page.status = status
+    page.reviewed_at = timezone.now()
+    page.reviewed_by = by
+    page.save()
+    return page

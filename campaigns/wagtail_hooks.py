@@ -7,7 +7,14 @@ from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from campaigns.models import Appeal, Campaign, TotalShard
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
+from django.views.decorators.http import require_POST
+from wagtail.admin import messages
+
+from campaigns import services
+from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 from campaigns.selectors import days_left
 
 
@@ -65,11 +72,48 @@ class AppealViewSet(ModelViewSet):
     form_fields = ["campaign", "code", "name", "channel"]
 
 
+class FundraiserPageInspectView(generic.InspectView):
+    template_name = "campaigns/admin/fundraiser_page_inspect.html"
+    page_title = "Fundraising page"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_moderate"] = self.request.user.has_perm("campaigns.moderate_fundraiserpage")
+        return context
+
+
+@require_POST
+def fundraiser_page_review(request, pk):
+    """Approve a pending page (it goes public) or hide a page (it stops being public)."""
+    if not request.user.has_perm("campaigns.moderate_fundraiserpage"):
+        raise PermissionDenied
+    page = services.fundraiser_page_review(page=get_object_or_404(FundraiserPage, pk=pk),
+                                           status=request.POST.get("status"), by=request.user)
+    messages.success(request, f"“{page.title}” is now {page.get_status_display().lower()}.")
+    return redirect("fundraiser_page:inspect", pk)
+
+
+class FundraiserPageViewSet(ModelViewSet):
+    model = FundraiserPage
+    icon = "user"
+    menu_label = "Fundraising pages"
+    inspect_view_class = FundraiserPageInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    list_display = ["title", "supporter", "campaign", "status", "created_at"]
+    list_filter = ["status", "campaign"]
+    search_fields = ["title", "slug"]
+    form_fields = ["title", "story", "photo", "target_pence"]
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [path("<int:pk>/review/", fundraiser_page_review, name="review")]
+
+
 class CampaignGroup(ViewSetGroup):
     menu_label = "Campaigns"
     menu_icon = "tasks"
     menu_order = 110
-    items = (CampaignViewSet("campaign"), AppealViewSet("appeal"))
+    items = (CampaignViewSet("campaign"), AppealViewSet("appeal"), FundraiserPageViewSet("fundraiser_page"))
 
 
 @hooks.register("register_admin_viewset")

@@ -115,6 +115,10 @@ class CampaignPage(SocialImageMixin, Page):
 
         context = super().get_context(request, *args, **kwargs)
         context["totals"] = campaign_totals(campaign=self.campaign)
+        if self.campaign.kind == self.campaign.Kind.PEER_TO_PEER:
+            from campaigns.selectors import fundraiser_leaderboard
+
+            context["leaderboard"] = fundraiser_leaderboard(campaign=self.campaign)
         context.update(donate_context(request, campaign=self.campaign, presets=self.preset_pence()))
         return context
 

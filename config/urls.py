@@ -5,6 +5,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
+from cms import views as cms_views
 from donations import views as donation_views
 
 urlpatterns = [
@@ -18,6 +19,8 @@ urlpatterns = [
     path("donate/monthly/confirm/", donation_views.monthly_confirm, name="monthly_confirm"),
     path("donate/thank-you/monthly/<uuid:form_token>/", donation_views.monthly_thanks, name="monthly_thanks"),
     path("giving/monthly/<str:token>/", donation_views.monthly_manage, name="monthly_manage"),
+    path("fundraise/start/<slug:code>/", cms_views.fundraiser_start, name="fundraiser_start"),
+    path("fundraise/<slug:slug>/", cms_views.fundraiser_page, name="fundraiser_page"),
     path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),
 ]
 

@@ -67,6 +67,7 @@ class DonationForm(forms.Form):
     utm_source = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
     utm_medium = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
     utm_campaign = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
+    fundraiser = forms.SlugField(required=False, max_length=80, widget=forms.HiddenInput)
     form_token = forms.UUIDField(widget=forms.HiddenInput)
     payment_method_id = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
     # A field people never see: bots fill it in.

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from campaigns.models import Appeal, Campaign
+from campaigns.models import Appeal, Campaign, FundraiserPage
 from supporters.models import Supporter
 
 
@@ -56,6 +56,10 @@ class Donation(models.Model):
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
     appeal = models.ForeignKey(Appeal, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
     appeal_code = models.CharField(max_length=40, blank=True, help_text="As given in the link or on the form.")
+    fundraiser_page = models.ForeignKey(FundraiserPage, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="donations")
+    is_sponsorship = models.BooleanField(
+        default=False, help_text="Sponsorship of someone's event: Gift Aid's sponsored-event rules apply.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
     utm_source = models.CharField("UTM source", max_length=100, blank=True)
     utm_medium = models.CharField("UTM medium", max_length=100, blank=True)

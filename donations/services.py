@@ -80,6 +80,7 @@ class Gift:
     utm_medium: str = ""
     utm_campaign: str = ""
     source_detail: str = ""
+    fundraiser_page: object = None  # campaigns.models.FundraiserPage
 
 
 @dataclasses.dataclass
@@ -114,9 +115,11 @@ def check_amount(amount_pence: int) -> None:
 
 
 def attribution_for(gift: Gift):
-    """The campaign and appeal a gift counts towards: the appeal code names both,
-    else the campaign the page or link gave."""
+    """The campaign and appeal a gift counts towards: a fundraiser's page names
+    its campaign; an appeal code names both; else the campaign the page or link gave."""
     appeal = campaign_selectors.appeal_for_code(gift.appeal_code)
+    if gift.fundraiser_page is not None:
+        return gift.fundraiser_page.campaign, appeal if appeal and appeal.campaign_id == gift.fundraiser_page.campaign_id else None
     return (appeal.campaign if appeal else gift.campaign), appeal
 
 
@@ -133,6 +136,7 @@ def _move_totals(donation: Donation, before: tuple[int, int, int]) -> None:
         campaign_services.campaign_totals_apply(
             campaign_id=donation.campaign_id, appeal_id=donation.appeal_id, supporter_id=donation.supporter_id,
             raised_pence=after[0] - before[0], gift_aid_pence=after[1] - before[1], gifts=after[2] - before[2],
+            fundraiser_page_id=donation.fundraiser_page_id,
         )
 
 
@@ -201,6 +205,7 @@ def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
                 existing = Donation(
                     supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
                     gift_aid_declared=gift.gift_aid, campaign=campaign, appeal=appeal, appeal_code=gift.appeal_code,
+                    fundraiser_page=gift.fundraiser_page, is_sponsorship=gift.fundraiser_page is not None,
                     channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
                     utm_campaign=gift.utm_campaign, form_token=gift.form_token,
                     stripe_payment_method_id=payment_method_id,
@@ -513,10 +518,11 @@ def campaign_totals_rebuild() -> int:
     sums = defaultdict(lambda: [0, 0, 0, set()])
     gifts = Donation.objects.filter(status__in=Donation.INCOME_STATUSES).exclude(campaign=None, appeal=None)
     for donation in gifts.only("amount_pence", "refunded_pence", "status", "gift_aid_declared", "campaign_id",
-                               "appeal_id", "supporter_id").iterator(chunk_size=5000):
+                               "appeal_id", "supporter_id", "fundraiser_page_id").iterator(chunk_size=5000):
         kept, gift_aid, counted = _worth(donation)
         for key in (f"campaign:{donation.campaign_id}" if donation.campaign_id else None,
-                    f"appeal:{donation.appeal_id}" if donation.appeal_id else None):
+                    f"appeal:{donation.appeal_id}" if donation.appeal_id else None,
+                    f"fundraiser:{donation.fundraiser_page_id}" if donation.fundraiser_page_id else None):
             if key:
                 row = sums[key]
                 row[0] += kept
@@ -524,8 +530,11 @@ def campaign_totals_rebuild() -> int:
                 row[2] += counted
                 if counted and key.startswith("campaign:"):
                     row[3].add(donation.supporter_id)
+    from campaigns.models import FundraiserPage
+
     keys = [f"campaign:{pk}" for pk in Campaign.objects.values_list("pk", flat=True)]
     keys += [f"appeal:{pk}" for pk in Appeal.objects.values_list("pk", flat=True)]
+    keys += [f"fundraiser:{pk}" for pk in FundraiserPage.objects.values_list("pk", flat=True)]
     for key in keys:
         raised, gift_aid, counted, donors = sums[key]
         is_campaign = key.startswith("campaign:")

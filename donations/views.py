@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
+from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
 from config.errors import ApplicationError
 from donations import monthly, services, stripe_gateway, webhooks
@@ -30,7 +31,7 @@ def _attribution(request) -> dict:
     }
 
 
-def donate_context(request, *, form=None, campaign=None, presets=None):
+def donate_context(request, *, form=None, campaign=None, presets=None, fundraiser_page=None):
     """What the donation form needs; campaign pages embed the same form, with
     their own one-off amounts if they set them."""
     amounts = {**PRESET_AMOUNTS_PENCE, **({"once": presets} if presets else {})}
@@ -40,6 +41,8 @@ def donate_context(request, *, form=None, campaign=None, presets=None):
                **_attribution(request)}
     if campaign is not None:
         initial["campaign"] = campaign.code
+    if fundraiser_page is not None:
+        initial["fundraiser"] = fundraiser_page.slug
     return {
         "form": form or DonationForm(initial=initial),
         "presets": {freq: [(p, format_pence(p).replace(".00", "")) for p in values]
@@ -123,7 +126,9 @@ def _checked_form(request):
 
 def _gift_from(request, data) -> services.Gift:
     campaign = Campaign.objects.filter(code=data["campaign"]).first() if data["campaign"] else None
+    fundraiser_page = campaign_selectors.fundraiser_page_public(slug=data["fundraiser"]) if data["fundraiser"] else None
     return services.Gift(
+        fundraiser_page=fundraiser_page,
         amount_pence=data["amount"], first_name=data["first_name"], last_name=data["last_name"], email=data["email"],
         form_token=data["form_token"], title=data["title"], address_house=data["address_house"],
         address_street=data["address_street"], address_town=data["address_town"], postcode=data["postcode"],
