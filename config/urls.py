@@ -13,6 +13,7 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("sitemap.xml", sitemap),
     path("donate/", donation_views.donate, name="donate"),
+    path("donate/session/", donation_views.donation_session, name="donation_session"),
     path("donate/confirm/", donation_views.donation_confirm, name="donation_confirm"),
     path("donate/thank-you/<uuid:form_token>/", donation_views.donation_thanks, name="donation_thanks"),
     path("donate/monthly/", donation_views.monthly_start, name="monthly_start"),

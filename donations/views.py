@@ -6,7 +6,8 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
@@ -37,7 +38,7 @@ def donate_context(request, *, form=None, campaign=None, presets=None, fundraise
     amounts = {**PRESET_AMOUNTS_PENCE, **({"once": presets} if presets else {})}
     suggested = amounts["once"][min(1, len(amounts["once"]) - 1)]  # the second amount is the usual nudge
     pounds, pence = divmod(suggested, 100)
-    initial = {"form_token": uuid.uuid4(), "frequency": "once", "amount": f"{pounds}.{pence:02d}" if pence else str(pounds),
+    initial = {"frequency": "once", "amount": f"{pounds}.{pence:02d}" if pence else str(pounds),
                **_attribution(request)}
     if campaign is not None:
         initial["campaign"] = campaign.code
@@ -72,11 +73,20 @@ def _errors_json(form) -> JsonResponse:
     }, status=400)
 
 
+@never_cache
+@ensure_csrf_cookie
+def donation_session(request):
+    """Per visitor, for a donation form on a page every visitor shares from the
+    cache: a fresh one-time token, the CSRF cookie, and any gift made a few
+    minutes ago from this browser."""
+    return JsonResponse({"form_token": str(uuid.uuid4()), "recent_gift": _recent_gift(request)})
+
+
 @require_http_methods(["GET", "POST"])
 def donate(request):
     """GET: the donation form. POST (from the form's script): take the gift."""
     if request.method == "GET":
-        return render(request, "donations/donate.html", {**donate_context(request), "recent_gift": _recent_gift(request)})
+        return render(request, "donations/donate.html", donate_context(request))
     data, refusal = _checked_form(request)
     if refusal:
         return refusal
@@ -195,6 +205,7 @@ def monthly_confirm(request):
     return JsonResponse({"redirect": reverse("monthly_thanks", args=[recurring.form_token])})
 
 
+@never_cache
 def monthly_thanks(request, form_token):
     recurring = RecurringGift.objects.select_related("supporter").filter(form_token=form_token).first()
     if recurring is None or recurring.status == RecurringGift.Status.PENDING:
@@ -223,6 +234,7 @@ def donation_confirm(request):
     return JsonResponse({"status": donation.status, "redirect": reverse("donation_thanks", args=[donation.form_token])})
 
 
+@never_cache
 def donation_thanks(request, form_token):
     donation = Donation.objects.select_related("supporter", "campaign").filter(form_token=form_token).first()
     if donation is None or donation.status in (Donation.Status.CREATED, Donation.Status.FAILED):
@@ -272,6 +284,7 @@ def _recurring_from_token(token: str) -> RecurringGift:
     return get_object_or_404(RecurringGift.objects.select_related("supporter"), uid=uid)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def monthly_manage(request, token):
     """A supporter changes the amount, updates the card or cancels their monthly

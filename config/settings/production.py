@@ -27,6 +27,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8  # a working day: staff sessions carry personal data
 
 EMAIL_BACKEND = env("EMAIL_BACKEND")
+CACHE_MIDDLEWARE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=30)
 TASKS["default"]["BACKEND"] = "django_tasks_db.DatabaseBackend"  # noqa: F405  (run `manage.py db_worker`)
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")

@@ -81,3 +81,17 @@ def test_a_campaign_page_can_only_live_under_the_home_page():
     index = home.add_child(instance=StoryIndexPage(title="Stories", slug="stories"))
     assert not CampaignPage.can_create_at(index)
     assert not StoryPage.can_create_at(home)
+
+
+def test_public_pages_are_cached_and_personal_ones_never(client, campaign_page, settings):
+    from django.test import Client
+
+    settings.CACHE_MIDDLEWARE_SECONDS = 60
+    first = Client().get("/home-for-winter/")
+    assert "max-age=60" in first["Cache-Control"]
+    assert "csrftoken" not in first.cookies  # nothing per visitor in a shared page
+    campaign_totals_apply(campaign_id=campaign_page.campaign_id, appeal_id=None,
+                          supporter_id=SupporterFactory().pk, raised_pence=1000, gift_aid_pence=0, gifts=1)
+    cached = Client().get("/home-for-winter/").content.decode()
+    assert "£0</strong> raised" in cached  # served from the cache, without a query for the new total
+    assert "no-cache" in Client().get("/donate/session/")["Cache-Control"]

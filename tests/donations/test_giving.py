@@ -190,6 +190,13 @@ class TestAbuse:
 
 
 def test_coming_back_to_the_form_after_giving_says_so(client, give):
-    assert "a few minutes ago" not in client.get("/donate/").content.decode()
+    assert client.get("/donate/session/").json()["recent_gift"] is None
     give()
-    assert "You gave £25.00 a few minutes ago" in client.get("/donate/").content.decode()
+    assert client.get("/donate/session/").json()["recent_gift"] == "£25.00"
+
+
+def test_each_visitor_gets_their_own_token_and_csrf_cookie(client):
+    first, second = client.get("/donate/session/"), client.get("/donate/session/")
+    assert first.json()["form_token"] != second.json()["form_token"]
+    assert "csrftoken" in first.cookies
+    assert "no-cache" in first["Cache-Control"]

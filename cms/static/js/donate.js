@@ -14,6 +14,20 @@
   card.mount("#card-element");
 
   const $ = (id) => document.getElementById(id);
+  const csrfToken = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+
+  // The page may come from a shared cache: this visitor's one-time token (and
+  // CSRF cookie) come from the server now, never from the page's HTML.
+  const session = fetch(form.dataset.sessionUrl, {credentials: "same-origin", cache: "no-store"})
+    .then((response) => response.json())
+    .then((data) => {
+      form.elements.form_token.value = data.form_token;
+      if (data.recent_gift) {
+        const notice = $("recent-gift");
+        notice.textContent = `You gave ${data.recent_gift} a few minutes ago: thank you! If you meant to give again, please carry on below.`;
+        notice.hidden = false;
+      }
+    });
   const alertBox = $("form-alert");
   const payButton = $("pay-button");
   const amountInput = form.elements.amount;
@@ -87,7 +101,9 @@
   }
 
   async function post(url, data) {
-    const response = await fetch(url, {method: "POST", body: data, headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
+    await session;
+    const response = await fetch(url, {method: "POST", body: data, credentials: "same-origin",
+                                       headers: {"X-Requested-With": "fetch", "X-CSRFToken": csrfToken()}});
     const body = await response.json().catch(() => ({error: "Something went wrong on our side. You have not been charged."}));
     return body;
   }
@@ -102,7 +118,6 @@
     if (body.status === "requires_action" && body.client_secret) {
       const result = await stripe.handleNextAction({clientSecret: body.client_secret});
       const data = new FormData();
-      data.set("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
       data.set("form_token", form.elements.form_token.value);
       const confirmed = await post(body.confirm_url, data);
       if (result && result.error && !confirmed.redirect) {
@@ -132,7 +147,6 @@
           const result = await stripe.confirmCardSetup(body.client_secret, {payment_method: {card, billing_details: billing}});
           if (result.error) { showCardError(result.error.message); return; }
           const data = new FormData();
-          data.set("csrfmiddlewaretoken", form.elements.csrfmiddlewaretoken.value);
           data.set("form_token", form.elements.form_token.value);
           body = await post(body.confirm_url, data);
         }
