@@ -53,6 +53,7 @@ def test_a_page_is_public_only_once_staff_approve_it(client, marathon, fundraise
     fundraiser_client.post(f"/admin/fundraiser_page/{page.pk}/review/", {"status": "approved"})
     public = client.get(f"/fundraise/{page.slug}/").content.decode()
     assert "Sam runs for families" in public and "Sponsor Sam" in public
+    assert "Give monthly" not in public  # sponsorship is a one-off gift
     fundraiser_client.post(f"/admin/fundraiser_page/{page.pk}/review/", {"status": "hidden"})
     assert client.get(f"/fundraise/{page.slug}/").status_code == 404
 

@@ -1,0 +1,99 @@
+"""A visitor on a campaign page, and a supporter's fundraising page from sign-up
+to the leaderboard, in real Chromium, at a phone's width and a desktop's."""
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from campaigns.models import Campaign, FundraiserPage
+from campaigns.services import campaign_totals_apply
+from cms.models import CampaignPage, HomePage
+from tests.browser.conftest import BROWSER_DB, PASSWORD, shot
+from tests.conftest import WEBHOOK_SECRET
+from tests.supporters.factories import SupporterFactory
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def marathon_page():
+    campaign = Campaign.objects.create(name="Marathon 2027", code="marathon-2027", kind="peer_to_peer",
+                                       status="live", target_pence=800_000)
+    page = HomePage.objects.get().add_child(instance=CampaignPage(
+        title="Run the marathon for families", slug="marathon", campaign=campaign,
+        intro="Take on 26.2 miles and help bring children home.",
+        body=[("impact", {"heading": "What your sponsorship does",
+                          "items": [{"amount": "30", "pays_for": "a social worker's visit"}]})]))
+    campaign_totals_apply(campaign_id=campaign.pk, appeal_id=None, supporter_id=SupporterFactory().pk,
+                          raised_pence=200_000, gift_aid_pence=25_000, gifts=1)
+    return page
+
+
+@BROWSER_DB
+@pytest.mark.parametrize("width, height, name", [(390, 844, "phone"), (1366, 900, "desktop")])
+def test_a_visitor_sees_the_total_and_reaches_the_form(browser, live_server, stripe_settings, marathon_page,
+                                                       width, height, name):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(live_server.url + "/marathon/")
+    expect(page.locator(".progress__raised")).to_contain_text("£2,000 raised of £8,000 target")
+    expect(page.locator(".progress__bar")).to_have_attribute("aria-valuenow", "25")
+    expect(page.locator("main")).to_contain_text("pays for a social worker's visit")
+    # Nothing on the page overflows the screen sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.locator("#pay-button").scroll_into_view_if_needed()
+    expect(page.locator("#pay-button")).to_be_visible()
+    expect(page.locator("#donation-form input[name=form_token]")).not_to_have_value("")
+    shot(page, f"campaign-page-{name}")
+    page.close()
+
+
+@BROWSER_DB
+def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, browser, live_server, stripe_settings,
+                                                                          local_stripe, marathon_page, fundraiser):
+    requests.post(f"{local_stripe}/_config/webhooks/browser-tests",
+                  data={"url": f"{live_server.url}/stripe/webhook/", "secret": WEBHOOK_SECRET}).raise_for_status()
+    page.goto(live_server.url + "/marathon/")
+    page.get_by_role("link", name="Start your own fundraising page").click()
+    page.fill("#id_first_name", "Sam")
+    page.fill("#id_last_name", "Okafor")
+    page.fill("#id_email", "sam@example.org")
+    page.fill("#id_title", "Sam runs for families")
+    page.fill("#id_story", "Twenty-six miles for children who deserve a home.")
+    page.fill("#id_target", "500")
+    shot(page, "fundraiser-signup")
+    page.get_by_role("button", name="Create my page").click()
+    expect(page.locator("h1")).to_contain_text("Thank you, Sam")
+    fundraiser_page = FundraiserPage.objects.get()
+    assert fundraiser_page.status == "pending"
+
+    staff = browser.new_page(viewport={"width": 1366, "height": 900})
+    staff.goto(live_server.url + "/admin/login/")
+    staff.fill("#id_username", fundraiser.username)
+    staff.fill("#id_password", PASSWORD)
+    staff.get_by_role("button", name="Sign in").click()
+    staff.wait_for_url(live_server.url + "/admin/")
+    staff.goto(f"{live_server.url}/admin/fundraiser_page/inspect/{fundraiser_page.pk}/")
+    staff.get_by_role("button", name="Approve and publish").click()
+    expect(staff.locator(".messages")).to_contain_text("is now live")
+    staff.close()
+
+    page.goto(f"{live_server.url}/fundraise/{fundraiser_page.slug}/")
+    expect(page.locator("h1")).to_contain_text("Sam runs for families")
+    page.get_by_role("button", name="£50").click()
+    page.fill("#id_first_name", "Grace")
+    page.fill("#id_last_name", "Okafor")
+    page.fill("#id_email", "grace@example.org")
+    page.fill("#card-element input[placeholder=number]", "4242424242424242")
+    page.fill("#card-element input[placeholder=exp_month]", "12")
+    page.fill("#card-element input[placeholder=exp_year]", "34")
+    page.fill("#card-element input[placeholder=cvc]", "123")
+    shot(page, "fundraiser-page")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+
+    page.goto(live_server.url + "/marathon/")
+    board = page.locator(".leaderboard")
+    expect(board).to_contain_text("Sam runs for families")
+    expect(board).to_contain_text("£50")
+    expect(page.locator(".progress__raised")).to_contain_text("£2,050 raised")
+    shot(page, "campaign-leaderboard")
