@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SUPPORTERS ?= 500
 
-.PHONY: run test test-postgres bench install browser migrate demo clean
+.PHONY: run test test-postgres bench install browser axe migrate demo clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ browser:
 		echo "Installing Debian's chromium for the browser tests..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# axe-core for the accessibility tests, installed once into an ignored folder;
+# the tests read it from here and never download anything themselves.
+AXE_DIR := .cache/axe
+AXE_JS := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+$(AXE_JS):
+	npm install --no-save --no-audit --no-fund --prefix $(AXE_DIR) axe-core@4
+
+axe: $(AXE_JS)
 
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
@@ -49,7 +59,7 @@ run: demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the tests (SQLite unless DATABASE_URL points elsewhere).
-test: $(STAMP) browser
+test: $(STAMP) browser $(AXE_JS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The same tests on the local PostgreSQL server.
@@ -58,6 +68,8 @@ test-postgres:
 
 ## Benchmarks on PostgreSQL; they print their figures.
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/brightwell_bench} $(BIN)/python -m tests.bench
 
 clean:
