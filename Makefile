@@ -73,4 +73,4 @@ bench: $(STAMP)
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/brightwell_bench} $(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media static_collected .pytest_cache
+	rm -rf $(VENV) db.sqlite3 media static_collected .pytest_cache .cache
