@@ -95,3 +95,20 @@ def test_public_pages_are_cached_and_personal_ones_never(client, campaign_page, 
     cached = Client().get("/home-for-winter/").content.decode()
     assert "£0</strong> raised" in cached  # served from the cache, without a query for the new total
     assert "no-cache" in Client().get("/donate/session/")["Cache-Control"]
+
+
+def test_fundraising_staff_publish_a_campaign_page_and_finance_cannot(fundraiser_client, finance_user):
+    from django.test import Client
+
+    campaign = Campaign.objects.create(name="Spring", code="spring")
+    home = HomePage.objects.get()
+    response = fundraiser_client.post(f"/admin/pages/add/cms/campaignpage/{home.pk}/", {
+        "title": "Spring appeal", "slug": "spring", "campaign": campaign.pk, "intro": "Bring children home.",
+        "hero_alt": "", "preset_amounts": "", "body-count": "0", "action-publish": "publish",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = CampaignPage.objects.get(slug="spring")
+    assert page.live
+    finance = Client()
+    finance.force_login(finance_user)
+    assert finance.get(f"/admin/pages/{page.pk}/edit/").status_code in (302, 403)

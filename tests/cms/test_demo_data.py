@@ -31,3 +31,16 @@ def test_demo_logins_for_each_role(django_user_model):
     assert set(django_user_model.objects.get(username="fundraiser").groups.values_list("name", flat=True)) == {"Fundraising"}
     assert set(django_user_model.objects.get(username="finance").groups.values_list("name", flat=True)) == {"Finance"}
     assert django_user_model.objects.get(username="admin").is_superuser
+
+
+def test_demo_site_has_campaign_pages_stories_and_a_leaderboard(client):
+    from campaigns.models import Campaign
+    from campaigns.selectors import campaign_totals
+
+    call_command("load_demo_data", supporters=200, no_users=True)
+    home = client.get("/").content.decode()
+    assert "Home for Christmas" in home and "Stories" in home
+    marathon = client.get("/london-marathon/").content.decode()
+    assert "Top fundraisers" in marathon
+    totals = campaign_totals(campaign=Campaign.objects.get(code="london-marathon-2027"))
+    assert totals["raised_pence"] > 0

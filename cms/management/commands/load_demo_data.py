@@ -119,6 +119,11 @@ STORIES = [
     ("Meet our foster carers", "Three families who opened their homes this year.",
      ("We had room in our house and in our hearts.", "Ion and Natalia, foster carers")),
 ]
+FUNDRAISERS = [
+    ("{name} runs 26.2 miles for families", "I've never run further than 10k, but every child deserves a home."),
+    ("{name}'s first marathon", "My mum fostered three children. This one's for them."),
+    ("Team {name}: London or bust", "Running with my colleagues to help close orphanages for good."),
+]
 STORY_TEXT = ("With support from our social workers, the family found a way through: help with housing, school "
               "and the day-to-day. It takes patience and time, and it works.")
 HOME_BODY = (
@@ -157,6 +162,7 @@ class Command(BaseCommand):
         self.create_campaigns()
         self.create_pages()
         created = self.create_supporters(rng, supporters)
+        self.create_fundraisers(rng)
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
@@ -301,6 +307,29 @@ class Command(BaseCommand):
             person.address_house = rng.choice(HOUSE_NAMES) if rng.random() < 0.1 else str(rng.randint(1, 240))
             person.address_street = rng.choice(STREETS)
         return person
+
+    def create_fundraisers(self, rng):
+        """A few approved fundraising pages under the marathon, with sponsorship gifts."""
+        from campaigns.models import FundraiserPage
+
+        marathon = Campaign.objects.filter(code="london-marathon-2027").first()
+        if marathon is None or FundraiserPage.objects.filter(campaign=marathon).exists():
+            return
+        people = list(Supporter.objects.order_by("?")[:3 + 12])
+        if len(people) < 15:
+            return
+        runners, sponsors = people[:3], people[3:]
+        for index, (runner, (title, story)) in enumerate(zip(runners, FUNDRAISERS)):
+            page = FundraiserPage.objects.create(
+                campaign=marathon, supporter=runner, slug=f"{runner.first_name}-{runner.last_name}-marathon".lower()
+                .replace(" ", "-").replace("'", ""), title=title.format(name=runner.first_name), story=story,
+                target_pence=50_000 * (index + 1), status=FundraiserPage.Status.APPROVED, reviewed_at=timezone.now())
+            Donation.objects.bulk_create([
+                Donation(supporter=sponsor, amount_pence=rng.choice((1000, 2000, 2500, 5000)),
+                         status=Donation.Status.SUCCEEDED, channel=Donation.Channel.IMPORT, campaign=marathon,
+                         fundraiser_page=page, is_sponsorship=True, paid_at=timezone.now())
+                for sponsor in sponsors[index * 4:(index + 1) * 4]
+            ])
 
     def make_past_gifts(self, rng, person, campaigns, now) -> list[Donation]:
         """Gifts from before this system: imported from the old database, or given
