@@ -118,6 +118,28 @@ class Donation(models.Model):
         return self.kept_pence // 4 if self.gift_aid_declared else 0
 
 
+class Refund(models.Model):
+    """Money given back on a gift, one row per Stripe refund (unique by its id),
+    whether staff made it here or in Stripe's dashboard. Gift Aid adjustments and
+    reconciliation read these, with their dates."""
+
+    donation = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="refunds")
+    stripe_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    stripe_balance_transaction_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    amount_pence = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=20, default="succeeded")
+    reason = models.CharField(max_length=255, blank=True)
+    made_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_pence__gt=0), name="refund_amount_positive")]
+
+    def __str__(self):
+        return f"Refund of {format_pence(self.amount_pence)} on {self.donation.reference}"
+
+
 class RecurringGift(models.Model):
     """A monthly gift, charged on our own schedule (not Stripe Billing) against a
     card saved to a Stripe Customer with a SetupIntent."""

@@ -5,6 +5,7 @@ all call these functions, so a gift is recorded the same way whichever of them
 arrives first; the others find it done."""
 
 import dataclasses
+import datetime
 import logging
 import uuid
 
@@ -20,7 +21,7 @@ from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from config.errors import ApplicationError
 from donations import stripe_gateway
-from donations.models import Donation, format_pence
+from donations.models import Donation, Refund, format_pence
 from supporters import services as supporter_services
 from supporters.models import Channel, ConsentMethod, Interaction, Supporter
 
@@ -433,6 +434,40 @@ def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dis
     return donation
 
 
+def refund_record(*, donation: Donation, refund: dict, reason: str = "", by=None) -> Refund:
+    """Keep one Refund row per Stripe refund (idempotent on its id)."""
+    transaction_ = refund.get("balance_transaction")
+    record, created = Refund.objects.get_or_create(
+        stripe_refund_id=refund["id"],
+        defaults={"donation": donation, "amount_pence": int(refund["amount"]), "status": refund.get("status") or "",
+                  "reason": (reason or (refund.get("metadata") or {}).get("reason") or refund.get("reason") or "")[:255],
+                  "made_by": by,
+                  "stripe_balance_transaction_id": transaction_ if isinstance(transaction_, str) else
+                  (transaction_ or {}).get("id"),
+                  "created_at": datetime.datetime.fromtimestamp(refund["created"], tz=datetime.timezone.utc)
+                  if refund.get("created") else timezone.now()},
+    )
+    if not created and record.status != refund.get("status"):
+        record.status = refund.get("status") or record.status
+        record.save(update_fields=["status"])
+    return record
+
+
+def donation_sync_refunds(*, charge_id: str, payment_intent_id: str | None) -> Donation | None:
+    """Fetch a charge's refunds from Stripe, keep a record of each, and bring the
+    gift's refunded total up to date. What a charge.refunded event triggers."""
+    refunds = stripe_gateway.refunds_for_charge(charge_id)
+    with transaction.atomic():
+        donation = _donation_for_charge(charge_id=charge_id, payment_intent_id=payment_intent_id)
+        if donation is None:
+            return None
+        for refund in refunds:
+            refund_record(donation=donation, refund=refund)
+        total = sum(int(r["amount"]) for r in refunds if r.get("status") in ("succeeded", "pending"))
+        return donation_apply_refund_total(charge_id=charge_id, payment_intent_id=payment_intent_id,
+                                           refunded_pence=total)
+
+
 def donation_refund(*, donation: Donation, amount_pence: int, reason: str, by=None) -> Donation:
     """Refund all or part of a gift through Stripe (finance staff). The refund's
     idempotency key is the gift and its refunded total, so a double click or a
@@ -456,11 +491,13 @@ def donation_refund(*, donation: Donation, amount_pence: int, reason: str, by=No
         )
     except stripe.StripeError as error:
         raise ApplicationError(f"Stripe did not make the refund: {error.user_message or error}") from error
-    donation = donation_apply_refund_total(
-        charge_id=donation.stripe_charge_id or refund.get("charge") or "",
-        payment_intent_id=donation.stripe_payment_intent_id,
-        refunded_pence=donation.refunded_pence + amount_pence,
-    )
+    with transaction.atomic():
+        refund_record(donation=donation, refund=refund, reason=reason, by=by)
+        donation = donation_apply_refund_total(
+            charge_id=donation.stripe_charge_id or refund.get("charge") or "",
+            payment_intent_id=donation.stripe_payment_intent_id,
+            refunded_pence=donation.refunded_pence + amount_pence,
+        )
     supporter_services.timeline_add(
         supporter=donation.supporter, kind=Interaction.Kind.DONATION,
         summary=f"Refund of {format_pence(amount_pence, donation.currency)} made by staff",
@@ -473,13 +510,11 @@ def donations_resync_day(*, day) -> dict:
     """Bring every gift paid through Stripe on `day` (local time) up to date from
     Stripe itself: the safety net for a webhook outage. Idempotent; changes
     only what differs. Returns counts."""
-    import datetime as _dt
-
     from donations import monthly
 
     zone = timezone.get_current_timezone()
-    start = int(_dt.datetime.combine(day, _dt.time.min, tzinfo=zone).timestamp())
-    end = int(_dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time.min, tzinfo=zone).timestamp())
+    start = int(datetime.datetime.combine(day, datetime.time.min, tzinfo=zone).timestamp())
+    end = int(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone).timestamp())
     counts = {"seen": 0, "ours": 0, "updated": 0}
     after = ""
     while True:
@@ -497,8 +532,7 @@ def donations_resync_day(*, day) -> dict:
             counts["ours"] += 1
             charge = intent.get("latest_charge")
             if isinstance(charge, dict) and charge.get("amount_refunded"):
-                donation = donation_apply_refund_total(charge_id=charge["id"], payment_intent_id=intent["id"],
-                                                       refunded_pence=int(charge["amount_refunded"]))
+                donation = donation_sync_refunds(charge_id=charge["id"], payment_intent_id=intent["id"])
             if donation.recurring_gift_id:
                 monthly.monthly_charge_apply_donation(donation=donation)
             after_state = (donation.status, donation.fee_pence, donation.refunded_pence)

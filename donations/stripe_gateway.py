@@ -110,3 +110,17 @@ def event_construct(*, payload: bytes, signature_header: str) -> dict:
 def payment_method_detach(payment_method_id: str) -> dict:
     """Remove a saved card from its customer, so it can never be charged again."""
     return client().v1.payment_methods.detach(payment_method_id).to_dict()
+
+
+def refunds_for_charge(charge_id: str) -> list[dict]:
+    """Every refund of a charge, made here or in Stripe's dashboard."""
+    refunds, after = [], ""
+    while True:
+        params = {"charge": charge_id, "limit": 100}
+        if after:
+            params["starting_after"] = after
+        page = client().v1.refunds.list(params=params).to_dict()
+        refunds += page["data"]
+        if not page.get("has_more") or not page["data"]:
+            return refunds
+        after = page["data"][-1]["id"]

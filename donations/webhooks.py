@@ -49,10 +49,13 @@ def _charge_event(event) -> bool:
 
 def _charge_refunded(event) -> bool:
     charge = event["data"]["object"]
-    return services.donation_apply_refund_total(
-        charge_id=charge["id"], payment_intent_id=charge.get("payment_intent"),
-        refunded_pence=int(charge.get("amount_refunded") or 0),
-    ) is not None
+    if not Donation.objects.filter(stripe_charge_id=charge["id"]).exists() and not (
+            charge.get("payment_intent") and
+            Donation.objects.filter(stripe_payment_intent_id=charge["payment_intent"]).exists()):
+        return False  # not one of our gifts: no need to ask Stripe
+    # Fetch the refunds themselves (ids, dates): the charge alone gives only a total.
+    return services.donation_sync_refunds(charge_id=charge["id"],
+                                          payment_intent_id=charge.get("payment_intent")) is not None
 
 
 def _dispute_event(event) -> bool:

@@ -29,6 +29,7 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from tests.bench import servers
 from tests.stripe_server import PUBLISHABLE_KEY, SECRET_KEY, uk_card_fee
@@ -66,7 +67,7 @@ def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int =
                                **_ROUGH_LIMITS), servers.gunicorn(workdir, env=site_env, workers=WORKERS) as (port, tdir):
             print(f"giving: the site under gunicorn ({WORKERS} sync workers, CONN_MAX_AGE=60, tasks queued in the "
                   f"database) and the local Stripe (localstripe, one thread, store indexed) on 127.0.0.1; "
-                  f"{CLIENTS} concurrent clients; mail to memory")
+                  f"{CLIENTS} concurrent clients; mail to memory; load average before: {os.getloadavg()[0]:.1f}")
             bench = _Bench(stripe_base, port, _WorkerTimings(tdir))
             bench.queries_per_request()
             events = bench.webhooks(webhook_events)
@@ -346,10 +347,11 @@ class _Bench:
         from donations.models import Donation
 
         methods = self.payment_methods(ONE_AT_A_TIME + count)
-        # One page view per client first, for its CSRF cookie (the form posts it back, as donate.js does).
+        # Each client first makes the per-visitor request the donation page's script makes
+        # (the page itself may come from a cache), for its CSRF cookie.
         tokens = []
         for _ in range(CLIENTS):
-            status, _, headers = _request(self.port, "GET", "/donate/")
+            status, _, headers = _request(self.port, "GET", reverse("donation_session"))
             cookies = SimpleCookie()
             for header in headers.get_all("Set-Cookie") or []:
                 cookies.load(header)
@@ -358,9 +360,10 @@ class _Bench:
 
         def give(i: int) -> tuple[int, str]:
             token = tokens[i % CLIENTS]
-            body = urlencode({**self.form(i, methods[i]), "csrfmiddlewaretoken": token}).encode()
-            status, answer, _ = _request(self.port, "POST", "/donate/", body, {
-                "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={token}"})
+            # Posted as donate.js posts it: the form, the CSRF token in a header, the cookie.
+            status, answer, _ = _request(self.port, "POST", "/donate/", urlencode(self.form(i, methods[i])).encode(), {
+                "Content-Type": "application/x-www-form-urlencoded", "X-Requested-With": "fetch",
+                "X-CSRFToken": token, "Cookie": f"csrftoken={token}"})
             return status, json.loads(answer).get("status", answer[:120].decode(errors="replace"))
 
         # Our own time: gifts one at a time, so that no gift waits on another, timed in

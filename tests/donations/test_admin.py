@@ -29,6 +29,8 @@ def test_finance_sees_gifts_with_fee_and_net_and_refunds_one(finance_client, gif
     assert response.status_code == 302
     gift.refresh_from_db()
     assert (gift.status, gift.refunded_pence) == ("partly_refunded", 1000)
+    page = finance_client.get(f"/admin/donation/inspect/{gift.pk}/").content.decode()
+    assert "Gave twice" in page and "£10" in page and "re_" in page
 
 
 def test_a_refund_over_what_is_left_is_refused(finance_client, gift):

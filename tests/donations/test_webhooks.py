@@ -138,6 +138,11 @@ class TestRefundsAndDisputes:
         deliver(event_for({**charge, "amount_refunded": 1000}, "charge.refunded", event_id="evt_r1_late"))
         donation.refresh_from_db()
         assert (donation.status, donation.refunded_pence, donation.kept_pence) == ("refunded", 2500, 0)
+        # One record per Stripe refund, with its id and balance transaction, however often the event came.
+        refunds = list(donation.refunds.order_by("amount_pence").values_list("amount_pence", "stripe_refund_id",
+                                                                             "stripe_balance_transaction_id"))
+        assert [r[0] for r in refunds] == [1000, 1500]
+        assert all(r[1].startswith("re_") and r[2].startswith("txn_") for r in refunds)
 
     def test_staff_refund_through_stripe(self, paid_gift, fundraiser):
         donation = paid_gift()
@@ -149,6 +154,8 @@ class TestRefundsAndDisputes:
         services.donation_refund(donation=donation, amount_pence=2000, reason="Asked for the rest back")
         donation.refresh_from_db()
         assert (donation.status, donation.refunded_pence) == ("refunded", 2500)
+        first = donation.refunds.order_by("created_at", "pk").first()
+        assert (first.amount_pence, first.reason, first.made_by) == (500, "Gave twice by mistake", fundraiser)
 
     def test_a_dispute_opened_then_lost(self, paid_gift, deliver):
         donation = paid_gift()
