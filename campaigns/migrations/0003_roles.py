@@ -1,21 +1,14 @@
 """Fundraising runs appeals and source codes; Finance reads them."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from config.migration_helpers import grant_role_permissions
 
 ROLE_PERMISSIONS = {"Fundraising": ["add_appeal", "change_appeal", "view_appeal"], "Finance": ["view_appeal"]}
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("campaigns")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="campaigns", codename__in=codenames))
+    grant_role_permissions(apps, "campaigns", ROLE_PERMISSIONS)
 
 
 class Migration(migrations.Migration):

@@ -2,8 +2,9 @@
 cancel monthly gifts, retry failed Stripe events. Fundraising: read gifts and
 monthly gifts, and cancel a monthly gift when a supporter asks."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from config.migration_helpers import grant_role_permissions
 
 ROLE_PERMISSIONS = {
     "Finance": ["view_donation", "refund_donation", "view_recurringgift", "cancel_recurringgift",
@@ -13,15 +14,7 @@ ROLE_PERMISSIONS = {
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("donations")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="donations", codename__in=codenames))
+    grant_role_permissions(apps, "donations", ROLE_PERMISSIONS)
 
 
 class Migration(migrations.Migration):

@@ -57,3 +57,21 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@pytest.fixture
+def marathon_page():
+    """A live peer-to-peer campaign page with £2,000 raised of £8,000."""
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_totals_apply
+    from cms.models import CampaignPage, HomePage
+    from tests.supporters.factories import SupporterFactory
+
+    campaign = Campaign.objects.create(name="Marathon 2027", code="marathon-2027", kind="peer_to_peer",
+                                       status="live", target_pence=800_000)
+    page = HomePage.objects.get().add_child(instance=CampaignPage(
+        title="Run the marathon for families", slug="marathon", campaign=campaign,
+        intro="Take on 26.2 miles and help bring children home.",
+        body=[("impact", {"heading": "What your sponsorship does",
+                          "items": [{"amount": "30", "pays_for": "a social worker's visit"}]})]))
+    campaign_totals_apply(campaign_id=campaign.pk, appeal_id=None, supporter_id=SupporterFactory().pk,
+                          raised_pence=200_000, gift_aid_pence=25_000, gifts=1)
+    return page

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from campaigns.models import Campaign, FundraiserPage
-from campaigns.services import campaign_totals_apply, fundraiser_page_create, fundraiser_page_review
-from cms.models import CampaignPage, HomePage
+from campaigns.models import FundraiserPage
+from campaigns.services import fundraiser_page_create, fundraiser_page_review
 from tests.browser.conftest import BROWSER_DB
 from tests.supporters.factories import SupporterFactory
 
@@ -43,20 +42,6 @@ def axe_source():
         pytest.fail(f"axe-core is not installed ({AXE_JS} is missing). Run `make test` "
                     f"(or `make axe`) once to install it with npm, then run this test again.", pytrace=False)
     return AXE_JS.read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def marathon_page():
-    campaign = Campaign.objects.create(name="Marathon 2027", code="marathon-2027", kind="peer_to_peer",
-                                       status="live", target_pence=800_000)
-    page = HomePage.objects.get().add_child(instance=CampaignPage(
-        title="Run the marathon for families", slug="marathon", campaign=campaign,
-        intro="Take on 26.2 miles and help bring children home.",
-        body=[("impact", {"heading": "What your sponsorship does",
-                          "items": [{"amount": "30", "pays_for": "a social worker's visit"}]})]))
-    campaign_totals_apply(campaign_id=campaign.pk, appeal_id=None, supporter_id=SupporterFactory().pk,
-                          raised_pence=200_000, gift_aid_pence=25_000, gifts=1)
-    return page
 
 
 @pytest.fixture

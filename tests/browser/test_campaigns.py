@@ -5,28 +5,11 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from campaigns.models import Campaign, FundraiserPage
-from campaigns.services import campaign_totals_apply
-from cms.models import CampaignPage, HomePage
+from campaigns.models import FundraiserPage
 from tests.browser.conftest import BROWSER_DB, PASSWORD, shot
 from tests.conftest import WEBHOOK_SECRET
-from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def marathon_page():
-    campaign = Campaign.objects.create(name="Marathon 2027", code="marathon-2027", kind="peer_to_peer",
-                                       status="live", target_pence=800_000)
-    page = HomePage.objects.get().add_child(instance=CampaignPage(
-        title="Run the marathon for families", slug="marathon", campaign=campaign,
-        intro="Take on 26.2 miles and help bring children home.",
-        body=[("impact", {"heading": "What your sponsorship does",
-                          "items": [{"amount": "30", "pays_for": "a social worker's visit"}]})]))
-    campaign_totals_apply(campaign_id=campaign.pk, appeal_id=None, supporter_id=SupporterFactory().pk,
-                          raised_pence=200_000, gift_aid_pence=25_000, gifts=1)
-    return page
 
 
 @BROWSER_DB
