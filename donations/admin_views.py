@@ -38,6 +38,16 @@ def _money(field):
 class DonationIndexView(generic.IndexView):
     export_filename = "donations"
 
+    @cached_property
+    def header_more_buttons(self):
+        buttons = super().header_more_buttons.copy()
+        if self.request.user.has_perm("donations.add_offline_donation"):
+            from wagtail.admin.widgets.button import Button
+
+            buttons.append(Button("Record an offline gift", url=reverse("donation:offline"), icon_name="plus",
+                                  priority=10))
+        return buttons
+
     def get_base_queryset(self):
         return super().get_base_queryset().select_related("supporter", "campaign")
 
@@ -220,3 +230,77 @@ def stripe_event_retry(request, pk):
     else:
         messages.success(request, f"Event {stored.stripe_id} applied ({stored.get_status_display().lower()}).")
     return redirect("stripe_event:inspect", pk)
+
+
+class OfflineGiftForm(forms.Form):
+    supporter = forms.CharField(label="Supporter reference", max_length=20, help_text="E.g. S0000042 (on their record).")
+    amount = forms.CharField(label="Amount (£)", max_length=20)
+    received_on = forms.DateField(label="Date received", widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.ChoiceField(label="How it came", choices=[
+        (Donation.Channel.OFFLINE, "Cash, cheque or bank transfer"), (Donation.Channel.POST, "By post"),
+        (Donation.Channel.PHONE, "By phone"), (Donation.Channel.EVENT, "At an event")])
+    campaign = forms.ModelChoiceField(queryset=None, required=False)
+    appeal_code = forms.CharField(label="Appeal code", required=False, max_length=40)
+    gift_aid_declared = forms.BooleanField(label="The donor has a Gift Aid declaration for this gift", required=False)
+    note = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        from campaigns.models import Campaign
+
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = Campaign.objects.all()
+
+    def clean_supporter(self):
+        from supporters.models import Supporter
+
+        match = re.fullmatch(r"[Ss]?0*(\d+)", self.cleaned_data["supporter"].strip())
+        supporter = Supporter.objects.filter(pk=int(match.group(1)), erased_at__isnull=True).first() if match else None
+        if supporter is None:
+            raise forms.ValidationError("No supporter with that reference.")
+        return supporter
+
+    def clean_amount(self):
+        from donations.forms import parse_amount_pence
+
+        return parse_amount_pence(self.cleaned_data["amount"])
+
+    def clean_appeal_code(self):
+        from campaigns.selectors import appeal_for_code
+
+        code = self.cleaned_data["appeal_code"].strip()
+        if not code:
+            return None
+        appeal = appeal_for_code(code)
+        if appeal is None:
+            raise forms.ValidationError("No appeal has that code.")
+        return appeal
+
+
+class OfflineGiftView(WagtailAdminTemplateMixin, FormView):
+    """Record a gift that did not come through Stripe."""
+
+    template_name = "donations/admin/refund.html"
+    form_class = OfflineGiftForm
+    page_title = "Record an offline gift"
+    header_icon = "pick"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm("donations.add_offline_donation"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {"received_on": timezone.localdate(), "supporter": self.request.GET.get("supporter", "")}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            donation = services.donation_record_offline(
+                supporter=data["supporter"], amount_pence=data["amount"], received_on=data["received_on"],
+                channel=data["channel"], campaign=data["campaign"], appeal=data["appeal_code"],
+                gift_aid_declared=data["gift_aid_declared"], note=data["note"], by=self.request.user)
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Recorded {donation.amount_display} from {donation.supporter} ({donation.reference}).")
+        return redirect("donation:inspect", donation.pk)

@@ -578,3 +578,33 @@ def campaign_totals_rebuild() -> int:
             campaign_id=int(key.split(":")[1]) if is_campaign else None,
         )
     return len(keys)
+
+
+@transaction.atomic
+def donation_record_offline(*, supporter: Supporter, amount_pence: int, received_on: datetime.date, channel: str,
+                            campaign: Campaign | None = None, appeal=None, gift_aid_declared: bool = False,
+                            note: str = "", by=None) -> Donation:
+    """A gift that did not come through Stripe (cash, cheque, bank transfer, an
+    event's takings), recorded by staff. It counts in the campaign's totals at once."""
+    if amount_pence <= 0:
+        raise ApplicationError("Enter an amount above zero.", field="amount")
+    if received_on > timezone.localdate():
+        raise ApplicationError("The date received cannot be in the future.", field="received_on")
+    if channel not in (Donation.Channel.OFFLINE, Donation.Channel.POST, Donation.Channel.PHONE, Donation.Channel.EVENT):
+        raise ApplicationError("Choose how the gift came in.", field="channel")
+    if appeal is not None and campaign is None:
+        campaign = appeal.campaign
+    when = timezone.make_aware(datetime.datetime.combine(received_on, datetime.time(12, 0)))
+    donation = Donation(supporter=supporter, amount_pence=amount_pence, status=Donation.Status.SUCCEEDED,
+                        channel=channel, campaign=campaign, appeal=appeal, gift_aid_declared=gift_aid_declared,
+                        created_at=when, paid_at=when)
+    donation.full_clean()
+    donation.save()
+    _move_totals(donation, (0, 0, 0))
+    supporter_services.timeline_add(
+        supporter=supporter, kind=Interaction.Kind.DONATION,
+        summary=f"Gave {donation.amount_display} ({donation.get_channel_display().lower()})"
+                + (f" to {campaign}" if campaign else ""),
+        detail=note, occurred_at=when, source_ref=f"donation:{donation.pk}", by=by,
+    )
+    return donation

@@ -55,6 +55,7 @@ class DonationViewSet(ModelViewSet):
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [
             path("<int:pk>/refund/", admin_views.RefundView.as_view(), name="refund"),
+            path("offline/", admin_views.OfflineGiftView.as_view(), name="offline"),
         ]
 
 

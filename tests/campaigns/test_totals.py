@@ -73,3 +73,28 @@ def test_a_page_view_reads_totals_without_scanning_gifts(winter, django_assert_m
     give(card, amount_pence=1000, email="x@example.org", campaign=campaign)
     with django_assert_max_num_queries(1):
         assert campaign_totals(campaign=campaign)["raised_pence"] == 1000
+
+
+def test_offline_income_counts_in_the_totals(finance_client, winter):
+    from tests.supporters.factories import SupporterFactory
+
+    campaign, appeal = winter
+    supporter = SupporterFactory()
+    response = finance_client.post("/admin/donation/offline/", {
+        "supporter": supporter.reference, "amount": "120.50", "received_on": "2026-11-20", "channel": "offline",
+        "appeal_code": "WIN-EMAIL", "gift_aid_declared": "on", "note": "Cheque 004512"})
+    assert response.status_code == 302
+    gift = Donation.objects.get()
+    assert (gift.amount_pence, gift.campaign, gift.appeal, gift.channel, gift.status) == (
+        12050, campaign, appeal, "offline", "succeeded")
+    totals = campaign_totals(campaign=campaign)
+    assert (totals["raised_pence"], totals["gift_aid_pence"], totals["donors"]) == (12050, 3012, 1)
+    assert appeal_totals(appeal=appeal)["raised_pence"] == 12050
+
+
+def test_an_offline_gift_needs_a_real_supporter_and_amount(finance_client, winter):
+    response = finance_client.post("/admin/donation/offline/", {
+        "supporter": "S9999999", "amount": "0", "received_on": "2026-11-20", "channel": "offline"})
+    page = response.content.decode()
+    assert "No supporter with that reference" in page and "above zero" in page
+    assert not Donation.objects.exists()
