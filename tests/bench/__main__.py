@@ -4,7 +4,9 @@ Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
 - demo data: time to create 100,000 supporters with consent histories (goal: under 60 s);
 - supporter search at that size: median time per query by email, postcode, name;
 - online giving (tests/bench/giving.py): webhook events applied per second, gifts per second
-  through gunicorn against the local Stripe with our own time per gift, and replays that change nothing.
+  through gunicorn against the local Stripe with our own time per gift, and replays that change nothing
+  (sized by BENCH_WEBHOOK_EVENTS, BENCH_GIFTS and BENCH_REPLAYS; defaults 10,000, 1,000 and 10);
+- campaign pages (tests/bench/pages.py): one uncached render, and cached requests per second through gunicorn.
 """
 
 import os
@@ -76,7 +78,12 @@ def main() -> int:
     from tests.bench import giving
 
     giving.run(url, webhook_events=int(os.environ.get("BENCH_WEBHOOK_EVENTS", giving.WEBHOOK_EVENTS)),
-               gifts=int(os.environ.get("BENCH_GIFTS", giving.GIFTS)))
+               gifts=int(os.environ.get("BENCH_GIFTS", giving.GIFTS)),
+               replays=int(os.environ.get("BENCH_REPLAYS", giving.REPLAYS)))
+
+    from tests.bench import pages
+
+    pages.run(url)
     return 0
 
 

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -46,8 +47,11 @@ AMOUNTS = [1000, 2500, 5000, 10000, 1500, 2000, 3000, 7500]
 _ROUGH_LIMITS = {"DONATION_RATE_LIMIT_PER_IP": "100000000/h", "DONATION_RATE_LIMIT_PER_EMAIL": "100000000/h"}
 
 
-def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int = GIFTS) -> None:
+def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int = GIFTS,
+        replays: int = REPLAYS) -> None:
     started = time.perf_counter()
+    # The in-process client below loads WhiteNoise, which warns of an uncollected static folder.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     workdir = Path(tempfile.mkdtemp(prefix="brightwell-bench-"))
     # Stopped from outside (timeout, kill): unwind, so that the servers below are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -72,7 +76,7 @@ def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int =
             bench.queries_per_request()
             events = bench.webhooks(webhook_events)
             bench.gifts(gifts)
-            bench.replays(events)
+            bench.replays(events, replays)
             bench.queued_tasks()
     print(f"giving: done in {time.perf_counter() - started:.0f} s; the local Stripe and gunicorn are stopped")
 
@@ -389,7 +393,7 @@ class _Bench:
               f"timed inside the gunicorn worker over {ONE_AT_A_TIME} gifts sent one at a time")
 
         # The local Stripe on its own, with as many callers as we have workers.
-        cards = self.payment_methods(1000)
+        cards = self.payment_methods(500)
         _, alone = _concurrently(lambda card: self.stripe.v1.payment_intents.create(params={
             "amount": 2500, "currency": "gbp", "payment_method": card, "payment_method_types": ["card"],
             "confirm": True}), cards, clients=WORKERS)
@@ -401,7 +405,7 @@ class _Bench:
 
     # -- 3. replays --
 
-    def replays(self, events: list[dict]) -> None:
+    def replays(self, events: list[dict], replays: int) -> None:
         from donations import services
         from donations.models import Donation, StripeEvent
 
@@ -425,7 +429,7 @@ class _Bench:
         # Each event ten more times: most with its own id (Stripe's retries: stored
         # once), some with a new id (so the handler applies the same change again).
         payloads = [(event["id"], json.dumps(event).encode()) for event in originals]
-        copies = [(event_id, payload, k) for event_id, payload in payloads for k in range(REPLAYS)]
+        copies = [(event_id, payload, k) for event_id, payload in payloads for k in range(replays)]
         random.Random(2026).shuffle(copies)
 
         def again(copy) -> tuple[int, str]:
@@ -442,7 +446,7 @@ class _Bench:
         duplicates = (Donation.objects.values("stripe_payment_intent_id").exclude(stripe_payment_intent_id=None)
                       .annotate(n=Count("id")).filter(n__gt=1).count())
         print(f"replay: {len(originals):,} events ({len(refunded):,} charge.refunded after the refunds were "
-              f"recorded) x{REPLAYS} shuffled ({REPLAYS - NEW_ID_COPIES} with the event's own id, {NEW_ID_COPIES} "
+              f"recorded) x{replays} shuffled ({replays - NEW_ID_COPIES} with the event's own id, {NEW_ID_COPIES} "
               f"with a new one): {len(copies):,} deliveries in {elapsed:.1f} s ({len(copies) / elapsed:,.0f}/s, "
               f"no Stripe calls, {_ms([r[0] for r in rows]):.1f} ms each in the worker), {failed} failed; "
               f"{StripeEvent.objects.count():,} events stored")
