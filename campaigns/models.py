@@ -75,6 +75,8 @@ class TotalShard(models.Model):
     """Running totals of a campaign or an appeal, split over a few rows so that a
     TV appeal's hundreds of gifts a second do not all queue for one row lock.
     Kept up to date in the same transaction as each gift; read by summing."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     SHARDS = 8
 
@@ -91,6 +93,8 @@ class TotalShard(models.Model):
 
 class CampaignSupporter(models.Model):
     """That a supporter has given to a campaign: counts each donor once."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
     supporter = models.ForeignKey("supporters.Supporter", on_delete=models.CASCADE, related_name="+")

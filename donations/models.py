@@ -14,6 +14,8 @@ from supporters.models import Supporter
 
 
 class Donation(models.Model):
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
     class Status(models.TextChoices):
         CREATED = "created", "Created"  # our row exists; Stripe not yet answered
         REQUIRES_ACTION = "requires_action", "Awaiting card authentication"
@@ -123,6 +125,8 @@ class Refund(models.Model):
     """Money given back on a gift, one row per Stripe refund (unique by its id),
     whether staff made it here or in Stripe's dashboard. Gift Aid adjustments and
     reconciliation read these, with their dates."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     donation = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="refunds")
     stripe_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
@@ -144,6 +148,8 @@ class Refund(models.Model):
 class RecurringGift(models.Model):
     """A monthly gift, charged on our own schedule (not Stripe Billing) against a
     card saved to a Stripe Customer with a SetupIntent."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     class Status(models.TextChoices):
         PENDING = "pending", "Awaiting card set-up"
@@ -212,6 +218,8 @@ class MonthlyCharge(models.Model):
     """One month's charge of a recurring gift. Written before Stripe is called;
     unique per gift and month, and its uid (with the attempt number) is the
     idempotency key, so no crash, rerun or second scheduler charges twice."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -249,6 +257,8 @@ class MonthlyCharge(models.Model):
 
 class StripeEvent(models.Model):
     """Every webhook event Stripe sent us, stored once (unique by its id)."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"

@@ -211,7 +211,9 @@ def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
                     utm_campaign=gift.utm_campaign, form_token=gift.form_token,
                     stripe_payment_method_id=payment_method_id,
                 )
-                existing.full_clean()
+                # The form checked the input; the database holds the rules (constraints, keys).
+                existing.full_clean(exclude=["supporter", "campaign", "appeal", "fundraiser_page", "recurring_gift"],
+                                    validate_unique=False, validate_constraints=False)
                 existing.save()
         except IntegrityError:
             # The same form, submitted twice at once: the other request wrote it.
@@ -299,6 +301,7 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
     if donation is None:
         return None
     before = _worth(donation)
+    unchanged = _snapshot(donation)
     target = _INTENT_STATUS.get(payment_intent["status"], donation.status)
     if not donation.stripe_payment_intent_id:
         donation.stripe_payment_intent_id = payment_intent["id"]
@@ -319,9 +322,19 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
         if donation.paid_at is None:
             donation.paid_at = timezone.now()
             _on_first_success(donation)
+    if _snapshot(donation) == unchanged:
+        return donation  # a repeat: nothing to write
     donation.save()
     _move_totals(donation, before)
     return donation
+
+
+_TRACKED = ("status", "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "fee_pence",
+            "net_pence", "paid_at", "failure_reason", "receipt_sent_at")
+
+
+def _snapshot(donation: Donation) -> tuple:
+    return tuple(getattr(donation, name) for name in _TRACKED)
 
 
 def _on_first_success(donation: Donation) -> None:
@@ -337,7 +350,14 @@ def _on_first_success(donation: Donation) -> None:
     if donation.receipt_sent_at is None and donation.supporter.email and donation.channel != Donation.Channel.MONTHLY:
         donation.receipt_sent_at = timezone.now()
         donation_id = donation.pk
-        transaction.on_commit(lambda: donation_send_receipt(donation_id=donation_id))
+        # Through the task queue: the mail provider's answer is not the donor's wait.
+        transaction.on_commit(lambda: _enqueue_receipt(donation_id))
+
+
+def _enqueue_receipt(donation_id: int) -> None:
+    from donations.tasks import send_receipt
+
+    send_receipt.enqueue(donation_id=donation_id)
 
 
 def donation_send_receipt(*, donation_id: int) -> None:

@@ -10,7 +10,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from donations import monthly, services, stripe_gateway
+from donations import monthly, services, stripe_gateway, tasks
 from donations.models import Donation, StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -18,15 +18,17 @@ logger = logging.getLogger(__name__)
 
 def _payment_intent_event(event) -> bool:
     intent = event["data"]["object"]
-    known = Donation.objects.filter(stripe_payment_intent_id=intent["id"]).only("fee_pence").first()
-    if intent.get("status") == "succeeded" and (known is None or known.fee_pence is None):
-        # The fee and net live on the balance transaction: fetch them once.
-        donation = services.donation_refresh_from_stripe(payment_intent_id=intent["id"])
-    else:
-        donation = services.donation_apply_payment_intent(payment_intent=intent)
-    if donation is not None and donation.recurring_gift_id:
+    donation = services.donation_apply_payment_intent(payment_intent=intent)
+    if donation is None:
+        return False
+    if donation.status in Donation.INCOME_STATUSES and donation.fee_pence is None:
+        # The fee and net live on the balance transaction, which the event does not
+        # carry: the task queue fetches it, so the webhook answers at once.
+        intent_id = intent["id"]
+        transaction.on_commit(lambda: tasks.fetch_fee.enqueue(payment_intent_id=intent_id))
+    if donation.recurring_gift_id:
         monthly.monthly_charge_apply_donation(donation=donation)
-    return donation is not None
+    return True
 
 
 def _setup_intent_succeeded(event) -> bool:

@@ -43,6 +43,8 @@ class ConsentMethod(models.TextChoices):
 
 class SupporterTag(TaggedItemBase):
     """A plain foreign-key through table, so tag filters are a join, not a generic lookup."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     content_object = models.ForeignKey(
         "Supporter", on_delete=models.CASCADE, related_name="tagged_items"
@@ -50,6 +52,8 @@ class SupporterTag(TaggedItemBase):
 
 
 class Supporter(models.Model):
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
     title = models.CharField(max_length=20, blank=True)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
@@ -160,6 +164,8 @@ class Supporter(models.Model):
 class ConsentEvent(models.Model):
     """One change of a supporter's wish to hear from us on one channel. Never edited:
     the history is the record, and the supporter's current consent is derived from it."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="consent_events")
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -186,6 +192,8 @@ class ConsentEvent(models.Model):
 class Interaction(models.Model):
     """The supporter's timeline: notes, calls and letters from staff, and entries
     that other apps add (donations, emails) through supporters.services.timeline_add."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     class Kind(models.TextChoices):
         NOTE = "note", "Note"
@@ -226,6 +234,8 @@ class Interaction(models.Model):
 
 class ErasureRecord(models.Model):
     """Proof that a supporter was erased, holding no personal data of its own."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     supporter = models.OneToOneField(Supporter, on_delete=models.PROTECT, related_name="erasure")
     erased_at = models.DateTimeField(default=timezone.now)
@@ -243,6 +253,8 @@ class GiftAidDeclaration(models.Model):
     and home address as declared, the date, how it was made, which gifts it
     covers and the exact wording shown. Never overwritten: a change is a new
     declaration; a cancellation is recorded on it, with its date and reason."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
 
     class Method(models.TextChoices):
         ONLINE = "online", "Online"

@@ -21,15 +21,17 @@ def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = Non
 
 
 @pytest.fixture
-def deliver():
-    """Post an event to our webhook, signed exactly as Stripe signs it."""
+def deliver(django_capture_on_commit_callbacks):
+    """Post an event to our webhook, signed exactly as Stripe signs it, and run
+    what it leaves for after its commit (tasks such as fetching the fee)."""
     client = Client()
 
     def post(event: dict, *, secret: str = WEBHOOK_SECRET, signature: str | None = None):
         payload = json.dumps(event)
         header = sign(payload, secret) if signature is None else signature
-        return client.post("/stripe/webhook/", data=payload, content_type="application/json",
-                           headers={"Stripe-Signature": header} if header else {})
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post("/stripe/webhook/", data=payload, content_type="application/json",
+                               headers={"Stripe-Signature": header} if header else {})
     return post
 
 

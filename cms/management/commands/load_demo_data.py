@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from campaigns.models import Campaign
 from donations.models import Donation
@@ -321,8 +322,8 @@ class Command(BaseCommand):
         runners, sponsors = people[:3], people[3:]
         for index, (runner, (title, story)) in enumerate(zip(runners, FUNDRAISERS)):
             page = FundraiserPage.objects.create(
-                campaign=marathon, supporter=runner, slug=f"{runner.first_name}-{runner.last_name}-marathon".lower()
-                .replace(" ", "-").replace("'", ""), title=title.format(name=runner.first_name), story=story,
+                campaign=marathon, supporter=runner, slug=slugify(f"{runner.first_name} {runner.last_name} marathon {index}"),
+                title=title.format(name=runner.first_name), story=story,
                 target_pence=50_000 * (index + 1), status=FundraiserPage.Status.APPROVED, reviewed_at=timezone.now())
             Donation.objects.bulk_create([
                 Donation(supporter=sponsor, amount_pence=rng.choice((1000, 2000, 2500, 5000)),
