@@ -13,7 +13,6 @@ from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from cms.forms import FundraiserSignupForm
 from config.errors import ApplicationError
-from donations.services import FORM_CONSENT_WORDING
 from donations.views import donate_context
 from supporters import services as supporter_services
 from supporters.models import ConsentMethod
@@ -41,7 +40,8 @@ def fundraiser_start(request, code):
                 if data["consent_email"]:
                     supporter_services.consent_record(
                         supporter=supporter, channel="email", granted=True, method=ConsentMethod.WEB_FORM,
-                        wording=FORM_CONSENT_WORDING["email"], source_detail=f"fundraiser sign-up ({campaign.code})")
+                        wording=str(form.fields["consent_email"].label),  # exactly what the box said
+                        source_detail=f"fundraiser sign-up ({campaign.code})")
                 photo = None
                 if data["photo"]:
                     photo = Image(title=f"Fundraiser photo: {data['title']}", file=data["photo"])

@@ -340,9 +340,8 @@ class _Bench:
               f"{rate:,.0f}/s (goal >= 1,000/s: {_verdict(rate >= 1000)}); "
               f"{applied:,} gifts now succeeded with fee and net; answers {dict(outcome)}")
         print(f"  per event in the worker: {_ms([r[0] for r in rows]):.1f} ms ({_ms([r[2] for r in rows]):.1f} ms "
-              f"CPU), of which {_ms([r[1] for r in rows]):.1f} ms waiting on the local Stripe. Measured WITH the "
-              f"local Stripe answering: donations/webhooks.py _payment_intent_event re-fetches every PaymentIntent "
-              f"whose fee is unknown, though these events carry the expanded balance transaction")
+              f"CPU), of which {_ms([r[1] for r in rows]):.1f} ms waiting on the local Stripe (the webhook applies "
+              f"the event itself; a fee missing from an event is fetched later by the task queue)")
         return events
 
     # -- 2. gifts --

@@ -47,6 +47,7 @@ def sponsor(client, card, page, amount="40"):
 def test_a_page_is_public_only_once_staff_approve_it(client, marathon, fundraiser_client):
     page = sign_up(Client(), marathon)
     assert page.status == "pending" and page.supporter.consent_email
+    assert "how my fundraising helps" in page.supporter.consent_events.get().wording
     assert client.get(f"/fundraise/{page.slug}/").status_code == 404
     queue = fundraiser_client.get("/admin/fundraiser_page/", {"status": "pending"}).content.decode()
     assert "Sam runs for families" in queue
