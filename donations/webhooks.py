@@ -90,39 +90,67 @@ HANDLERS = {
 
 def stripe_event_receive(*, event) -> StripeEvent:
     """Store a verified event once and apply it, unless it was applied before.
-    Returns the stored event; its status says what happened. A failure is
-    stored with its error (for finance staff to see and retry) and re-raised,
-    so the webhook answers 500 and Stripe delivers again."""
+    Returns the stored event; its status says what happened.
+
+    Storing, applying and marking it done are one transaction (one commit per
+    event). If applying fails, that transaction is rolled back and the event is
+    stored on its own with its error (for finance staff to see and retry), and
+    the error is re-raised so that the webhook answers 500 and Stripe delivers
+    again."""
     try:
         with transaction.atomic():
-            stored, _ = StripeEvent.objects.get_or_create(
-                stripe_id=event["id"],
-                defaults={"type": event["type"], "livemode": bool(event.get("livemode")), "payload": event},
-            )
-    except IntegrityError:  # two deliveries at once: the other stored it
-        stored = StripeEvent.objects.get(stripe_id=event["id"])
-    if stored.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
-        return stored
-    return stripe_event_process(stored_event_id=stored.pk, event=event)
+            stored = _stored(event)
+            if stored.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
+                return stored
+            return _apply(stored, event)
+    except Exception as error:
+        _record_failure(event, error)
+        raise
 
 
 def stripe_event_process(*, stored_event_id: int, event=None) -> StripeEvent:
-    """Apply a stored event (again). Safe to call any number of times."""
+    """Apply a stored event (again), e.g. a failed one that staff retry. Safe to
+    call any number of times."""
     stored = StripeEvent.objects.get(pk=stored_event_id)
     event = event if event is not None else stored.payload
-    handler = HANDLERS.get(stored.type)
-    stored.attempts += 1
     try:
         with transaction.atomic():
-            ours = handler(event) if handler else False
+            return _apply(StripeEvent.objects.select_for_update().get(pk=stored.pk), event)
     except Exception as error:
-        stored.status = StripeEvent.Status.FAILED
-        stored.error = f"{type(error).__name__}: {error}"[:5000]
-        stored.save(update_fields=["status", "error", "attempts"])
-        logger.exception("Stripe event %s (%s) failed", stored.stripe_id, stored.type)
+        _record_failure(event, error)
         raise
+
+
+def _stored(event) -> StripeEvent:
+    """The stored row for this event, made if new, locked either way (two
+    deliveries at once wait for each other rather than both applying it)."""
+    stored = StripeEvent.objects.select_for_update().filter(stripe_id=event["id"]).first()
+    if stored is not None:
+        return stored
+    try:
+        with transaction.atomic():
+            return StripeEvent.objects.create(stripe_id=event["id"], type=event["type"],
+                                              livemode=bool(event.get("livemode")), payload=event)
+    except IntegrityError:  # the other delivery made it first
+        return StripeEvent.objects.select_for_update().get(stripe_id=event["id"])
+
+
+def _apply(stored: StripeEvent, event) -> StripeEvent:
+    handler = HANDLERS.get(stored.type)
+    ours = handler(event) if handler else False
+    stored.attempts += 1
     stored.status = StripeEvent.Status.PROCESSED if ours else StripeEvent.Status.IGNORED
     stored.error = ""
     stored.processed_at = timezone.now()
     stored.save(update_fields=["status", "error", "attempts", "processed_at"])
     return stored
+
+
+def _record_failure(event, error: Exception) -> None:
+    logger.error("Stripe event %s (%s) failed", event.get("id"), event.get("type"), exc_info=error)
+    message = f"{type(error).__name__}: {error}"[:5000]
+    stored, _ = StripeEvent.objects.get_or_create(
+        stripe_id=event["id"], defaults={"type": event["type"], "livemode": bool(event.get("livemode")),
+                                         "payload": event})
+    StripeEvent.objects.filter(pk=stored.pk).update(status=StripeEvent.Status.FAILED, error=message,
+                                                    attempts=stored.attempts + 1)
