@@ -16,11 +16,7 @@ from wagtail.admin import messages
 from campaigns import services
 from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 from campaigns.selectors import days_left
-
-
-def _money(pence):
-    pounds, rest = divmod(int(pence or 0), 100)
-    return f"£{pounds:,}.{rest:02d}"
+from config.money import format_pence
 
 
 def _total(field):
@@ -41,9 +37,9 @@ class CampaignIndexView(generic.IndexView):
             Column("code", label="Code"),
             Column("kind", label="Type", accessor="get_kind_display"),
             Column("status", label="Status", accessor="get_status_display"),
-            Column("target", label="Target", accessor=lambda c: _money(c.target_pence), sort_key="target_pence"),
-            Column("raised", label="Raised", accessor=lambda c: _money(c.raised), sort_key="raised"),
-            Column("gift_aid", label="Gift Aid expected", accessor=lambda c: _money(c.gift_aid)),
+            Column("target", label="Target", accessor=lambda c: format_pence(c.target_pence), sort_key="target_pence"),
+            Column("raised", label="Raised", accessor=lambda c: format_pence(c.raised), sort_key="raised"),
+            Column("gift_aid", label="Gift Aid expected", accessor=lambda c: format_pence(c.gift_aid)),
             Column("donors", label="Donors", accessor="donor_count", sort_key="donor_count"),
             Column("days_left", label="Days left", accessor=lambda c: "—" if c.ends_on is None else days_left(c)),
         ]

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Appeal, Campaign, FundraiserPage
+from config.money import format_pence  # noqa: F401  (re-exported: other modules import it from here)
 from supporters.models import Supporter
 
 
@@ -282,10 +283,3 @@ class StripeEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.stripe_id}"
-
-
-def format_pence(pence: int, currency: str = "gbp") -> str:
-    symbol = {"gbp": "£", "eur": "€", "usd": "$"}.get(currency.lower(), currency.upper() + " ")
-    sign = "-" if pence < 0 else ""
-    pounds, pennies = divmod(abs(pence), 100)
-    return f"{sign}{symbol}{pounds:,}.{pennies:02d}"

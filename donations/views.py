@@ -46,7 +46,7 @@ def donate_context(request, *, form=None, campaign=None, presets=None, fundraise
         initial["fundraiser"] = fundraiser_page.slug
     return {
         "form": form or DonationForm(initial=initial),
-        "presets": {freq: [(p, format_pence(p).replace(".00", "")) for p in values]
+        "presets": {freq: [(p, format_pence(p, drop_zero_pence=True)) for p in values]
                     for freq, values in amounts.items()},
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": settings.STRIPE_JS_URL,

@@ -1,0 +1,15 @@
+"""Money is integer pence with a currency code; this is its one way to be shown."""
+
+_SYMBOLS = {"gbp": "£", "eur": "€", "usd": "$"}
+
+
+def format_pence(pence: int, currency: str = "gbp", *, drop_zero_pence: bool = False) -> str:
+    """12345 -> "£123.45"; exact to the penny, never rounded. With
+    drop_zero_pence, whole pounds read "£8,500" (headline figures)."""
+    pence = int(pence or 0)
+    symbol = _SYMBOLS.get(currency.lower(), currency.upper() + " ")
+    sign = "-" if pence < 0 else ""
+    pounds, rest = divmod(abs(pence), 100)
+    if drop_zero_pence and not rest:
+        return f"{sign}{symbol}{pounds:,}"
+    return f"{sign}{symbol}{pounds:,}.{rest:02d}"
