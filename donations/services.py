@@ -13,6 +13,7 @@ import stripe
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -278,17 +279,17 @@ def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id:
 
 
 def _donation_for_intent(intent) -> Donation | None:
-    """Our donation for a PaymentIntent: by its id, else by the never-reused uid
-    we put in its metadata (the webhook can arrive before our own record of the id)."""
-    queryset = Donation.objects.select_for_update()
-    donation = queryset.filter(stripe_payment_intent_id=intent["id"]).first()
-    if donation is None:
-        uid = (intent.get("metadata") or {}).get("donation_uid")
-        try:
-            donation = queryset.filter(uid=uuid.UUID(str(uid)), stripe_payment_intent_id__isnull=True).first() if uid else None
-        except ValueError:
-            donation = None
-    return donation
+    """Our donation for a PaymentIntent, locked: by its id, or by the never-reused
+    uid we put in its metadata (the webhook can arrive before we record the id)."""
+    match = Q(stripe_payment_intent_id=intent["id"])
+    try:
+        uid = uuid.UUID(str((intent.get("metadata") or {}).get("donation_uid")))
+    except ValueError:
+        uid = None
+    if uid is not None:
+        match |= Q(uid=uid, stripe_payment_intent_id__isnull=True)
+    return (Donation.objects.select_for_update(of=("self",)).select_related("supporter", "campaign")
+            .filter(match).order_by("pk").first())
 
 
 @transaction.atomic

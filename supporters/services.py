@@ -25,13 +25,15 @@ _ERASED_BLANK_FIELDS = (
 )
 
 
-def _validated_save(instance, **save_kwargs):
+def _validated_save(instance, *, trusted_keys=(), **save_kwargs):
     """full_clean() then save(), turning Django's ValidationError into the
-    ApplicationError a person can read, naming the first field at fault."""
+    ApplicationError a person can read, naming the first field at fault.
+    `trusted_keys`: foreign keys our own code set to rows it holds, which the
+    database checks anyway (validating each costs a query)."""
     try:
         # Check constraints are left to the database, which enforces them anyway:
         # validating them here costs a query each.
-        instance.full_clean(validate_constraints=False)
+        instance.full_clean(exclude=list(trusted_keys), validate_constraints=False)
     except ValidationError as error:
         field, messages = next(iter(error.message_dict.items()))
         label = field if field == "__all__" else instance._meta.get_field(field).verbose_name
@@ -123,7 +125,7 @@ def consent_record(
         source_detail=source_detail,
         recorded_by=by,
     )
-    _validated_save(event)
+    _validated_save(event, trusted_keys=("supporter", "recorded_by"))
     _consent_refresh(supporter)
     timeline_add(
         supporter=supporter,
@@ -146,11 +148,7 @@ def timeline_add(
     by=None,
 ) -> Interaction:
     """Add an entry to the supporter's timeline. With a source_ref the entry is
-    added once only: a repeat returns the existing entry."""
-    if source_ref:
-        existing = Interaction.objects.filter(supporter=supporter, source_ref=source_ref).first()
-        if existing:
-            return existing
+    added once only (a unique constraint): a repeat returns the existing entry."""
     interaction = Interaction(
         supporter=supporter,
         kind=kind,
@@ -336,7 +334,7 @@ def gift_aid_declaration_record(
         source_detail=source_detail,
         recorded_by=by,
     )
-    _validated_save(declaration)
+    _validated_save(declaration, trusted_keys=("supporter", "recorded_by"))
     timeline_add(
         supporter=supporter,
         kind=Interaction.Kind.RECORD,
