@@ -99,8 +99,10 @@ class Supporter(models.Model):
             ("export_supporter_list", "Can export supporter lists and consented mailing lists"),
         ]
         indexes = [
-            models.Index(fields=["email"], name="supporter_email_idx"),
-            models.Index(fields=["postcode"], name="supporter_postcode_idx"),
+            # Pattern operators so that "starts with" searches use the index on
+            # PostgreSQL whatever the collation (other databases ignore opclasses).
+            models.Index(fields=["email"], name="supporter_email_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["postcode"], name="supporter_postcode_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(Lower("last_name"), Lower("first_name"), name="supporter_name_idx"),
             models.Index(fields=["source"], name="supporter_source_idx"),
         ]
