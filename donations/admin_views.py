@@ -121,7 +121,19 @@ class RefundForm(forms.Form):
         return int(value * 100)
 
 
-class RefundView(WagtailAdminTemplateMixin, FormView):
+class MoneyFormMixin:
+    """Breadcrumbs for a form under Money → Donations."""
+
+    submit_class = "button serious"
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("donation:index"), "label": "Donations"},
+            {"url": "", "label": self.page_title},
+        ]
+
+
+class RefundView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
     """Finance staff refund all or part of a gift through Stripe."""
 
     template_name = "donations/admin/refund.html"
@@ -178,7 +190,7 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=255, help_text="E.g. “Asked by phone, 3 Dec”.")
 
 
-class RecurringGiftCancelView(WagtailAdminTemplateMixin, FormView):
+class RecurringGiftCancelView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
     template_name = "donations/admin/refund.html"
     form_class = CancelForm
     page_title = "Cancel monthly gift"
@@ -235,7 +247,8 @@ def stripe_event_retry(request, pk):
 class OfflineGiftForm(forms.Form):
     supporter = forms.CharField(label="Supporter reference", max_length=20, help_text="E.g. S0000042 (on their record).")
     amount = forms.CharField(label="Amount (£)", max_length=20)
-    received_on = forms.DateField(label="Date received", widget=forms.DateInput(attrs={"type": "date"}))
+    received_on = forms.DateField(label="Date received",
+                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     channel = forms.ChoiceField(label="How it came", choices=[
         (Donation.Channel.OFFLINE, "Cash, cheque or bank transfer"), (Donation.Channel.POST, "By post"),
         (Donation.Channel.PHONE, "By phone"), (Donation.Channel.EVENT, "At an event")])
@@ -276,8 +289,10 @@ class OfflineGiftForm(forms.Form):
         return appeal
 
 
-class OfflineGiftView(WagtailAdminTemplateMixin, FormView):
+class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
     """Record a gift that did not come through Stripe."""
+
+    submit_class = "button"
 
     template_name = "donations/admin/refund.html"
     form_class = OfflineGiftForm
