@@ -15,3 +15,9 @@ SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 import tempfile  # noqa: E402
 
 MEDIA_ROOT = tempfile.mkdtemp(prefix="brightwell-test-media-")  # demo images and uploads stay out of the project
+
+# SQLite's in-memory test database uses shared-cache table locks, which fail at once
+# (rather than wait) when the browser tests' live server writes while a test reads.
+# A file-based test database waits like a real one.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
