@@ -22,8 +22,7 @@ def campaign_totals(*, campaign: Campaign) -> dict:
     target = campaign.target_pence
     totals["target_pence"] = target
     totals["percent"] = min(100, totals["raised_pence"] * 100 // target) if target else None
-    today = timezone.localdate()
-    totals["days_left"] = max(0, (campaign.ends_on - today).days) if campaign.ends_on else None
+    totals["days_left"] = days_left(campaign)
     return totals
 
 

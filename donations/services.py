@@ -170,17 +170,14 @@ def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
                 wording=FORM_CONSENT_WORDING[channel], source_detail=gift.source_detail,
             )
     if gift.gift_aid:
-        declared = supporter
-        if not created and (declared.address_house, declared.postcode) != (gift.address_house, gift.postcode):
-            # The declaration holds the home address the donor gave with it.
-            declared = Supporter(
-                pk=supporter.pk, title=gift.title, first_name=gift.first_name, last_name=gift.last_name,
-                address_house=gift.address_house, address_street=gift.address_street,
-                address_town=gift.address_town, postcode=gift.postcode, country=gift.country,
-            )
+        # The declaration holds the name and home address the donor gave with it,
+        # whatever the supporter's record says.
         supporter_services.gift_aid_declaration_record(
-            supporter=declared, method="online", wording=supporter_services.gift_aid_wording(),
+            supporter=supporter, method="online", wording=supporter_services.gift_aid_wording(),
             wording_version=supporter_services.GIFT_AID_WORDING_VERSION, source_detail=gift.source_detail,
+            declared={"title": gift.title, "first_name": gift.first_name, "last_name": gift.last_name,
+                      "address_house": gift.address_house, "address_street": gift.address_street,
+                      "address_town": gift.address_town, "postcode": gift.postcode, "country": gift.country},
         )
     return supporter
 

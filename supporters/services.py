@@ -12,6 +12,7 @@ from wagtail.log_actions import log
 
 from config.errors import ApplicationError
 from supporters import personal_data
+from supporters.addresses import UK_POSTCODE_COUNTRIES
 from supporters.models import Channel, ConsentEvent, ErasureRecord, Interaction, Supporter
 
 # Fields copied from a merged duplicate only where the survivor has nothing.
@@ -278,6 +279,9 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     return supporter
 
 
+_DECLARED_FIELDS = ("title", "first_name", "last_name", "address_house", "address_street", "address_town",
+                    "postcode", "country")
+
 # HMRC's model wording for an enduring online declaration, versioned so that each
 # declaration records exactly what the donor saw.
 GIFT_AID_WORDING_VERSION = "2026-11"
@@ -305,27 +309,25 @@ def gift_aid_declaration_record(
     declared_on: datetime.date | None = None,
     scope: str = "all_gifts",
     source_detail: str = "",
+    declared: dict | None = None,
     by=None,
 ):
-    """Record a Gift Aid declaration with the name and home address the
-    supporter has now. Raises ApplicationError, saving nothing, when the
-    address lacks what HMRC needs (a house name or number, and a UK postcode)."""
+    """Record a Gift Aid declaration with the name and home address as declared:
+    `declared` (title, first_name, last_name, address_house, address_street,
+    address_town, postcode, country), or else the supporter's record as it is now.
+    Raises ApplicationError, saving nothing, when the address lacks what HMRC
+    needs (a house name or number, and a UK postcode)."""
     from supporters.models import GiftAidDeclaration
 
-    if not supporter.address_house:
+    details = {name: getattr(supporter, name) for name in _DECLARED_FIELDS}
+    details.update(declared or {})
+    if not details["address_house"]:
         raise ApplicationError("A Gift Aid declaration needs the house name or number.", field="address_house")
-    if str(supporter.country) in ("GB", "JE", "GG", "IM") and not supporter.postcode:
+    if str(details["country"]) in UK_POSTCODE_COUNTRIES and not details["postcode"]:
         raise ApplicationError("A Gift Aid declaration needs the postcode of a UK address.", field="postcode")
     declaration = GiftAidDeclaration(
         supporter=supporter,
-        title=supporter.title,
-        first_name=supporter.first_name,
-        last_name=supporter.last_name,
-        address_house=supporter.address_house,
-        address_street=supporter.address_street,
-        address_town=supporter.address_town,
-        postcode=supporter.postcode,
-        country=supporter.country,
+        **details,
         declared_on=declared_on or timezone.localdate(),
         method=method,
         scope=scope,
