@@ -26,6 +26,11 @@ class Campaign(models.Model):
     budget_pence = models.PositiveBigIntegerField("Budget (pence)", default=0, help_text="What the campaign costs to run.")
     starts_on = models.DateField(default=timezone.localdate)
     ends_on = models.DateField(null=True, blank=True)
+    charity_pays_event_costs = models.BooleanField(
+        default=True,
+        help_text="For a sponsored event: the charity pays the event's costs (entry, travel). Then HMRC allows no "
+                  "Gift Aid on sponsorship from the participant's family (spouse, sibling, parent, child).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -21,6 +21,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from config.errors import ApplicationError
 from donations import monthly, services, webhooks
+from donations.services import gift_aid
 from donations.models import Donation, RecurringGift, StripeEvent, format_pence
 
 
@@ -96,6 +97,8 @@ class DonationInspectView(generic.InspectView):
                    ("Stripe fee", _money("fee_pence")(donation)), ("Net", _money("net_pence")(donation)),
                    ("Refunded", format_pence(donation.refunded_pence, donation.currency)),
                    ("Kept", format_pence(donation.kept_pence, donation.currency))],
+            gift_aid=gift_aid.gift_aid_verdict_for(donation),
+            gift_aid_claims=donation.gift_aid_claims.select_related("claim", "declaration").order_by("-claim_id"),
             can_refund=self.request.user.has_perm("donations.refund_donation")
             and donation.status in (Donation.Status.SUCCEEDED, Donation.Status.PARTLY_REFUNDED),
         )

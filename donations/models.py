@@ -14,6 +14,21 @@ from config.money import format_pence  # noqa: F401  (re-exported: other modules
 from supporters.models import Supporter
 
 
+class GiftKind(models.TextChoices):
+    OWN_GIFT = "own_gift", "The donor's own gift"
+    COMPANY = "company", "A company's or organisation's money"
+    ON_BEHALF = "on_behalf", "Given on behalf of others (a collection, someone else's money)"
+    PURCHASE = "purchase", "Payment for goods or services"
+    TICKET = "ticket", "Admission or event ticket"
+    RAFFLE = "raffle", "Raffle or lottery ticket"
+
+
+class SponsorRelationship(models.TextChoices):
+    OTHER = "", "Not the participant or a close relative"
+    PARTICIPANT = "participant", "The participant"
+    CONNECTED = "connected", "A close relative of the participant"
+
+
 class Donation(models.Model):
     wagtail_reference_index_ignore = True  # records, not content: nothing to track
 
@@ -56,6 +71,9 @@ class Donation(models.Model):
     gift_aid_declared = models.BooleanField(
         "Gift Aid declared", default=False, help_text="The donor made a Gift Aid declaration with this gift."
     )
+    gift_aid_declaration = models.ForeignKey(
+        "supporters.GiftAidDeclaration", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The declaration made with this gift (the only one a 'this gift only' declaration covers).")
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
     appeal = models.ForeignKey(Appeal, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
     appeal_code = models.CharField(max_length=40, blank=True, help_text="As given in the link or on the form.")
@@ -63,6 +81,17 @@ class Donation(models.Model):
                                         related_name="donations")
     is_sponsorship = models.BooleanField(
         default=False, help_text="Sponsorship of someone's event: Gift Aid's sponsored-event rules apply.")
+    sponsor_relationship = models.CharField(
+        max_length=12, choices=SponsorRelationship.choices, blank=True,
+        help_text="For sponsorship: the participant's own money, or a close relative's, is not eligible for Gift Aid.")
+    gift_kind = models.CharField(
+        max_length=12, choices=GiftKind.choices, default=GiftKind.OWN_GIFT,
+        help_text="Only an individual's own gift can carry Gift Aid.")
+    benefit_pence = models.PositiveBigIntegerField(
+        default=0, help_text="The value of anything the donor received in return (a dinner, a gift).")
+    gift_aid_claimed_by = models.CharField(
+        max_length=60, blank=True,
+        help_text="The platform (e.g. JustGiving) that already claimed this gift's Gift Aid for the charity.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
     utm_source = models.CharField("UTM source", max_length=100, blank=True)
     utm_medium = models.CharField("UTM medium", max_length=100, blank=True)
@@ -114,6 +143,11 @@ class Donation(models.Model):
     def kept_pence(self):
         """What the charity keeps of the gift after refunds (before fees)."""
         return self.amount_pence - self.refunded_pence if self.status in self.INCOME_STATUSES else 0
+
+    @property
+    def given_on(self):
+        """The day the charity received the gift: the date Gift Aid goes by."""
+        return timezone.localdate(self.paid_at or self.created_at)
 
     @property
     def gift_aid_expected_pence(self):
@@ -283,3 +317,134 @@ class StripeEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.stripe_id}"
+
+
+class GiftAidClaim(models.Model):
+    """A Gift Aid repayment claim to HMRC: built as a draft from the eligible gifts
+    not yet claimed, reviewed, then submitted and locked. Its rows are the
+    schedule exactly as sent; its gifts say which donation is in which row."""
+    wagtail_reference_index_ignore = True
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        ACCEPTED = "accepted", "Accepted by HMRC"
+        REJECTED = "rejected", "Rejected by HMRC"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    gift_count = models.PositiveIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    gifts_pence = models.PositiveBigIntegerField(default=0, help_text="The gifts claimed on.")
+    tax_pence = models.PositiveBigIntegerField(default=0, help_text="25% of the gifts claimed on.")
+    adjustment_pence = models.PositiveBigIntegerField(
+        default=0, help_text="Tax over-claimed in earlier claims (gifts refunded since), deducted from this one.")
+    earliest_gift_on = models.DateField(null=True, blank=True)
+    built_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    built_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    hmrc_reference = models.CharField("HMRC reference", max_length=100, blank=True,
+                                      help_text="The correlation id or reference HMRC gave the submission.")
+    outcome_recorded_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                            related_name="+")
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    repayment_pence = models.PositiveBigIntegerField(null=True, blank=True)
+    repayment_received_on = models.DateField(null=True, blank=True)
+    repayment_reference = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-period_end", "-id"]
+        permissions = [("submit_giftaidclaim", "Can submit Gift Aid claims and record HMRC's answer")]
+        constraints = [
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="claim_period_in_order"),
+            models.CheckConstraint(condition=Q(adjustment_pence__lte=F("tax_pence")) | Q(status="draft"),
+                                   name="claim_adjustment_within_tax"),
+        ]
+
+    def __str__(self):
+        return f"Gift Aid claim {self.reference}"
+
+    @property
+    def reference(self):
+        return f"GA{self.pk:05d}" if self.pk else ""
+
+    @property
+    def is_locked(self):
+        return self.status != self.Status.DRAFT
+
+    @property
+    def repayment_due_pence(self):
+        """What HMRC should pay: the tax on the gifts less the adjustment."""
+        return self.tax_pence - self.adjustment_pence
+
+    @property
+    def repayment_difference_pence(self):
+        return None if self.repayment_pence is None else self.repayment_pence - self.repayment_due_pence
+
+
+class GiftAidClaimRow(models.Model):
+    """One row of the claim's schedule, as sent: a donor's gifts in one
+    accounting period, or an aggregate of small gifts. Kept for six years."""
+    wagtail_reference_index_ignore = True
+
+    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="rows")
+    number = models.PositiveIntegerField(help_text="1 upwards; every 1,000 rows make a schedule.")
+    title = models.CharField(max_length=4, blank=True)
+    first_name = models.CharField(max_length=35, blank=True)
+    last_name = models.CharField(max_length=35, blank=True)
+    house = models.CharField(max_length=40, blank=True)
+    postcode = models.CharField(max_length=8, blank=True)
+    overseas = models.BooleanField(default=False)
+    aggregated = models.CharField("Aggregated donations", max_length=35, blank=True)
+    sponsored = models.BooleanField(default=False)
+    date = models.DateField()
+    amount_pence = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["claim", "number"]
+        constraints = [models.UniqueConstraint(fields=["claim", "number"], name="claim_row_number_unique")]
+
+    @property
+    def schedule_number(self):
+        return (self.number - 1) // 1000 + 1
+
+
+class GiftAidClaimedGift(models.Model):
+    """A donation in a claim. The partial unique constraint is the rule that a
+    gift is claimed at most once: only a rejected claim releases its gifts."""
+    wagtail_reference_index_ignore = True
+
+    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="gifts")
+    row = models.ForeignKey(GiftAidClaimRow, on_delete=models.CASCADE, related_name="gifts")
+    donation = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="gift_aid_claims")
+    declaration = models.ForeignKey("supporters.GiftAidDeclaration", on_delete=models.PROTECT, related_name="+")
+    amount_pence = models.PositiveBigIntegerField(help_text="The gift as claimed (after any refund before the claim).")
+    tax_pence = models.PositiveBigIntegerField()
+    active = models.BooleanField(default=True, help_text="False once the claim was rejected: the gift is free again.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["donation"], condition=Q(active=True), name="gift_in_one_claim"),
+        ]
+
+
+class GiftAidAdjustment(models.Model):
+    """Tax over-claimed on a gift refunded after its claim was submitted,
+    repaid to HMRC by deducting it from a later claim."""
+    wagtail_reference_index_ignore = True
+
+    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="adjustments")
+    claimed_gift = models.ForeignKey(GiftAidClaimedGift, on_delete=models.PROTECT, related_name="adjustments")
+    tax_pence = models.PositiveBigIntegerField()
+    reason = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "claimed_gift"], name="one_adjustment_per_gift_and_claim"),
+            models.CheckConstraint(condition=Q(tax_pence__gt=0), name="adjustment_positive"),
+        ]

@@ -9,8 +9,8 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
-from donations import admin_views
-from donations.models import Donation, RecurringGift, StripeEvent
+from donations import admin_views, gift_aid_admin
+from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 
 
 class ReadOnlyPolicy(ModelPermissionPolicy):
@@ -97,11 +97,45 @@ class StripeEventViewSet(ModelViewSet):
         ]
 
 
+class ClaimPolicy(ReadOnlyPolicy):
+    """Claims are built, submitted and discarded through their own screens (services), never edited."""
+
+
+register_permission_policy(GiftAidClaim, ClaimPolicy(GiftAidClaim))
+
+
+class GiftAidClaimViewSet(ModelViewSet):
+    model = GiftAidClaim
+    icon = "doc-full"
+    menu_label = "Gift Aid claims"
+    index_view_class = gift_aid_admin.ClaimIndexView
+    inspect_view_class = gift_aid_admin.ClaimInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    exclude_form_fields = []  # never shown: claims are built, not edited
+    list_filter = ["status"]
+    list_per_page = 50
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("build/", gift_aid_admin.ClaimBuildView.as_view(), name="build"),
+            path("follow-ups/", gift_aid_admin.FollowUpsView.as_view(), name="follow_ups"),
+            path("<int:pk>/submit/", gift_aid_admin.ClaimSubmitView.as_view(), name="submit"),
+            path("<int:pk>/outcome/", gift_aid_admin.ClaimOutcomeView.as_view(), name="outcome"),
+            path("<int:pk>/repayment/", gift_aid_admin.ClaimRepaymentView.as_view(), name="repayment"),
+            path("<int:pk>/discard/", gift_aid_admin.claim_discard, name="discard"),
+            path("<int:pk>/schedule-<int:number>.<str:fmt>", gift_aid_admin.claim_schedule, name="schedule"),
+            path("<int:pk>/r68-<int:number>.xml", gift_aid_admin.claim_xml, name="xml"),
+            path("<int:pk>/gifts.csv", gift_aid_admin.claim_gifts_csv, name="gifts_csv"),
+        ]
+
+
 class MoneyGroup(ViewSetGroup):
     menu_label = "Money"
     menu_icon = "pick"
     menu_order = 120
-    items = (DonationViewSet("donation"), RecurringGiftViewSet("recurring_gift"), StripeEventViewSet("stripe_event"))
+    items = (DonationViewSet("donation"), RecurringGiftViewSet("recurring_gift"), GiftAidClaimViewSet("gift_aid_claim"),
+             StripeEventViewSet("stripe_event"))
 
 
 @hooks.register("register_admin_viewset")

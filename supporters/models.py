@@ -266,7 +266,12 @@ class GiftAidDeclaration(models.Model):
 
     class Scope(models.TextChoices):
         THIS_GIFT = "this_gift", "This gift only"
+        FUTURE_GIFTS = "future_gifts", "This gift and all future gifts"
         ALL_GIFTS = "all_gifts", "This gift, gifts in the past four years and all future gifts"
+
+    # An oral declaration cancelled within this many days of the written
+    # confirmation counts as never made (HMRC).
+    ORAL_COOLING_OFF_DAYS = 30
 
     supporter = models.ForeignKey(Supporter, on_delete=models.PROTECT, related_name="gift_aid_declarations")
     title = models.CharField(max_length=20, blank=True)
@@ -279,7 +284,7 @@ class GiftAidDeclaration(models.Model):
     country = CountryField(default="GB")
     declared_on = models.DateField()
     method = models.CharField(max_length=10, choices=Method.choices)
-    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ALL_GIFTS)
+    scope = models.CharField(max_length=12, choices=Scope.choices, default=Scope.ALL_GIFTS)
     wording = models.TextField()
     wording_version = models.CharField(max_length=20)
     source_detail = models.CharField(max_length=255, blank=True)
@@ -289,9 +294,80 @@ class GiftAidDeclaration(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     cancelled_on = models.DateField(null=True, blank=True)
     cancellation_reason = models.CharField(max_length=255, blank=True)
+    confirmation_sent_on = models.DateField(
+        null=True, blank=True, help_text="When the written record of an oral declaration was sent."
+    )
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
+        help_text="A declaration whose missing details this one completes.",
+    )
 
     class Meta:
         ordering = ["-declared_on", "-id"]
+        indexes = [models.Index(fields=["supporter", "declared_on"], name="declaration_supporter_date_idx")]
 
     def __str__(self):
         return f"Gift Aid declaration of {self.declared_on:%d %b %Y}"
+
+    @property
+    def reference(self):
+        return f"GAD{self.pk:06d}" if self.pk else ""
+
+    @property
+    def is_void(self) -> bool:
+        """Cancelled within 30 days of the written confirmation of an oral
+        declaration (or of the declaration itself, before any was sent): HMRC
+        treats it as never made."""
+        if self.method != self.Method.ORAL or not self.cancelled_on:
+            return False
+        start = self.confirmation_sent_on or self.declared_on
+        return (self.cancelled_on - start).days <= self.ORAL_COOLING_OFF_DAYS
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.title, self.first_name, self.last_name) if part)
+
+    def address_lines(self) -> list[str]:
+        """The home address as declared, one line each, for letters and screens."""
+        street = " ".join(part for part in (self.address_house, self.address_street) if part)
+        lines = [street, self.address_town, self.postcode]
+        if self.country and self.country.code != "GB":
+            lines.append(self.country.name)
+        return [line for line in lines if line]
+
+    def missing_details(self) -> list[str]:
+        """What HMRC needs that this declaration lacks (empty when nothing): a
+        first name and last name, a house name or number and, for a UK address,
+        a valid postcode."""
+        missing = []
+        if not self.first_name.strip() or not self.last_name.strip():
+            missing.append("first and last name")
+        if not self.address_house.strip():
+            missing.append("house name or number")
+        if str(self.country) in UK_POSTCODE_COUNTRIES:
+            if not self.postcode.strip():
+                missing.append("postcode")
+            else:
+                try:
+                    normalise_postcode(self.postcode, country=str(self.country))
+                except ValueError:
+                    missing.append("a valid postcode")
+        return missing
+
+    @property
+    def replacement(self) -> "GiftAidDeclaration | None":
+        """The declaration that completed this one's missing details, if any
+        (prefetch `superseded_by` when listing many)."""
+        replacements = list(self.superseded_by.all())
+        return min(replacements, key=lambda declaration: declaration.pk) if replacements else None
+
+    @property
+    def status(self) -> str:
+        """One of void, cancelled, superseded or active, in that order of precedence."""
+        if self.is_void:
+            return "void"
+        if self.cancelled_on:
+            return "cancelled"
+        if self.replacement is not None:
+            return "superseded"
+        return "active"

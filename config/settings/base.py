@@ -173,6 +173,30 @@ TASKS = {
 # Wagtail
 CHARITY_NAME = env("CHARITY_NAME", default="Brightwell Children's Trust")
 WAGTAIL_SITE_NAME = CHARITY_NAME
+
+# Gift Aid (HMRC's rules: ../shared/giftaid/RULES.md). The accounting year end
+# bounds aggregated rows and the four-year claim limit.
+GIFT_AID_ACCOUNTING_YEAR_END = tuple(int(part) for part in env("GIFT_AID_ACCOUNTING_YEAR_END", default="03-31").split("-"))
+# Gifts of this much or less go on aggregated schedule rows (HMRC: £20); 0 never aggregates.
+GIFT_AID_AGGREGATE_MAX_PENCE = env.int("GIFT_AID_AGGREGATE_MAX_PENCE", default=2000)
+GIFT_AID_DEADLINE_WARNING_DAYS = env.int("GIFT_AID_DEADLINE_WARNING_DAYS", default=90)
+# What the Charities Online claim (R68 XML) says of the charity and who sends it.
+GIFT_AID_HMRC = {
+    "CHARITY_REFERENCE": env("HMRC_CHARITY_REFERENCE", default="AB12345"),
+    "REGULATOR": env("HMRC_REGULATOR", default="CCEW"),
+    "REGULATOR_NUMBER": env("HMRC_REGULATOR_NUMBER", default="1234567"),
+    "OFFICIAL_TITLE": env("HMRC_OFFICIAL_TITLE", default=""),
+    "OFFICIAL_FIRST_NAME": env("HMRC_OFFICIAL_FIRST_NAME", default="Finance"),
+    "OFFICIAL_LAST_NAME": env("HMRC_OFFICIAL_LAST_NAME", default="Officer"),
+    "OFFICIAL_POSTCODE": env("HMRC_OFFICIAL_POSTCODE", default="SW1A 1AA"),
+    "OFFICIAL_PHONE": env("HMRC_OFFICIAL_PHONE", default="02070000000"),
+    "SENDER_ID": env("HMRC_SENDER_ID", default=""),
+    "SENDER_PASSWORD": env("HMRC_SENDER_PASSWORD", default=""),
+    "VENDOR_ID": env("HMRC_VENDOR_ID", default=""),
+    "PRODUCT_NAME": "Brightwell",
+    "PRODUCT_VERSION": "1.0",
+    "GATEWAY_TEST": env.bool("HMRC_GATEWAY_TEST", default=True),
+}
 WAGTAILADMIN_BASE_URL = env("WAGTAILADMIN_BASE_URL", default="http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAIL_I18N_ENABLED = False

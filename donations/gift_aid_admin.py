@@ -1,0 +1,355 @@
+"""Finance's Gift Aid screens in the Wagtail admin: build a claim, review it,
+download its schedules and XML, submit it, record HMRC's answer and the
+repayment; and the gifts that need following up. Each view checks its
+permission, validates input and calls one service."""
+
+import csv
+import io
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.views.decorators.http import require_POST
+from django.views.generic import FormView, TemplateView
+from wagtail.admin import messages
+from wagtail.admin.ui.tables import Column, TitleColumn
+from wagtail.admin.views import generic
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.widgets.button import Button
+
+from config.errors import ApplicationError
+from config.money import format_pence
+from donations import hmrc
+from donations.models import Donation, GiftAidClaim
+from donations.services import gift_aid
+
+VIEW, BUILD, SUBMIT = "donations.view_giftaidclaim", "donations.add_giftaidclaim", "donations.submit_giftaidclaim"
+
+
+def _require(request, permission):
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+def _period(claim):
+    return f"{claim.period_start:%-d %b %Y} – {claim.period_end:%-d %b %Y}"
+
+
+class ClaimIndexView(generic.IndexView):
+    @cached_property
+    def header_more_buttons(self):
+        buttons = super().header_more_buttons.copy()
+        if self.request.user.has_perm(BUILD):
+            buttons.append(Button("Build a claim", url=reverse("gift_aid_claim:build"), icon_name="plus", priority=10))
+        buttons.append(Button("Gifts to follow up", url=reverse("gift_aid_claim:follow_ups"), icon_name="warning",
+                              priority=20))
+        return buttons
+
+    @cached_property
+    def columns(self):
+        return [
+            self._get_title_column_class(TitleColumn)(
+                "reference", label="Claim", accessor="reference", sort_key="pk",
+                get_url=lambda c: reverse("gift_aid_claim:inspect", args=[c.pk])),
+            Column("period", label="Period", accessor=_period, sort_key="period_end"),
+            Column("status", label="Status", accessor="get_status_display", sort_key="status"),
+            Column("gift_count", label="Gifts", sort_key="gift_count"),
+            Column("gifts", label="Gifts total", accessor=lambda c: format_pence(c.gifts_pence)),
+            Column("tax", label="Gift Aid", accessor=lambda c: format_pence(c.tax_pence)),
+            Column("adjustment", label="Adjustment",
+                   accessor=lambda c: format_pence(c.adjustment_pence) if c.adjustment_pence else "—"),
+            Column("repaid", label="Repaid",
+                   accessor=lambda c: "—" if c.repayment_pence is None else format_pence(c.repayment_pence)),
+        ]
+
+
+class ClaimInspectView(generic.InspectView):
+    """The review screen: totals, schedules to download, the rows, adjustments, actions."""
+
+    template_name = "donations/admin/gift_aid_claim.html"
+    page_title = "Gift Aid claim"
+    rows_shown = 200
+
+    def get_page_subtitle(self):
+        return f"{self.object.reference}, {_period(self.object)}"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        claim = self.object
+        user = self.request.user
+        parts = [{k: v for k, v in part.items() if k != "rows"} | {"row_count": len(part["rows"])}
+                 for part in gift_aid.claim_parts(claim)]
+        context.update(
+            claim=claim, parts=parts, rows=claim.rows.order_by("number")[: self.rows_shown],
+            rows_shown=self.rows_shown, adjustments=claim.adjustments.select_related("claimed_gift__donation"),
+            can_build=user.has_perm(BUILD) and claim.status == GiftAidClaim.Status.DRAFT,
+            can_submit=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.DRAFT,
+            can_record_outcome=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.SUBMITTED,
+            can_record_repayment=user.has_perm(SUBMIT) and claim.repayment_pence is None
+            and claim.status in (GiftAidClaim.Status.SUBMITTED, GiftAidClaim.Status.ACCEPTED),
+        )
+        return context
+
+
+class ClaimFormMixin(WagtailAdminTemplateMixin):
+    template_name = "donations/admin/refund.html"
+    header_icon = "doc-full"
+    submit_class = "button"
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("gift_aid_claim:index"), "label": "Gift Aid claims"},
+            {"url": "", "label": self.page_title},
+        ]
+
+    def show_error(self, form, error: ApplicationError):
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return self.form_invalid(form)
+
+
+class BuildForm(forms.Form):
+    period_start = forms.DateField(label="Gifts received from",
+                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    period_end = forms.DateField(label="to (inclusive)", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    include_earlier = forms.BooleanField(
+        label="Also claim earlier gifts not yet claimed", required=False, initial=True,
+        help_text="Gifts covered since by a new declaration, or whose missing details were completed "
+                  "(within HMRC's four-year limit).")
+
+
+class ClaimBuildView(ClaimFormMixin, FormView):
+    form_class = BuildForm
+    page_title = "Build a Gift Aid claim"
+
+    def dispatch(self, request, *args, **kwargs):
+        _require(request, BUILD)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        last = GiftAidClaim.objects.exclude(status=GiftAidClaim.Status.REJECTED).order_by("-period_end").first()
+        today = timezone.localdate()
+        start = last.period_end + timezone.timedelta(days=1) if last else today.replace(day=1) - timezone.timedelta(days=1)
+        start = start if last else start.replace(day=1)
+        return {"period_start": start, "period_end": today - timezone.timedelta(days=1)}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            claim = gift_aid.gift_aid_claim_build(period_start=data["period_start"], period_end=data["period_end"],
+                                                  include_earlier=data["include_earlier"], by=self.request.user)
+        except ApplicationError as error:
+            return self.show_error(form, error)
+        messages.success(self.request, f"Draft claim {claim.reference}: {claim.gift_count} gifts, "
+                                       f"{format_pence(claim.tax_pence)} of Gift Aid. Review it, then submit.")
+        return redirect("gift_aid_claim:inspect", claim.pk)
+
+
+class SubmitForm(forms.Form):
+    hmrc_reference = forms.CharField(label="HMRC reference (if you have it yet)", required=False, max_length=100,
+                                     help_text="The correlation id or submission reference Charities Online gave.")
+    confirm = forms.BooleanField(label="I have checked the claim and sent it to HMRC (or am sending it now)")
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=[("accepted", "HMRC accepted the claim"), ("rejected", "HMRC rejected the claim")],
+                                widget=forms.RadioSelect)
+    reason = forms.CharField(label="HMRC's reason, if rejected", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    hmrc_reference = forms.CharField(label="HMRC reference", required=False, max_length=100)
+
+
+class RepaymentForm(forms.Form):
+    amount = forms.CharField(label="Amount HMRC paid (£)", max_length=20)
+    received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    reference = forms.CharField(label="Bank reference", required=False, max_length=100)
+
+    def clean_amount(self):
+        try:
+            value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
+        except InvalidOperation:
+            raise forms.ValidationError("Enter an amount in pounds, like 1234.56.") from None
+        if value != value.quantize(Decimal("0.01")) or value <= 0:
+            raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
+        return int(value * 100)
+
+
+class ClaimActionView(ClaimFormMixin, FormView):
+    """One action on one claim: submit, record the outcome, record the repayment."""
+
+    permission = SUBMIT
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.claim = get_object_or_404(GiftAidClaim, pk=kwargs["pk"])
+
+    def dispatch(self, request, *args, **kwargs):
+        _require(request, self.permission)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_page_subtitle(self):
+        return f"{self.claim.reference}, {_period(self.claim)}"
+
+    def form_valid(self, form):
+        try:
+            message = self.act(form.cleaned_data)
+        except ApplicationError as error:
+            return self.show_error(form, error)
+        messages.success(self.request, message)
+        return redirect("gift_aid_claim:inspect", self.claim.pk)
+
+
+class ClaimSubmitView(ClaimActionView):
+    form_class = SubmitForm
+    page_title = "Submit the claim"
+
+    def act(self, data):
+        claim = gift_aid.gift_aid_claim_submit(claim=self.claim, by=self.request.user,
+                                               hmrc_reference=data["hmrc_reference"])
+        return f"Claim {claim.reference} is submitted and locked."
+
+
+class ClaimOutcomeView(ClaimActionView):
+    form_class = OutcomeForm
+    page_title = "Record HMRC's answer"
+
+    def act(self, data):
+        claim = gift_aid.gift_aid_claim_record_outcome(
+            claim=self.claim, accepted=data["outcome"] == "accepted", reason=data["reason"], by=self.request.user,
+            hmrc_reference=data["hmrc_reference"])
+        if claim.status == GiftAidClaim.Status.REJECTED:
+            return f"Claim {claim.reference} is marked rejected; its gifts can go in the next claim."
+        return f"Claim {claim.reference} is marked accepted."
+
+
+class ClaimRepaymentView(ClaimActionView):
+    form_class = RepaymentForm
+    page_title = "Record the repayment"
+
+    def get_initial(self):
+        due = self.claim.repayment_due_pence
+        return {"amount": f"{due // 100}.{due % 100:02d}", "received_on": timezone.localdate()}
+
+    def act(self, data):
+        claim = gift_aid.gift_aid_claim_record_repayment(
+            claim=self.claim, amount_pence=data["amount"], received_on=data["received_on"],
+            reference=data["reference"], by=self.request.user)
+        difference = claim.repayment_difference_pence
+        if difference:
+            return (f"Recorded {format_pence(claim.repayment_pence)}: {format_pence(abs(difference))} "
+                    f"{'more' if difference > 0 else 'less'} than the {format_pence(claim.repayment_due_pence)} due.")
+        return f"Recorded {format_pence(claim.repayment_pence)}: it matches the claim to the penny."
+
+
+@require_POST
+def claim_discard(request, pk):
+    _require(request, BUILD)
+    claim = get_object_or_404(GiftAidClaim, pk=pk)
+    try:
+        gift_aid.gift_aid_claim_discard(claim=claim)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("gift_aid_claim:inspect", pk)
+    messages.success(request, f"Draft {claim.reference} discarded; its gifts are free for the next claim.")
+    return redirect("gift_aid_claim:index")
+
+
+def _part(claim, number):
+    for part in gift_aid.claim_parts(claim):
+        if part["number"] == number:
+            return part
+    raise Http404("No such schedule")
+
+
+def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def claim_schedule(request, pk, number, fmt):
+    """A schedule (1,000 rows at most) as HMRC's .ods spreadsheet or as CSV."""
+    _require(request, VIEW)
+    claim = get_object_or_404(GiftAidClaim, pk=pk)
+    if fmt not in ("ods", "csv"):
+        raise Http404("No such format")
+    part = _part(claim, number)
+    name = f"gift-aid-{claim.reference}-schedule-{number}"
+    if fmt == "ods":
+        content = hmrc.schedule_ods(part["rows"], earliest_gift_date=part["earliest_gift_date"],
+                                    adjustment_pence=part["adjustment_pence"])
+        return _download(content, f"{name}.ods", "application/vnd.oasis.opendocument.spreadsheet")
+    return _download(hmrc.schedule_csv(part["rows"]), f"{name}.csv", "text/csv; charset=utf-8")
+
+
+def claim_xml(request, pk, number):
+    """The Charities Online claim (R68, GovTalk) with its IRmark."""
+    _require(request, VIEW)
+    claim = get_object_or_404(GiftAidClaim, pk=pk)
+    part = _part(claim, number)
+    content = hmrc.r68_xml(gift_aid.claim_header(claim, part), part["rows"])
+    return _download(content, f"gift-aid-{claim.reference}-r68-{number}.xml", "application/xml")
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def claim_gifts_csv(request, pk):
+    """Every gift in the claim, with its row and declaration: the audit trail
+    HMRC may ask for, streamed (a claim may hold a million gifts)."""
+    _require(request, VIEW)
+    claim = get_object_or_404(GiftAidClaim, pk=pk)
+    writer = csv.writer(_Echo())
+    header = ["Gift", "Supporter", "Date received", "Amount claimed", "Gift Aid", "Schedule", "Row", "Declaration",
+              "Still in claim"]
+
+    def rows():
+        yield writer.writerow(header)
+        gifts = (claim.gifts.order_by("row__number", "donation_id")
+                 .values_list("donation_id", "donation__supporter_id", "donation__paid_at", "amount_pence",
+                              "tax_pence", "row__number", "declaration_id", "active"))
+        for donation_id, supporter_id, paid_at, amount, tax, row, declaration_id, active in gifts.iterator(5000):
+            yield writer.writerow([f"D{donation_id:07d}", f"S{supporter_id:07d}",
+                                   timezone.localtime(paid_at).date().isoformat(), hmrc.format_amount(amount),
+                                   hmrc.format_amount(tax), (row - 1) // hmrc.MAX_ROWS_PER_SCHEDULE + 1, row,
+                                   f"GAD{declaration_id:06d}", "yes" if active else "no (claim rejected)"])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="gift-aid-{claim.reference}-gifts.csv"'
+    return response
+
+
+class FollowUpsView(WagtailAdminTemplateMixin, TemplateView):
+    """Gifts held because a declaration lacks what HMRC needs, and eligible
+    gifts whose four-year claim deadline is near."""
+
+    template_name = "donations/admin/gift_aid_follow_ups.html"
+    page_title = "Gift Aid: gifts to follow up"
+    header_icon = "warning"
+
+    def dispatch(self, request, *args, **kwargs):
+        _require(request, VIEW)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("gift_aid_claim:index"), "label": "Gift Aid claims"},
+            {"url": "", "label": "Gifts to follow up"},
+        ]
+
+    def get_context_data(self, **kwargs):
+        follow_ups = gift_aid.gift_aid_follow_ups()
+        donations = Donation.objects.select_related("supporter").in_bulk(
+            [g.id for g, _v in follow_ups["needs_data"]] + [g.id for g, _v, _d in follow_ups["nearing_deadline"]])
+        return {
+            **super().get_context_data(**kwargs),
+            "needs_data": [(donations[g.id], v) for g, v in follow_ups["needs_data"]],
+            "nearing_deadline": [(donations[g.id], d) for g, _v, d in follow_ups["nearing_deadline"]],
+            "warning_days": settings.GIFT_AID_DEADLINE_WARNING_DAYS,
+        }

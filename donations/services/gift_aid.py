@@ -1,0 +1,669 @@
+"""Gift Aid: which gifts can carry it, and the claims that ask HMRC for it.
+
+HMRC's rules, as applied here, are in ../shared/giftaid/RULES.md. Eligibility is
+one pure function, `gift_aid_verdict`, over plain facts about a gift and its
+donor's declarations, so that the staff screens, the claim builder (a million
+gifts at a time) and the submit check all decide alike.
+"""
+
+import dataclasses
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from config.money import format_pence
+from donations import hmrc
+from donations.models import (
+    Donation,
+    GiftAidAdjustment,
+    GiftAidClaim,
+    GiftAidClaimedGift,
+    GiftAidClaimRow,
+    GiftKind,
+    SponsorRelationship,
+)
+from supporters.models import GiftAidDeclaration
+
+ELIGIBLE = "eligible"
+NEEDS_DATA = "needs_data"
+NOT_ELIGIBLE = "not_eligible"
+CLAIMED = "claimed"
+
+STATUS_LABELS = {
+    ELIGIBLE: "Eligible",
+    NEEDS_DATA: "Needs data",
+    NOT_ELIGIBLE: "Not eligible",
+    CLAIMED: "Claimed",
+}
+
+AGGREGATED_ROW_MAX_PENCE = 100_000  # HMRC: an aggregated line totals at most £1,000
+CLAIM_WINDOW_YEARS = 4
+_CLAIMABLE_STATUSES = (Donation.Status.SUCCEEDED, Donation.Status.PARTLY_REFUNDED)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verdict:
+    status: str
+    reason: str = ""
+    declaration_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeclarationFacts:
+    id: int
+    supporter_id: int
+    declared_on: datetime.date
+    scope: str
+    covers_from: datetime.date
+    cancelled_on: datetime.date | None
+    void: bool
+    missing: str  # what HMRC needs and the declaration lacks; "" when complete
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GiftFacts:
+    id: int
+    supporter_id: int
+    given_on: datetime.date
+    amount_pence: int
+    refunded_pence: int
+    status: str
+    currency: str = "gbp"
+    gift_kind: str = GiftKind.OWN_GIFT
+    benefit_pence: int = 0
+    is_sponsorship: bool = False
+    sponsor_relationship: str = ""
+    charity_pays_event_costs: bool = True
+    claimed_by: str = ""
+    declaration_id: int | None = None  # the declaration made with this gift
+
+    @property
+    def kept_pence(self) -> int:
+        return self.amount_pence - self.refunded_pence
+
+
+# --- dates --------------------------------------------------------------------
+
+def _on_or_clamped(year: int, month: int, day: int) -> datetime.date:
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:  # 29 February in a common year
+        return datetime.date(year, month, 28)
+
+
+def accounting_period_end(day: datetime.date) -> datetime.date:
+    """The last day of the charity's accounting period that contains `day`
+    (GIFT_AID_ACCOUNTING_YEAR_END, month and day, e.g. 03-31)."""
+    month, dom = settings.GIFT_AID_ACCOUNTING_YEAR_END
+    end = _on_or_clamped(day.year, month, dom)
+    return end if day <= end else _on_or_clamped(day.year + 1, month, dom)
+
+
+def claim_deadline(given_on: datetime.date) -> datetime.date:
+    """HMRC: claim within four years of the end of the accounting period in which the gift was received."""
+    end = accounting_period_end(given_on)
+    return _on_or_clamped(end.year + CLAIM_WINDOW_YEARS, end.month, end.day)
+
+
+def tax_year_start(day: datetime.date) -> datetime.date:
+    start = datetime.date(day.year, 4, 6)
+    return start if day >= start else datetime.date(day.year - 1, 4, 6)
+
+
+def tax_on(pence: int) -> int:
+    """25p per £1 (basic rate 20%, grossed up), rounded down: never over-claim."""
+    return pence * 25 // 100
+
+
+def benefit_limit_pence(amount_pence: int) -> int:
+    """HMRC's limit on a benefit to a donor, for gifts from 6 April 2019."""
+    if amount_pence <= 10_000:
+        return amount_pence * 25 // 100
+    return min(2_500 + (amount_pence - 10_000) * 5 // 100, 250_000)
+
+
+DONOR_BENEFITS_PER_TAX_YEAR_PENCE = 250_000
+
+
+# --- the facts ----------------------------------------------------------------
+
+def declaration_facts(declaration) -> DeclarationFacts:
+    """What eligibility needs to know of a declaration (a model instance or a values() dict)."""
+    get = declaration.get if isinstance(declaration, dict) else lambda name: getattr(declaration, name)
+    declared_on = get("declared_on")
+    scope = get("scope")
+    if scope == GiftAidDeclaration.Scope.ALL_GIFTS:
+        covers_from = _on_or_clamped(declared_on.year - CLAIM_WINDOW_YEARS, declared_on.month, declared_on.day)
+    else:
+        covers_from = declared_on
+    cancelled_on = get("cancelled_on")
+    void = False
+    if get("method") == GiftAidDeclaration.Method.ORAL and cancelled_on:
+        start = get("confirmation_sent_on") or declared_on
+        void = (cancelled_on - start).days <= GiftAidDeclaration.ORAL_COOLING_OFF_DAYS
+    return DeclarationFacts(
+        id=get("id"), supporter_id=get("supporter_id"), declared_on=declared_on, scope=scope,
+        covers_from=covers_from, cancelled_on=cancelled_on, void=void,
+        missing=_missing_details(first_name=get("first_name"), last_name=get("last_name"),
+                                 house=get("address_house"), postcode=get("postcode"), country=str(get("country"))),
+    )
+
+
+def _missing_details(*, first_name: str, last_name: str, house: str, postcode: str, country: str) -> str:
+    if not hmrc.hmrc_name(last_name) or not hmrc.hmrc_name(first_name)[:1]:
+        return "has no first name (or initial) and last name"
+    if not house.strip():
+        return "has no house name or number"
+    if country == "GB":
+        if not postcode.strip():
+            return "has no postcode"
+        if not hmrc.is_valid_uk_postcode(hmrc.hmrc_postcode(postcode)):
+            return f"has a postcode that is not a valid UK postcode ({postcode})"
+    return ""
+
+
+_DECLARATION_FIELDS = ("id", "supporter_id", "declared_on", "scope", "cancelled_on", "method",
+                       "confirmation_sent_on", "first_name", "last_name", "address_house", "postcode", "country")
+
+
+def _declarations_by_supporter(supporter_ids) -> dict[int, list[DeclarationFacts]]:
+    """Each supporter's declarations, latest first (a later one, or a completed copy, wins)."""
+    by_supporter: dict[int, list[DeclarationFacts]] = defaultdict(list)
+    rows = (GiftAidDeclaration.objects.filter(supporter_id__in=supporter_ids)
+            .order_by("supporter_id", "-declared_on", "-id").values(*_DECLARATION_FIELDS))
+    for row in rows.iterator(chunk_size=20_000):
+        by_supporter[row["supporter_id"]].append(declaration_facts(row))
+    return by_supporter
+
+
+# --- the rule -------------------------------------------------------------------
+
+def gift_aid_verdict(gift: GiftFacts, declarations: list[DeclarationFacts], *, today: datetime.date,
+                     donor_benefits_pence: int = 0) -> Verdict:
+    """Whether HMRC lets the charity claim Gift Aid on this gift, and why not.
+    `declarations` are the donor's, latest first; `donor_benefits_pence` the
+    benefits the donor had from the charity in the gift's tax year."""
+    if gift.status not in _CLAIMABLE_STATUSES:
+        reason = {
+            Donation.Status.REFUNDED: "Refunded in full",
+            Donation.Status.DISPUTED: "Disputed by the card holder: wait for the outcome",
+        }.get(gift.status, "Not paid")
+        return Verdict(NOT_ELIGIBLE, reason)
+    if gift.claimed_by:
+        return Verdict(NOT_ELIGIBLE, f"Gift Aid already claimed by {gift.claimed_by}")
+    if gift.currency.lower() != "gbp":
+        return Verdict(NOT_ELIGIBLE, "Not given in pounds sterling")
+    if gift.gift_kind != GiftKind.OWN_GIFT:
+        return Verdict(NOT_ELIGIBLE, f"Not the donor's own gift: {GiftKind(gift.gift_kind).label.lower()}")
+    if gift.is_sponsorship:
+        if gift.sponsor_relationship == SponsorRelationship.PARTICIPANT:
+            return Verdict(NOT_ELIGIBLE, "The event participant's own sponsorship")
+        if gift.sponsor_relationship == SponsorRelationship.CONNECTED and gift.charity_pays_event_costs:
+            return Verdict(NOT_ELIGIBLE, "Sponsorship from a close relative of the participant, "
+                                         "where the charity pays the event's costs")
+    if gift.benefit_pence:
+        limit = benefit_limit_pence(gift.amount_pence)
+        if gift.benefit_pence > limit:
+            return Verdict(NOT_ELIGIBLE, f"The donor received a benefit of {format_pence(gift.benefit_pence)}, "
+                                         f"over HMRC's limit of {format_pence(limit)} for this gift")
+        if donor_benefits_pence > DONOR_BENEFITS_PER_TAX_YEAR_PENCE:
+            return Verdict(NOT_ELIGIBLE, f"Benefits to this donor in the tax year total "
+                                         f"{format_pence(donor_benefits_pence)}, over HMRC's limit of £2,500")
+    deadline = claim_deadline(gift.given_on)
+    if today > deadline:
+        return Verdict(NOT_ELIGIBLE, f"Too old to claim: the deadline was {deadline:%d %B %Y}")
+    cancelled = None
+    for declaration in declarations:
+        if declaration.void:
+            continue
+        if declaration.scope == GiftAidDeclaration.Scope.THIS_GIFT:
+            covers = declaration.id == gift.declaration_id
+        else:
+            covers = declaration.covers_from <= gift.given_on
+        if not covers:
+            continue
+        if declaration.cancelled_on and declaration.cancelled_on <= gift.given_on:
+            cancelled = cancelled or declaration
+            continue
+        if declaration.missing:
+            return Verdict(NEEDS_DATA, f"The declaration {declaration.missing}", declaration.id)
+        return Verdict(ELIGIBLE, "", declaration.id)
+    if cancelled:
+        return Verdict(NOT_ELIGIBLE, f"The declaration was cancelled on {cancelled.cancelled_on:%d %B %Y}")
+    return Verdict(NOT_ELIGIBLE, "No Gift Aid declaration covers this gift")
+
+
+def _gift_facts(values: dict) -> GiftFacts:
+    pays = values["campaign__charity_pays_event_costs"]
+    return GiftFacts(
+        id=values["id"], supporter_id=values["supporter_id"], given_on=values["given_on"],
+        amount_pence=values["amount_pence"], refunded_pence=values["refunded_pence"], status=values["status"],
+        currency=values["currency"], gift_kind=values["gift_kind"], benefit_pence=values["benefit_pence"],
+        is_sponsorship=values["is_sponsorship"], sponsor_relationship=values["sponsor_relationship"],
+        charity_pays_event_costs=True if pays is None else pays, claimed_by=values["gift_aid_claimed_by"],
+        declaration_id=values["gift_aid_declaration_id"],
+    )
+
+
+_GIFT_FIELDS = ("id", "supporter_id", "given_on", "amount_pence", "refunded_pence", "status", "currency",
+                "gift_kind", "benefit_pence", "is_sponsorship", "sponsor_relationship",
+                "campaign__charity_pays_event_costs", "gift_aid_claimed_by", "gift_aid_declaration_id")
+
+
+def _with_given_on(donations):
+    return donations.annotate(given_on=TruncDate("paid_at"))
+
+
+def _donor_benefits(gift_ids_query) -> dict[tuple[int, datetime.date], int]:
+    """Benefits per donor and tax year, for the donors of gifts that had one (rare)."""
+    totals: dict[tuple[int, datetime.date], int] = defaultdict(int)
+    supporters = gift_ids_query.filter(benefit_pence__gt=0).values("supporter_id")
+    rows = _with_given_on(Donation.objects.filter(supporter_id__in=supporters, benefit_pence__gt=0,
+                                                  status__in=Donation.INCOME_STATUSES))
+    for supporter_id, given_on, benefit in rows.values_list("supporter_id", "given_on", "benefit_pence"):
+        totals[(supporter_id, tax_year_start(given_on))] += benefit
+    return totals
+
+
+def verdicts_for(donations, *, today: datetime.date | None = None,
+                 unclaimed_only: bool = False) -> Iterator[tuple[GiftFacts, Verdict]]:
+    """Each donation of the queryset with its verdict, streamed (it may be a
+    million). Claimed gifts are reported as such, unless the caller already
+    left them out (`unclaimed_only`)."""
+    today = today or timezone.localdate()
+    donations = _with_given_on(donations.filter(paid_at__isnull=False))
+    claimed = {} if unclaimed_only else dict(
+        GiftAidClaimedGift.objects.filter(active=True, donation__in=donations.values("id"))
+        .values_list("donation_id", "claim_id"))
+    declarations = _declarations_by_supporter(donations.values("supporter_id"))
+    benefits = _donor_benefits(donations)
+    for values in donations.values(*_GIFT_FIELDS).iterator(chunk_size=20_000):
+        gift = _gift_facts(values)
+        if gift.id in claimed:
+            yield gift, Verdict(CLAIMED, f"In claim GA{claimed[gift.id]:05d}")
+            continue
+        benefit_total = benefits.get((gift.supporter_id, tax_year_start(gift.given_on)), 0) if gift.benefit_pence else 0
+        yield gift, gift_aid_verdict(gift, declarations.get(gift.supporter_id, []), today=today,
+                                     donor_benefits_pence=benefit_total)
+
+
+def gift_aid_verdict_for(donation: Donation, *, today: datetime.date | None = None) -> Verdict:
+    """The verdict on one gift, for staff screens."""
+    if not donation.paid_at:
+        return Verdict(NOT_ELIGIBLE, "Not paid")
+    for _gift, verdict in verdicts_for(Donation.objects.filter(pk=donation.pk), today=today):
+        return verdict
+    return Verdict(NOT_ELIGIBLE, "Not paid")
+
+
+def _unclaimed(donations):
+    """Gifts that could be claimed: paid, in pounds, not yet in a live claim,
+    not claimed by a platform, from a donor with a declaration."""
+    return donations.filter(
+        status__in=_CLAIMABLE_STATUSES, paid_at__isnull=False, gift_aid_claimed_by="",
+        supporter_id__in=GiftAidDeclaration.objects.values("supporter_id"),
+    ).exclude(Exists(GiftAidClaimedGift.objects.filter(donation_id=OuterRef("pk"), active=True)))
+
+
+def gift_aid_follow_ups(*, today: datetime.date | None = None, limit: int = 500) -> dict[str, list]:
+    """For finance: gifts held for missing declaration details, and eligible
+    gifts whose four-year claim deadline is near (GIFT_AID_DEADLINE_WARNING_DAYS)."""
+    today = today or timezone.localdate()
+    warn_until = today + datetime.timedelta(days=settings.GIFT_AID_DEADLINE_WARNING_DAYS)
+    needs_data, nearing = [], []
+    for gift, verdict in verdicts_for(_unclaimed(Donation.objects.all()), today=today, unclaimed_only=True):
+        if verdict.status == NEEDS_DATA and len(needs_data) < limit:
+            needs_data.append((gift, verdict))
+        elif verdict.status == ELIGIBLE and claim_deadline(gift.given_on) <= warn_until and len(nearing) < limit:
+            nearing.append((gift, verdict, claim_deadline(gift.given_on)))
+    return {"needs_data": needs_data, "nearing_deadline": nearing}
+
+
+# --- claims ----------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _Row:
+    key: tuple
+    declaration_id: int | None
+    sponsored: bool
+    gifts: list = dataclasses.field(default_factory=list)  # (GiftFacts, declaration_id)
+    amount_pence: int = 0
+    last_on: datetime.date | None = None
+    first_on: datetime.date | None = None
+
+    def add(self, gift: GiftFacts, declaration_id: int) -> None:
+        self.gifts.append((gift, declaration_id))
+        self.amount_pence += gift.kept_pence
+        self.last_on = max(self.last_on or gift.given_on, gift.given_on)
+        self.first_on = min(self.first_on or gift.given_on, gift.given_on)
+
+
+def _rows_for(eligible: list[tuple[GiftFacts, int]]) -> tuple[list[_Row], list[_Row]]:
+    """Group eligible gifts into schedule rows: one row per donor (as declared),
+    accounting period and sponsored-or-not; gifts of the aggregation threshold
+    or less go on aggregated rows of at most £1,000, one accounting period each."""
+    threshold = settings.GIFT_AID_AGGREGATE_MAX_PENCE
+    donor_rows: dict[tuple, _Row] = {}
+    small: list[tuple[GiftFacts, int]] = []
+    for gift, declaration_id in eligible:
+        if threshold and gift.kept_pence <= threshold and not gift.is_sponsorship:
+            small.append((gift, declaration_id))
+            continue
+        key = (declaration_id, accounting_period_end(gift.given_on), gift.is_sponsorship)
+        row = donor_rows.get(key)
+        if row is None:
+            row = donor_rows[key] = _Row(key=key, declaration_id=declaration_id, sponsored=gift.is_sponsorship)
+        row.add(gift, declaration_id)
+    aggregated: list[_Row] = []
+    small.sort(key=lambda pair: (pair[0].given_on, pair[0].id))
+    current = None
+    for gift, declaration_id in small:
+        period = accounting_period_end(gift.given_on)
+        if current is None or current.key[0] != period or current.amount_pence + gift.kept_pence > AGGREGATED_ROW_MAX_PENCE:
+            current = _Row(key=(period, len(aggregated)), declaration_id=None, sponsored=False)
+            aggregated.append(current)
+        current.add(gift, declaration_id)
+    return list(donor_rows.values()), aggregated
+
+
+def _aggregate_description(row: _Row) -> str:
+    count = len(row.gifts)
+    return f"{count} small gift{'s' if count != 1 else ''} {row.first_on:%d/%m/%y}-{row.last_on:%d/%m/%y}"[:35]
+
+
+def _donor_identity(declarations: dict[int, dict], declaration_id: int) -> dict:
+    d = declarations[declaration_id]
+    overseas = str(d["country"]) != "GB"
+    if overseas:
+        house = hmrc.hmrc_house(", ".join(part for part in (d["address_house"], d["address_street"],
+                                                          d["address_town"], d["postcode"], str(d["country"])) if part))
+    else:
+        house = hmrc.hmrc_house(d["address_house"])
+    return dict(title=hmrc.hmrc_title(d["title"]), first_name=hmrc.hmrc_name(d["first_name"]),
+                last_name=hmrc.hmrc_name(d["last_name"]), house=house,
+                postcode="" if overseas else hmrc.hmrc_postcode(d["postcode"]), overseas=overseas)
+
+
+def _insert(model, fields: list[str], rows: Iterable[tuple]) -> None:
+    """Write many rows at once: PostgreSQL's COPY, else executemany. The claim
+    builder writes up to a million claimed gifts; model instances would take minutes."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(f).column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", list(rows))
+
+
+def _lock_claims() -> None:
+    """One claim is built (or changes state) at a time, so two finance staff
+    building at once cannot both take a gift; the unique constraint on claimed
+    gifts is the backstop. SQLite already serialises writers."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {GiftAidClaim._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _check_period(period_start: datetime.date, period_end: datetime.date, today: datetime.date) -> None:
+    if period_end < period_start:
+        raise ApplicationError("The period must end on or after the day it starts.", field="period_end")
+    if period_end >= today:
+        raise ApplicationError("A claim can only cover days that are over: choose an end date before today.",
+                               field="period_end")
+    overlapping = (GiftAidClaim.objects.exclude(status=GiftAidClaim.Status.REJECTED)
+                   .filter(period_start__lte=period_end, period_end__gte=period_start).first())
+    if overlapping:
+        raise ApplicationError(
+            f"Gifts from {overlapping.period_start:%d %B %Y} to {overlapping.period_end:%d %B %Y} are already in "
+            f"claim {overlapping.reference} ({overlapping.get_status_display().lower()}). Choose a period after it.",
+            field="period_start")
+
+
+def _adjustments_due(claim: GiftAidClaim) -> list[GiftAidAdjustment]:
+    """Tax over-claimed on gifts refunded (or lost in a dispute) after their claim
+    was submitted: the tax claimed less the tax on what the charity kept, less
+    what earlier adjustments already repaid."""
+    sent = GiftAidClaimedGift.objects.filter(
+        active=True, claim__status__in=[GiftAidClaim.Status.SUBMITTED, GiftAidClaim.Status.ACCEPTED],
+        donation__refunded_pence__gt=0,
+    ).select_related("donation", "claim")
+    adjustments = []
+    for claimed in sent:
+        donation = claimed.donation
+        kept_now = min(claimed.amount_pence, donation.kept_pence)
+        repaid = (claimed.adjustments.exclude(claim__status=GiftAidClaim.Status.REJECTED)
+                  .aggregate(total=Sum("tax_pence"))["total"] or 0)
+        over = claimed.tax_pence - tax_on(kept_now) - repaid
+        if over > 0:
+            adjustments.append(GiftAidAdjustment(
+                claim=claim, claimed_gift=claimed, tax_pence=over,
+                reason=f"Gift {donation.reference} ({format_pence(claimed.amount_pence)}, claim "
+                       f"{claimed.claim.reference}) refunded to {format_pence(kept_now)}"))
+    return adjustments
+
+
+@transaction.atomic
+def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.date, include_earlier: bool = True,
+                         by=None, today: datetime.date | None = None) -> GiftAidClaim:
+    """Build a draft claim of every eligible gift received in the period and not
+    yet claimed (with `include_earlier`, also earlier gifts still within the
+    four-year limit: late declarations, completed details), plus adjustments for
+    gifts refunded after an earlier claim. Serialised with other claim changes;
+    raises ApplicationError, saving nothing, for a bad or already claimed period
+    or when there is nothing to claim."""
+    today = today or timezone.localdate()
+    _lock_claims()
+    _check_period(period_start, period_end, today)
+    local_start = timezone.make_aware(datetime.datetime.combine(period_start, datetime.time()))
+    local_end = timezone.make_aware(datetime.datetime.combine(period_end + datetime.timedelta(days=1), datetime.time()))
+    candidates = _unclaimed(Donation.objects.filter(paid_at__lt=local_end))
+    if not include_earlier:
+        candidates = candidates.filter(paid_at__gte=local_start)
+    eligible = [(gift, verdict.declaration_id) for gift, verdict in verdicts_for(candidates, today=today, unclaimed_only=True)
+                if verdict.status == ELIGIBLE]
+    claim = GiftAidClaim(period_start=period_start, period_end=period_end, built_by=by)
+    claim.save()
+    adjustments = _adjustments_due(claim)
+    if not eligible:
+        raise ApplicationError(
+            f"No gifts from {period_start:%d %B %Y} to {period_end:%d %B %Y} can be claimed: none is eligible "
+            "that is not already claimed. Gifts held for missing details are listed under Gift Aid follow-ups.")
+
+    donor_rows, aggregated_rows = _rows_for(eligible)
+    declaration_ids = {row.declaration_id for row in donor_rows}
+    declarations = {d["id"]: d for d in GiftAidDeclaration.objects.filter(id__in=declaration_ids).values(
+        "id", "title", "first_name", "last_name", "address_house", "address_street", "address_town",
+        "postcode", "country")}
+    schedule = []
+    for row in donor_rows:
+        schedule.append((row, _donor_identity(declarations, row.declaration_id)))
+    schedule.sort(key=lambda pair: (pair[1]["last_name"].lower(), pair[1]["first_name"].lower(),
+                                    pair[0].declaration_id, pair[0].last_on, pair[0].sponsored))
+    blank = dict(title="", first_name="", last_name="", house="", postcode="", overseas=False)
+    schedule += [(row, blank) for row in aggregated_rows]
+
+    row_fields = ["claim", "number", "title", "first_name", "last_name", "house", "postcode", "overseas",
+                  "aggregated", "sponsored", "date", "amount_pence"]
+    _insert(GiftAidClaimRow, row_fields, (
+        (claim.pk, number, who["title"], who["first_name"], who["last_name"], who["house"], who["postcode"],
+         who["overseas"], "" if row.declaration_id else _aggregate_description(row), row.sponsored, row.last_on,
+         row.amount_pence)
+        for number, (row, who) in enumerate(schedule, start=1)))
+    row_ids = dict(GiftAidClaimRow.objects.filter(claim=claim).values_list("number", "id"))
+    _insert(GiftAidClaimedGift, ["claim", "row", "donation", "declaration", "amount_pence", "tax_pence", "active"], (
+        (claim.pk, row_ids[number], gift.id, declaration_id, gift.kept_pence, tax_on(gift.kept_pence), True)
+        for number, (row, _who) in enumerate(schedule, start=1) for gift, declaration_id in row.gifts))
+    GiftAidAdjustment.objects.bulk_create(adjustments)
+
+    claim.gift_count = len(eligible)
+    claim.row_count = len(schedule)
+    claim.gifts_pence = sum(row.amount_pence for row, _who in schedule)
+    claim.tax_pence = tax_on(claim.gifts_pence)
+    claim.adjustment_pence = sum(a.tax_pence for a in adjustments)
+    claim.earliest_gift_on = min(gift.given_on for gift, _d in eligible)
+    claim.save()
+    if claim.adjustment_pence > claim.tax_pence:
+        raise ApplicationError(
+            f"The adjustment for refunded gifts ({format_pence(claim.adjustment_pence)}) is more than this claim's "
+            f"tax ({format_pence(claim.tax_pence)}): claim a longer period, or repay HMRC directly.")
+    return claim
+
+
+def _locked(claim: GiftAidClaim) -> GiftAidClaim:
+    _lock_claims()
+    return GiftAidClaim.objects.select_for_update().get(pk=claim.pk)
+
+
+def _refuse_if_submitted(claim: GiftAidClaim) -> None:
+    if claim.is_locked:
+        raise ApplicationError(
+            f"Claim {claim.reference} was submitted on {claim.submitted_at:%d %B %Y}; it can no longer be changed.")
+
+
+@transaction.atomic
+def gift_aid_claim_discard(*, claim: GiftAidClaim) -> None:
+    """Throw away a draft: its gifts are free for the next claim."""
+    claim = _locked(claim)
+    _refuse_if_submitted(claim)
+    claim.delete()
+
+
+def _changed_since_build(claim: GiftAidClaim) -> list[str]:
+    """Gifts in a draft that are no longer right as claimed: refunded, disputed,
+    or their declaration now cancelled as never made."""
+    changed = []
+    in_claim = claim.gifts.select_related("donation", "declaration")
+    for claimed in in_claim.filter(Q(donation__refunded_pence__gt=0) | ~Q(donation__status__in=_CLAIMABLE_STATUSES)
+                                   | Q(declaration__cancelled_on__isnull=False)):
+        donation = claimed.donation
+        if donation.status not in _CLAIMABLE_STATUSES or donation.kept_pence < claimed.amount_pence:
+            changed.append(f"{donation.reference} ({donation.get_status_display().lower()})")
+        elif declaration_facts(claimed.declaration).void:
+            changed.append(f"{donation.reference} (declaration cancelled within 30 days)")
+    return changed
+
+
+@transaction.atomic
+def gift_aid_claim_submit(*, claim: GiftAidClaim, by=None, hmrc_reference: str = "") -> GiftAidClaim:
+    """Lock the claim as sent to HMRC. Refuses a claim already submitted, and a
+    draft whose gifts changed since it was built (rebuild it)."""
+    claim = _locked(claim)
+    _refuse_if_submitted(claim)
+    changed = _changed_since_build(claim)
+    if changed:
+        listed = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        raise ApplicationError(f"{len(changed)} gift{'s' if len(changed) != 1 else ''} changed since this draft was "
+                               f"built: {listed}. Discard the draft and build it again.")
+    claim.status = GiftAidClaim.Status.SUBMITTED
+    claim.submitted_by = by
+    claim.submitted_at = timezone.now()
+    claim.hmrc_reference = hmrc_reference.strip()
+    claim.save()
+    return claim
+
+
+@transaction.atomic
+def gift_aid_claim_record_outcome(*, claim: GiftAidClaim, accepted: bool, reason: str = "", by=None,
+                                  hmrc_reference: str = "") -> GiftAidClaim:
+    """HMRC accepted or rejected a submitted claim. A rejected claim releases its
+    gifts (they return to the pool for the next claim) and its adjustments."""
+    claim = _locked(claim)
+    if claim.status != GiftAidClaim.Status.SUBMITTED:
+        raise ApplicationError(f"Claim {claim.reference} is {claim.get_status_display().lower()}: only a submitted "
+                               "claim can be marked accepted or rejected.")
+    if not accepted and not reason.strip():
+        raise ApplicationError("Say why HMRC rejected the claim (their message).", field="reason")
+    claim.status = GiftAidClaim.Status.ACCEPTED if accepted else GiftAidClaim.Status.REJECTED
+    claim.rejection_reason = "" if accepted else reason.strip()
+    claim.outcome_recorded_by = by
+    claim.outcome_at = timezone.now()
+    if hmrc_reference.strip():
+        claim.hmrc_reference = hmrc_reference.strip()
+    claim.save()
+    if not accepted:
+        claim.gifts.update(active=False)
+    return claim
+
+
+@transaction.atomic
+def gift_aid_claim_record_repayment(*, claim: GiftAidClaim, amount_pence: int, received_on: datetime.date,
+                                    reference: str = "", by=None) -> GiftAidClaim:
+    """HMRC paid the claim. The difference from what was due is kept and shown,
+    not hidden: finance follows it up with HMRC."""
+    claim = _locked(claim)
+    if claim.status not in (GiftAidClaim.Status.SUBMITTED, GiftAidClaim.Status.ACCEPTED):
+        raise ApplicationError(f"Claim {claim.reference} is {claim.get_status_display().lower()}: a repayment can "
+                               "only be recorded against a submitted or accepted claim.")
+    if claim.repayment_pence is not None:
+        raise ApplicationError(f"The repayment for claim {claim.reference} was already recorded "
+                               f"({format_pence(claim.repayment_pence)} on {claim.repayment_received_on:%d %B %Y}).")
+    if amount_pence <= 0:
+        raise ApplicationError("Enter the amount HMRC paid.", field="amount")
+    if claim.status == GiftAidClaim.Status.SUBMITTED:  # paying it is accepting it
+        claim.status = GiftAidClaim.Status.ACCEPTED
+        claim.outcome_at = timezone.now()
+        claim.outcome_recorded_by = by
+    claim.repayment_pence = amount_pence
+    claim.repayment_received_on = received_on
+    claim.repayment_reference = reference.strip()
+    claim.save()
+    return claim
+
+
+# --- the files ----------------------------------------------------------------------
+
+def claim_schedule_rows(claim: GiftAidClaim) -> list[hmrc.ScheduleRow]:
+    return [
+        hmrc.ScheduleRow(title=r.title, first_name=r.first_name, last_name=r.last_name, house=r.house,
+                         postcode=r.postcode, overseas=r.overseas, aggregated=r.aggregated, sponsored=r.sponsored,
+                         date=r.date, amount_pence=r.amount_pence)
+        for r in claim.rows.order_by("number").iterator(chunk_size=5000)
+    ]
+
+
+def claim_parts(claim: GiftAidClaim) -> list[dict]:
+    """The claim as HMRC takes it: at most 1,000 rows per schedule, each part
+    with its own earliest date; any adjustment goes on the first part."""
+    rows = claim_schedule_rows(claim)
+    parts = []
+    for index, chunk in enumerate(hmrc.schedules(rows), start=1):
+        parts.append({
+            "number": index, "rows": chunk, "earliest_gift_date": min(r.date for r in chunk),
+            "adjustment_pence": claim.adjustment_pence if index == 1 else 0,
+            "amount_pence": sum(r.amount_pence for r in chunk),
+        })
+    return parts
+
+
+def claim_header(claim: GiftAidClaim, part: dict) -> hmrc.ClaimHeader:
+    s = settings.GIFT_AID_HMRC
+    other_info = ""
+    if part["adjustment_pence"]:
+        reasons = "; ".join(claim.adjustments.values_list("reason", flat=True)[:20])
+        other_info = f"Adjustment of {hmrc.format_amount(part['adjustment_pence'])} for gifts refunded after " \
+                     f"earlier claims: {reasons}"[:250]
+    return hmrc.ClaimHeader(
+        charity_hmrc_reference=s["CHARITY_REFERENCE"], charity_name=settings.CHARITY_NAME,
+        regulator=s["REGULATOR"], regulator_number=s["REGULATOR_NUMBER"], official_title=s["OFFICIAL_TITLE"],
+        official_first_name=s["OFFICIAL_FIRST_NAME"], official_last_name=s["OFFICIAL_LAST_NAME"],
+        official_postcode=s["OFFICIAL_POSTCODE"], official_phone=s["OFFICIAL_PHONE"], period_end=claim.period_end,
+        earliest_gift_date=part["earliest_gift_date"], adjustment_pence=part["adjustment_pence"],
+        other_info=other_info, sender_id=s["SENDER_ID"], sender_password=s["SENDER_PASSWORD"],
+        vendor_id=s["VENDOR_ID"], product_name=s["PRODUCT_NAME"], product_version=s["PRODUCT_VERSION"],
+        test=s["GATEWAY_TEST"],
+    )

@@ -1,0 +1,425 @@
+"""Gift Aid eligibility and claims, on the real database, through the services
+finance staff use. HMRC's rules: ../shared/giftaid/RULES.md."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from config.errors import ApplicationError
+from donations import services
+from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift, GiftKind
+from donations.services import gift_aid
+from supporters import services as supporter_services
+from supporters.models import GiftAidDeclaration
+from tests.supporters.factories import SupporterFactory
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+TODAY = D(2026, 11, 25)
+
+
+def when(day: datetime.date, hour: int = 12, minute: int = 0) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
+
+
+def gift(supporter, pence: int, on: datetime.date, **extra) -> Donation:
+    moment = extra.pop("at", None) or when(on)
+    return Donation.objects.create(supporter=supporter, amount_pence=pence, status=Donation.Status.SUCCEEDED,
+                                   channel=Donation.Channel.OFFLINE, created_at=moment, paid_at=moment, **extra)
+
+
+def declare(supporter, on: datetime.date, scope="all_gifts", method="online", **declared):
+    return supporter_services.gift_aid_declaration_record(
+        supporter=supporter, method=method, wording=supporter_services.gift_aid_wording(),
+        wording_version=supporter_services.GIFT_AID_WORDING_VERSION, declared_on=on, scope=scope,
+        declared=declared or None)
+
+
+def verdict(donation, today=TODAY):
+    return gift_aid.gift_aid_verdict_for(donation, today=today)
+
+
+def build(start, end, **kwargs):
+    return gift_aid.gift_aid_claim_build(period_start=start, period_end=end, today=kwargs.pop("today", TODAY),
+                                         **kwargs)
+
+
+# --- eligibility ------------------------------------------------------------------
+
+def test_a_declaration_made_after_the_gift_covers_the_past_four_years():
+    donor = SupporterFactory()
+    earlier = gift(donor, 5000, D(2025, 1, 10))
+    assert verdict(earlier).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(earlier).reason == "No Gift Aid declaration covers this gift"
+
+    declare(donor, D(2026, 6, 1), scope="future_gifts")
+    assert verdict(earlier).status == gift_aid.NOT_ELIGIBLE, "a future-gifts declaration does not reach back"
+
+    declare(donor, D(2026, 7, 1), scope="all_gifts")
+    assert verdict(earlier).status == gift_aid.ELIGIBLE
+    too_early = gift(donor, 5000, D(2022, 6, 30))  # more than four years before 1 July 2026
+    assert verdict(too_early).status == gift_aid.NOT_ELIGIBLE
+
+
+def test_a_this_gift_declaration_covers_that_gift_only():
+    donor = SupporterFactory()
+    declaration = declare(donor, D(2026, 5, 1), scope="this_gift")
+    covered = gift(donor, 2500, D(2026, 5, 1), gift_aid_declaration=declaration)
+    other = gift(donor, 2500, D(2026, 6, 1))
+    assert verdict(covered).status == gift_aid.ELIGIBLE
+    assert verdict(other).status == gift_aid.NOT_ELIGIBLE
+
+
+def test_a_cancellation_stops_future_gifts_not_past_ones():
+    donor = SupporterFactory()
+    declaration = declare(donor, D(2025, 1, 1))
+    before = gift(donor, 1000, D(2025, 6, 1))
+    after = gift(donor, 1000, D(2025, 9, 1))
+    GiftAidDeclaration.objects.filter(pk=declaration.pk).update(cancelled_on=D(2025, 8, 1),
+                                                                cancellation_reason="No longer pays UK tax")
+    assert verdict(before).status == gift_aid.ELIGIBLE
+    assert verdict(after).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(after).reason == "The declaration was cancelled on 01 August 2025"
+
+    declare(donor, D(2025, 10, 1), scope="future_gifts")  # a new declaration re-opens only what it covers
+    assert verdict(after).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(gift(donor, 1000, D(2025, 10, 1))).status == gift_aid.ELIGIBLE
+
+
+def test_an_oral_declaration_cancelled_within_thirty_days_never_counted():
+    donor = SupporterFactory()
+    declaration = declare(donor, D(2026, 3, 1), method="oral")
+    given = gift(donor, 3000, D(2026, 3, 2))
+    assert verdict(given).status == gift_aid.ELIGIBLE
+    GiftAidDeclaration.objects.filter(pk=declaration.pk).update(confirmation_sent_on=D(2026, 3, 3),
+                                                                cancelled_on=D(2026, 3, 20))
+    assert verdict(given).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(given).reason == "No Gift Aid declaration covers this gift"
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"gift_aid_claimed_by": "JustGiving"}, "Gift Aid already claimed by JustGiving"),
+    ({"gift_kind": GiftKind.COMPANY}, "Not the donor's own gift: a company's or organisation's money"),
+    ({"gift_kind": GiftKind.RAFFLE}, "Not the donor's own gift: raffle or lottery ticket"),
+    ({"gift_kind": GiftKind.TICKET}, "Not the donor's own gift: admission or event ticket"),
+    ({"is_sponsorship": True, "sponsor_relationship": "participant"}, "The event participant's own sponsorship"),
+    ({"benefit_pence": 1300}, "over HMRC's limit of £12.50 for this gift"),
+    ({"currency": "eur"}, "Not given in pounds sterling"),
+])
+def test_gifts_hmrc_does_not_allow_say_why(change, reason):
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    result = verdict(gift(donor, 5000, D(2026, 2, 1), **change))
+    assert result.status == gift_aid.NOT_ELIGIBLE
+    assert reason in result.reason
+
+
+def test_a_benefit_within_the_limit_is_allowed():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    assert verdict(gift(donor, 5000, D(2026, 2, 1), benefit_pence=1250)).status == gift_aid.ELIGIBLE
+    # Above £100: £25 plus 5% of the excess (£200 gift: £30).
+    assert verdict(gift(donor, 20000, D(2026, 2, 1), benefit_pence=3000)).status == gift_aid.ELIGIBLE
+    assert verdict(gift(donor, 20000, D(2026, 2, 1), benefit_pence=3001)).status == gift_aid.NOT_ELIGIBLE
+
+
+def test_sponsorship_from_a_relative_depends_on_who_pays_the_event():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    paid_by_charity = Campaign.objects.create(name="Marathon", code="marathon", kind="event")
+    paid_by_runner = Campaign.objects.create(name="Own place", code="own-place", kind="event",
+                                             charity_pays_event_costs=False)
+    relative = dict(is_sponsorship=True, sponsor_relationship="connected")
+    assert verdict(gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_charity, **relative)).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_runner, **relative)).status == gift_aid.ELIGIBLE
+    friend = gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_charity, is_sponsorship=True)
+    assert verdict(friend).status == gift_aid.ELIGIBLE
+
+
+def test_the_four_year_limit_runs_from_the_end_of_the_accounting_period():
+    donor = SupporterFactory()
+    declare(donor, D(2024, 1, 1))
+    old = gift(donor, 1000, D(2021, 5, 1))  # period ends 31 March 2022: deadline 31 March 2026
+    assert verdict(old).reason == "Too old to claim: the deadline was 31 March 2026"
+    nearly = gift(donor, 1000, D(2022, 12, 1))  # deadline 31 March 2027
+    assert verdict(nearly, today=D(2027, 3, 31)).status == gift_aid.ELIGIBLE
+    assert verdict(nearly, today=D(2027, 4, 1)).status == gift_aid.NOT_ELIGIBLE
+    follow_ups = gift_aid.gift_aid_follow_ups(today=D(2027, 1, 15))
+    assert [(g.id, deadline) for g, _v, deadline in follow_ups["nearing_deadline"]] == [(nearly.id, D(2027, 3, 31))]
+
+
+def test_a_declaration_missing_hmrc_details_holds_the_gift_as_needs_data():
+    donor = SupporterFactory()
+    # An old system's declaration, kept as it came: no house number.
+    GiftAidDeclaration.objects.create(supporter=donor, first_name="Ann", last_name="Lee", address_house="",
+                                      postcode="N16 8AA", declared_on=D(2025, 1, 1), method="imported",
+                                      wording="(imported)", wording_version="legacy")
+    held = gift(donor, 4000, D(2026, 1, 5))
+    result = verdict(held)
+    assert (result.status, result.reason) == (gift_aid.NEEDS_DATA, "The declaration has no house name or number")
+    assert [g.id for g, _v in gift_aid.gift_aid_follow_ups(today=TODAY)["needs_data"]] == [held.id]
+
+    other = SupporterFactory()
+    declare(other, D(2026, 1, 1))
+    gift(other, 4000, D(2026, 1, 5))
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    assert claim.gift_count == 1, "the held gift is left out; the claim does not fail"
+    assert not GiftAidClaimedGift.objects.filter(donation=held).exists()
+
+
+# --- claims -----------------------------------------------------------------------
+
+def test_a_claim_is_a_quarter_of_the_eligible_gifts_to_the_penny():
+    donors = [SupporterFactory() for _ in range(3)]
+    for donor in donors:
+        declare(donor, D(2026, 1, 1))
+    amounts = [3333, 5001, 12345, 2999, 7777]
+    for index, pence in enumerate(amounts):
+        gift(donors[index % 3], pence, D(2026, 2, 1) + datetime.timedelta(days=index))
+    gift(SupporterFactory(), 9999, D(2026, 2, 3))  # no declaration: not in the claim
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    assert claim.gifts_pence == sum(amounts)
+    assert claim.tax_pence == sum(amounts) * 25 // 100  # 7,863.75 → £78.63, rounded down
+    assert claim.gift_count == 5
+    assert claim.row_count == 3, "one row per donor for the period"
+    assert sum(claim.rows.values_list("amount_pence", flat=True)) == claim.gifts_pence
+    assert claim.earliest_gift_on == D(2026, 2, 1)
+    row = claim.rows.get(first_name=donors[0].first_name)
+    assert (row.amount_pence, row.date) == (3333 + 2999, D(2026, 2, 4)), "a series shows the last gift's date"
+
+
+def test_small_gifts_are_aggregated_into_rows_of_at_most_a_thousand_pounds():
+    for day in range(60):
+        donor = SupporterFactory()
+        declare(donor, D(2026, 1, 1))
+        gift(donor, 2000, D(2026, 1, 1) + datetime.timedelta(days=day))
+    big = SupporterFactory(first_name="Rhian")
+    declare(big, D(2026, 1, 1))
+    gift(big, 2001, D(2026, 2, 1))
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    rows = list(claim.rows.order_by("number"))
+    assert [(r.first_name, r.aggregated != "", r.amount_pence) for r in rows] == [
+        ("Rhian", False, 2001), ("", True, 100_000), ("", True, 20_000)]
+    for row in rows[1:]:
+        assert len(row.aggregated) <= 35 and not (row.last_name or row.house or row.postcode)
+    assert rows[1].date == D(2026, 2, 19), "an aggregated row shows its last gift's date"
+
+
+def test_aggregation_is_a_setting(settings):
+    settings.GIFT_AID_AGGREGATE_MAX_PENCE = 0
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 500, D(2026, 1, 2))
+    claim = build(D(2026, 1, 1), D(2026, 1, 31))
+    assert claim.rows.get().aggregated == ""
+
+
+def test_rows_never_span_two_accounting_periods_and_dates_follow_london_time():
+    donor = SupporterFactory()
+    declare(donor, D(2025, 1, 1))
+    gift(donor, 5000, D(2026, 3, 31), at=when(D(2026, 3, 31), 23, 30))  # BST: 22:30 UTC, still 31 March here
+    gift(donor, 5000, D(2026, 4, 1), at=when(D(2026, 4, 1), 0, 30))
+    claim = build(D(2026, 3, 1), D(2026, 4, 30))
+    assert sorted(claim.rows.values_list("date", "amount_pence")) == [(D(2026, 3, 31), 5000), (D(2026, 4, 1), 5000)]
+
+
+def test_a_tax_year_boundary_is_where_hmrc_puts_it():
+    assert gift_aid.tax_year_start(D(2026, 4, 5)) == D(2025, 4, 6)
+    assert gift_aid.tax_year_start(D(2026, 4, 6)) == D(2026, 4, 6)
+    donor = SupporterFactory()
+    declare(donor, D(2025, 1, 1))
+    late = gift(donor, 4000, D(2026, 4, 5), at=when(D(2026, 4, 5), 23, 59))
+    gift(donor, 4000, D(2026, 4, 6), at=when(D(2026, 4, 6), 0, 1))
+    claim = build(D(2026, 1, 6), D(2026, 4, 5), include_earlier=False)
+    assert list(claim.gifts.values_list("donation_id", flat=True)) == [late.id]
+
+
+def test_names_and_addresses_are_written_as_hmrc_wants_them():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1), title="Mrs", first_name="Zoë", last_name="O'Brien-Smith", address_house="Flat 2, Rosé House",
+            address_street="", address_town="Leeds", postcode="ls1 4ap", country="GB")
+    abroad = SupporterFactory()
+    declare(abroad, D(2026, 1, 1), first_name="José", last_name="García", address_house="Calle Mayor 5",
+            address_street="", address_town="Madrid", postcode="28013", country="ES")
+    gift(donor, 5000, D(2026, 2, 1))
+    gift(abroad, 5000, D(2026, 2, 1))
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    rows = {r.last_name: r for r in claim.rows.all()}
+    uk = rows["O'Brien Smith"]
+    assert (uk.title, uk.first_name, uk.house, uk.postcode, uk.overseas) == ("Mrs", "Zoe", "Flat 2, Rose House", "LS1 4AP", False)
+    spain = rows["Garcia"]
+    assert (spain.first_name, spain.postcode, spain.overseas) == ("Jose", "", True)
+    assert "Madrid" in spain.house and "28013" in spain.house
+
+
+def test_a_claim_over_a_period_already_claimed_is_refused():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 5000, D(2026, 2, 1))
+    first = build(D(2026, 1, 1), D(2026, 3, 31))
+    with pytest.raises(ApplicationError, match=f"already in claim {first.reference}"):
+        build(D(2026, 3, 1), D(2026, 4, 30))
+    with pytest.raises(ApplicationError, match="before today"):
+        build(D(2026, 4, 1), TODAY)
+    with pytest.raises(ApplicationError, match="No gifts from"):
+        build(D(2026, 4, 1), D(2026, 4, 30))
+    assert GiftAidClaim.objects.count() == 1
+
+
+def test_a_submitted_claim_is_locked():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 5000, D(2026, 2, 1))
+    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)), hmrc_reference="CORR-1")
+    for attempt in (lambda: gift_aid.gift_aid_claim_submit(claim=claim),
+                    lambda: gift_aid.gift_aid_claim_discard(claim=claim)):
+        with pytest.raises(ApplicationError, match="can no longer be changed"):
+            attempt()
+    claim.refresh_from_db()
+    assert (claim.status, claim.gift_count) == ("submitted", 1)
+
+
+def test_a_gift_is_in_one_live_claim_at_most_by_constraint():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    given = gift(donor, 5000, D(2026, 2, 1))
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    claimed = claim.gifts.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GiftAidClaimedGift.objects.create(claim=claim, row=claimed.row, donation=given, declaration=claimed.declaration,
+                                          amount_pence=5000, tax_pence=1250)
+
+
+def test_a_rejected_claim_returns_its_gifts_to_the_pool():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    given = gift(donor, 5000, D(2026, 2, 1))
+    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    with pytest.raises(ApplicationError, match="Say why"):
+        gift_aid.gift_aid_claim_record_outcome(claim=claim, accepted=False)
+    gift_aid.gift_aid_claim_record_outcome(claim=claim, accepted=False, reason="Charity reference not recognised")
+    assert verdict(given).status == gift_aid.ELIGIBLE
+    again = build(D(2026, 1, 1), D(2026, 3, 31))
+    assert list(again.gifts.values_list("donation_id", flat=True)) == [given.id]
+    assert GiftAidClaimedGift.objects.filter(donation=given).count() == 2  # the history stays
+
+
+def test_a_gift_refunded_after_its_claim_is_an_adjustment_in_the_next_claim():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    refunded = gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_refund_after_claim")
+    first = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    assert first.tax_pence == 2500
+
+    services.donation_apply_refund_total(charge_id="ch_refund_after_claim", payment_intent_id=None,
+                                         refunded_pence=4000)  # down to £60
+    gift(donor, 4000, D(2026, 4, 2))
+    second = build(D(2026, 4, 1), D(2026, 6, 30))
+    assert (second.tax_pence, second.adjustment_pence, second.repayment_due_pence) == (1000, 1000, 0)
+    adjustment = second.adjustments.get()
+    assert refunded.reference in adjustment.reason and first.reference in adjustment.reason
+
+
+def test_adjustments_add_up_across_refunds_and_never_repeat():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_two_refunds")
+    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    services.donation_apply_refund_total(charge_id="ch_two_refunds", payment_intent_id=None, refunded_pence=4000)
+    gift(donor, 10_000, D(2026, 4, 2))
+    second = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 4, 1), D(2026, 6, 30)))
+    assert second.adjustment_pence == 1000
+
+    services.donation_apply_refund_total(charge_id="ch_two_refunds", payment_intent_id=None, refunded_pence=10_000)
+    gift(donor, 10_000, D(2026, 7, 2))
+    third = build(D(2026, 7, 1), D(2026, 9, 30))
+    assert third.adjustment_pence == 1500, "£25 claimed in all: £10 repaid already, £15 now"
+    gift(donor, 10_000, D(2026, 10, 2))
+    gift_aid.gift_aid_claim_discard(claim=third)
+    fourth = build(D(2026, 7, 1), D(2026, 10, 31))
+    assert fourth.adjustment_pence == 1500, "a discarded draft's adjustment is made again, once"
+
+
+def test_a_draft_whose_gift_was_refunded_must_be_rebuilt():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    given = gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_refund_before_submit")
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    services.donation_apply_refund_total(charge_id="ch_refund_before_submit", payment_intent_id=None,
+                                         refunded_pence=10_000)
+    with pytest.raises(ApplicationError, match=f"{given.reference} \\(refunded\\).*Discard the draft"):
+        gift_aid.gift_aid_claim_submit(claim=claim)
+    claim.refresh_from_db()
+    assert claim.status == "draft"
+
+
+def test_an_adjustment_larger_than_the_claim_is_refused():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_big_refund")
+    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    services.donation_apply_refund_total(charge_id="ch_big_refund", payment_intent_id=None, refunded_pence=10_000)
+    gift(donor, 2000, D(2026, 4, 2))
+    with pytest.raises(ApplicationError, match="more than this claim's tax"):
+        build(D(2026, 4, 1), D(2026, 6, 30))
+    assert GiftAidClaim.objects.count() == 1
+
+
+def test_a_repayment_is_reconciled_against_the_claim():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 10_001, D(2026, 2, 1))
+    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    claim = gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=2400, received_on=D(2026, 5, 1),
+                                                     reference="HMRC BACS 123")
+    assert claim.status == "accepted"
+    assert (claim.repayment_due_pence, claim.repayment_difference_pence) == (2500, -100)
+    with pytest.raises(ApplicationError, match="already recorded"):
+        gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=2500, received_on=D(2026, 5, 2))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the roles and pages that migrations made
+def test_two_claims_racing_for_the_same_gifts_never_claim_one_twice():
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    donors = [SupporterFactory() for _ in range(30)]
+    for index, donor in enumerate(donors):
+        declare(donor, D(2026, 1, 1))
+        gift(donor, 2500 + index, D(2026, 2, 1) + datetime.timedelta(days=index % 20))
+        gift(donor, 3000, D(2026, 5, 1))
+    periods = [(D(2026, 1, 1), D(2026, 3, 31)), (D(2026, 1, 1), D(2026, 3, 31)), (D(2026, 4, 1), D(2026, 6, 30))]
+    start = threading.Barrier(len(periods))
+    built, refused, errors = [], [], []
+
+    def finance_officer(period):
+        try:
+            start.wait()
+            built.append(build(*period))
+        except ApplicationError as error:
+            refused.append(str(error))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=finance_officer, args=(period,)) for period in periods]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(refused) == 1 and "already in claim" in refused[0], "the same period twice: one wins"
+    assert len(built) == 2
+    claimed = list(GiftAidClaimedGift.objects.values_list("donation_id", flat=True))
+    assert len(claimed) == len(set(claimed)) == 60, "every gift claimed, none twice"
+    assert sum(c.gifts_pence for c in GiftAidClaim.objects.all()) == sum(
+        Donation.objects.values_list("amount_pence", flat=True))
