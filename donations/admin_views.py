@@ -22,7 +22,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from config.errors import ApplicationError
 from donations import monthly, services, webhooks
 from donations.services import gift_aid
-from donations.models import Donation, RecurringGift, StripeEvent, format_pence
+from donations.models import Donation, GiftKind, RecurringGift, StripeEvent, format_pence
 
 
 def _when(value):
@@ -257,7 +257,13 @@ class OfflineGiftForm(forms.Form):
         (Donation.Channel.PHONE, "By phone"), (Donation.Channel.EVENT, "At an event")])
     campaign = forms.ModelChoiceField(queryset=None, required=False)
     appeal_code = forms.CharField(label="Appeal code", required=False, max_length=40)
-    gift_aid_declared = forms.BooleanField(label="The donor has a Gift Aid declaration for this gift", required=False)
+    gift_kind = forms.ChoiceField(label="What the money was", choices=GiftKind.choices, initial=GiftKind.OWN_GIFT,
+                                  help_text="Only a donor's own gift can carry Gift Aid.")
+    benefit = forms.CharField(label="Value of anything the donor got in return (£)", required=False, max_length=20,
+                              help_text="A dinner, a gift, a place: HMRC limits benefits on Gift Aid gifts.")
+    gift_aid_declared = forms.BooleanField(
+        label="A Gift Aid declaration came with this gift", required=False,
+        help_text="Record the declaration itself on the supporter's record: that is what makes the gift claimable.")
     note = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
@@ -279,6 +285,12 @@ class OfflineGiftForm(forms.Form):
         from donations.forms import parse_amount_pence
 
         return parse_amount_pence(self.cleaned_data["amount"])
+
+    def clean_benefit(self):
+        from donations.forms import parse_amount_pence
+
+        text = self.cleaned_data["benefit"].replace("£", "").strip()
+        return parse_amount_pence(text) if text.strip("0.") else 0
 
     def clean_appeal_code(self):
         from campaigns.selectors import appeal_for_code
@@ -316,7 +328,8 @@ class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
             donation = services.donation_record_offline(
                 supporter=data["supporter"], amount_pence=data["amount"], received_on=data["received_on"],
                 channel=data["channel"], campaign=data["campaign"], appeal=data["appeal_code"],
-                gift_aid_declared=data["gift_aid_declared"], note=data["note"], by=self.request.user)
+                gift_aid_declared=data["gift_aid_declared"], gift_kind=data["gift_kind"], benefit_pence=data["benefit"],
+                note=data["note"], by=self.request.user)
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
             return self.form_invalid(form)

@@ -601,6 +601,7 @@ def campaign_totals_rebuild() -> int:
 @transaction.atomic
 def donation_record_offline(*, supporter: Supporter, amount_pence: int, received_on: datetime.date, channel: str,
                             campaign: Campaign | None = None, appeal=None, gift_aid_declared: bool = False,
+                            gift_kind: str = "own_gift", benefit_pence: int = 0,
                             note: str = "", by=None) -> Donation:
     """A gift that did not come through Stripe (cash, cheque, bank transfer, an
     event's takings), recorded by staff. It counts in the campaign's totals at once."""
@@ -610,12 +611,14 @@ def donation_record_offline(*, supporter: Supporter, amount_pence: int, received
         raise ApplicationError("The date received cannot be in the future.", field="received_on")
     if channel not in (Donation.Channel.OFFLINE, Donation.Channel.POST, Donation.Channel.PHONE, Donation.Channel.EVENT):
         raise ApplicationError("Choose how the gift came in.", field="channel")
+    if benefit_pence < 0 or benefit_pence > amount_pence:
+        raise ApplicationError("The benefit's value must be between nothing and the gift itself.", field="benefit")
     if appeal is not None and campaign is None:
         campaign = appeal.campaign
     when = timezone.make_aware(datetime.datetime.combine(received_on, datetime.time(12, 0)))
     donation = Donation(supporter=supporter, amount_pence=amount_pence, status=Donation.Status.SUCCEEDED,
                         channel=channel, campaign=campaign, appeal=appeal, gift_aid_declared=gift_aid_declared,
-                        created_at=when, paid_at=when)
+                        gift_kind=gift_kind, benefit_pence=benefit_pence, created_at=when, paid_at=when)
     donation.full_clean()
     donation.save()
     _move_totals(donation, (0, 0, 0))

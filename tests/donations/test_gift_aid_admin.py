@@ -125,3 +125,22 @@ def test_follow_ups_list_gifts_held_for_missing_details(finance_client):
     held = gift(donor, 4000, D(2026, 1, 5))
     page = finance_client.get("/admin/gift_aid_claim/follow-ups/").content.decode()
     assert held.reference in page and "The declaration has no postcode" in page
+
+
+def test_an_offline_ticket_is_recorded_as_such_and_carries_no_gift_aid(finance_client):
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    response = finance_client.post("/admin/donation/offline/", {
+        "supporter": donor.reference, "amount": "40", "received_on": "2026-02-01", "channel": "event",
+        "gift_kind": "ticket", "benefit": "", "note": "Gala dinner ticket"})
+    assert response.status_code == 302
+    ticket = donor.donations.get()
+    assert ticket.gift_kind == "ticket"
+    page = finance_client.get(f"/admin/donation/inspect/{ticket.pk}/").content.decode()
+    assert "Not the donor&#x27;s own gift: admission or event ticket" in page
+
+    response = finance_client.post("/admin/donation/offline/", {
+        "supporter": donor.reference, "amount": "40", "received_on": "2026-02-01", "channel": "event",
+        "gift_kind": "own_gift", "benefit": "50"})
+    assert "between nothing and the gift itself" in response.content.decode()
+    assert donor.donations.count() == 1

@@ -22,18 +22,20 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from campaigns.models import Campaign
-from donations.models import Donation
+from config.errors import ApplicationError
+from donations.models import Donation, GiftAidClaim, GiftKind
 from donations.services import campaign_totals_rebuild
 from supporters.models import (
     AcquisitionSource,
     Channel,
     ConsentEvent,
     ConsentMethod,
+    GiftAidDeclaration,
     Interaction,
     Supporter,
     SupporterTag,
 )
-from supporters.services import consent_state_from_events
+from supporters.services import GIFT_AID_WORDING_VERSION, consent_state_from_events, gift_aid_wording
 
 WOMEN = (
     "Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Freya Ella Evie Charlotte Florence Poppy "
@@ -159,11 +161,13 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded; nothing to do.")
             return
         rng = random.Random(seed)
+        self.gift_aid_wording = gift_aid_wording()
         started = time.monotonic()
         self.create_campaigns()
         self.create_pages()
         created = self.create_supporters(rng, supporters)
         self.create_fundraisers(rng)
+        self.create_past_gift_aid_claim()
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
@@ -254,6 +258,8 @@ class Command(BaseCommand):
                     for channel, granted in consent_state_from_events(history).items():
                         setattr(person, f"consent_{channel}", granted)
                 Supporter.objects.bulk_create(people, batch_size=1000)
+                declarations = [self.make_declaration(rng, person) for person in people]
+                GiftAidDeclaration.objects.bulk_create([d for d in declarations if d], batch_size=2000)
                 events, interactions, tagged = [], [], []
                 for person, history in zip(people, histories):
                     for event in history:
@@ -275,7 +281,8 @@ class Command(BaseCommand):
                             tagged.append(SupporterTag(content_object=person, tag=tag_objects[name]))
                 ConsentEvent.objects.bulk_create(events, batch_size=2000)
                 Donation.objects.bulk_create(
-                    [gift for person in people for gift in self.make_past_gifts(rng, person, campaigns, now)],
+                    [gift for person, declaration in zip(people, declarations)
+                     for gift in self.make_past_gifts(rng, person, campaigns, now, declared=declaration is not None)],
                     batch_size=2000,
                 )
                 Interaction.objects.bulk_create(interactions, batch_size=2000)
@@ -332,21 +339,64 @@ class Command(BaseCommand):
                 for sponsor in sponsors[index * 4:(index + 1) * 4]
             ])
 
-    def make_past_gifts(self, rng, person, campaigns, now) -> list[Donation]:
+    def make_declaration(self, rng, person) -> GiftAidDeclaration | None:
+        """About half of those with a home address have declared Gift Aid; a few
+        old declarations came from the previous database without a postcode, and
+        are held as "needs data" until finance completes them."""
+        if not person.address_house or rng.random() >= 0.5:
+            return None
+        legacy = rng.random() < 0.02
+        method = "imported" if legacy else rng.choice(("online", "online", "online", "written", "written", "oral"))
+        declared_on = min(timezone.localdate(person.created_at + datetime.timedelta(days=rng.randint(0, 30))),
+                          timezone.localdate())
+        return GiftAidDeclaration(
+            supporter=person, title=person.title, first_name=person.first_name, last_name=person.last_name,
+            address_house=person.address_house, address_street=person.address_street,
+            address_town=person.address_town, postcode="" if legacy else person.postcode, country=person.country,
+            declared_on=declared_on, method=method, scope="all_gifts", wording=self.gift_aid_wording,
+            wording_version=GIFT_AID_WORDING_VERSION, source_detail="Demo data",
+            confirmation_sent_on=declared_on if method == "oral" else None,
+        )
+
+    def make_past_gifts(self, rng, person, campaigns, now, declared: bool) -> list[Donation]:
         """Gifts from before this system: imported from the old database, or given
-        offline. Status and amounts only; no Stripe ids (these never went through it)."""
+        offline. Status and amounts only; no Stripe ids (these never went through it).
+        Some came through JustGiving, which claimed their Gift Aid itself; some
+        were event tickets, which carry none."""
         gifts = []
         for _ in range(rng.choice((0, 0, 1, 1, 1, 2, 3))):
             when = person.created_at + (now - person.created_at) * rng.random()
             amount = rng.choice((500, 1000, 1000, 2000, 2500, 2500, 5000, 10000, 25000))
+            channel = rng.choice((Donation.Channel.IMPORT, Donation.Channel.IMPORT, Donation.Channel.OFFLINE,
+                                  Donation.Channel.POST, Donation.Channel.EVENT))
             gifts.append(Donation(
-                supporter=person, amount_pence=amount, status=Donation.Status.SUCCEEDED,
-                channel=rng.choice((Donation.Channel.IMPORT, Donation.Channel.IMPORT, Donation.Channel.OFFLINE,
-                                    Donation.Channel.POST, Donation.Channel.EVENT)),
+                supporter=person, amount_pence=amount, status=Donation.Status.SUCCEEDED, channel=channel,
                 campaign=rng.choice(campaigns) if campaigns and rng.random() < 0.4 else None,
-                gift_aid_declared=rng.random() < 0.45, created_at=when, paid_at=when,
+                gift_aid_declared=declared, created_at=when, paid_at=when,
+                gift_aid_claimed_by="JustGiving" if channel == Donation.Channel.IMPORT and rng.random() < 0.2 else "",
+                gift_kind=GiftKind.TICKET if channel == Donation.Channel.EVENT and rng.random() < 0.3 else GiftKind.OWN_GIFT,
             ))
         return gifts
+
+    def create_past_gift_aid_claim(self):
+        """Last accounting year's Gift Aid, already claimed and repaid, so that
+        finance starts from where a real charity would: the months since."""
+        from donations.services import gift_aid
+
+        year_end = gift_aid.accounting_period_end(timezone.localdate())
+        last_year_end = year_end.replace(year=year_end.year - 1)
+        if GiftAidClaim.objects.exists() or not Donation.objects.filter(paid_at__date__lte=last_year_end).exists():
+            return
+        try:
+            claim = gift_aid.gift_aid_claim_build(
+                period_start=last_year_end.replace(year=last_year_end.year - 1) + datetime.timedelta(days=1),
+                period_end=last_year_end)
+        except ApplicationError:
+            return  # nothing eligible in a tiny data set
+        claim = gift_aid.gift_aid_claim_submit(claim=claim, hmrc_reference="DEMO-2026-0001")
+        gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=claim.repayment_due_pence,
+                                                 received_on=last_year_end + datetime.timedelta(days=40),
+                                                 reference="HMRC CHARITIES REPAYMENT")
 
     def make_consent_history(self, rng, person, now) -> list[ConsentEvent]:
         events = []
