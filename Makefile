@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SUPPORTERS ?= 500
 
-.PHONY: run test test-postgres bench install browser axe migrate demo clean
+.PHONY: run test test-postgres bench install browser libreoffice axe migrate demo clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ browser:
 		echo "Installing Debian's chromium for the browser tests..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# LibreOffice, headless, so that a test opens the Gift Aid schedule as finance
+# staff will (HMRC's spreadsheet is .ods) and checks what it shows.
+libreoffice:
+	@command -v soffice >/dev/null 2>&1 || { \
+		echo "Installing LibreOffice Calc (headless) for the Gift Aid schedule test..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null; }
 
 # axe-core for the accessibility tests, installed once into an ignored folder;
 # the tests read it from here and never download anything themselves.
@@ -59,7 +67,7 @@ run: demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the tests (SQLite unless DATABASE_URL points elsewhere).
-test: $(STAMP) browser $(AXE_JS)
+test: $(STAMP) browser libreoffice $(AXE_JS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The same tests on the local PostgreSQL server.

@@ -21,7 +21,7 @@ from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
-from wagtail.admin.widgets.button import Button
+from wagtail.admin.widgets.button import HeaderButton
 
 from config.errors import ApplicationError
 from config.money import format_pence
@@ -43,12 +43,12 @@ def _period(claim):
 
 class ClaimIndexView(generic.IndexView):
     @cached_property
-    def header_more_buttons(self):
-        buttons = super().header_more_buttons.copy()
+    def header_buttons(self):
+        buttons = super().header_buttons.copy()
         if self.request.user.has_perm(BUILD):
-            buttons.append(Button("Build a claim", url=reverse("gift_aid_claim:build"), icon_name="plus", priority=10))
-        buttons.append(Button("Gifts to follow up", url=reverse("gift_aid_claim:follow_ups"), icon_name="warning",
-                              priority=20))
+            buttons.append(HeaderButton("Build a claim", url=reverse("gift_aid_claim:build"), icon_name="plus"))
+        buttons.append(HeaderButton("Gifts to follow up", url=reverse("gift_aid_claim:follow_ups"),
+                                    icon_name="warning"))
         return buttons
 
     @cached_property
