@@ -423,3 +423,24 @@ def test_two_claims_racing_for_the_same_gifts_never_claim_one_twice():
     assert len(claimed) == len(set(claimed)) == 60, "every gift claimed, none twice"
     assert sum(c.gifts_pence for c in GiftAidClaim.objects.all()) == sum(
         Donation.objects.values_list("amount_pence", flat=True))
+
+
+def test_more_than_a_thousand_rows_make_more_than_one_schedule(settings):
+    from supporters.models import Supporter
+
+    settings.GIFT_AID_AGGREGATE_MAX_PENCE = 0
+    donors = Supporter.objects.bulk_create([
+        Supporter(first_name=f"Donor{i}", last_name="Smith", email=f"d{i}@example.org", address_house=str(i + 1),
+                  postcode="N16 8AA") for i in range(1001)])
+    GiftAidDeclaration.objects.bulk_create([
+        GiftAidDeclaration(supporter=d, first_name=d.first_name, last_name="Smith", address_house=d.address_house,
+                           postcode="N16 8AA", declared_on=D(2026, 1, 1), method="online", wording="w",
+                           wording_version="v") for d in donors])
+    Donation.objects.bulk_create([
+        Donation(supporter=d, amount_pence=1000 + i, status="succeeded", created_at=when(D(2026, 2, 1)),
+                 paid_at=when(D(2026, 2, 1 + i % 20))) for i, d in enumerate(donors)])
+    claim = build(D(2026, 1, 1), D(2026, 3, 31))
+    parts = gift_aid.claim_parts(claim)
+    assert [len(p["rows"]) for p in parts] == [1000, 1]
+    assert sum(p["amount_pence"] for p in parts) == claim.gifts_pence
+    assert parts[1]["earliest_gift_date"] == parts[1]["rows"][0].date
