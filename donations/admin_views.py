@@ -258,7 +258,7 @@ class OfflineGiftForm(forms.Form):
     campaign = forms.ModelChoiceField(queryset=None, required=False)
     appeal_code = forms.CharField(label="Appeal code", required=False, max_length=40)
     gift_kind = forms.ChoiceField(label="What the money was", choices=GiftKind.choices, initial=GiftKind.OWN_GIFT,
-                                  help_text="Only a donor's own gift can carry Gift Aid.")
+                                  required=False, help_text="Only a donor's own gift can carry Gift Aid.")
     benefit = forms.CharField(label="Value of anything the donor got in return (£)", required=False, max_length=20,
                               help_text="A dinner, a gift, a place: HMRC limits benefits on Gift Aid gifts.")
     gift_aid_declared = forms.BooleanField(
@@ -285,6 +285,9 @@ class OfflineGiftForm(forms.Form):
         from donations.forms import parse_amount_pence
 
         return parse_amount_pence(self.cleaned_data["amount"])
+
+    def clean_gift_kind(self):
+        return self.cleaned_data["gift_kind"] or GiftKind.OWN_GIFT
 
     def clean_benefit(self):
         from donations.forms import parse_amount_pence

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -250,6 +252,10 @@ class ErasureRecord(models.Model):
         return f"Erasure of supporter #{self.supporter_id}"
 
 
+# "12", "12A", "12-14": a house number, written before the street.
+_HOUSE_NUMBER = re.compile(r"\d+[A-Za-z]?(\s*[-/]\s*\d+[A-Za-z]?)?")
+
+
 class GiftAidDeclaration(models.Model):
     """A supporter's Gift Aid declaration, as HMRC requires it to be kept: the name
     and home address as declared, the date, how it was made, which gifts it
@@ -328,9 +334,14 @@ class GiftAidDeclaration(models.Model):
         return " ".join(part for part in (self.title, self.first_name, self.last_name) if part)
 
     def address_lines(self) -> list[str]:
-        """The home address as declared, one line each, for letters and screens."""
-        street = " ".join(part for part in (self.address_house, self.address_street) if part)
-        lines = [street, self.address_town, self.postcode]
+        """The home address as declared, one line each, for letters and screens:
+        a house number shares the street's line ("12 Mill Lane"), a house name
+        has its own ("Flat 2, Rose Court" / "Mill Lane")."""
+        if _HOUSE_NUMBER.fullmatch(self.address_house.strip()):
+            lines = [" ".join(part for part in (self.address_house, self.address_street) if part)]
+        else:
+            lines = [self.address_house, self.address_street]
+        lines += [self.address_town, self.postcode]
         if self.country and self.country.code != "GB":
             lines.append(self.country.name)
         return [line for line in lines if line]

@@ -1,4 +1,5 @@
-"""Reads: finding supporters, their duplicates, and everything held about one."""
+"""Reads: finding supporters, their duplicates, their Gift Aid declarations, and
+everything held about one."""
 
 import re
 
@@ -7,7 +8,7 @@ from django.db.models.functions import Lower
 
 from supporters import personal_data
 from supporters.addresses import normalise_postcode
-from supporters.models import Supporter
+from supporters.models import GiftAidDeclaration, Supporter
 
 # An outward code, optionally followed by the inward code: "SW1A", "sw1a 1aa", "M1 1AE".
 _POSTCODE_LIKE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9]([A-Z]{2})?)?$")
@@ -151,3 +152,14 @@ def supporter_personal_data(*, supporter: Supporter) -> dict:
     for title, build in personal_data.sections().items():
         data[title] = build(supporter)
     return data
+
+
+def gift_aid_declarations_of(*, supporter: Supporter) -> QuerySet:
+    """Every Gift Aid declaration of a supporter, cancelled and superseded ones
+    included, newest first, with what their `status` and `replacement` read."""
+    return (
+        GiftAidDeclaration.objects.filter(supporter=supporter)
+        .select_related("recorded_by", "supersedes")
+        .prefetch_related("superseded_by")
+        .order_by("-declared_on", "-id")
+    )

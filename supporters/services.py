@@ -3,17 +3,22 @@
 Called alike from the admin, the donation form, imports and commands."""
 
 import datetime
+import smtplib
 from collections.abc import Iterable
 
+from anymail.exceptions import AnymailError
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from wagtail.log_actions import log
 
 from config.errors import ApplicationError
 from supporters import personal_data
-from supporters.addresses import UK_POSTCODE_COUNTRIES
-from supporters.models import Channel, ConsentEvent, ErasureRecord, Interaction, Supporter
+from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
+from supporters.models import Channel, ConsentEvent, ErasureRecord, GiftAidDeclaration, Interaction, Supporter
 
 # Fields copied from a merged duplicate only where the survivor has nothing.
 _MERGE_FILL_FIELDS = ("title", "preferred_name", "email", "phone", "date_of_birth")
@@ -279,24 +284,115 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     return supporter
 
 
+# --- Gift Aid declarations ------------------------------------------------------
+
 _DECLARED_FIELDS = ("title", "first_name", "last_name", "address_house", "address_street", "address_town",
                     "postcode", "country")
+
+# HMRC's statement, which every declaration must include in the words given.
+GIFT_AID_TAX_STATEMENT = (
+    "I am a UK taxpayer and understand that if I pay less Income Tax and/or Capital Gains Tax than the amount "
+    "of Gift Aid claimed on all my donations in that tax year it is my responsibility to pay any difference."
+)
 
 # HMRC's model wording for an enduring online declaration, versioned so that each
 # declaration records exactly what the donor saw.
 GIFT_AID_WORDING_VERSION = "2026-11"
 GIFT_AID_WORDING = (
     "Yes, I want to Gift Aid this donation and any donations I make in the future or have made in the past "
-    "4 years to {charity}. I am a UK taxpayer and understand that if I pay less Income Tax and/or Capital "
-    "Gains Tax than the amount of Gift Aid claimed on all my donations in that tax year it is my "
-    "responsibility to pay any difference."
+    "4 years to {charity}. " + GIFT_AID_TAX_STATEMENT
 )
+# The same model wording for each scope a paper form can offer (same version).
+GIFT_AID_WORDING_BY_SCOPE = {
+    GiftAidDeclaration.Scope.THIS_GIFT: "Yes, I want to Gift Aid this donation to {charity}. " + GIFT_AID_TAX_STATEMENT,
+    GiftAidDeclaration.Scope.FUTURE_GIFTS: (
+        "Yes, I want to Gift Aid this donation and any donations I make in the future to {charity}. "
+        + GIFT_AID_TAX_STATEMENT
+    ),
+    GiftAidDeclaration.Scope.ALL_GIFTS: GIFT_AID_WORDING,
+}
+
+# What staff read out on the phone (or in person) before recording an oral
+# declaration: HMRC's model wording put to the donor in the second person, then
+# what the written record will tell them. Versioned like GIFT_AID_WORDING; the
+# text read, with the scope filled in, is stored on each oral declaration.
+GIFT_AID_ORAL_SCRIPT_VERSION = "oral-2026-11"
+GIFT_AID_ORAL_SCRIPT = (
+    "If you pay UK Income Tax or Capital Gains Tax, Gift Aid lets {charity} claim an extra 25p from HMRC "
+    "for every £1 you give, at no extra cost to you.\n\n"
+    "To make a Gift Aid declaration, please listen to this statement and tell me if you agree with it:\n\n"
+    "“You want to Gift Aid {gifts} to {charity}. You are a UK taxpayer and understand that if you pay less "
+    "Income Tax and/or Capital Gains Tax than the amount of Gift Aid claimed on all your donations in that "
+    "tax year, it is your responsibility to pay any difference.”\n\n"
+    "Do you agree?\n\n"
+    "Thank you. May I check your full name and your home address, with the house name or number and the "
+    "postcode?\n\n"
+    "We will send you a written record of this declaration. If you change your mind, tell us within 30 days "
+    "of the date on it and it will be as if you had never made it. You can cancel it at any time after that, "
+    "too. Please tell us if you change your name or home address, or no longer pay enough Income Tax or "
+    "Capital Gains Tax."
+)
+_ORAL_SCRIPT_GIFTS = {
+    GiftAidDeclaration.Scope.THIS_GIFT: "your donation",
+    GiftAidDeclaration.Scope.FUTURE_GIFTS: "your donation and any donations you make in the future",
+    GiftAidDeclaration.Scope.ALL_GIFTS: (
+        "your donation and any donations you make in the future or have made in the past 4 years"
+    ),
+}
 
 
-def gift_aid_wording() -> str:
-    from django.conf import settings
+def gift_aid_wording(*, scope: str = GiftAidDeclaration.Scope.ALL_GIFTS) -> str:
+    """HMRC's model declaration for `scope`, naming the charity (version
+    GIFT_AID_WORDING_VERSION). With no scope: the online form's wording."""
+    return GIFT_AID_WORDING_BY_SCOPE[scope].format(charity=settings.CHARITY_NAME)
 
-    return GIFT_AID_WORDING.format(charity=settings.CHARITY_NAME)
+
+def gift_aid_oral_script(*, scope: str = GiftAidDeclaration.Scope.ALL_GIFTS) -> str:
+    """The words staff read out for an oral declaration covering `scope`
+    (version GIFT_AID_ORAL_SCRIPT_VERSION), paragraphs separated by blank lines."""
+    return GIFT_AID_ORAL_SCRIPT.format(charity=settings.CHARITY_NAME, gifts=_ORAL_SCRIPT_GIFTS[scope])
+
+
+class DeclarationDetailsError(ApplicationError):
+    """The name and address given for a declaration lack what HMRC needs.
+    `errors` holds every problem, field -> message; `field` and `message` the first."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field=field)
+        self.errors = errors
+
+
+def gift_aid_declaration_details(*, supporter: Supporter | None, declared: dict | None = None) -> dict:
+    """The title, names and home address for a declaration: `declared` over the
+    supporter's record as it is now (if a supporter is given), with spaces
+    tidied and a UK postcode written as "SW1A 1AA". Names are otherwise kept
+    exactly as given (apostrophes, hyphens, accents). Raises
+    DeclarationDetailsError (an ApplicationError) listing every problem when a
+    name, the house name or number, or a UK address's valid postcode is missing.
+    Writes nothing."""
+    details = {name: getattr(supporter, name, "") for name in _DECLARED_FIELDS}
+    details.update({name: value for name, value in (declared or {}).items() if name in _DECLARED_FIELDS})
+    for name in _DECLARED_FIELDS:
+        if name != "country":
+            details[name] = " ".join(str(details[name] or "").split())
+    details["country"] = str(details["country"] or "GB").strip().upper()
+    errors = {}
+    if not details["first_name"]:
+        errors["first_name"] = "A Gift Aid declaration needs the first name (or at least an initial)."
+    if not details["last_name"]:
+        errors["last_name"] = "A Gift Aid declaration needs the last name."
+    if not details["address_house"]:
+        errors["address_house"] = "A Gift Aid declaration needs the house name or number."
+    try:
+        details["postcode"] = normalise_postcode(details["postcode"], country=details["country"])
+    except ValueError as error:
+        errors["postcode"] = str(error)
+    if details["country"] in UK_POSTCODE_COUNTRIES and not details["postcode"] and "postcode" not in errors:
+        errors["postcode"] = "A Gift Aid declaration needs the postcode of a UK address."
+    if errors:
+        raise DeclarationDetailsError(errors)
+    return details
 
 
 @transaction.atomic
@@ -307,40 +403,323 @@ def gift_aid_declaration_record(
     wording: str,
     wording_version: str,
     declared_on: datetime.date | None = None,
-    scope: str = "all_gifts",
+    scope: str = GiftAidDeclaration.Scope.ALL_GIFTS,
     source_detail: str = "",
     declared: dict | None = None,
     by=None,
-):
+) -> GiftAidDeclaration:
     """Record a Gift Aid declaration with the name and home address as declared:
     `declared` (title, first_name, last_name, address_house, address_street,
-    address_town, postcode, country), or else the supporter's record as it is now.
+    address_town, postcode, country), or else the supporter's record as it is now
+    (see gift_aid_declaration_details). `declared_on` defaults to today.
     Raises ApplicationError, saving nothing, when the address lacks what HMRC
-    needs (a house name or number, and a UK postcode)."""
-    from supporters.models import GiftAidDeclaration
-
-    details = {name: getattr(supporter, name) for name in _DECLARED_FIELDS}
-    details.update(declared or {})
-    if not details["address_house"]:
-        raise ApplicationError("A Gift Aid declaration needs the house name or number.", field="address_house")
-    if str(details["country"]) in UK_POSTCODE_COUNTRIES and not details["postcode"]:
-        raise ApplicationError("A Gift Aid declaration needs the postcode of a UK address.", field="postcode")
+    needs (a house name or number, and a UK postcode), when the date is in the
+    future, or for an erased supporter. Adds a timeline entry."""
+    if supporter.is_erased:
+        raise ApplicationError("This supporter has been erased; a declaration cannot be recorded for them.")
+    details = gift_aid_declaration_details(supporter=supporter, declared=declared)
+    declared_on = declared_on or timezone.localdate()
+    if declared_on > timezone.localdate():
+        raise ApplicationError("The date of the declaration cannot be in the future.", field="declared_on")
     declaration = GiftAidDeclaration(
         supporter=supporter,
         **details,
-        declared_on=declared_on or timezone.localdate(),
+        declared_on=declared_on,
         method=method,
         scope=scope,
         wording=wording,
         wording_version=wording_version,
-        source_detail=source_detail,
+        source_detail=source_detail[:255],
         recorded_by=by,
     )
     _validated_save(declaration, trusted_keys=("supporter", "recorded_by"))
     timeline_add(
         supporter=supporter,
         kind=Interaction.Kind.RECORD,
-        summary=f"Gift Aid declaration made ({declaration.get_method_display().lower()})",
+        summary=f"Gift Aid declaration {declaration.reference} made: {declaration.get_method_display().lower()}",
+        by=by,
+    )
+    return declaration
+
+
+def _validated_update(instance, *, fields: Iterable[str]) -> None:
+    """Check and save only `fields` of a row already saved: a declaration recorded
+    before today's rules (say, without a house number) can still be cancelled or
+    confirmed, as the rest of it is never rewritten."""
+    fields = list(fields)
+    others = [f.name for f in instance._meta.concrete_fields if f.name not in fields]
+    try:
+        instance.full_clean(exclude=others, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise ApplicationError(f"{' '.join(messages)}", field=field) from error
+    instance.save(update_fields=fields)
+
+
+def _declaration_locked(declaration: GiftAidDeclaration) -> GiftAidDeclaration:
+    return GiftAidDeclaration.objects.select_for_update().select_related("supporter").get(pk=declaration.pk)
+
+
+def _replacement_of(declaration: GiftAidDeclaration) -> GiftAidDeclaration | None:
+    return GiftAidDeclaration.objects.filter(supersedes=declaration).order_by("pk").first()
+
+
+@transaction.atomic
+def gift_aid_declaration_cancel(
+    *, declaration: GiftAidDeclaration, cancelled_on: datetime.date, reason: str, by=None
+) -> GiftAidDeclaration:
+    """Record that the donor cancelled this declaration from `cancelled_on`, and
+    why. Nothing is deleted: gifts before that date stay claimable, and an oral
+    declaration cancelled within 30 days of its written confirmation becomes
+    void (`is_void`); the claim builder decides what that means for each gift.
+    The declarations this one completed (its `supersedes` chain) are the same
+    declaration and are marked cancelled with it.
+
+    Locks the declaration. Raises ApplicationError, changing nothing, for a
+    second cancellation, a date before the declaration, an empty reason, or a
+    declaration replaced by a completed copy (cancel that one instead).
+    Returns the declaration as saved. Adds a timeline entry."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ApplicationError("Give the reason for the cancellation (e.g. “Phoned: no longer pays UK tax”).",
+                               field="reason")
+    if cancelled_on is None:
+        raise ApplicationError("Give the date the cancellation takes effect.", field="cancelled_on")
+    declaration = _declaration_locked(declaration)
+    if declaration.cancelled_on:
+        raise ApplicationError(
+            f"{declaration.reference} was already cancelled from {_cancelled_on_text(declaration)}.",
+            field="cancelled_on",
+        )
+    replacement = _replacement_of(declaration)
+    if replacement is not None:
+        raise ApplicationError(
+            f"{declaration.reference} was replaced by {replacement.reference} when its details were completed: "
+            f"cancel {replacement.reference} instead."
+        )
+    if cancelled_on < declaration.declared_on:
+        raise ApplicationError(
+            f"A cancellation cannot take effect before the declaration was made "
+            f"({declaration.declared_on:%d/%m/%Y}).",
+            field="cancelled_on",
+        )
+    chain = [declaration]
+    while chain[-1].supersedes_id:
+        chain.append(GiftAidDeclaration.objects.select_for_update().get(pk=chain[-1].supersedes_id))
+    for item in chain:
+        if item.cancelled_on is None:
+            item.cancelled_on = cancelled_on
+            item.cancellation_reason = reason[:255]
+            _validated_update(item, fields=["cancelled_on", "cancellation_reason"])
+    summary = f"Gift Aid declaration {declaration.reference} cancelled from {cancelled_on:%d %b %Y}"
+    if declaration.is_void:
+        summary += f": void, as cancelled within {GiftAidDeclaration.ORAL_COOLING_OFF_DAYS} days"
+    timeline_add(supporter=declaration.supporter, kind=Interaction.Kind.RECORD, summary=summary,
+                 detail=reason, by=by)
+    return declaration
+
+
+def _cancelled_on_text(declaration: GiftAidDeclaration) -> str:
+    return f"{declaration.cancelled_on:%d %b %Y}" if declaration.cancelled_on else ""
+
+
+def _staff_name(by) -> str:
+    if by is None:
+        return "the system"
+    return by.get_full_name() or by.get_username()
+
+
+@transaction.atomic
+def gift_aid_declaration_complete(
+    *, declaration: GiftAidDeclaration, declared: dict, by=None, note: str = ""
+) -> GiftAidDeclaration:
+    """Complete the details HMRC needs (house name or number, postcode, names)
+    that `declaration` lacks, by recording a NEW declaration that supersedes it:
+    the same method, scope, date, wording, wording version and confirmation
+    date, with the completed name and address (`declared` over the old
+    declaration's own details; validated as gift_aid_declaration_record does)
+    and a source_detail saying who completed it. The old declaration is left
+    exactly as it was.
+
+    Locks the old declaration, so two people cannot complete it twice. Raises
+    ApplicationError, saving nothing, when the old declaration has nothing
+    missing, is cancelled, was already completed, or the details given still lack
+    what HMRC needs. Adds a timeline entry. Returns the new declaration."""
+    declaration = _declaration_locked(declaration)
+    replacement = _replacement_of(declaration)
+    if replacement is not None:
+        raise ApplicationError(f"{declaration.reference} was already completed by {replacement.reference}.")
+    if declaration.cancelled_on:
+        raise ApplicationError(
+            f"{declaration.reference} was cancelled from {_cancelled_on_text(declaration)}: record a new "
+            f"declaration instead."
+        )
+    if not declaration.missing_details():
+        raise ApplicationError(
+            f"{declaration.reference} already has the name and address HMRC needs; nothing to complete."
+        )
+    own = {name: getattr(declaration, name) for name in _DECLARED_FIELDS}
+    details = gift_aid_declaration_details(supporter=declaration.supporter, declared={**own, **declared})
+    source = f"Details of {declaration.reference} completed by {_staff_name(by)}"
+    note = " ".join((note or "").split())
+    if note:
+        source += f": {note}"
+    completed = GiftAidDeclaration(
+        supporter=declaration.supporter,
+        **details,
+        declared_on=declaration.declared_on,
+        method=declaration.method,
+        scope=declaration.scope,
+        wording=declaration.wording,
+        wording_version=declaration.wording_version,
+        confirmation_sent_on=declaration.confirmation_sent_on,
+        source_detail=source[:255],
+        supersedes=declaration,
+        recorded_by=by,
+    )
+    _validated_save(completed, trusted_keys=("supporter", "recorded_by", "supersedes"))
+    timeline_add(
+        supporter=declaration.supporter,
+        kind=Interaction.Kind.RECORD,
+        summary=f"Gift Aid declaration {declaration.reference} completed as {completed.reference} "
+                f"({', '.join(declaration.missing_details())} added)",
+        detail=note,
+        by=by,
+    )
+    return completed
+
+
+# The declaration as the donor made it, in their words, for the written record.
+_DECLARATION_GIFTS = {
+    GiftAidDeclaration.Scope.THIS_GIFT: "my donation",
+    GiftAidDeclaration.Scope.FUTURE_GIFTS: "my donation and any donations I make in the future",
+    GiftAidDeclaration.Scope.ALL_GIFTS: (
+        "my donation and any donations I make in the future or have made in the past 4 years"
+    ),
+}
+_COVERS = {
+    GiftAidDeclaration.Scope.THIS_GIFT: "The donation you made with this declaration, only.",
+    GiftAidDeclaration.Scope.FUTURE_GIFTS: "Your donation, and every donation you make from {date} until you cancel.",
+    GiftAidDeclaration.Scope.ALL_GIFTS: (
+        "Your donation, every donation you made in the 4 years before {date}, and every donation you make "
+        "from then on until you cancel."
+    ),
+}
+
+
+def gift_aid_written_record(*, declaration: GiftAidDeclaration, letter_date: datetime.date) -> dict:
+    """What HMRC's written record of an oral declaration says, as template
+    context for the email and the printed letter: the name and home address
+    given, which gifts it covers, the declaration with its tax statement, the
+    date of the declaration and of the letter, and the last day to cancel it as
+    if it had never been made. Reads nothing from the database."""
+    charity = settings.CHARITY_NAME
+    return {
+        "charity_name": charity,
+        "declaration": declaration,
+        "supporter": declaration.supporter,
+        "full_name": declaration.full_name,
+        "address_lines": declaration.address_lines(),
+        "covers": _COVERS[declaration.scope].format(
+            date=f"{declaration.declared_on.day} {declaration.declared_on:%B %Y}"),
+        "declaration_text": f"I want to Gift Aid {_DECLARATION_GIFTS[declaration.scope]} to {charity}. "
+                            f"{GIFT_AID_TAX_STATEMENT}",
+        "declared_on": declaration.declared_on,
+        "letter_date": letter_date,
+        "cooling_off_days": GiftAidDeclaration.ORAL_COOLING_OFF_DAYS,
+        "cancel_by": letter_date + datetime.timedelta(days=GiftAidDeclaration.ORAL_COOLING_OFF_DAYS),
+        "site_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/"),
+    }
+
+
+def _check_confirmation_due(declaration: GiftAidDeclaration) -> None:
+    if declaration.method != GiftAidDeclaration.Method.ORAL:
+        raise ApplicationError(
+            f"{declaration.reference} was not made orally: only oral declarations need a written confirmation."
+        )
+    if declaration.confirmation_sent_on:
+        raise ApplicationError(
+            f"The written confirmation of {declaration.reference} was already sent on "
+            f"{declaration.confirmation_sent_on:%d %b %Y}. To send a copy, print the confirmation letter."
+        )
+    if declaration.cancelled_on:
+        raise ApplicationError(f"{declaration.reference} has been cancelled: there is nothing to confirm.")
+    replacement = _replacement_of(declaration)
+    if replacement is not None:
+        raise ApplicationError(
+            f"{declaration.reference} was replaced by {replacement.reference}: confirm that one instead."
+        )
+
+
+@transaction.atomic
+def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, by=None) -> GiftAidDeclaration:
+    """Email the supporter HMRC's written record of an oral declaration: the
+    name and home address given, which gifts it covers, the tax statement, the
+    right to cancel within 30 days, and the dates of the declaration and of this
+    letter (today), which becomes `confirmation_sent_on`.
+
+    Locks the declaration; the date is saved only if the mail was handed to the
+    mail backend. Raises ApplicationError, sending and saving nothing, when the
+    supporter has no email address (post the letter instead), the declaration is
+    not oral, is cancelled or replaced, its confirmation was already sent, or the
+    mail could not be sent. Adds a timeline entry."""
+    declaration = _declaration_locked(declaration)
+    supporter = declaration.supporter
+    _check_confirmation_due(declaration)
+    if supporter.is_erased or not supporter.email:
+        raise ApplicationError(
+            f"{supporter} has no email address: print the confirmation letter and post the letter instead."
+        )
+    today = timezone.localdate()
+    declaration.confirmation_sent_on = today
+    _validated_update(declaration, fields=["confirmation_sent_on"])
+    timeline_add(
+        supporter=supporter,
+        kind=Interaction.Kind.EMAIL,
+        summary=f"Written confirmation of Gift Aid declaration {declaration.reference} emailed to {supporter.email}",
+        by=by,
+    )
+    context = gift_aid_written_record(declaration=declaration, letter_date=today)
+    message = EmailMultiAlternatives(
+        subject=f"Your Gift Aid declaration to {settings.CHARITY_NAME}",
+        body=render_to_string("emails/gift_aid_confirmation.txt", context),
+        to=[supporter.email],
+    )
+    message.attach_alternative(render_to_string("emails/gift_aid_confirmation.html", context), "text/html")
+    try:
+        message.send()
+    except (AnymailError, smtplib.SMTPException, OSError) as error:
+        # Raising rolls back the confirmation date: nothing was sent, so nothing is recorded.
+        raise ApplicationError(
+            f"The email to {supporter.email} could not be sent ({error.__class__.__name__}). Nothing was "
+            f"recorded: try again later, or post the letter instead."
+        ) from error
+    return declaration
+
+
+@transaction.atomic
+def gift_aid_declaration_confirmation_posted(
+    *, declaration: GiftAidDeclaration, posted_on: datetime.date, by=None
+) -> GiftAidDeclaration:
+    """Record that the printed written record of an oral declaration was posted
+    on `posted_on` (its 30 days to cancel run from then). Locks the declaration.
+    Raises ApplicationError, saving nothing, for the same reasons as
+    gift_aid_declaration_send_confirmation (bar the email address), or a date
+    before the declaration or in the future. Adds a timeline entry."""
+    declaration = _declaration_locked(declaration)
+    _check_confirmation_due(declaration)
+    if posted_on is None or posted_on < declaration.declared_on:
+        raise ApplicationError("The letter cannot have been posted before the declaration was made.",
+                               field="posted_on")
+    if posted_on > timezone.localdate():
+        raise ApplicationError("The date of posting cannot be in the future.", field="posted_on")
+    declaration.confirmation_sent_on = posted_on
+    _validated_update(declaration, fields=["confirmation_sent_on"])
+    timeline_add(
+        supporter=declaration.supporter,
+        kind=Interaction.Kind.LETTER,
+        summary=f"Written confirmation of Gift Aid declaration {declaration.reference} posted on "
+                f"{posted_on:%d %b %Y}",
         by=by,
     )
     return declaration

@@ -5,6 +5,7 @@ import json
 
 import django_filters
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -14,7 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
+from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
+from import_export.tmp_storages import CacheStorage
 from taggit.models import Tag
 from wagtail.admin import messages
 from wagtail.admin.filters import WagtailFilterSet
@@ -24,10 +27,20 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import Button
 
 from config.errors import ApplicationError
-from supporters import selectors, services
+from supporters import imports, selectors, services
 from supporters.exports import MAILING_CHANNELS, mailing_list_response
-from supporters.forms import ConsentChangeForm, EraseForm, InteractionForm, MergeForm
-from supporters.models import AcquisitionSource, Channel, Supporter
+from supporters.forms import (
+    ConsentChangeForm,
+    EraseForm,
+    GiftAidCancelForm,
+    GiftAidCompleteForm,
+    GiftAidConfirmationPostedForm,
+    GiftAidDeclarationForm,
+    GiftAidImportForm,
+    InteractionForm,
+    MergeForm,
+)
+from supporters.models import AcquisitionSource, Channel, GiftAidDeclaration, Supporter
 
 
 class SupporterFilterSet(WagtailFilterSet):
@@ -100,6 +113,9 @@ class SupporterIndexView(generic.IndexView):
         user = self.request.user
         if user.has_perm("supporters.merge_supporter"):
             buttons.append(Button("Possible duplicates", url=reverse("supporter:duplicates"), icon_name="group", priority=50))
+        if user.has_perm("supporters.add_giftaiddeclaration"):
+            buttons.append(Button("Import Gift Aid declarations", url=reverse("gift_aid_import:index"),
+                                  icon_name="upload", priority=60))
         if user.has_perm("supporters.export_supporter_list"):
             for channel, label in MAILING_CHANNELS.items():
                 buttons.append(Button(
@@ -134,6 +150,13 @@ class SupporterInspectView(generic.InspectView):
             can_export=user.has_perm("supporters.export_supporter_data"),
             can_erase=user.has_perm("supporters.erase_supporter") and not supporter.is_erased,
         )
+        if user.has_perm("supporters.view_giftaiddeclaration"):
+            context.update(
+                show_declarations=True,
+                declarations=list(selectors.gift_aid_declarations_of(supporter=supporter)),
+                can_add_declaration=user.has_perm("supporters.add_giftaiddeclaration") and not supporter.is_erased,
+                can_change_declaration=user.has_perm("supporters.change_giftaiddeclaration"),
+            )
         return context
 
     @cached_property
@@ -184,9 +207,12 @@ class SupporterActionView(WagtailAdminTemplateMixin, FormView):
         try:
             self.perform(form)
         except ApplicationError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            # Some errors carry every problem found (e.g. a declaration's address).
+            for field, message in (getattr(error, "errors", None) or {error.field: error.message}).items():
+                form.add_error(field if field in form.fields else None, message)
             return self.form_invalid(form)
-        messages.success(self.request, self.success_message)
+        if self.success_message:
+            messages.success(self.request, self.success_message)
         return redirect(self.get_success_url())
 
     def get_success_url(self):
@@ -340,3 +366,307 @@ def mailing_list_export(request, channel):
     if channel not in MAILING_CHANNELS:
         raise PermissionDenied
     return mailing_list_response(channel=channel, file_format=request.GET.get("format", "csv"))
+
+
+# --- Gift Aid declarations ----------------------------------------------------------
+
+_DECLARED_FIELDS = ("title", "first_name", "last_name", "address_house", "address_street", "address_town",
+                    "postcode", "country")
+
+
+def _letter_button(declaration):
+    return messages.button(
+        reverse("supporter:gift_aid_letter", args=[declaration.supporter_id, declaration.pk]), "Print the letter"
+    )
+
+
+class GiftAidDeclarationRecordView(SupporterActionView):
+    """Record a declaration taken by phone or in person (with the script to read
+    out, and the written confirmation), or on a paper form."""
+
+    permission = "supporters.add_giftaiddeclaration"
+    page_title = "Record a Gift Aid declaration"
+    header_icon = "doc-full"
+    template_name = "supporters/admin/gift_aid_record.html"
+    form_class = GiftAidDeclarationForm
+
+    def get_initial(self):
+        initial = {name: getattr(self.supporter, name) for name in _DECLARED_FIELDS}
+        initial.update(
+            method=GiftAidDeclaration.Method.ORAL, scope=GiftAidDeclaration.Scope.ALL_GIFTS,
+            declared_on=timezone.localdate(), send_confirmation=bool(self.supporter.email),
+        )
+        return initial
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if self.supporter.email:
+            field = form.fields["send_confirmation"]
+            field.help_text = f"To {self.supporter.email}. {field.help_text}"
+        return form
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["scripts"] = [
+            (scope, label, services.gift_aid_oral_script(scope=scope).split("\n\n"))
+            for scope, label in GiftAidDeclaration.Scope.choices
+        ]
+        context["written_wordings"] = [
+            (scope, label, services.gift_aid_wording(scope=scope)) for scope, label in GiftAidDeclaration.Scope.choices
+        ]
+        return context
+
+    def perform(self, form):
+        data = form.cleaned_data
+        oral = data["method"] == GiftAidDeclaration.Method.ORAL
+        if oral:
+            wording = services.gift_aid_oral_script(scope=data["scope"])
+            version = services.GIFT_AID_ORAL_SCRIPT_VERSION
+        else:
+            wording = services.gift_aid_wording(scope=data["scope"])
+            version = services.GIFT_AID_WORDING_VERSION
+        user = self.request.user
+        how = "phone or in person" if oral else "paper form"
+        source = f"Recorded by {user.get_full_name() or user.get_username()} ({how})"
+        if data["source_detail"]:
+            source += f": {data['source_detail']}"
+        declaration = services.gift_aid_declaration_record(
+            supporter=self.supporter, method=data["method"], wording=wording, wording_version=version,
+            declared_on=data["declared_on"], scope=data["scope"], source_detail=source,
+            declared={name: data[name] for name in _DECLARED_FIELDS}, by=user,
+        )
+        self.success_message = f"Gift Aid declaration {declaration.reference} recorded."
+        if not oral:
+            return
+        if not data["send_confirmation"]:
+            messages.warning(
+                self.request,
+                f"Gift Aid declaration {declaration.reference} recorded. HMRC requires a written record of an oral "
+                f"declaration: print the letter and post it, then record the date it was posted.",
+                buttons=[_letter_button(declaration)],
+            )
+            self.success_message = ""
+            return
+        # The declaration stands whatever happens to the email: its failure is told, not undone.
+        try:
+            services.gift_aid_declaration_send_confirmation(declaration=declaration, by=user)
+        except ApplicationError as error:
+            messages.warning(self.request, f"Gift Aid declaration {declaration.reference} recorded, but the "
+                             f"written confirmation was not emailed: {error.message}",
+                             buttons=[_letter_button(declaration)])
+            self.success_message = ""
+        else:
+            self.success_message += f" The written confirmation was emailed to {self.supporter.email}."
+
+
+class GiftAidDeclarationActionView(SupporterActionView):
+    """A form about one of the supporter's declarations."""
+
+    header_icon = "doc-full"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.declaration = get_object_or_404(
+            GiftAidDeclaration.objects.select_related("supporter"), pk=kwargs["declaration_pk"],
+            supporter=self.supporter,
+        )
+
+    def get_page_subtitle(self):
+        return f"{self.declaration.reference}, {self.supporter}"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["declaration"] = self.declaration
+        return context
+
+
+class GiftAidCancelView(GiftAidDeclarationActionView):
+    permission = "supporters.change_giftaiddeclaration"
+    page_title = "Cancel a Gift Aid declaration"
+    template_name = "supporters/admin/gift_aid_cancel.html"
+    form_class = GiftAidCancelForm
+    allow_erased = True  # a declaration outlives the erasure of its donor, and so can its cancellation
+
+    def get_initial(self):
+        return {"cancelled_on": timezone.localdate()}
+
+    def perform(self, form):
+        declaration = services.gift_aid_declaration_cancel(
+            declaration=self.declaration, by=self.request.user, **form.cleaned_data
+        )
+        self.success_message = (
+            f"{declaration.reference} cancelled from {date_format(declaration.cancelled_on, 'j F Y')}."
+        )
+        if declaration.is_void:
+            self.success_message += (
+                f" As an oral declaration cancelled within {declaration.ORAL_COOLING_OFF_DAYS} days, it counts as "
+                f"never made: no Gift Aid will be claimed on the gifts it covered."
+            )
+
+
+class GiftAidCompleteView(GiftAidDeclarationActionView):
+    permission = "supporters.change_giftaiddeclaration"
+    page_title = "Complete a Gift Aid declaration"
+    template_name = "supporters/admin/gift_aid_complete.html"
+    form_class = GiftAidCompleteForm
+
+    def get_initial(self):
+        return {name: getattr(self.declaration, name) for name in _DECLARED_FIELDS}
+
+    def perform(self, form):
+        data = form.cleaned_data
+        completed = services.gift_aid_declaration_complete(
+            declaration=self.declaration, declared={name: data[name] for name in _DECLARED_FIELDS},
+            note=data["note"], by=self.request.user,
+        )
+        self.success_message = (
+            f"Details completed: {completed.reference} now stands for {self.declaration.reference}, "
+            f"which is kept unchanged."
+        )
+
+
+@require_POST
+def gift_aid_send_confirmation(request, pk, declaration_pk):
+    """Email the written record of an oral declaration recorded earlier."""
+    if not request.user.has_perm("supporters.add_giftaiddeclaration"):
+        raise PermissionDenied
+    declaration = get_object_or_404(GiftAidDeclaration.objects.select_related("supporter"), pk=declaration_pk,
+                                    supporter_id=pk)
+    try:
+        services.gift_aid_declaration_send_confirmation(declaration=declaration, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message, buttons=[_letter_button(declaration)])
+    else:
+        messages.success(request, f"The written confirmation of {declaration.reference} was emailed to "
+                                  f"{declaration.supporter.email}.")
+    return redirect("supporter:inspect", pk)
+
+
+class GiftAidLetterView(TemplateView):
+    """The written record of an oral declaration as a letter to print and post,
+    with a form to record the day it was posted."""
+
+    template_name = "supporters/admin/gift_aid_letter.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm("supporters.view_giftaiddeclaration"):
+            raise PermissionDenied
+        self.declaration = get_object_or_404(
+            GiftAidDeclaration.objects.select_related("supporter"), pk=kwargs["declaration_pk"],
+            supporter_id=kwargs["pk"], method=GiftAidDeclaration.Method.ORAL,
+        )
+        return super().dispatch(request, *args, **kwargs)
+
+    @cached_property
+    def can_record_posting(self):
+        declaration = self.declaration
+        return (self.request.user.has_perm("supporters.add_giftaiddeclaration")
+                and not declaration.confirmation_sent_on and declaration.status == "active")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        declaration = self.declaration
+        letter_date = declaration.confirmation_sent_on or timezone.localdate()
+        context.update(services.gift_aid_written_record(declaration=declaration, letter_date=letter_date))
+        context.update(
+            channel="letter",
+            can_record_posting=self.can_record_posting,
+            form=kwargs.get("form") or GiftAidConfirmationPostedForm(initial={"posted_on": letter_date}),
+            inspect_url=reverse("supporter:inspect", args=[declaration.supporter_id]),
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        if not request.user.has_perm("supporters.add_giftaiddeclaration"):
+            raise PermissionDenied
+        form = GiftAidConfirmationPostedForm(request.POST)
+        if form.is_valid():
+            try:
+                services.gift_aid_declaration_confirmation_posted(
+                    declaration=self.declaration, posted_on=form.cleaned_data["posted_on"], by=request.user
+                )
+            except ApplicationError as error:
+                form.add_error("posted_on" if error.field == "posted_on" else None, error.message)
+            else:
+                messages.success(request, f"Recorded: the written confirmation of {self.declaration.reference} "
+                                          f"was posted on {date_format(form.cleaned_data['posted_on'], 'j F Y')}.")
+                return redirect("supporter:inspect", self.declaration.supporter_id)
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+class GiftAidImportView(WagtailAdminTemplateMixin, TemplateView):
+    """Upload a spreadsheet of paper declarations: a dry run lists every problem
+    (saving nothing) or previews the rows; Confirm imports them all, or none."""
+
+    template_name = "supporters/admin/gift_aid_import.html"
+    page_title = "Import Gift Aid declarations"
+    header_icon = "upload"
+    _SALT = "supporters.gift_aid_import"
+    _TOKEN_MAX_AGE = 60 * 60
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm("supporters.add_giftaiddeclaration"):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("supporter:index"), "label": "Supporters"},
+            {"url": "", "label": self.page_title},
+        ]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", GiftAidImportForm())
+        context["columns"] = imports.COLUMNS.items()
+        context["required_columns"] = imports.REQUIRED_COLUMNS
+        return context
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("template") == "csv":
+            response = HttpResponse(imports.template_csv(), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="gift-aid-declarations.csv"'
+            return response
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        if "token" in request.POST:
+            return self.confirm(request)
+        form = GiftAidImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        upload = form.cleaned_data["file"]
+        data = upload.read()
+        try:
+            outcome = imports.gift_aid_declarations_import(data=data, file_name=upload.name, dry_run=True,
+                                                           by=request.user)
+        except ApplicationError as error:
+            form.add_error("file", error.message)
+            return self.render_to_response(self.get_context_data(form=form))
+        token = ""
+        if outcome.ok and outcome.new:
+            # The checked file waits in the shared cache for the Confirm button.
+            storage = CacheStorage()
+            storage.save(data)
+            token = signing.dumps({"name": storage.name, "file_name": upload.name, "user": request.user.pk},
+                                  salt=self._SALT)
+        return self.render_to_response(self.get_context_data(form=form, outcome=outcome, token=token))
+
+    def confirm(self, request):
+        try:
+            ticket = signing.loads(request.POST["token"], salt=self._SALT, max_age=self._TOKEN_MAX_AGE)
+        except signing.BadSignature:
+            ticket = None
+        storage = CacheStorage(name=ticket["name"]) if ticket and ticket.get("user") == request.user.pk else None
+        data = storage.read() if storage else None
+        if data is None:
+            messages.error(request, "That upload has expired or was already imported: upload the file again.")
+            return redirect("gift_aid_import:index")
+        outcome = imports.gift_aid_declarations_import(data=data, file_name=ticket["file_name"], dry_run=False,
+                                                       by=request.user)
+        if outcome.saved:
+            storage.remove()
+            skipped = f" {len(outcome.already)} already held were skipped." if outcome.already else ""
+            messages.success(request, f"{len(outcome.new)} Gift Aid declaration{'s' if len(outcome.new) != 1 else ''} "
+                                      f"imported from “{outcome.file_name}”.{skipped}")
+        return self.render_to_response(self.get_context_data(outcome=outcome))

@@ -2,7 +2,9 @@ from django.templatetags.static import static
 from django.urls import path
 from django.utils.html import format_html
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
+from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from supporters import views
@@ -13,8 +15,6 @@ class SupporterViewSet(ModelViewSet):
     model = Supporter
     icon = "group"
     menu_label = "Supporters"
-    menu_order = 100
-    add_to_admin_menu = True
     index_view_class = views.SupporterIndexView
     inspect_view_class = views.SupporterInspectView
     inspect_view_enabled = True
@@ -59,12 +59,45 @@ class SupporterViewSet(ModelViewSet):
             path("<int:pk>/merge/", views.MergeView.as_view(), name="merge"),
             path("<int:pk>/erase/", views.EraseView.as_view(), name="erase"),
             path("<int:pk>/personal-data/", views.PersonalDataExportView.as_view(), name="personal_data"),
+            path("<int:pk>/gift-aid/new/", views.GiftAidDeclarationRecordView.as_view(), name="gift_aid_record"),
+            path("<int:pk>/gift-aid/<int:declaration_pk>/cancel/", views.GiftAidCancelView.as_view(),
+                 name="gift_aid_cancel"),
+            path("<int:pk>/gift-aid/<int:declaration_pk>/complete/", views.GiftAidCompleteView.as_view(),
+                 name="gift_aid_complete"),
+            path("<int:pk>/gift-aid/<int:declaration_pk>/send-confirmation/", views.gift_aid_send_confirmation,
+                 name="gift_aid_send_confirmation"),
+            path("<int:pk>/gift-aid/<int:declaration_pk>/letter/", views.GiftAidLetterView.as_view(),
+                 name="gift_aid_letter"),
         ]
 
 
+class DeclarationImportMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm("supporters.add_giftaiddeclaration")
+
+
+class GiftAidImportViewSet(ViewSet):
+    """The import of paper Gift Aid declarations, at /admin/gift-aid-import/."""
+
+    icon = "upload"
+    menu_label = "Import Gift Aid declarations"
+    menu_item_class = DeclarationImportMenuItem
+    url_prefix = "gift-aid-import"
+
+    def get_urlpatterns(self):
+        return [path("", views.GiftAidImportView.as_view(), name="index")]
+
+
+class SupporterGroup(ViewSetGroup):
+    menu_label = "Supporters"
+    menu_icon = "group"
+    menu_order = 100
+    items = (SupporterViewSet("supporter"), GiftAidImportViewSet("gift_aid_import"))
+
+
 @hooks.register("register_admin_viewset")
-def register_supporter_viewset():
-    return SupporterViewSet("supporter")
+def register_supporter_viewsets():
+    return SupporterGroup()
 
 
 @hooks.register("register_log_actions")

@@ -6,8 +6,11 @@ donor's declarations, so that the staff screens, the claim builder (a million
 gifts at a time) and the submit check all decide alike.
 """
 
+import contextlib
 import dataclasses
 import datetime
+import functools
+import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
@@ -138,52 +141,89 @@ DONOR_BENEFITS_PER_TAX_YEAR_PENCE = 250_000
 
 # --- the facts ----------------------------------------------------------------
 
+# HMRC's cleaning is pure and works letter by letter; a claim meets the same
+# names, house numbers and postcodes thousands of times.
+_hmrc_name = functools.lru_cache(maxsize=1 << 16)(hmrc.hmrc_name)
+_hmrc_title = functools.lru_cache(maxsize=1 << 10)(hmrc.hmrc_title)
+_hmrc_house = functools.lru_cache(maxsize=1 << 16)(hmrc.hmrc_house)
+_hmrc_postcode = functools.lru_cache(maxsize=1 << 16)(hmrc.hmrc_postcode)
+
+_DECLARATION_FIELDS = ("id", "supporter_id", "declared_on", "scope", "cancelled_on", "method",
+                       "confirmation_sent_on", "first_name", "last_name", "address_house", "postcode", "country")
+# The rest of what a claim's schedule row shows of the donor.
+_IDENTITY_FIELDS = ("title", "address_street", "address_town")
+
+
 def declaration_facts(declaration) -> DeclarationFacts:
     """What eligibility needs to know of a declaration (a model instance or a values() dict)."""
     get = declaration.get if isinstance(declaration, dict) else lambda name: getattr(declaration, name)
-    declared_on = get("declared_on")
-    scope = get("scope")
+    return _declaration_facts(*(get(name) for name in _DECLARATION_FIELDS))
+
+
+def _declaration_facts(declaration_id, supporter_id, declared_on, scope, cancelled_on, method, confirmation_sent_on,
+                       first_name, last_name, address_house, postcode, country) -> DeclarationFacts:
+    """declaration_facts() from the values of _DECLARATION_FIELDS, in that order."""
     if scope == GiftAidDeclaration.Scope.ALL_GIFTS:
         covers_from = _on_or_clamped(declared_on.year - CLAIM_WINDOW_YEARS, declared_on.month, declared_on.day)
     else:
         covers_from = declared_on
-    cancelled_on = get("cancelled_on")
     void = False
-    if get("method") == GiftAidDeclaration.Method.ORAL and cancelled_on:
-        start = get("confirmation_sent_on") or declared_on
+    if method == GiftAidDeclaration.Method.ORAL and cancelled_on:
+        start = confirmation_sent_on or declared_on
         void = (cancelled_on - start).days <= GiftAidDeclaration.ORAL_COOLING_OFF_DAYS
     return DeclarationFacts(
-        id=get("id"), supporter_id=get("supporter_id"), declared_on=declared_on, scope=scope,
+        id=declaration_id, supporter_id=supporter_id, declared_on=declared_on, scope=scope,
         covers_from=covers_from, cancelled_on=cancelled_on, void=void,
-        missing=_missing_details(first_name=get("first_name"), last_name=get("last_name"),
-                                 house=get("address_house"), postcode=get("postcode"), country=str(get("country"))),
+        missing=_missing_details(first_name=first_name, last_name=last_name,
+                                 house=address_house, postcode=postcode, country=str(country)),
     )
 
 
 def _missing_details(*, first_name: str, last_name: str, house: str, postcode: str, country: str) -> str:
-    if not hmrc.hmrc_name(last_name) or not hmrc.hmrc_name(first_name)[:1]:
+    if not _hmrc_name(last_name) or not _hmrc_name(first_name)[:1]:
         return "has no first name (or initial) and last name"
     if not house.strip():
         return "has no house name or number"
     if country == "GB":
         if not postcode.strip():
             return "has no postcode"
-        if not hmrc.is_valid_uk_postcode(hmrc.hmrc_postcode(postcode)):
+        if not hmrc.is_valid_uk_postcode(_hmrc_postcode(postcode)):
             return f"has a postcode that is not a valid UK postcode ({postcode})"
     return ""
 
 
-_DECLARATION_FIELDS = ("id", "supporter_id", "declared_on", "scope", "cancelled_on", "method",
-                       "confirmation_sent_on", "first_name", "last_name", "address_house", "postcode", "country")
+def _plain_rows(queryset, chunk_size: int = 20_000) -> Iterator[tuple]:
+    """The rows of a values_list() queryset, streamed. On PostgreSQL they are read
+    with a client-side cursor and without Django's per-row converters: a
+    server-side cursor (what iterator() uses) rules out parallel workers, and for
+    the plain columns, dates and booleans read here PostgreSQL already returns the
+    Python values the converters would give. Elsewhere, iterator()."""
+    if connection.vendor != "postgresql":
+        yield from queryset.iterator(chunk_size=chunk_size)
+        return
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
 
 
-def _declarations_by_supporter(supporter_ids) -> dict[int, list[DeclarationFacts]]:
-    """Each supporter's declarations, latest first (a later one, or a completed copy, wins)."""
+def _declarations_by_supporter(supporter_ids, *, identities: dict | None = None) -> dict[int, list[DeclarationFacts]]:
+    """Each supporter's declarations, latest first (a later one, or a completed copy, wins).
+    With `identities`, also fills it with each declaration's name and address, by id."""
     by_supporter: dict[int, list[DeclarationFacts]] = defaultdict(list)
+    fields = _DECLARATION_FIELDS + (_IDENTITY_FIELDS if identities is not None else ())
     rows = (GiftAidDeclaration.objects.filter(supporter_id__in=supporter_ids)
-            .order_by("supporter_id", "-declared_on", "-id").values(*_DECLARATION_FIELDS))
-    for row in rows.iterator(chunk_size=20_000):
-        by_supporter[row["supporter_id"]].append(declaration_facts(row))
+            .order_by("supporter_id", "-declared_on", "-id").values_list(*fields))
+    for row in _plain_rows(rows):
+        facts = _declaration_facts(*row[:12])
+        by_supporter[facts.supporter_id].append(facts)
+        if identities is not None:
+            (id_, _supporter, _declared, _scope, _cancelled, _method, _sent, first_name, last_name, house, postcode,
+             country, title, street, town) = row
+            identities[id_] = dict(id=id_, title=title, first_name=first_name, last_name=last_name,
+                                   address_house=house, address_street=street, address_town=town,
+                                   postcode=postcode, country=country)
     return by_supporter
 
 
@@ -244,21 +284,18 @@ def gift_aid_verdict(gift: GiftFacts, declarations: list[DeclarationFacts], *, t
     return Verdict(NOT_ELIGIBLE, "No Gift Aid declaration covers this gift")
 
 
-def _gift_facts(values: dict) -> GiftFacts:
-    pays = values["campaign__charity_pays_event_costs"]
-    return GiftFacts(
-        id=values["id"], supporter_id=values["supporter_id"], given_on=values["given_on"],
-        amount_pence=values["amount_pence"], refunded_pence=values["refunded_pence"], status=values["status"],
-        currency=values["currency"], gift_kind=values["gift_kind"], benefit_pence=values["benefit_pence"],
-        is_sponsorship=values["is_sponsorship"], sponsor_relationship=values["sponsor_relationship"],
-        charity_pays_event_costs=True if pays is None else pays, claimed_by=values["gift_aid_claimed_by"],
-        declaration_id=values["gift_aid_declaration_id"],
-    )
-
-
+# In GiftFacts' field order, so that a row of them is the facts' positional arguments.
 _GIFT_FIELDS = ("id", "supporter_id", "given_on", "amount_pence", "refunded_pence", "status", "currency",
                 "gift_kind", "benefit_pence", "is_sponsorship", "sponsor_relationship",
                 "campaign__charity_pays_event_costs", "gift_aid_claimed_by", "gift_aid_declaration_id")
+_PAYS_EVENT_COSTS = _GIFT_FIELDS.index("campaign__charity_pays_event_costs")
+
+
+def _gift_facts(row: tuple) -> GiftFacts:
+    """GiftFacts from a values_list(*_GIFT_FIELDS) row; no campaign means the charity pays the costs."""
+    if row[_PAYS_EVENT_COSTS] is None:
+        row = row[:_PAYS_EVENT_COSTS] + (True,) + row[_PAYS_EVENT_COSTS + 1:]
+    return GiftFacts(*row)
 
 
 def _with_given_on(donations):
@@ -276,25 +313,27 @@ def _donor_benefits(gift_ids_query) -> dict[tuple[int, datetime.date], int]:
     return totals
 
 
-def verdicts_for(donations, *, today: datetime.date | None = None,
-                 unclaimed_only: bool = False) -> Iterator[tuple[GiftFacts, Verdict]]:
+def verdicts_for(donations, *, today: datetime.date | None = None, unclaimed_only: bool = False,
+                 identities: dict | None = None) -> Iterator[tuple[GiftFacts, Verdict]]:
     """Each donation of the queryset with its verdict, streamed (it may be a
     million). Claimed gifts are reported as such, unless the caller already
-    left them out (`unclaimed_only`)."""
+    left them out (`unclaimed_only`). With `identities`, also fills it with the
+    name and address of every declaration looked at, by id."""
     today = today or timezone.localdate()
     donations = _with_given_on(donations.filter(paid_at__isnull=False))
     claimed = {} if unclaimed_only else dict(
         GiftAidClaimedGift.objects.filter(active=True, donation__in=donations.values("id"))
         .values_list("donation_id", "claim_id"))
-    declarations = _declarations_by_supporter(donations.values("supporter_id"))
+    declarations = _declarations_by_supporter(donations.values("supporter_id"), identities=identities)
     benefits = _donor_benefits(donations)
-    for values in donations.values(*_GIFT_FIELDS).iterator(chunk_size=20_000):
-        gift = _gift_facts(values)
-        if gift.id in claimed:
+    none: list[DeclarationFacts] = []
+    for row in _plain_rows(donations.values_list(*_GIFT_FIELDS)):
+        gift = _gift_facts(row)
+        if claimed and gift.id in claimed:
             yield gift, Verdict(CLAIMED, f"In claim GA{claimed[gift.id]:05d}")
             continue
         benefit_total = benefits.get((gift.supporter_id, tax_year_start(gift.given_on)), 0) if gift.benefit_pence else 0
-        yield gift, gift_aid_verdict(gift, declarations.get(gift.supporter_id, []), today=today,
+        yield gift, gift_aid_verdict(gift, declarations.get(gift.supporter_id, none), today=today,
                                      donor_benefits_pence=benefit_total)
 
 
@@ -332,7 +371,7 @@ def gift_aid_follow_ups(*, today: datetime.date | None = None, limit: int = 500)
 
 # --- claims ----------------------------------------------------------------------
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Row:
     key: tuple
     declaration_id: int | None
@@ -342,11 +381,15 @@ class _Row:
     last_on: datetime.date | None = None
     first_on: datetime.date | None = None
 
-    def add(self, gift: GiftFacts, declaration_id: int) -> None:
-        self.gifts.append((gift, declaration_id))
-        self.amount_pence += gift.kept_pence
-        self.last_on = max(self.last_on or gift.given_on, gift.given_on)
-        self.first_on = min(self.first_on or gift.given_on, gift.given_on)
+    def add(self, pair: tuple[GiftFacts, int], kept_pence: int) -> None:
+        """Add a (gift, declaration_id) pair; `kept_pence` is the gift's kept_pence."""
+        self.gifts.append(pair)
+        self.amount_pence += kept_pence
+        given_on = pair[0].given_on
+        if self.last_on is None or given_on > self.last_on:
+            self.last_on = given_on
+        if self.first_on is None or given_on < self.first_on:
+            self.first_on = given_on
 
 
 def _rows_for(eligible: list[tuple[GiftFacts, int]]) -> tuple[list[_Row], list[_Row]]:
@@ -354,26 +397,38 @@ def _rows_for(eligible: list[tuple[GiftFacts, int]]) -> tuple[list[_Row], list[_
     accounting period and sponsored-or-not; gifts of the aggregation threshold
     or less go on aggregated rows of at most £1,000, one accounting period each."""
     threshold = settings.GIFT_AID_AGGREGATE_MAX_PENCE
+    periods: dict[datetime.date, datetime.date] = {}  # a year of gifts has at most 366 days
+
+    def period_of(day: datetime.date) -> datetime.date:
+        period = periods.get(day)
+        if period is None:
+            period = periods[day] = accounting_period_end(day)
+        return period
+
     donor_rows: dict[tuple, _Row] = {}
     small: list[tuple[GiftFacts, int]] = []
-    for gift, declaration_id in eligible:
-        if threshold and gift.kept_pence <= threshold and not gift.is_sponsorship:
-            small.append((gift, declaration_id))
+    for pair in eligible:
+        gift, declaration_id = pair
+        kept = gift.amount_pence - gift.refunded_pence
+        if threshold and kept <= threshold and not gift.is_sponsorship:
+            small.append(pair)
             continue
-        key = (declaration_id, accounting_period_end(gift.given_on), gift.is_sponsorship)
+        key = (declaration_id, period_of(gift.given_on), gift.is_sponsorship)
         row = donor_rows.get(key)
         if row is None:
             row = donor_rows[key] = _Row(key=key, declaration_id=declaration_id, sponsored=gift.is_sponsorship)
-        row.add(gift, declaration_id)
+        row.add(pair, kept)
     aggregated: list[_Row] = []
     small.sort(key=lambda pair: (pair[0].given_on, pair[0].id))
     current = None
-    for gift, declaration_id in small:
-        period = accounting_period_end(gift.given_on)
-        if current is None or current.key[0] != period or current.amount_pence + gift.kept_pence > AGGREGATED_ROW_MAX_PENCE:
+    for pair in small:
+        gift = pair[0]
+        kept = gift.amount_pence - gift.refunded_pence
+        period = period_of(gift.given_on)
+        if current is None or current.key[0] != period or current.amount_pence + kept > AGGREGATED_ROW_MAX_PENCE:
             current = _Row(key=(period, len(aggregated)), declaration_id=None, sponsored=False)
             aggregated.append(current)
-        current.add(gift, declaration_id)
+        current.add(pair, kept)
     return list(donor_rows.values()), aggregated
 
 
@@ -386,13 +441,13 @@ def _donor_identity(declarations: dict[int, dict], declaration_id: int) -> dict:
     d = declarations[declaration_id]
     overseas = str(d["country"]) != "GB"
     if overseas:
-        house = hmrc.hmrc_house(", ".join(part for part in (d["address_house"], d["address_street"],
-                                                          d["address_town"], d["postcode"], str(d["country"])) if part))
+        house = _hmrc_house(", ".join(part for part in (d["address_house"], d["address_street"],
+                                                        d["address_town"], d["postcode"], str(d["country"])) if part))
     else:
-        house = hmrc.hmrc_house(d["address_house"])
-    return dict(title=hmrc.hmrc_title(d["title"]), first_name=hmrc.hmrc_name(d["first_name"]),
-                last_name=hmrc.hmrc_name(d["last_name"]), house=house,
-                postcode="" if overseas else hmrc.hmrc_postcode(d["postcode"]), overseas=overseas)
+        house = _hmrc_house(d["address_house"])
+    return dict(title=_hmrc_title(d["title"]), first_name=_hmrc_name(d["first_name"]),
+                last_name=_hmrc_name(d["last_name"]), house=house,
+                postcode="" if overseas else _hmrc_postcode(d["postcode"]), overseas=overseas)
 
 
 def _insert(model, fields: list[str], rows: Iterable[tuple]) -> None:
@@ -408,6 +463,20 @@ def _insert(model, fields: list[str], rows: Iterable[tuple]) -> None:
         else:
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", list(rows))
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """A claim holds up to a million small objects until it is written. Reference
+    counting frees them; the cyclic collector would only walk them all again and
+    again (some 5 s of a million-gift build). Paused for the call, never left paused."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _lock_claims() -> None:
@@ -458,6 +527,7 @@ def _adjustments_due(claim: GiftAidClaim) -> list[GiftAidAdjustment]:
 
 
 @transaction.atomic
+@_cyclic_gc_paused()
 def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.date, include_earlier: bool = True,
                          by=None, today: datetime.date | None = None) -> GiftAidClaim:
     """Build a draft claim of every eligible gift received in the period and not
@@ -474,7 +544,9 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
     candidates = _unclaimed(Donation.objects.filter(paid_at__lt=local_end))
     if not include_earlier:
         candidates = candidates.filter(paid_at__gte=local_start)
-    eligible = [(gift, verdict.declaration_id) for gift, verdict in verdicts_for(candidates, today=today, unclaimed_only=True)
+    identities: dict[int, dict] = {}  # the donors' names and addresses, read with their declarations
+    eligible = [(gift, verdict.declaration_id)
+                for gift, verdict in verdicts_for(candidates, today=today, unclaimed_only=True, identities=identities)
                 if verdict.status == ELIGIBLE]
     claim = GiftAidClaim(period_start=period_start, period_end=period_end, built_by=by)
     claim.save()
@@ -485,13 +557,13 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
             "that is not already claimed. Gifts held for missing details are listed under Gift Aid follow-ups.")
 
     donor_rows, aggregated_rows = _rows_for(eligible)
-    declaration_ids = {row.declaration_id for row in donor_rows}
-    declarations = {d["id"]: d for d in GiftAidDeclaration.objects.filter(id__in=declaration_ids).values(
-        "id", "title", "first_name", "last_name", "address_house", "address_street", "address_town",
-        "postcode", "country")}
+    donors: dict[int, dict] = {}  # a donor's rows (one per period, sponsored or not) show the same identity
     schedule = []
     for row in donor_rows:
-        schedule.append((row, _donor_identity(declarations, row.declaration_id)))
+        who = donors.get(row.declaration_id)
+        if who is None:
+            who = donors[row.declaration_id] = _donor_identity(identities, row.declaration_id)
+        schedule.append((row, who))
     schedule.sort(key=lambda pair: (pair[1]["last_name"].lower(), pair[1]["first_name"].lower(),
                                     pair[0].declaration_id, pair[0].last_on, pair[0].sponsored))
     blank = dict(title="", first_name="", last_name="", house="", postcode="", overseas=False)
@@ -499,15 +571,17 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
 
     row_fields = ["claim", "number", "title", "first_name", "last_name", "house", "postcode", "overseas",
                   "aggregated", "sponsored", "date", "amount_pence"]
+    claim_id = claim.pk
     _insert(GiftAidClaimRow, row_fields, (
-        (claim.pk, number, who["title"], who["first_name"], who["last_name"], who["house"], who["postcode"],
+        (claim_id, number, who["title"], who["first_name"], who["last_name"], who["house"], who["postcode"],
          who["overseas"], "" if row.declaration_id else _aggregate_description(row), row.sponsored, row.last_on,
          row.amount_pence)
         for number, (row, who) in enumerate(schedule, start=1)))
     row_ids = dict(GiftAidClaimRow.objects.filter(claim=claim).values_list("number", "id"))
     _insert(GiftAidClaimedGift, ["claim", "row", "donation", "declaration", "amount_pence", "tax_pence", "active"], (
-        (claim.pk, row_ids[number], gift.id, declaration_id, gift.kept_pence, tax_on(gift.kept_pence), True)
-        for number, (row, _who) in enumerate(schedule, start=1) for gift, declaration_id in row.gifts))
+        (claim_id, row_id, gift.id, declaration_id, kept, tax_on(kept), True)
+        for number, (row, _who) in enumerate(schedule, start=1) for row_id in [row_ids[number]]
+        for gift, declaration_id in row.gifts for kept in [gift.kept_pence]))
     GiftAidAdjustment.objects.bulk_create(adjustments)
 
     claim.gift_count = len(eligible)

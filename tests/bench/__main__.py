@@ -6,7 +6,9 @@ Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
 - online giving (tests/bench/giving.py): webhook events applied per second, gifts per second
   through gunicorn against the local Stripe with our own time per gift, and replays that change nothing
   (sized by BENCH_WEBHOOK_EVENTS, BENCH_GIFTS and BENCH_REPLAYS; defaults 10,000, 1,000 and 10);
-- campaign pages (tests/bench/pages.py): one uncached render, and cached requests per second through gunicorn.
+- campaign pages (tests/bench/pages.py): one uncached render, and cached requests per second through gunicorn;
+- Gift Aid (tests/bench/gift_aid.py): a claim built from 1,000,000 donations (goal: under 10 s), checked,
+  and its schedules rendered as .ods and R68 XML (sized by BENCH_GIFT_AID_DONATIONS).
 """
 
 import os
@@ -84,6 +86,10 @@ def main() -> int:
     from tests.bench import pages
 
     pages.run(url)
+
+    from tests.bench import gift_aid
+
+    gift_aid.run(url, donations=int(os.environ.get("BENCH_GIFT_AID_DONATIONS", gift_aid.DONATIONS)))
     return 0
 
 
