@@ -7,6 +7,7 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
 from donations import views as donation_views
+from supporters import email_views
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
@@ -23,6 +24,8 @@ urlpatterns = [
     path("fundraise/start/<slug:code>/", cms_views.fundraiser_start, name="fundraiser_start"),
     path("fundraise/<slug:slug>/", cms_views.fundraiser_page, name="fundraiser_page"),
     path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),
+    path("email/unsubscribe/<str:token>/", email_views.unsubscribe, name="email_unsubscribe"),
+    path("anymail/", include("anymail.urls")),  # the provider's tracking webhooks, verified by anymail
 ]
 
 if settings.DEBUG:

@@ -430,18 +430,18 @@ def recurring_gift_card_changed(*, payment_method_id: str, detached: bool, metho
 
 def recurring_gift_send_welcome(*, recurring_gift_id: int) -> None:
     """Welcome a new monthly giver, with the signed link to manage their gift."""
-    from django.core.mail import EmailMultiAlternatives
-    from django.template.loader import render_to_string
-
     from donations.views import monthly_manage_url
+    from supporters.services import email as email_services
 
     recurring = RecurringGift.objects.select_related("supporter").get(pk=recurring_gift_id)
-    base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
-    context = {"recurring": recurring, "supporter": recurring.supporter, "charity_name": settings.CHARITY_NAME,
-               "manage_url": base + monthly_manage_url(recurring), "site_url": base}
-    message = EmailMultiAlternatives(
-        subject=f"Welcome to monthly giving, {recurring.supporter.display_name}",
-        body=render_to_string("emails/monthly_welcome.txt", context), to=[recurring.supporter.email],
-    )
-    message.attach_alternative(render_to_string("emails/monthly_welcome.html", context), "text/html")
-    message.send()
+    day = f"{recurring.day_of_month}{recurring.day_suffix}"
+    details = [("Monthly gift", recurring.amount_display), ("Taken on", f"the {day} of each month")]
+    if recurring.card_last4:
+        details.append(("Card", f"ending {recurring.card_last4}"))
+    email_services.email_send_template(
+        supporter=recurring.supporter, key="monthly_welcome", details=details,
+        values={"amount": recurring.amount_display, "day": day},
+        action=("Manage my monthly gift", email_services.site_url() + monthly_manage_url(recurring)),
+        extra_text="The link lets you change the amount, update your card or stop your gift. Please don't share it.",
+        extra_html='<p style="font-size:14px;color:#4f5d62">This private link lets you change the amount, update '
+                   "your card or stop your gift. Please don't share it.</p>")

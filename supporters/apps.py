@@ -5,3 +5,10 @@ class SupportersConfig(AppConfig):
     name = "supporters"
     verbose_name = "Supporters"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from anymail.signals import tracking
+
+        from supporters.email_views import on_tracking_event
+
+        tracking.connect(on_tracking_event, dispatch_uid="supporters.email_tracking")

@@ -1,8 +1,10 @@
 import re
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from wagtail.models import PreviewableMixin
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django_countries.fields import CountryField
@@ -382,3 +384,126 @@ class GiftAidDeclaration(models.Model):
         if self.replacement is not None:
             return "superseded"
         return "active"
+
+
+# --- Email: the wording staff edit, what was sent, what came back ------------------
+
+class EmailTemplate(PreviewableMixin, models.Model):
+    """The wording of one transactional message (a receipt, a welcome…), edited
+    by staff in the admin. Subject and body take placeholders such as
+    {{ first_name }}; the figures (amounts, dates, references) and the branding
+    are added by the code that sends it, so a wording change cannot break them."""
+    wagtail_reference_index_ignore = True
+
+    class Key(models.TextChoices):
+        RECEIPT = "receipt", "Receipt for a one-off gift"
+        MONTHLY_WELCOME = "monthly_welcome", "Welcome to monthly giving"
+        MONTHLY_PAYMENT_FAILED = "monthly_payment_failed", "Monthly payment failed"
+        GIFT_AID_CONFIRMATION = "gift_aid_confirmation", "Gift Aid oral declaration: written confirmation"
+        FUNDRAISER_PAGE_APPROVED = "fundraiser_page_approved", "Fundraising page approved"
+        ANNUAL_STATEMENT = "annual_statement", "Annual giving statement"
+
+    key = models.CharField(max_length=40, choices=Key.choices, unique=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="Paragraphs separated by a blank line. Placeholders are listed below the form.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.get_key_display()
+
+    def clean(self):
+        from supporters.email_wording import allowed_placeholders
+
+        allowed = allowed_placeholders(self.key)
+        for field in ("subject", "body"):
+            unknown = sorted({name for name in re.findall(r"\{\{\s*(\w+)\s*\}\}", getattr(self, field))
+                              if name not in allowed})
+            if unknown:
+                raise ValidationError({field: f"Unknown placeholder: {', '.join(unknown)}. "
+                                              f"Use: {', '.join(sorted(allowed))}."})
+
+    def get_preview_template(self, request, mode_name):
+        return "emails/preview.html"
+
+    def get_preview_context(self, request, mode_name):
+        from supporters.services import email as email_services
+
+        message = email_services.email_sample(template=self)
+        return {"subject": message.subject, "html": message.html, "text": message.text}
+
+
+class EmailSuppression(models.Model):
+    """An address we must not send to: it bounced for good, or its owner marked
+    our mail as spam. Receipts are not sent to it either; the record stays."""
+    wagtail_reference_index_ignore = True
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "Bounced (the address does not exist)"
+        COMPLAINED = "complained", "Marked as spam"
+        MANUAL = "manual", "Stopped by staff"
+
+    email = models.EmailField(unique=True)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    detail = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.email} ({self.get_reason_display().lower()})"
+
+
+class EmailMessage(models.Model):
+    """One email to one person, as sent: what, to whom, and what the provider
+    later told us of it (delivered, opened, bounced…)."""
+    wagtail_reference_index_ignore = True
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        FAILED = "failed", "Not sent"
+        SKIPPED = "skipped", "Not sent (no consent or suppressed)"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    supporter = models.ForeignKey(Supporter, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="email_messages")
+    to_email = models.EmailField(blank=True)
+    category = models.CharField(max_length=40, help_text="The template key, or 'mailing'.")
+    is_marketing = models.BooleanField(default=False)
+    subject = models.CharField(max_length=255)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    esp_message_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.subject} to {self.to_email}"
+
+
+class EmailEvent(models.Model):
+    """What the email provider's tracking webhook told us, stored once: a
+    replayed webhook finds its event here and changes nothing."""
+    wagtail_reference_index_ignore = True
+
+    dedupe_key = models.CharField(max_length=255, unique=True, help_text="The provider's event id, or a digest.")
+    message = models.ForeignKey(EmailMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    event_type = models.CharField(max_length=20, db_index=True)
+    recipient = models.EmailField(blank=True)
+    occurred_at = models.DateTimeField()
+    description = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at"]

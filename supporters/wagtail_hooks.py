@@ -1,3 +1,6 @@
+from wagtail.admin.panels import FieldPanel, HelpPanel
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet
 from django.templatetags.static import static
 from django.urls import path
 from django.utils.html import format_html
@@ -8,7 +11,7 @@ from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from supporters import views
-from supporters.models import Supporter
+from supporters.models import EmailTemplate, Supporter
 
 
 class SupporterViewSet(ModelViewSet):
@@ -98,6 +101,21 @@ class SupporterGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_supporter_viewsets():
     return SupporterGroup()
+
+
+class EmailTemplateViewSet(SnippetViewSet):
+    """The wording of each transactional email, with a live preview."""
+
+    model = EmailTemplate
+    icon = "mail"
+    menu_label = "Email wording"
+    add_to_admin_menu = False
+    list_display = ["__str__", "subject", "updated_at"]
+    copy_view_enabled = False
+    panels = [FieldPanel("subject"), FieldPanel("body", help_text=None), HelpPanel(template="supporters/admin/email_placeholders.html")]
+
+
+register_snippet(EmailTemplateViewSet)
 
 
 @hooks.register("register_log_actions")

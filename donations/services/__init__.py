@@ -359,18 +359,24 @@ def _enqueue_receipt(donation_id: int) -> None:
 
 
 def donation_send_receipt(*, donation_id: int) -> None:
-    """Email the donor their receipt, through the project's mail backend (anymail in production)."""
+    """Email the donor their receipt (transactional: no marketing consent needed),
+    in the wording staff keep in the admin; recorded on their timeline."""
+    from supporters.services import email as email_services
+
     donation = Donation.objects.select_related("supporter", "campaign").get(pk=donation_id)
-    supporter = donation.supporter
-    context = {"donation": donation, "supporter": supporter, "charity_name": settings.CHARITY_NAME,
-               "site_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/")}
-    message = EmailMultiAlternatives(
-        subject=f"Thank you for your gift of {donation.amount_display}",
-        body=render_to_string("emails/donation_receipt.txt", context),
-        to=[supporter.email],
-    )
-    message.attach_alternative(render_to_string("emails/donation_receipt.html", context), "text/html")
-    message.send()
+    amount = donation.amount_display
+    if donation.fee_cover_pence:
+        amount += f" (including {donation.fee_cover_display} to cover card fees)"
+    given = f"{timezone.localtime(donation.paid_at or donation.created_at):%-d %B %Y}"
+    details = [("Amount", amount), ("Date", given), ("Reference", donation.reference)]
+    if donation.campaign:
+        details.insert(1, ("For", str(donation.campaign)))
+    if donation.gift_aid_declared:
+        details.append(("Gift Aid", "Thank you for declaring: we will claim 25p from HMRC for every £1 you gave."))
+    email_services.email_send_template(
+        supporter=donation.supporter, key="receipt", details=details,
+        values={"amount": donation.amount_display, "date": given, "reference": donation.reference,
+                "campaign": str(donation.campaign or "")})
 
 
 def donation_refresh_from_stripe(*, payment_intent_id: str) -> Donation | None:

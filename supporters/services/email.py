@@ -1,0 +1,278 @@
+"""Email to supporters: the wording staff edit, consent and suppression, the
+one-click unsubscribe, and what the provider's tracking webhooks report.
+
+Every message goes through Django's mail API, so django-anymail sends it in
+production (the provider is chosen by EMAIL_BACKEND) and the console or locmem
+backend in development and tests. Other apps call `email_send_template` (a
+receipt, a welcome) or `email_send` (a mailing); nothing else sends mail."""
+
+import dataclasses
+import hashlib
+import re
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape, linebreaks
+
+from config.errors import ApplicationError
+from supporters.email_wording import DEFAULTS, SAMPLE_VALUES, allowed_placeholders
+from supporters.models import (
+    Channel,
+    ConsentMethod,
+    EmailEvent,
+    EmailMessage,
+    EmailSuppression,
+    EmailTemplate,
+    Interaction,
+    Supporter,
+)
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+UNSUBSCRIBE_SALT = "supporters.unsubscribe"
+UNSUBSCRIBE_WORDING = "Unsubscribed from email by the link in a message."
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def _fill(text: str, values: dict) -> str:
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text)
+
+
+def site_url() -> str:
+    return settings.WAGTAILADMIN_BASE_URL.rstrip("/")
+
+
+def email_render(*, subject: str, body: str, values: dict, details: list[tuple[str, str]] = (),
+                 action: tuple[str, str] | None = None, extra_html: str = "", extra_text: str = "",
+                 unsubscribe_url: str = "") -> Rendered:
+    """A branded HTML + plain-text message from wording with placeholders:
+    `details` (label, value) rows and an `action` (label, url) button are added
+    by the caller's code, below the wording, so staff edits cannot break them."""
+    values = {"charity_name": settings.CHARITY_NAME, **values}
+    filled_body = _fill(body, values).strip()
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", filled_body) if p.strip()]
+    context = {"charity_name": settings.CHARITY_NAME, "site_url": site_url(), "paragraphs": paragraphs,
+               "paragraphs_html": "".join(linebreaks(escape(p)) for p in paragraphs), "details": list(details),
+               "action": action, "extra_html": extra_html, "extra_text": extra_text,
+               "unsubscribe_url": unsubscribe_url, "subject": _fill(subject, values).strip()}
+    return Rendered(subject=" ".join(context["subject"].split()),
+                    html=render_to_string("emails/message.html", context),
+                    text=render_to_string("emails/message.txt", context))
+
+
+def email_template(key: str) -> EmailTemplate:
+    """The wording staff keep for `key`; the default if none was saved."""
+    template = EmailTemplate.objects.filter(key=key).first()
+    if template is None:
+        subject, body = DEFAULTS[key]
+        template = EmailTemplate(key=key, subject=subject, body=body)
+    return template
+
+
+def supporter_values(supporter: Supporter) -> dict:
+    return {"first_name": supporter.preferred_name or supporter.first_name or "friend",
+            "full_name": " ".join(p for p in (supporter.title, supporter.first_name, supporter.last_name) if p)}
+
+
+def email_sample(*, template: EmailTemplate) -> Rendered:
+    """The message as a supporter would see it, with sample figures: the admin's preview."""
+    sample_details = [("Amount", "£25.00"), ("Date", "25 November 2026"), ("Reference", "D0000042")]
+    return email_render(subject=template.subject, body=template.body, values=SAMPLE_VALUES,
+                        details=sample_details if template.key in ("receipt", "annual_statement") else [],
+                        action=("See what your gift does", site_url() + "/"))
+
+
+def is_suppressed(email: str) -> bool:
+    return bool(email) and EmailSuppression.objects.filter(email=email.strip().lower()).exists()
+
+
+# --- sending ----------------------------------------------------------------------
+
+def unsubscribe_token(*, supporter_id: int, message_uid) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"s": supporter_id, "m": str(message_uid)})
+
+
+def unsubscribe_url(*, supporter_id: int, message_uid) -> str:
+    return site_url() + reverse("email_unsubscribe", args=[unsubscribe_token(supporter_id=supporter_id,
+                                                                            message_uid=message_uid)])
+
+
+def _why_not(supporter: Supporter, *, marketing: bool) -> str:
+    if supporter.is_erased:
+        return "The supporter was erased"
+    if not supporter.email:
+        return "No email address"
+    if is_suppressed(supporter.email):
+        return "The address is suppressed (it bounced, or its owner reported spam)"
+    if marketing and not supporter.consent_email:
+        return "No current consent to email"
+    return ""
+
+
+def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: bool = False,
+               message: EmailMessage | None = None, connection=None) -> EmailMessage:
+    """Send one message to one supporter and record it. `rendered_for(message)`
+    returns the Rendered message (it may put the message's own unsubscribe link
+    in it). Marketing needs current email consent; nothing goes to a suppressed
+    or erased address (the record says why, status 'skipped'). A failure of the
+    mail backend is recorded (status 'failed') and raised."""
+    if message is None:
+        message = EmailMessage(supporter=supporter, category=category, is_marketing=marketing)
+    message.to_email = supporter.email
+    reason = _why_not(supporter, marketing=marketing)
+    if reason:
+        message.status, message.error, message.subject = EmailMessage.Status.SKIPPED, reason, message.subject or category
+        message.save()
+        return message
+    unsubscribe = unsubscribe_url(supporter_id=supporter.pk, message_uid=message.uid) if marketing else ""
+    rendered = rendered_for(message, unsubscribe)
+    message.subject = rendered.subject[:255]
+    headers = {}
+    if marketing:
+        # RFC 8058 one-click unsubscribe: mail providers POST to the link.
+        headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    mail = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text, to=[supporter.email],
+                                  headers=headers, connection=connection)
+    mail.attach_alternative(rendered.html, "text/html")
+    mail.metadata = {"message_uid": str(message.uid)}  # comes back with tracking events (anymail)
+    mail.tags = [category]
+    try:
+        mail.send()
+    except Exception as error:
+        message.status, message.error = EmailMessage.Status.FAILED, f"{type(error).__name__}: {error}"[:255]
+        message.save()
+        raise
+    status = getattr(mail, "anymail_status", None)
+    message.esp_message_id = getattr(status, "message_id", None) or None
+    message.status, message.sent_at, message.error = EmailMessage.Status.SENT, timezone.now(), ""
+    message.save()
+    return message
+
+
+def email_send_template(*, supporter: Supporter, key: str, values: dict | None = None,
+                        details: list[tuple[str, str]] = (), action: tuple[str, str] | None = None,
+                        extra_html: str = "", extra_text: str = "") -> EmailMessage:
+    """A transactional message (not marketing: it goes without marketing consent)
+    in the wording staff keep for `key`, recorded on the supporter's timeline."""
+    template = email_template(key)
+    merged = {**supporter_values(supporter), **(values or {})}
+
+    def rendered_for(_message, _unsubscribe):
+        return email_render(subject=template.subject, body=template.body, values=merged, details=details,
+                            action=action, extra_html=extra_html, extra_text=extra_text)
+
+    message = email_send(supporter=supporter, category=key, rendered_for=rendered_for)
+    if message.status == EmailMessage.Status.SENT:
+        from supporters.services import timeline_add
+
+        timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL, summary=f"Email sent: {message.subject}",
+                     source_ref=f"email:{message.uid}")
+    return message
+
+
+# --- unsubscribe --------------------------------------------------------------------
+
+def unsubscribe_read(token: str) -> tuple[Supporter, EmailMessage | None]:
+    """The supporter (and message) a signed unsubscribe link names; ApplicationError if forged."""
+    try:
+        data = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    except signing.BadSignature:
+        raise ApplicationError("This unsubscribe link is not valid. Please use the link in our most recent email.") from None
+    supporter = Supporter.objects.filter(pk=data.get("s")).first()
+    if supporter is None or supporter.is_erased:
+        raise ApplicationError("We no longer hold your details, so we will not email you.")
+    return supporter, EmailMessage.objects.filter(uid=data.get("m")).first()
+
+
+@transaction.atomic
+def email_unsubscribe(*, token: str, how: str = "link") -> Supporter:
+    """Withdraw email consent for the supporter the signed link names, with the
+    source (which message) and time. Doing it again changes nothing."""
+    from supporters.services import consent_record
+
+    supporter, message = unsubscribe_read(token)
+    supporter = Supporter.objects.select_for_update().get(pk=supporter.pk)
+    if supporter.consent_email:
+        detail = f"{'One-click' if how == 'one_click' else 'Link'} in “{message.subject}”" if message else "Link in an email"
+        consent_record(supporter=supporter, channel=Channel.EMAIL, granted=False, method=ConsentMethod.UNSUBSCRIBE,
+                       wording=UNSUBSCRIBE_WORDING, source_detail=detail[:255])
+    if message and message.status not in (EmailMessage.Status.BOUNCED, EmailMessage.Status.COMPLAINED):
+        message.status = EmailMessage.Status.UNSUBSCRIBED
+        message.save(update_fields=["status"])
+    return supporter
+
+
+# --- tracking -----------------------------------------------------------------------
+
+# How far along a message is; an event only moves it forward (late "delivered"
+# after "opened" changes nothing), except that bounces and complaints always win.
+_PROGRESS = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "unsubscribed": 5,
+             "bounced": 6, "complained": 7}
+_EVENT_STATUS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "bounced": "bounced",
+                 "complained": "complained", "unsubscribed": "unsubscribed", "rejected": "bounced"}
+_TIMELINE_WORDS = {"delivered": "delivered", "opened": "opened", "clicked": "link clicked", "bounced": "bounced",
+                   "complained": "marked as spam", "unsubscribed": "unsubscribed at the provider",
+                   "rejected": "rejected by the provider", "deferred": "delayed", "failed": "failed"}
+
+
+@transaction.atomic
+def email_event_record(*, esp: str, event_id: str | None, event_type: str, esp_message_id: str | None,
+                       message_uid: str | None, recipient: str, occurred_at, description: str = "") -> EmailEvent | None:
+    """Apply one tracking event from the email provider, once: it is stored by
+    the provider's event id (or a digest of its content), so a replayed webhook
+    changes nothing. A hard bounce or a complaint suppresses the address and
+    withdraws email consent (method 'bounce'); every event goes on the timeline."""
+    from supporters.services import consent_record, timeline_add
+
+    if event_type not in _TIMELINE_WORDS:
+        return None  # queued, sent, inbound…: nothing a supporter's record needs
+    key = f"{esp}:{event_id}" if event_id else "{}:{}".format(esp, hashlib.sha256(
+        f"{esp_message_id}|{message_uid}|{event_type}|{recipient}|{occurred_at.isoformat()}".encode()).hexdigest())
+    message = None
+    if message_uid:
+        message = EmailMessage.objects.select_for_update().filter(uid=message_uid).first()
+    if message is None and esp_message_id:
+        message = EmailMessage.objects.select_for_update().filter(esp_message_id=esp_message_id).first()
+    try:
+        with transaction.atomic():
+            event = EmailEvent.objects.create(dedupe_key=key[:255], message=message, event_type=event_type,
+                                              recipient=(recipient or "")[:254], occurred_at=occurred_at,
+                                              description=(description or "")[:255])
+    except IntegrityError:
+        return None  # seen before
+    recipient = (recipient or (message.to_email if message else "")).strip().lower()
+    if message is not None:
+        new = _EVENT_STATUS.get(event_type)
+        if new and _PROGRESS[new] > _PROGRESS.get(message.status, 0):
+            message.status = new
+        message.last_event_at = max(filter(None, [message.last_event_at, occurred_at]))
+        message.save(update_fields=["status", "last_event_at"])
+    supporters = ([message.supporter] if message and message.supporter else
+                  list(Supporter.objects.filter(email=recipient, erased_at__isnull=True)) if recipient else [])
+    if event_type in ("bounced", "complained", "rejected") and recipient:
+        reason = EmailSuppression.Reason.COMPLAINED if event_type == "complained" else EmailSuppression.Reason.BOUNCED
+        EmailSuppression.objects.get_or_create(email=recipient, defaults={"reason": reason,
+                                                                          "detail": (description or "")[:255]})
+    for supporter in supporters:
+        subject = f"“{message.subject}”" if message else "An email"
+        timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL, occurred_at=occurred_at,
+                     summary=f"{subject} {_TIMELINE_WORDS[event_type]}", detail=description or "",
+                     source_ref=f"email-event:{event.pk}")
+        if event_type in ("bounced", "complained", "rejected", "unsubscribed") and supporter.consent_email:
+            consent_record(
+                supporter=supporter, channel=Channel.EMAIL, granted=False,
+                method=ConsentMethod.UNSUBSCRIBE if event_type == "unsubscribed" else ConsentMethod.BOUNCE,
+                wording={"complained": "Marked our email as spam.", "unsubscribed": UNSUBSCRIBE_WORDING}.get(
+                    event_type, "The address bounced: email cannot be delivered."),
+                occurred_at=occurred_at, source_detail=f"{esp} tracking: {subject}"[:255])
+    return event
