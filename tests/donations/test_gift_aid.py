@@ -396,14 +396,16 @@ def test_two_claims_racing_for_the_same_gifts_never_claim_one_twice():
         declare(donor, D(2026, 1, 1))
         gift(donor, 2500 + index, D(2026, 2, 1) + datetime.timedelta(days=index % 20))
         gift(donor, 3000, D(2026, 5, 1))
-    periods = [(D(2026, 1, 1), D(2026, 3, 31)), (D(2026, 1, 1), D(2026, 3, 31)), (D(2026, 4, 1), D(2026, 6, 30))]
+    # Two officers build the same quarter; a third builds the next one, its own gifts only.
+    periods = [(D(2026, 1, 1), D(2026, 3, 31), True), (D(2026, 1, 1), D(2026, 3, 31), True),
+               (D(2026, 4, 1), D(2026, 6, 30), False)]
     start = threading.Barrier(len(periods))
     built, refused, errors = [], [], []
 
     def finance_officer(period):
         try:
             start.wait()
-            built.append(build(*period))
+            built.append(build(period[0], period[1], include_earlier=period[2]))
         except ApplicationError as error:
             refused.append(str(error))
         except Exception as error:  # pragma: no cover - reported below
