@@ -65,6 +65,8 @@ def test_a_one_off_gift_from_form_to_webhook(page, stripe_webhooks_to_live_serve
     assert donation.gift_aid_declared
     # The local Stripe signs and sends payment_intent.succeeded about a second later.
     assert wait_for(lambda: StripeEvent.objects.filter(type="payment_intent.succeeded", status="processed").exists())
+    # The fee is read from the balance transaction just after the event's commit.
+    assert wait_for(lambda: Donation.objects.filter(pk=donation.pk, fee_pence__isnull=False).exists())
     donation.refresh_from_db()
     assert (donation.status, donation.fee_pence, donation.net_pence) == ("succeeded", 95, 4905)
 
