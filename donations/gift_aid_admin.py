@@ -83,11 +83,10 @@ class ClaimInspectView(generic.InspectView):
         context = super().get_context_data(**kwargs)
         claim = self.object
         user = self.request.user
-        parts = [{k: v for k, v in part.items() if k != "rows"} | {"row_count": len(part["rows"])}
-                 for part in gift_aid.claim_parts(claim)]
         context.update(
-            claim=claim, parts=parts, rows=claim.rows.order_by("number")[: self.rows_shown],
-            rows_shown=self.rows_shown, adjustments=claim.adjustments.select_related("claimed_gift__donation"),
+            claim=claim, parts=gift_aid.claim_part_summaries(claim),
+            rows=claim.rows.order_by("number")[: self.rows_shown], rows_shown=self.rows_shown,
+            adjustments=claim.adjustments.select_related("claimed_gift__donation"),
             can_build=user.has_perm(BUILD) and claim.status == GiftAidClaim.Status.DRAFT,
             can_submit=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.DRAFT,
             can_record_outcome=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.SUBMITTED,
@@ -259,10 +258,10 @@ def claim_discard(request, pk):
 
 
 def _part(claim, number):
-    for part in gift_aid.claim_parts(claim):
-        if part["number"] == number:
-            return part
-    raise Http404("No such schedule")
+    part = gift_aid.claim_part(claim, number)
+    if part is None:
+        raise Http404("No such schedule")
+    return part
 
 
 def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:

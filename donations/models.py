@@ -391,7 +391,10 @@ class GiftAidClaimRow(models.Model):
     accounting period, or an aggregate of small gifts. Kept for six years."""
     wagtail_reference_index_ignore = True
 
-    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="rows")
+    # No database constraint (see GiftAidClaimedGift), and no index of its own: the
+    # unique (claim, number) index serves every look-up by claim.
+    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="rows", db_constraint=False,
+                              db_index=False)
     number = models.PositiveIntegerField(help_text="1 upwards; every 1,000 rows make a schedule.")
     title = models.CharField(max_length=4, blank=True)
     first_name = models.CharField(max_length=35, blank=True)
@@ -418,10 +421,17 @@ class GiftAidClaimedGift(models.Model):
     gift is claimed at most once: only a rejected claim releases its gifts."""
     wagtail_reference_index_ignore = True
 
-    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="gifts")
-    row = models.ForeignKey(GiftAidClaimRow, on_delete=models.CASCADE, related_name="gifts")
+    # Of the database's foreign-key checks, only the one on `donation` is kept: each is
+    # a look-up per gift, some 700,000 as a claim commits. Claimed gifts (and rows)
+    # are written only by the claim builder, in the same transaction as their claim;
+    # claims and rows are deleted only through Django (discarding a draft), which
+    # deletes their gifts first; and declarations are never deleted (PROTECT).
+    # Nothing looks claimed gifts up by declaration, so it has no index either.
+    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="gifts", db_constraint=False)
+    row = models.ForeignKey(GiftAidClaimRow, on_delete=models.CASCADE, related_name="gifts", db_constraint=False)
     donation = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="gift_aid_claims")
-    declaration = models.ForeignKey("supporters.GiftAidDeclaration", on_delete=models.PROTECT, related_name="+")
+    declaration = models.ForeignKey("supporters.GiftAidDeclaration", on_delete=models.PROTECT, related_name="+",
+                                    db_constraint=False, db_index=False)
     amount_pence = models.PositiveBigIntegerField(help_text="The gift as claimed (after any refund before the claim).")
     tax_pence = models.PositiveBigIntegerField()
     active = models.BooleanField(default=True, help_text="False once the claim was rejected: the gift is free again.")
