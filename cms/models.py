@@ -1,4 +1,9 @@
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField, StreamField
@@ -153,3 +158,98 @@ class StoryPage(SocialImageMixin, Page):
     search_fields = Page.search_fields + [index.SearchField("summary"), index.SearchField("body")]
     parent_page_types = ["cms.StoryIndexPage"]
     subpage_types = []
+
+
+# --- Mailings: an appeal email to a segment of supporters -------------------------
+
+class Mailing(models.Model):
+    """An appeal email that fundraising staff write, aim at a segment and send.
+    Only supporters with current email consent receive it (it is marketing);
+    each gets one MailingRecipient row, so a resumed send never mails anyone twice."""
+    wagtail_reference_index_ignore = True
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+
+    class Giving(models.TextChoices):
+        ANY = "any", "Everyone in the segment"
+        MONTHLY = "monthly", "Monthly givers only"
+        NOT_MONTHLY = "not_monthly", "Not monthly givers"
+
+    name = models.CharField(max_length=120, help_text="For staff only, e.g. “Christmas appeal, lapsed donors”.")
+    subject = models.CharField(max_length=200, help_text="May use {{ first_name }}.")
+    body = models.TextField(
+        help_text="Paragraphs separated by a blank line. Placeholders: {{ first_name }}, {{ full_name }}, "
+                  "{{ charity_name }}. An unsubscribe link is added at the foot of every message.")
+    button_label = models.CharField(max_length=60, blank=True, default="Give now")
+    button_url = models.URLField(blank=True, help_text="Where the button leads, e.g. the campaign page.")
+    # The segment: every condition set must hold.
+    tags = models.ManyToManyField("taggit.Tag", blank=True, related_name="+",
+                                  help_text="Supporters with any of these tags.")
+    campaign = models.ForeignKey("campaigns.Campaign", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", help_text="Supporters who have given to this campaign.")
+    last_gift_from = models.DateField(null=True, blank=True, help_text="Whose most recent gift was on or after…")
+    last_gift_to = models.DateField(null=True, blank=True, help_text="…and on or before (e.g. lapsed donors).")
+    giving = models.CharField(max_length=12, choices=Giving.choices, default=Giving.ANY)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    send_finished_at = models.DateTimeField(null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(default=0, help_text="Supporters chosen when sending began.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("send_mailing", "Can send a mailing")]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from supporters.email_wording import COMMON
+
+        for field in ("subject", "body"):
+            unknown = sorted({n for n in re.findall(r"\{\{\s*(\w+)\s*\}\}", getattr(self, field)) if n not in COMMON})
+            if unknown:
+                raise ValidationError({field: f"Unknown placeholder: {', '.join(unknown)}. "
+                                              f"Use: {', '.join(sorted(COMMON))}."})
+        if self.last_gift_from and self.last_gift_to and self.last_gift_from > self.last_gift_to:
+            raise ValidationError({"last_gift_to": "This date is before the “on or after” date."})
+        if self.button_url and not self.button_label.strip():
+            raise ValidationError({"button_label": "Give the button a label, or leave its link empty."})
+
+
+class MailingRecipient(models.Model):
+    """One supporter's place in a mailing. Written for everyone when sending
+    begins; a worker claims a batch of pending rows (`claimed`), marks each
+    `sending` just before the provider is called and `sent` after. When a worker
+    dies, its `claimed` rows go back to `pending` (they were never tried) and a
+    row left `sending` becomes `unknown` and is never sent again: a missed
+    appeal is better than a second copy."""
+    wagtail_reference_index_ignore = True
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        CLAIMED = "claimed", "Taken by a worker"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Not sent (consent withdrawn, suppressed or erased)"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Interrupted (not sent again)"
+
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="recipients")
+    supporter = models.ForeignKey("supporters.Supporter", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    message = models.OneToOneField("supporters.EmailMessage", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mailing", "supporter"], name="one_message_per_supporter")]
+        indexes = [models.Index(fields=["mailing", "status"], name="mailing_recipient_status_idx")]

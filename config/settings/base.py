@@ -170,6 +170,13 @@ TASKS = {
     }
 }
 
+# Mailings: recipients per batch a worker claims, batch chains started per
+# mailing (run at least as many `db_worker` processes), and how long a claimed
+# or in-flight row may sit untouched before `resume_mailings` treats its worker as dead.
+MAILING_BATCH_SIZE = env.int("MAILING_BATCH_SIZE", default=200)
+MAILING_WORKERS = env.int("MAILING_WORKERS", default=2)
+MAILING_STALE_MINUTES = env.int("MAILING_STALE_MINUTES", default=15)
+
 # Wagtail
 CHARITY_NAME = env("CHARITY_NAME", default="Brightwell Children's Trust")
 WAGTAIL_SITE_NAME = CHARITY_NAME

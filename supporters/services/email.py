@@ -276,3 +276,11 @@ def email_event_record(*, esp: str, event_id: str | None, event_type: str, esp_m
                     event_type, "The address bounced: email cannot be delivered."),
                 occurred_at=occurred_at, source_detail=f"{esp} tracking: {subject}"[:255])
     return event
+
+
+def email_send_test(*, to_email: str, rendered: Rendered) -> None:
+    """A test of a mailing, to a member of staff: marked as a test, recorded nowhere."""
+    mail = EmailMultiAlternatives(subject=f"[Test] {rendered.subject}", body=rendered.text, to=[to_email])
+    mail.attach_alternative(rendered.html, "text/html")
+    mail.tags = ["test"]
+    mail.send()

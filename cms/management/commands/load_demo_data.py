@@ -168,6 +168,7 @@ class Command(BaseCommand):
         created = self.create_supporters(rng, supporters)
         self.create_fundraisers(rng)
         self.create_past_gift_aid_claim()
+        self.create_draft_mailing()
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
@@ -416,6 +417,22 @@ class Command(BaseCommand):
                         occurred_at=later, recorded_at=later, wording="Asked not to be contacted this way.",
                     ))
         return events
+
+    def create_draft_mailing(self):
+        """An appeal ready to send (Mailings in the admin): to everyone who gave
+        before this year's appeal began, to bring them back."""
+        from cms.models import Mailing
+
+        if Mailing.objects.exists():
+            return
+        appeal = Campaign.objects.get(code="home-for-christmas-2026")
+        Mailing.objects.create(
+            name="Home for Christmas: supporters who gave before", subject="{{ first_name }}, will you help bring a child home this Christmas?",
+            body="Dear {{ first_name }},\n\nLast time you gave, you helped a child leave an orphanage for a loving family. "
+                 "This Christmas, 40 more children are waiting.\n\n£25 pays for a social worker's visit that keeps a "
+                 "family together. Will you give again today?\n\nWith thanks from everyone at {{ charity_name }}",
+            button_label="Give now", button_url=settings.WAGTAILADMIN_BASE_URL.rstrip("/") + "/home-for-christmas/",
+            last_gift_to=appeal.starts_on - datetime.timedelta(days=1) if appeal.starts_on else None)
 
     def create_staff_logins(self):
         User = get_user_model()

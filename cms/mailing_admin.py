@@ -1,0 +1,206 @@
+"""Fundraising's mailing screens in the Wagtail admin: write an appeal email,
+pick a segment, see who it reaches, send a test, send, and watch it go out.
+Each view checks its permission, validates input and calls one service."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.views.decorators.http import require_POST
+from django.views.generic import TemplateView
+from wagtail.admin import messages
+from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
+from wagtail.admin.views import generic
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+
+from cms import selectors, services
+from cms.models import Mailing, MailingRecipient
+from config.errors import ApplicationError
+
+VIEW, CHANGE, SEND = "cms.view_mailing", "cms.change_mailing", "cms.send_mailing"
+
+
+def _require(request, permission):
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
+def segment_description(mailing: Mailing) -> list[str]:
+    """The segment's conditions in words, for the screens."""
+    parts = []
+    tags = [tag.name for tag in mailing.tags.all()]
+    if tags:
+        parts.append("Tagged " + " or ".join(f"“{t}”" for t in tags))
+    if mailing.campaign:
+        parts.append(f"Gave to {mailing.campaign}")
+    if mailing.last_gift_from and mailing.last_gift_to:
+        parts.append(f"Last gift between {mailing.last_gift_from:%-d %b %Y} and {mailing.last_gift_to:%-d %b %Y}")
+    elif mailing.last_gift_from:
+        parts.append(f"Gave on or after {mailing.last_gift_from:%-d %b %Y}")
+    elif mailing.last_gift_to:
+        parts.append(f"Last gift on or before {mailing.last_gift_to:%-d %b %Y}")
+    if mailing.giving != Mailing.Giving.ANY:
+        parts.append(mailing.get_giving_display())
+    return parts or ["Every supporter"]
+
+
+class MailingIndexView(generic.IndexView):
+    @cached_property
+    def columns(self):
+        return [
+            self._get_title_column_class(TitleColumn)(
+                "name", label="Mailing", sort_key="name", get_url=lambda m: reverse("mailing:inspect", args=[m.pk])),
+            Column("subject", label="Subject"),
+            Column("status", label="Status", accessor="get_status_display", sort_key="status"),
+            Column("recipient_count", label="Recipients", accessor=lambda m: m.recipient_count or "—"),
+            DateColumn("send_started_at", label="Sent", sort_key="send_started_at"),
+            DateColumn("created_at", label="Written", sort_key="created_at"),
+        ]
+
+
+class MailingCreateView(generic.CreateView):
+    def save_instance(self):
+        instance = self.form.save(commit=False)
+        instance.created_by = self.request.user
+        instance.save()
+        self.form.save_m2m()
+        return instance
+
+    def get_success_url(self):
+        return reverse("mailing:inspect", args=[self.object.pk])
+
+
+class MailingEditView(generic.EditView):
+    """Only a draft is edited: what was sent stays as it was sent."""
+
+    def dispatch(self, request, *args, **kwargs):
+        mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
+        if mailing.status != Mailing.Status.DRAFT:
+            messages.warning(request, "This mailing was sent, so it cannot change. Copy it to write a new one.")
+            return redirect("mailing:inspect", mailing.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_success_url(self):
+        return reverse("mailing:inspect", args=[self.object.pk])
+
+
+class MailingDeleteView(generic.DeleteView):
+    def dispatch(self, request, *args, **kwargs):
+        mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
+        if mailing.status != Mailing.Status.DRAFT:
+            messages.warning(request, "A sent mailing is kept as the record of what supporters received.")
+            return redirect("mailing:inspect", mailing.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class MailingInspectView(generic.InspectView):
+    """The mailing as supporters will see it, who it reaches, and its progress."""
+
+    template_name = "cms/admin/mailing.html"
+    page_title = "Mailing"
+
+    def get_page_subtitle(self):
+        return self.object.name
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        mailing, user = self.object, self.request.user
+        sample = services.mailing_render(mailing=mailing, supporter=None, unsubscribe_url="#",
+                                         values={"first_name": "Amara", "full_name": "Ms Amara Okafor"})
+        context.update(mailing=mailing, sample=sample, segment=segment_description(mailing),
+                       can_edit=user.has_perm(CHANGE) and mailing.status == Mailing.Status.DRAFT,
+                       can_send=user.has_perm(SEND) and mailing.status == Mailing.Status.DRAFT,
+                       can_copy=user.has_perm("cms.add_mailing"))
+        if mailing.status == Mailing.Status.DRAFT:
+            context["audience"] = selectors.mailing_audience_count(mailing=mailing)
+        else:
+            progress = selectors.mailing_progress(mailing=mailing)
+            done = sum(n for status, n in progress.items() if status not in services.IN_FLIGHT)
+            last_activity = mailing.recipients.aggregate(last=Max("updated_at"))["last"]
+            stalled = mailing.status == Mailing.Status.SENDING and (
+                last_activity is None or last_activity < timezone.now() - timedelta(minutes=settings.MAILING_STALE_MINUTES))
+            context.update(progress=[(MailingRecipient.Status(s).label, n) for s, n in progress.items() if n],
+                           done=done, percent=(100 * done // mailing.recipient_count) if mailing.recipient_count else 100,
+                           last_activity=last_activity, stalled=stalled,
+                           can_resume=user.has_perm(SEND) and stalled)
+        return context
+
+
+class MailingSendView(WagtailAdminTemplateMixin, TemplateView):
+    """Confirm, then send: the count is shown again, just before it goes."""
+
+    template_name = "cms/admin/mailing_send.html"
+    page_title = "Send mailing"
+    header_icon = "mail"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
+
+    def dispatch(self, request, *args, **kwargs):
+        _require(request, SEND)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_page_subtitle(self):
+        return self.mailing.name
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse("mailing:index"), "label": "Mailings"},
+            {"url": reverse("mailing:inspect", args=[self.mailing.pk]), "label": self.mailing.name},
+            {"url": "", "label": "Send"},
+        ]
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "mailing": self.mailing,
+                "audience": selectors.mailing_audience_count(mailing=self.mailing),
+                "segment": segment_description(self.mailing)}
+
+    def post(self, request, *args, **kwargs):
+        try:
+            mailing = services.mailing_send(mailing=self.mailing, by=request.user)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return redirect("mailing:inspect", self.mailing.pk)
+        messages.success(request, f"Sending “{mailing.name}” to {mailing.recipient_count:,} supporters. "
+                                  "It goes out in the background; this page shows how far it has got.")
+        return redirect("mailing:inspect", mailing.pk)
+
+
+@require_POST
+def mailing_test(request, pk):
+    _require(request, CHANGE)
+    mailing = get_object_or_404(Mailing, pk=pk)
+    try:
+        address = services.mailing_send_test(mailing=mailing, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    except Exception as error:  # the mail provider refused: say so rather than fail the page
+        messages.error(request, f"The test could not be sent: {error}")
+    else:
+        messages.success(request, f"A test was sent to {address}.")
+    return redirect("mailing:inspect", mailing.pk)
+
+
+@require_POST
+def mailing_resume(request, pk):
+    _require(request, SEND)
+    mailing = get_object_or_404(Mailing, pk=pk)
+    result = services.mailing_resume(mailing=mailing)
+    messages.success(request, f"Sending resumed at {timezone.localtime():%H:%M}. "
+                              f"{result['returned']} waiting again; {result['unknown']} interrupted mid-send "
+                              "(not sent again).")
+    return redirect("mailing:inspect", mailing.pk)
+
+
+@require_POST
+def mailing_copy(request, pk):
+    _require(request, "cms.add_mailing")
+    copy = services.mailing_copy(mailing=get_object_or_404(Mailing, pk=pk), by=request.user)
+    messages.success(request, "A new draft with the same wording and segment. Change what you need, then send.")
+    return redirect("mailing:edit", copy.pk)

@@ -1,0 +1,62 @@
+from django.db.models import Exists, OuterRef
+from django.urls import path
+from taggit.models import Tag
+from wagtail import hooks
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.admin.viewsets.model import ModelViewSet
+
+from cms import mailing_admin
+from cms.models import Mailing
+from supporters.models import SupporterTag
+
+
+class MailingViewSet(ModelViewSet):
+    model = Mailing
+    icon = "mail"
+    menu_label = "Mailings"
+    menu_order = 110
+    add_to_admin_menu = True
+    index_view_class = mailing_admin.MailingIndexView
+    add_view_class = mailing_admin.MailingCreateView
+    edit_view_class = mailing_admin.MailingEditView
+    delete_view_class = mailing_admin.MailingDeleteView
+    inspect_view_class = mailing_admin.MailingInspectView
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    list_filter = ["status"]
+    search_fields = ["name", "subject"]
+    list_per_page = 50
+    panels = [
+        FieldPanel("name"),
+        MultiFieldPanel([FieldPanel("subject"), FieldPanel("body"),
+                         FieldRowPanel([FieldPanel("button_label"), FieldPanel("button_url")])], heading="The email"),
+        MultiFieldPanel([FieldPanel("tags"), FieldPanel("campaign"),
+                         FieldRowPanel([FieldPanel("last_gift_from"), FieldPanel("last_gift_to")]),
+                         FieldPanel("giving")],
+                        heading="Who receives it",
+                        help_text="Leave a condition empty to ignore it. Only supporters with current email "
+                                  "consent and a deliverable address receive a mailing."),
+    ]
+
+    def get_form_class(self, for_update=False):
+        from django import forms
+
+        form_class = super().get_form_class(for_update)
+        form_class.base_fields["tags"].widget = forms.CheckboxSelectMultiple()
+        # Only supporters' tags (images and documents share taggit's table).
+        form_class.base_fields["tags"].queryset = Tag.objects.filter(
+            Exists(SupporterTag.objects.filter(tag=OuterRef("pk")))).order_by("name")
+        return form_class
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("send/<int:pk>/", mailing_admin.MailingSendView.as_view(), name="send"),
+            path("test/<int:pk>/", mailing_admin.mailing_test, name="test"),
+            path("resume/<int:pk>/", mailing_admin.mailing_resume, name="resume"),
+            path("copy/<int:pk>/", mailing_admin.mailing_copy, name="copy"),
+        ]
+
+
+@hooks.register("register_admin_viewset")
+def register_mailing_viewset():
+    return MailingViewSet("mailing")
