@@ -184,7 +184,7 @@ class Mailing(models.Model):
         help_text="Paragraphs separated by a blank line. Placeholders: {{ first_name }}, {{ full_name }}, "
                   "{{ charity_name }}. An unsubscribe link is added at the foot of every message.")
     button_label = models.CharField(max_length=60, blank=True, default="Give now")
-    button_url = models.URLField(blank=True, help_text="Where the button leads, e.g. the campaign page.")
+    button_url = models.URLField("Button link", blank=True, help_text="Where the button leads, e.g. the campaign page.")
     # The segment: every condition set must hold.
     tags = models.ManyToManyField("taggit.Tag", blank=True, related_name="+",
                                   help_text="Supporters with any of these tags.")
@@ -192,7 +192,7 @@ class Mailing(models.Model):
                                  related_name="+", help_text="Supporters who have given to this campaign.")
     last_gift_from = models.DateField(null=True, blank=True, help_text="Whose most recent gift was on or after…")
     last_gift_to = models.DateField(null=True, blank=True, help_text="…and on or before (e.g. lapsed donors).")
-    giving = models.CharField(max_length=12, choices=Giving.choices, default=Giving.ANY)
+    giving = models.CharField("Monthly giving", max_length=12, choices=Giving.choices, default=Giving.ANY)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

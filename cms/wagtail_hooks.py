@@ -43,6 +43,7 @@ class MailingViewSet(ModelViewSet):
 
         form_class = super().get_form_class(for_update)
         form_class.base_fields["tags"].widget = forms.CheckboxSelectMultiple()
+        form_class.base_fields["campaign"].empty_label = "Any (no condition)"
         # Only supporters' tags (images and documents share taggit's table).
         form_class.base_fields["tags"].queryset = Tag.objects.filter(
             Exists(SupporterTag.objects.filter(tag=OuterRef("pk")))).order_by("name")
