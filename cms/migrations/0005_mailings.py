@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('campaigns', '0006_event_costs'),
         ('cms', '0004_campaign_and_story_pages'),
-        ('supporters', '0008_email_message_once_key'),
+        ('supporters', '0007_email_wording_and_roles'),
         ('taggit', '0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
