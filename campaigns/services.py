@@ -1,16 +1,19 @@
 """Campaign totals, kept in step with gifts by the donations app, which calls
 these inside the transaction that changes a gift."""
 
+import datetime
 import random
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from campaigns.models import Campaign, CampaignSupporter, FundraiserPage, TotalShard
 from config.errors import ApplicationError
+from supporters.models import EmailMessage
+from supporters.services import email as email_services
 
 
 def _add(key: str, *, raised_pence: int, gift_aid_pence: int, gifts: int, donors: int) -> None:
@@ -89,8 +92,35 @@ def fundraiser_page_review(*, page: FundraiserPage, status: str, by=None) -> Fun
     if status not in (FundraiserPage.Status.APPROVED, FundraiserPage.Status.HIDDEN):
         raise ApplicationError("A page can be approved or hidden.")
     page = FundraiserPage.objects.select_for_update().get(pk=page.pk)
+    newly_approved = status == FundraiserPage.Status.APPROVED and page.status != FundraiserPage.Status.APPROVED
     page.status = status
     page.reviewed_at = timezone.now()
     page.reviewed_by = by
     page.save()
+    if newly_approved:
+        page_id, approved_at = page.pk, page.reviewed_at.isoformat()
+        transaction.on_commit(lambda: _enqueue_approved_email(page_id, approved_at))
     return page
+
+
+def _enqueue_approved_email(page_id: int, approved_at: str) -> None:
+    from campaigns.tasks import send_fundraiser_page_approved
+
+    send_fundraiser_page_approved.enqueue(page_id=page_id, approved_at=approved_at)
+
+
+def fundraiser_page_send_approved(*, page_id: int, approved_at: str) -> EmailMessage | None:
+    """Email the fundraiser that their page is live, with its public link. Once
+    per approval (`approved_at` is the review's time, and the message's
+    once-key): a retried task sends nothing more. Nothing if the page has been
+    reviewed again since (hidden, say). Returns the message recorded, or None."""
+    page = FundraiserPage.objects.select_related("supporter", "campaign").get(pk=page_id)
+    approved = datetime.datetime.fromisoformat(approved_at)
+    if page.status != FundraiserPage.Status.APPROVED or page.reviewed_at != approved:
+        return None
+    url = email_services.site_url() + reverse("fundraiser_page", args=[page.slug])
+    return email_services.email_send_template(
+        supporter=page.supporter, key="fundraiser_page_approved",
+        values={"page_title": page.title, "campaign": str(page.campaign)},
+        details=[("Your page", page.title), ("For", str(page.campaign)), ("Address", url)],
+        action=("See my page", url), once_key=f"fundraiser-page-approved:{page.pk}:{approved.timestamp():.6f}")

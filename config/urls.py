@@ -6,6 +6,7 @@ from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
+from donations import statement_views
 from donations import views as donation_views
 from supporters import email_views
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("donate/monthly/confirm/", donation_views.monthly_confirm, name="monthly_confirm"),
     path("donate/thank-you/monthly/<uuid:form_token>/", donation_views.monthly_thanks, name="monthly_thanks"),
     path("giving/monthly/<str:token>/", donation_views.monthly_manage, name="monthly_manage"),
+    path("giving/statement/<str:token>/", statement_views.annual_statement, name="annual_statement"),
     path("fundraise/start/<slug:code>/", cms_views.fundraiser_start, name="fundraiser_start"),
     path("fundraise/<slug:slug>/", cms_views.fundraiser_page, name="fundraiser_page"),
     path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),

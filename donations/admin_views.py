@@ -5,6 +5,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
@@ -13,16 +14,17 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
-from django.views.generic import FormView
+from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from config.errors import ApplicationError
-from donations import monthly, services, webhooks
+from donations import monthly, services, statements, webhooks
 from donations.services import gift_aid
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent, format_pence
+from supporters.models import Supporter
 
 
 def _when(value):
@@ -338,3 +340,33 @@ class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
             return self.form_invalid(form)
         messages.success(self.request, f"Recorded {donation.amount_display} from {donation.supporter} ({donation.reference}).")
         return redirect("donation:inspect", donation.pk)
+
+
+class AnnualStatementView(TemplateView):
+    """A supporter's giving statement for a tax year, print-ready, for staff who
+    may see both supporters and gifts; the tax year is chosen in its toolbar."""
+
+    template_name = "donations/annual_statement.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if not (user.has_perm("supporters.view_supporter") and user.has_perm("donations.view_donation")):
+            raise PermissionDenied
+        self.supporter = get_object_or_404(Supporter, pk=kwargs["supporter_pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        years = statements.statement_tax_years(supporter=self.supporter)
+        chosen = statements.TaxYear.last_complete()
+        requested = self.request.GET.get("tax_year", "")
+        if requested.isdigit() and statements.TaxYear(int(requested)) in years:
+            chosen = statements.TaxYear(int(requested))
+        statement = statements.annual_statement(supporter=self.supporter, tax_year=chosen)
+        context.update(
+            statement=statement, staff=True, tax_years=years, charity_name=settings.CHARITY_NAME,
+            inspect_url=reverse("supporter:inspect", args=[self.supporter.pk]),
+            supporter_link=("" if self.supporter.is_erased else statements.statement_url(
+                supporter=self.supporter, tax_year=chosen)),
+        )
+        return context

@@ -27,7 +27,7 @@ from donations.services import (
     fee_cover_pence,
 )
 from supporters import services as supporter_services
-from supporters.models import Interaction
+from supporters.models import EmailMessage, Interaction
 
 logger = logging.getLogger(__name__)
 
@@ -317,7 +317,57 @@ def monthly_charge_record_result(*, charge_id: int, succeeded: bool, reason: str
         summary=f"Monthly gift for {charge.month:%B %Y} failed (attempt {charge.attempts}): {charge.last_error}",
         source_ref=f"monthly-charge:{charge.pk}:attempt:{charge.attempts}:failed",
     )
+    if recurring.status != RecurringGift.Status.CANCELLED and recurring.supporter.email:
+        charge_id, attempt = charge.pk, charge.attempts
+        # Through the task queue, after commit: the mail provider's answer is not the charge run's wait.
+        transaction.on_commit(lambda: _enqueue_failure_notice(charge_id, attempt))
     return "failed"
+
+
+def _enqueue_failure_notice(charge_id: int, attempt: int) -> None:
+    from donations.tasks import send_monthly_payment_failed
+
+    send_monthly_payment_failed.enqueue(charge_id=charge_id, attempt=attempt)
+
+
+def _long_date(value: datetime.date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def monthly_charge_send_failure_notice(*, charge_id: int, attempt: int) -> EmailMessage | None:
+    """Email the supporter that attempt `attempt` of a month's charge failed: the
+    amount, the month, when we will try again, and the signed link to update
+    their card. Once per attempt (the message's once-key), so a retried task or
+    a rerun sends nothing more. Nothing for a cancelled gift, nor for an attempt
+    the charge has moved on from (a later attempt, a success). Returns the
+    message recorded (sent, or skipped for a suppressed address), or None."""
+    from donations.views import monthly_manage_url
+    from supporters.services import email as email_services
+
+    charge = MonthlyCharge.objects.select_related("recurring_gift__supporter").get(pk=charge_id)
+    recurring, supporter = charge.recurring_gift, charge.recurring_gift.supporter
+    if (recurring.status == RecurringGift.Status.CANCELLED or charge.attempts != attempt
+            or charge.status not in (MonthlyCharge.Status.FAILED, MonthlyCharge.Status.ABANDONED)):
+        return None
+    amount, month = format_pence(charge.amount_pence, recurring.currency), f"{charge.month:%B %Y}"
+    if charge.status == MonthlyCharge.Status.FAILED and charge.next_attempt_at:
+        next_day = _long_date(timezone.localtime(charge.next_attempt_at).date())
+        next_try, next_detail = f"We will try again on {next_day}.", next_day
+    else:
+        next_try, next_detail = "We will not try again this month.", "None this month"
+    details = [("Monthly gift", amount), ("For", month)]
+    if recurring.card_last4:
+        details.append(("Card", f"ending {recurring.card_last4}"))
+    details.append(("Next attempt", next_detail))
+    return email_services.email_send_template(
+        supporter=supporter, key="monthly_payment_failed", details=details,
+        values={"amount": amount, "month": month, "next_try": next_try},
+        action=("Update my card", email_services.site_url() + monthly_manage_url(recurring)),
+        extra_text="The link lets you update your card, change the amount or stop your gift. "
+                   "Please don't share it.",
+        extra_html='<p style="font-size:14px;color:#4f5d62">This private link lets you update your card, '
+                   "change the amount or stop your gift. Please don't share it.</p>",
+        once_key=f"monthly-payment-failed:{charge.pk}:{attempt}")
 
 
 def monthly_charge_apply_donation(*, donation: Donation) -> None:

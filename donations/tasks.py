@@ -26,3 +26,23 @@ def fetch_fee(payment_intent_id: str) -> None:
     from donations.services import donation_refresh_from_stripe
 
     donation_refresh_from_stripe(payment_intent_id=payment_intent_id)
+
+
+@task()
+def send_monthly_payment_failed(charge_id: int, attempt: int) -> None:
+    """Once per attempt, however often it runs (see monthly_charge_send_failure_notice)."""
+    monthly.monthly_charge_send_failure_notice(charge_id=charge_id, attempt=attempt)
+
+
+@task()
+def send_annual_statement(supporter_id: int, tax_year: int) -> bool:
+    """One supporter's statement for the tax year starting in `tax_year`; sent at
+    most once, so a task run twice (or queued twice) sends one email."""
+    from donations.statements import annual_statement_send
+    from supporters.models import Supporter
+
+    supporter = Supporter.objects.filter(pk=supporter_id, erased_at__isnull=True).first()
+    if supporter is None:
+        return False
+    message = annual_statement_send(supporter=supporter, tax_year=tax_year)
+    return message is not None

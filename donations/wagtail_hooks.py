@@ -2,10 +2,11 @@
 imports, never from a form here, so donations are read-only in the admin:
 finance staff act on them through services (refund, retry, cancel)."""
 
-from django.urls import path
+from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.button import HeaderButton
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
@@ -56,6 +57,7 @@ class DonationViewSet(ModelViewSet):
         return super().get_urlpatterns() + [
             path("<int:pk>/refund/", admin_views.RefundView.as_view(), name="refund"),
             path("offline/", admin_views.OfflineGiftView.as_view(), name="offline"),
+            path("statement/<int:supporter_pk>/", admin_views.AnnualStatementView.as_view(), name="statement"),
         ]
 
 
@@ -141,3 +143,12 @@ class MoneyGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_money_viewsets():
     return MoneyGroup()
+
+
+@hooks.register("register_supporter_record_buttons")
+def supporter_statement_button(*, supporter, user):
+    """A link from the supporter's record to their giving statement (for a tax year)."""
+    if not user.has_perm("donations.view_donation"):
+        return []
+    return [HeaderButton("Giving statement", url=reverse("donation:statement", args=[supporter.pk]),
+                         icon_name="doc-full")]

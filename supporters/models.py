@@ -484,6 +484,8 @@ class EmailMessage(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # Set by a sender that must send at most once (an annual statement): a second try finds this row.
+    once_key = models.CharField(max_length=100, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

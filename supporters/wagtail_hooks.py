@@ -3,6 +3,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 from django.templatetags.static import static
 from django.urls import path
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
@@ -14,12 +15,23 @@ from supporters import views
 from supporters.models import EmailTemplate, Supporter
 
 
+class SupporterRecordView(views.SupporterInspectView):
+    """The record, with header buttons from the apps above (which `supporters`
+    may not import): each function registered under the hook
+    "register_supporter_record_buttons" takes supporter= and user= and returns HeaderButtons."""
+
+    @cached_property
+    def header_buttons(self):
+        return [button for hook in hooks.get_hooks("register_supporter_record_buttons")
+                for button in hook(supporter=self.object, user=self.request.user)]
+
+
 class SupporterViewSet(ModelViewSet):
     model = Supporter
     icon = "group"
     menu_label = "Supporters"
     index_view_class = views.SupporterIndexView
-    inspect_view_class = views.SupporterInspectView
+    inspect_view_class = SupporterRecordView
     inspect_view_enabled = True
     copy_view_enabled = False
     filterset_class = views.SupporterFilterSet
@@ -101,6 +113,13 @@ class SupporterGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_supporter_viewsets():
     return SupporterGroup()
+
+
+@hooks.register("register_admin_viewset")
+def register_email_viewsets():
+    from supporters.email_admin import EmailGroup  # sent emails and suppressed addresses
+
+    return EmailGroup()
 
 
 class EmailTemplateViewSet(SnippetViewSet):

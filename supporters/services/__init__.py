@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -662,7 +661,11 @@ def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, b
     mail backend. Raises ApplicationError, sending and saving nothing, when the
     supporter has no email address (post the letter instead), the declaration is
     not oral, is cancelled or replaced, its confirmation was already sent, or the
-    mail could not be sent. Adds a timeline entry."""
+    mail could not be sent (or the address is suppressed). Adds a timeline
+    entry; the message itself is recorded as every email is (EmailMessage)."""
+    from supporters.models import EmailMessage
+    from supporters.services import email as email_services
+
     declaration = _declaration_locked(declaration)
     supporter = declaration.supporter
     _check_confirmation_due(declaration)
@@ -679,22 +682,40 @@ def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, b
         summary=f"Written confirmation of Gift Aid declaration {declaration.reference} emailed to {supporter.email}",
         by=by,
     )
-    context = gift_aid_written_record(declaration=declaration, letter_date=today)
-    message = EmailMultiAlternatives(
-        subject=f"Your Gift Aid declaration to {settings.CHARITY_NAME}",
-        body=render_to_string("emails/gift_aid_confirmation.txt", context),
-        to=[supporter.email],
-    )
-    message.attach_alternative(render_to_string("emails/gift_aid_confirmation.html", context), "text/html")
+    # The wording above the record is the staff's (EmailTemplate "gift_aid_confirmation"); the record HMRC
+    # asks for (details, the declaration, the right to cancel) is added here, so no edit can drop it.
+    record = gift_aid_written_record(declaration=declaration, letter_date=today)
+    details = [
+        ("Your name", record["full_name"]),
+        ("Your home address", ", ".join(record["address_lines"])),
+        ("Gifts it covers", record["covers"]),
+        ("Date of your declaration", _long_date(declaration.declared_on)),
+        ("Date of this letter", _long_date(today)),
+        ("Reference", declaration.reference),
+    ]
     try:
-        message.send()
+        message = email_services.email_send_template(
+            supporter=supporter, key="gift_aid_confirmation", details=details,
+            values={"declared_on": _long_date(declaration.declared_on), "letter_date": _long_date(today)},
+            extra_html=render_to_string("emails/gift_aid_confirmation.html", record),
+            extra_text=render_to_string("emails/gift_aid_confirmation.txt", record).strip(),
+        )
     except (AnymailError, smtplib.SMTPException, OSError) as error:
         # Raising rolls back the confirmation date: nothing was sent, so nothing is recorded.
         raise ApplicationError(
             f"The email to {supporter.email} could not be sent ({error.__class__.__name__}). Nothing was "
             f"recorded: try again later, or post the letter instead."
         ) from error
+    if message.status != EmailMessage.Status.SENT:
+        raise ApplicationError(
+            f"The email to {supporter.email} was not sent ({message.error}). Nothing was recorded: post the "
+            f"letter instead."
+        )
     return declaration
+
+
+def _long_date(value: datetime.date) -> str:
+    return f"{value.day} {value:%B %Y}"
 
 
 @transaction.atomic

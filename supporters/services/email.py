@@ -119,13 +119,37 @@ def _why_not(supporter: Supporter, *, marketing: bool) -> str:
     return ""
 
 
+def _claim_once(*, supporter: Supporter, category: str, marketing: bool, once_key: str) -> EmailMessage | None:
+    """The message row for `once_key`, this caller's to send; None when it was
+    sent already or another caller holds it. The row is written (and, outside a
+    transaction, committed) before anything is sent, so a concurrent caller
+    meets the unique constraint. A message that failed or was skipped may be tried
+    again: one caller wins the move back to 'queued'."""
+    try:
+        with transaction.atomic():
+            return EmailMessage.objects.create(supporter=supporter, category=category, is_marketing=marketing,
+                                               subject=category, to_email=supporter.email, once_key=once_key)
+    except IntegrityError:
+        pass
+    retried = (EmailMessage.objects.filter(once_key=once_key,
+                                           status__in=[EmailMessage.Status.FAILED, EmailMessage.Status.SKIPPED])
+               .update(status=EmailMessage.Status.QUEUED))
+    return EmailMessage.objects.get(once_key=once_key) if retried else None
+
+
 def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: bool = False,
-               message: EmailMessage | None = None, connection=None) -> EmailMessage:
+               message: EmailMessage | None = None, connection=None, once_key: str | None = None) -> EmailMessage:
     """Send one message to one supporter and record it. `rendered_for(message)`
     returns the Rendered message (it may put the message's own unsubscribe link
     in it). Marketing needs current email consent; nothing goes to a suppressed
     or erased address (the record says why, status 'skipped'). A failure of the
-    mail backend is recorded (status 'failed') and raised."""
+    mail backend is recorded (status 'failed') and raised. With a `once_key`,
+    idempotent: a message already sent (or being sent) under that key is
+    returned and nothing is sent again."""
+    if once_key is not None:
+        message = _claim_once(supporter=supporter, category=category, marketing=marketing, once_key=once_key)
+        if message is None:
+            return EmailMessage.objects.get(once_key=once_key)
     if message is None:
         message = EmailMessage(supporter=supporter, category=category, is_marketing=marketing)
     message.to_email = supporter.email
@@ -153,7 +177,8 @@ def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: 
         message.save()
         raise
     status = getattr(mail, "anymail_status", None)
-    message.esp_message_id = getattr(status, "message_id", None) or None
+    esp_message_id = getattr(status, "message_id", None)
+    message.esp_message_id = None if esp_message_id in (None, "") else str(esp_message_id)
     message.status, message.sent_at, message.error = EmailMessage.Status.SENT, timezone.now(), ""
     message.save()
     return message
@@ -161,9 +186,10 @@ def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: 
 
 def email_send_template(*, supporter: Supporter, key: str, values: dict | None = None,
                         details: list[tuple[str, str]] = (), action: tuple[str, str] | None = None,
-                        extra_html: str = "", extra_text: str = "") -> EmailMessage:
+                        extra_html: str = "", extra_text: str = "", once_key: str | None = None) -> EmailMessage:
     """A transactional message (not marketing: it goes without marketing consent)
-    in the wording staff keep for `key`, recorded on the supporter's timeline."""
+    in the wording staff keep for `key`, recorded on the supporter's timeline.
+    With a `once_key`, sent at most once (see email_send)."""
     template = email_template(key)
     merged = {**supporter_values(supporter), **(values or {})}
 
@@ -171,7 +197,7 @@ def email_send_template(*, supporter: Supporter, key: str, values: dict | None =
         return email_render(subject=template.subject, body=template.body, values=merged, details=details,
                             action=action, extra_html=extra_html, extra_text=extra_text)
 
-    message = email_send(supporter=supporter, category=key, rendered_for=rendered_for)
+    message = email_send(supporter=supporter, category=key, rendered_for=rendered_for, once_key=once_key)
     if message.status == EmailMessage.Status.SENT:
         from supporters.services import timeline_add
 

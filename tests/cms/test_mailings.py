@@ -264,3 +264,19 @@ def test_wording_with_an_unknown_placeholder_is_refused(fundraiser_client):
     from django.core.exceptions import ValidationError
     with pytest.raises(ValidationError, match="Unknown placeholder: firstname"):
         appeal.full_clean()
+
+
+def test_through_anymail_each_message_carries_what_tracking_needs(settings, django_capture_on_commit_callbacks):
+    """The provider's own view of a mailing (anymail's test backend): the
+    message's uid in metadata, a 'mailing' tag, the one-click headers, and the
+    provider's message id kept, so tracking events find their message."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    fan = SupporterFactory(consent_email=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mailing_send(mailing=mailing())
+    (sent,) = mail.outbox
+    params = sent.anymail_test_params
+    message = EmailMessage.objects.get(supporter=fan, category="mailing")
+    assert params["metadata"] == {"message_uid": str(message.uid)} and params["tags"] == ["mailing"]
+    assert params["extra_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message.status == "sent" and message.esp_message_id is not None

@@ -1,0 +1,195 @@
+"""Staff screens for email, in the Wagtail admin: every message we sent (when,
+to whom, what about, how it went: never its body) and the addresses we must
+not send to. Messages are what was sent, so nobody edits them; a suppression
+stays once made, and staff with the permission may add one by hand."""
+
+import django_filters
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.ui.tables import Column, TitleColumn
+from wagtail.admin.views import generic
+from wagtail.admin.viewsets.base import ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+
+from supporters.models import EmailMessage, EmailSuppression, EmailTemplate
+
+CATEGORIES = [*EmailTemplate.Key.choices, ("mailing", "Mailing")]
+_CATEGORY_LABELS = dict(CATEGORIES)
+
+
+class LimitedPolicy(ModelPermissionPolicy):
+    """The model's permissions, for the actions in `allowed` only: the rest are
+    for services (a message is what was sent; a suppression is never undone here)."""
+
+    def __init__(self, model, *, allowed):
+        super().__init__(model)
+        self.allowed = frozenset(allowed)
+
+    def user_has_permission(self, user, action):
+        return action in self.allowed and super().user_has_permission(user, action)
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_permission(user, action)
+
+    def user_has_any_permission_for_instance(self, user, actions, instance):
+        return self.user_has_any_permission(user, actions)
+
+
+register_permission_policy(EmailMessage, LimitedPolicy(EmailMessage, allowed={"view"}))
+register_permission_policy(EmailSuppression, LimitedPolicy(EmailSuppression, allowed={"view", "add"}))
+
+
+def _when(value):
+    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
+
+
+def _supporter_link(message: EmailMessage, user):
+    """The address, linked to the supporter's record when there is one the user may see."""
+    if message.supporter_id and user.has_perm("supporters.view_supporter"):
+        return format_html('<a href="{}">{}</a>', reverse("supporter:inspect", args=[message.supporter_id]),
+                           message.to_email or str(message.supporter))
+    return message.to_email
+
+
+class RecipientColumn(Column):
+    def get_cell_context_data(self, instance, parent_context):
+        context = super().get_cell_context_data(instance, parent_context)
+        context["value"] = _supporter_link(instance, parent_context["request"].user) or self.empty_value_display
+        return context
+
+
+class EmailMessageFilterSet(WagtailFilterSet):
+    status = django_filters.MultipleChoiceFilter(label="Status", choices=EmailMessage.Status.choices)
+    category = django_filters.MultipleChoiceFilter(label="Category", choices=CATEGORIES)
+
+    class Meta:
+        model = EmailMessage
+        fields = []
+
+
+class EmailMessageIndexView(generic.IndexView):
+    def get_base_queryset(self):
+        return super().get_base_queryset().select_related("supporter")
+
+    @cached_property
+    def columns(self):
+        return [
+            self._get_title_column_class(TitleColumn)(
+                "date", label="Date", accessor=lambda m: _when(m.created_at), sort_key="created_at",
+                get_url=self.get_inspect_url),
+            RecipientColumn("to", label="To", sort_key="to_email"),
+            Column("subject", label="Subject", sort_key="subject"),
+            Column("category", label="Category", accessor=lambda m: _CATEGORY_LABELS.get(m.category, m.category),
+                   sort_key="category"),
+            Column("status", label="Status", accessor="get_status_display", sort_key="status"),
+        ]
+
+
+class EmailMessageInspectView(generic.InspectView):
+    """What was sent and what the provider told us of it. The body is not kept, so never shown."""
+
+    def get_page_subtitle(self):
+        return self.object.subject
+
+    def get_field_label(self, field_name, field):
+        return {"to_email": "To", "is_marketing": "Kind", "created_at": "Date", "events": "What the provider told us",
+                "esp_message_id": "Provider's message id"}.get(field_name) or super().get_field_label(field_name, field)
+
+    def get_is_marketing_display_value(self):
+        return "Marketing (needs consent)" if self.object.is_marketing else "Transactional"
+
+    def get_to_email_display_value(self):
+        return _supporter_link(self.object, self.request.user) or "—"
+
+    def get_category_display_value(self):
+        return _CATEGORY_LABELS.get(self.object.category, self.object.category)
+
+    def get_created_at_display_value(self):
+        return _when(self.object.created_at)
+
+    def get_sent_at_display_value(self):
+        return _when(self.object.sent_at)
+
+    def get_last_event_at_display_value(self):
+        return _when(self.object.last_event_at)
+
+    def get_events_display_value(self):
+        events = self.object.events.order_by("occurred_at")
+        return format_html_join("", "<div>{}: {}{}</div>", (
+            (_when(e.occurred_at), e.event_type, f" ({e.description})" if e.description else "") for e in events
+        )) or "—"
+
+
+class EmailMessageViewSet(ModelViewSet):
+    model = EmailMessage
+    icon = "mail"
+    menu_label = "Sent emails"
+    url_prefix = "email-messages"
+    index_view_class = EmailMessageIndexView
+    inspect_view_class = EmailMessageInspectView
+    inspect_view_enabled = True
+    inspect_view_fields = ["to_email", "subject", "category", "is_marketing", "status", "error", "created_at",
+                           "sent_at", "last_event_at", "esp_message_id", "events"]
+    copy_view_enabled = False
+    exclude_form_fields = []  # never shown: the policy allows no add or edit
+    filterset_class = EmailMessageFilterSet
+    search_fields = ["to_email", "subject"]
+    search_backend_name = None
+    list_per_page = 50
+
+
+class EmailSuppressionForm(WagtailAdminModelForm):
+    """An address staff stop by hand (the supporter asked, say): stored in lower
+    case, as the sending code compares it."""
+
+    class Meta:
+        model = EmailSuppression
+        fields = ["email", "detail"]
+        help_texts = {"detail": "Why, in a few words: it is kept with the address."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.reason = EmailSuppression.Reason.MANUAL
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+
+class EmailSuppressionCreateView(generic.CreateView):
+    def get_success_buttons(self):
+        return []  # nothing to edit afterwards
+
+
+class EmailSuppressionViewSet(ModelViewSet):
+    model = EmailSuppression
+    icon = "cross"
+    menu_label = "Suppressed addresses"
+    url_prefix = "email-suppressions"
+    add_view_class = EmailSuppressionCreateView
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    list_display = ["email", "reason", "detail", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["email"]
+    search_backend_name = None
+    list_per_page = 50
+
+    def get_form_class(self, for_update=False):
+        return EmailSuppressionForm
+
+
+class EmailGroup(ViewSetGroup):
+    menu_label = "Email"
+    menu_icon = "mail"
+    menu_order = 115
+    items = (EmailMessageViewSet("email_message"), EmailSuppressionViewSet("email_suppression"))
