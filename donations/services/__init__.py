@@ -446,7 +446,11 @@ def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dis
     before = _worth(donation)
     donation.dispute_status = dispute_status
     if dispute_status == "lost":
-        donation.refunded_pence = max(donation.refunded_pence, min(amount_pence, donation.amount_pence))
+        # Stripe disputes only what was not refunded, so a lost dispute takes the
+        # disputed sum on top of the refunds; worked out from the refund records,
+        # not added to the running figure, so a replayed event changes nothing.
+        refunds = sum(donation.refunds.filter(status__in=("succeeded", "pending")).values_list("amount_pence", flat=True))
+        donation.refunded_pence = max(donation.refunded_pence, min(refunds + amount_pence, donation.amount_pence))
         donation.status = _status_after_refunds(donation)
         donation.failure_reason = "Card dispute lost"
     elif dispute_status in ("won", "warning_closed"):

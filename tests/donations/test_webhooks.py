@@ -170,6 +170,18 @@ class TestRefundsAndDisputes:
         donation.refresh_from_db()
         assert (donation.status, donation.refunded_pence, donation.kept_pence) == ("refunded", 2500, 0)
 
+    def test_a_dispute_lost_after_a_partial_refund_takes_the_rest(self, paid_gift, stripe_client, deliver):
+        donation = paid_gift()
+        stripe_client.v1.refunds.create(params={"payment_intent": donation.stripe_payment_intent_id, "amount": 500})
+        charge = stripe_client.v1.charges.retrieve(donation.stripe_charge_id).to_dict()
+        deliver(event_for(charge, "charge.refunded"))
+        dispute = {"id": "dp_3", "object": "dispute", "charge": donation.stripe_charge_id, "amount": 2000,
+                   "status": "lost", "payment_intent": donation.stripe_payment_intent_id, "currency": "gbp"}
+        for _ in range(2):
+            deliver(event_for(dispute, "charge.dispute.closed"))
+        donation.refresh_from_db()
+        assert (donation.status, donation.refunded_pence, donation.kept_pence) == ("refunded", 2500, 0)
+
     def test_a_dispute_won(self, paid_gift, deliver):
         donation = paid_gift()
         dispute = {"id": "dp_2", "object": "dispute", "charge": donation.stripe_charge_id, "amount": 2500,
