@@ -171,14 +171,6 @@ def mailing_resume(*, mailing: Mailing, stale_after: datetime.timedelta | None =
     return {"returned": returned, "unknown": unknown}
 
 
-def mailings_resume_stalled() -> int:
-    """Resume every mailing still sending (a periodic job and `manage.py resume_mailings`)."""
-    mailings = list(Mailing.objects.filter(status=Mailing.Status.SENDING))
-    for mailing in mailings:
-        mailing_resume(mailing=mailing)
-    return len(mailings)
-
-
 def mailing_copy(*, mailing: Mailing, by=None) -> Mailing:
     """A new draft with the same wording and segment, to send again or adapt."""
     copy = Mailing.objects.create(

@@ -15,7 +15,3 @@ def send_mailing_batch(mailing_id: int) -> int:
         send_mailing_batch.enqueue(mailing_id)
     return sent
 
-
-@task()
-def resume_stalled_mailings() -> int:
-    return services.mailings_resume_stalled()

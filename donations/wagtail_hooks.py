@@ -7,32 +7,18 @@ from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import HeaderButton
-from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
+from config.permissions import LimitedPolicy
 from donations import admin_views, gift_aid_admin
 from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 
 
-class ReadOnlyPolicy(ModelPermissionPolicy):
-    """Viewing follows the model's permissions; adding, editing and deleting are
-    for services only (a gift is what Stripe says it is)."""
-
-    def user_has_permission(self, user, action):
-        return action not in ("add", "change", "delete") and super().user_has_permission(user, action)
-
-    def user_has_any_permission(self, user, actions):
-        return any(self.user_has_permission(user, action) for action in actions)
-
-    def user_has_permission_for_instance(self, user, action, instance):
-        return self.user_has_permission(user, action)
-
-    def user_has_any_permission_for_instance(self, user, actions, instance):
-        return self.user_has_any_permission(user, actions)
-
-
+# Viewing follows the model's permissions; adding, editing and deleting are for
+# services only (a gift is what Stripe says it is; claims are built, submitted
+# and discarded through their own screens).
 for model in (Donation, RecurringGift, StripeEvent):
-    register_permission_policy(model, ReadOnlyPolicy(model))
+    register_permission_policy(model, LimitedPolicy(model, allowed={"view"}))
 
 
 class DonationViewSet(ModelViewSet):
@@ -99,11 +85,7 @@ class StripeEventViewSet(ModelViewSet):
         ]
 
 
-class ClaimPolicy(ReadOnlyPolicy):
-    """Claims are built, submitted and discarded through their own screens (services), never edited."""
-
-
-register_permission_policy(GiftAidClaim, ClaimPolicy(GiftAidClaim))
+register_permission_policy(GiftAidClaim, LimitedPolicy(GiftAidClaim, allowed={"view"}))
 
 
 class GiftAidClaimViewSet(ModelViewSet):

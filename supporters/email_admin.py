@@ -15,34 +15,13 @@ from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
+from config.permissions import LimitedPolicy
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate
 
 CATEGORIES = [*EmailTemplate.Key.choices, ("mailing", "Mailing")]
 _CATEGORY_LABELS = dict(CATEGORIES)
-
-
-class LimitedPolicy(ModelPermissionPolicy):
-    """The model's permissions, for the actions in `allowed` only: the rest are
-    for services (a message is what was sent; a suppression is never undone here)."""
-
-    def __init__(self, model, *, allowed):
-        super().__init__(model)
-        self.allowed = frozenset(allowed)
-
-    def user_has_permission(self, user, action):
-        return action in self.allowed and super().user_has_permission(user, action)
-
-    def user_has_any_permission(self, user, actions):
-        return any(self.user_has_permission(user, action) for action in actions)
-
-    def user_has_permission_for_instance(self, user, action, instance):
-        return self.user_has_permission(user, action)
-
-    def user_has_any_permission_for_instance(self, user, actions, instance):
-        return self.user_has_any_permission(user, actions)
 
 
 register_permission_policy(EmailMessage, LimitedPolicy(EmailMessage, allowed={"view"}))

@@ -5,7 +5,6 @@ and nobody mailed twice when a worker dies or two run at once."""
 
 import datetime
 import re
-import threading
 
 import pytest
 from django.core import mail
@@ -21,6 +20,7 @@ from config.errors import ApplicationError
 from donations.models import Donation, RecurringGift
 from supporters.models import EmailMessage, EmailSuppression, Interaction
 from supporters.services import supporter_erase
+from tests.conftest import run_at_once
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -228,23 +228,11 @@ def test_three_workers_at_once_send_each_supporter_one_message():
     supporters = SupporterFactory.create_batch(60, consent_email=True)
     appeal = mailing()
     services.mailing_send(mailing=appeal)
-    errors = []
+    def drain():
+        while services.mailing_send_batch(mailing_id=appeal.pk, size=7):
+            pass
 
-    def worker():
-        try:
-            while services.mailing_send_batch(mailing_id=appeal.pk, size=7):
-                pass
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    run_at_once(drain, workers=3)
     received = recipients_in(mail.outbox)
     assert received == sorted(s.email for s in supporters), "everyone once, nobody twice"
     appeal.refresh_from_db()

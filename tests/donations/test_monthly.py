@@ -2,7 +2,6 @@
 workers at once), failures and their retries, cancellation."""
 
 import datetime
-import threading
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from donations import monthly, services
 from donations.models import Donation, MonthlyCharge, RecurringGift
+from tests.conftest import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -168,22 +168,7 @@ def test_two_workers_at_once_charge_each_month_once(start_monthly, stripe_settin
         pytest.skip("row locks with SKIP LOCKED need PostgreSQL")
     gifts = [start_monthly() for _ in range(4)]
     day = next_month(28)
-    results, errors = [], []
-
-    def worker():
-        try:
-            results.append(monthly.monthly_charges_run(today=day))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = run_at_once(lambda: monthly.monthly_charges_run(today=day), workers=3)
     for recurring in gifts:
         assert recurring.charges.count() == 2
         assert Donation.objects.filter(recurring_gift=recurring, status="succeeded").count() == 2

@@ -6,7 +6,6 @@ import datetime
 import html
 import io
 import re
-import threading
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -22,6 +21,7 @@ from donations.models import Donation, GiftKind
 from donations.services import gift_aid
 from supporters import services as supporter_services
 from supporters.models import EmailMessage, GiftAidDeclaration
+from tests.conftest import run_at_once
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -288,24 +288,7 @@ def test_two_workers_sending_the_same_statement_at_once_send_one_email(mailoutbo
         pytest.skip("concurrent writers need PostgreSQL")
     donor = SupporterFactory()
     gift(donor, 2500, D(2025, 9, 1))
-    start = threading.Barrier(4)
-    results, errors = [], []
-
-    def worker():
-        try:
-            start.wait()
-            results.append(statements.annual_statement_send(supporter=donor, tax_year=2025))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = run_at_once(lambda: statements.annual_statement_send(supporter=donor, tax_year=2025), workers=4)
     assert len(mail.outbox) == 1
     assert len({message.pk for message in results}) == 1
 
