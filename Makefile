@@ -53,6 +53,7 @@ demo: migrate
 ## Set up and start the site at http://127.0.0.1:8000 (SQLite, demo data, no keys needed).
 ## With no STRIPE_SECRET_KEY, a local Stripe (localstripe) is started on a free port
 ## and signs its webhooks to this site, so giving works end to end offline.
+run: export WAGTAILADMIN_BASE_URL ?= http://$(HOST):$(PORT)
 run: demo
 	@echo "Staff logins: admin / fundraiser / finance, password brightwell-demo, at http://$(HOST):$(PORT)/admin/"
 	@if [ -n "$$STRIPE_SECRET_KEY" ]; then exec $(BIN)/python manage.py runserver $(HOST):$(PORT); fi; \

@@ -5,3 +5,9 @@ class CmsConfig(AppConfig):
     name = "cms"
     verbose_name = "Public site"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from cms.models import charity_email_footer
+        from supporters.services import email
+
+        email.register_footer(charity_email_footer)

@@ -32,6 +32,22 @@ class CharitySettings(BaseSiteSetting):
         verbose_name = "Charity details"
 
 
+def charity_email_footer() -> list[str]:
+    """The charity's registration and address, at the foot of every email
+    (cached for a minute: a mailing renders it once per message)."""
+    from django.core.cache import cache
+    from wagtail.models import Site
+
+    lines = cache.get("charity-email-footer")
+    if lines is None:
+        site = Site.objects.filter(is_default_site=True).first()
+        details = CharitySettings.for_site(site) if site else CharitySettings()
+        lines = [f"{settings.CHARITY_NAME} is a registered charity, number {details.charity_number}.",
+                 f"{details.registered_office} · {details.contact_phone} · {details.contact_email}"]
+        cache.set("charity-email-footer", lines, 60)
+    return lines
+
+
 class SocialImageMixin(models.Model):
     """The picture shown when a page is shared (Open Graph)."""
 
@@ -182,7 +198,8 @@ class Mailing(models.Model):
     subject = models.CharField(max_length=200, help_text="May use {{ first_name }}.")
     body = models.TextField(
         help_text="Paragraphs separated by a blank line. Placeholders: {{ first_name }}, {{ full_name }}, "
-                  "{{ charity_name }}. An unsubscribe link is added at the foot of every message.")
+                  "{{ charity_name }}. The sign-off (“With warm thanks, the team at …”), the charity's details "
+                  "and an unsubscribe link are added below.")
     button_label = models.CharField(max_length=60, blank=True, default="Give now")
     button_url = models.URLField("Button link", blank=True, help_text="Where the button leads, e.g. the campaign page.")
     # The segment: every condition set must hold.

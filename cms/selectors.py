@@ -3,7 +3,7 @@
 import dataclasses
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cms.models import Mailing, MailingRecipient
@@ -40,11 +40,18 @@ def mailing_segment(*, mailing: Mailing) -> QuerySet:
     return segment
 
 
+def _reachable(segment: QuerySet) -> QuerySet:
+    suppressed = EmailSuppression.objects.filter(email=OuterRef("email"))
+    return segment.filter(consent_email=True).exclude(email="").filter(~Exists(suppressed))
+
+
 def mailing_audience(*, mailing: Mailing) -> QuerySet:
     """Who would receive it now: the segment, less those without current email
-    consent, without an address, or whose address is suppressed."""
-    suppressed = EmailSuppression.objects.filter(email=OuterRef("email"))
-    return mailing_segment(mailing=mailing).filter(consent_email=True).exclude(email="").filter(~Exists(suppressed))
+    consent, without an address, or whose address is suppressed; and one
+    record per address (two records of one person get one message)."""
+    first_per_address = (_reachable(mailing_segment(mailing=mailing)).order_by().values("email")
+                         .annotate(first=Min("id")).values("first"))
+    return Supporter.objects.filter(id__in=first_per_address)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,18 +59,22 @@ class AudienceCount:
     in_segment: int
     no_consent: int
     unreachable: int  # no address, or the address is suppressed
+    same_address: int  # a second record with an address already counted
     will_receive: int
 
 
 def mailing_audience_count(*, mailing: Mailing) -> AudienceCount:
     """The figures staff see before sending, in one query."""
     suppressed = Exists(EmailSuppression.objects.filter(email=OuterRef("email")))
+    reachable = Q(consent_email=True) & ~Q(email="") & Q(suppressed=False)
     figures = mailing_segment(mailing=mailing).annotate(suppressed=suppressed).aggregate(
         in_segment=Count("pk"),
         no_consent=Count("pk", filter=Q(consent_email=False)),
         unreachable=Count("pk", filter=Q(consent_email=True) & (Q(email="") | Q(suppressed=True))),
+        will_receive=Count("email", filter=reachable, distinct=True),
     )
-    return AudienceCount(**figures, will_receive=figures["in_segment"] - figures["no_consent"] - figures["unreachable"])
+    same_address = figures["in_segment"] - figures["no_consent"] - figures["unreachable"] - figures["will_receive"]
+    return AudienceCount(**figures, same_address=same_address)
 
 
 def mailing_progress(*, mailing: Mailing) -> dict[str, int]:

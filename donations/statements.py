@@ -21,6 +21,7 @@ from django.utils import timezone
 from config.money import format_pence
 from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift, GiftKind
 from donations.services import gift_aid
+from supporters.email_wording import gift_aid_sentence
 from supporters.models import EmailMessage, Supporter
 
 EMAIL_KEY = "annual_statement"
@@ -295,12 +296,15 @@ def annual_statement_send(*, supporter: Supporter, tax_year: TaxYear | int,
     context = {"statement": statement, "lines": shown, "more": len(statement.lines) - len(shown)}
     details = [("Tax year", f"{tax_year.label} ({tax_year.period})"),
                ("Gifts", str(len(statement.lines))),
-               ("Total given", statement.total_display),
-               ("Gift Aid", statement.gift_aid_total_display)]
+               ("Total given", statement.total_display)]
+    if statement.gift_aid_total_pence:
+        details.append(("Gift Aid", statement.gift_aid_total_display))
     return email_services.email_send_template(
         supporter=supporter, key=EMAIL_KEY, details=details,
         values={"tax_year": tax_year.label, "total": statement.total_display,
-                "gift_aid_total": statement.gift_aid_total_display},
+                "gift_aid_total": statement.gift_aid_total_display,
+                "gift_aid_sentence": gift_aid_sentence(statement.gift_aid_total_display,
+                                                       has_gift_aid=statement.gift_aid_total_pence > 0)},
         action=("See your statement", url),
         extra_html=render_to_string("donations/emails/annual_statement_gifts.html", context),
         extra_text=render_to_string("donations/emails/annual_statement_gifts.txt", context).strip(),

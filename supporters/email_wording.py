@@ -17,7 +17,8 @@ PLACEHOLDERS = {
     "gift_aid_confirmation": {"declared_on": "The date of the declaration", "letter_date": "Today's date"},
     "fundraiser_page_approved": {"page_title": "The fundraising page's title", "campaign": "The campaign"},
     "annual_statement": {"tax_year": "e.g. 2025–26", "total": "The gifts in the tax year",
-                         "gift_aid_total": "The Gift Aid claimed or to claim on them"},
+                         "gift_aid_total": "The Gift Aid claimed or to claim on them",
+                         "gift_aid_sentence": "What Gift Aid added, or (with none) how a declaration would help"},
 }
 
 DEFAULTS = {
@@ -58,8 +59,8 @@ DEFAULTS = {
     "annual_statement": (
         "Your giving in the {{ tax_year }} tax year",
         "Dear {{ first_name }},\n\n"
-        "Thank you for everything you gave in the {{ tax_year }} tax year: {{ total }} in all, and "
-        "{{ gift_aid_total }} more through Gift Aid. Your statement lists every gift.",
+        "Thank you for everything you gave in the {{ tax_year }} tax year: {{ total }} in all. "
+        "{{ gift_aid_sentence }} Your statement lists every gift.",
     ),
 }
 
@@ -69,8 +70,17 @@ SAMPLE_VALUES = {
     "next_try": "We will try again on 8 December.", "declared_on": "25 November 2026",
     "letter_date": "25 November 2026", "page_title": "Amara runs the London Marathon", "tax_year": "2025–26",
     "total": "£300.00", "gift_aid_total": "£75.00",
+    "gift_aid_sentence": "Gift Aid added £75.00 more, at no cost to you.",
 }
 
 
 def allowed_placeholders(key: str) -> dict[str, str]:
     return {**COMMON, **PLACEHOLDERS.get(key, {})}
+
+
+def gift_aid_sentence(gift_aid_total: str, *, has_gift_aid: bool) -> str:
+    """The annual statement's line on Gift Aid: what it added, or how it would help."""
+    if has_gift_aid:
+        return f"Gift Aid added {gift_aid_total} more, at no cost to you."
+    return ("If you pay UK income tax, a Gift Aid declaration would let us claim 25p more on every £1 you give, "
+            "at no cost to you: just reply to this email.")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -52,6 +53,17 @@ def site_url() -> str:
     return settings.WAGTAILADMIN_BASE_URL.rstrip("/")
 
 
+# Lines at the foot of every message (the charity's registration, its address),
+# given by the app that keeps them (cms's site settings) when it starts.
+_footer_provider = None
+
+
+def register_footer(provider) -> None:
+    """`provider()` returns the lines at the foot of every message."""
+    global _footer_provider
+    _footer_provider = provider
+
+
 def email_render(*, subject: str, body: str, values: dict, details: list[tuple[str, str]] = (),
                  action: tuple[str, str] | None = None, extra_html: str = "", extra_text: str = "",
                  unsubscribe_url: str = "") -> Rendered:
@@ -64,7 +76,8 @@ def email_render(*, subject: str, body: str, values: dict, details: list[tuple[s
     context = {"charity_name": settings.CHARITY_NAME, "site_url": site_url(), "paragraphs": paragraphs,
                "paragraphs_html": "".join(linebreaks(escape(p)) for p in paragraphs), "details": list(details),
                "action": action, "extra_html": extra_html, "extra_text": extra_text,
-               "unsubscribe_url": unsubscribe_url, "subject": _fill(subject, values).strip()}
+               "unsubscribe_url": unsubscribe_url, "subject": _fill(subject, values).strip(),
+               "footer_lines": _footer_provider() if _footer_provider else [settings.CHARITY_NAME]}
     return Rendered(subject=" ".join(context["subject"].split()),
                     html=render_to_string("emails/message.html", context),
                     text=render_to_string("emails/message.txt", context))
@@ -84,12 +97,26 @@ def supporter_values(supporter: Supporter) -> dict:
             "full_name": " ".join(p for p in (supporter.title, supporter.first_name, supporter.last_name) if p)}
 
 
+# What the code adds below each wording, with sample figures, for the preview.
+_SAMPLE_EXTRAS = {
+    "receipt": ([("Amount", "£25.00"), ("Date", "25 November 2026"), ("Reference", "D0000042")],
+                "See what your gift does"),
+    "monthly_welcome": ([("Monthly gift", "£10.00"), ("Taken on", "the 5th of each month")], "Manage my monthly gift"),
+    "monthly_payment_failed": ([("Monthly gift", "£10.00"), ("For", "December 2026"), ("Card", "ending 4242"),
+                                ("Next attempt", "8 December 2026")], "Update my card"),
+    "gift_aid_confirmation": ([("Name", "Ms Amara Okafor"), ("Home address", "12 Mill Lane, Leeds, LS6 2AB"),
+                               ("Declared on", "25 November 2026")], None),
+    "fundraiser_page_approved": ([("Your page", "Amara runs the London Marathon"), ("For", "London Marathon 2027")],
+                                 "See my page"),
+    "annual_statement": ([("Gifts", "£300.00"), ("Gift Aid", "£75.00")], "See your statement"),
+}
+
+
 def email_sample(*, template: EmailTemplate) -> Rendered:
     """The message as a supporter would see it, with sample figures: the admin's preview."""
-    sample_details = [("Amount", "£25.00"), ("Date", "25 November 2026"), ("Reference", "D0000042")]
-    return email_render(subject=template.subject, body=template.body, values=SAMPLE_VALUES,
-                        details=sample_details if template.key in ("receipt", "annual_statement") else [],
-                        action=("See what your gift does", site_url() + "/"))
+    details, action = _SAMPLE_EXTRAS.get(template.key, ([], None))
+    return email_render(subject=template.subject, body=template.body, values=SAMPLE_VALUES, details=details,
+                        action=(action, site_url() + "/") if action else None)
 
 
 def is_suppressed(email: str) -> bool:
@@ -222,16 +249,20 @@ def unsubscribe_read(token: str) -> tuple[Supporter, EmailMessage | None]:
 
 @transaction.atomic
 def email_unsubscribe(*, token: str, how: str = "link") -> Supporter:
-    """Withdraw email consent for the supporter the signed link names, with the
-    source (which message) and time. Doing it again changes nothing."""
+    """Withdraw email consent for the supporter the signed link names, and for
+    any other record with the same address, with the source (which message)
+    and time. Doing it again changes nothing."""
     from supporters.services import consent_record
 
     supporter, message = unsubscribe_read(token)
-    supporter = Supporter.objects.select_for_update().get(pk=supporter.pk)
-    if supporter.consent_email:
-        detail = f"{'One-click' if how == 'one_click' else 'Link'} in “{message.subject}”" if message else "Link in an email"
-        consent_record(supporter=supporter, channel=Channel.EMAIL, granted=False, method=ConsentMethod.UNSUBSCRIBE,
-                       wording=UNSUBSCRIBE_WORDING, source_detail=detail[:255])
+    detail = f"{'One-click' if how == 'one_click' else 'Link'} in “{message.subject}”" if message else "Link in an email"
+    # The wish is the address's: every record with it stops (two records of one
+    # person, not yet merged, must not go on mailing them).
+    same_address = Q(pk=supporter.pk) | (Q(email=supporter.email) if supporter.email else Q(pk__in=[]))
+    for record in Supporter.objects.select_for_update().filter(same_address, erased_at__isnull=True).order_by("pk"):
+        if record.consent_email:
+            consent_record(supporter=record, channel=Channel.EMAIL, granted=False, method=ConsentMethod.UNSUBSCRIBE,
+                           wording=UNSUBSCRIBE_WORDING, source_detail=detail[:255])
     if message and message.status not in (EmailMessage.Status.BOUNCED, EmailMessage.Status.COMPLAINED):
         message.status = EmailMessage.Status.UNSUBSCRIBED
         message.save(update_fields=["status"])
@@ -283,8 +314,9 @@ def email_event_record(*, esp: str, event_id: str | None, event_type: str, esp_m
             message.status = new
         message.last_event_at = max(filter(None, [message.last_event_at, occurred_at]))
         message.save(update_fields=["status", "last_event_at"])
-    supporters = ([message.supporter] if message and message.supporter else
-                  list(Supporter.objects.filter(email=recipient, erased_at__isnull=True)) if recipient else [])
+    # Every record with the address (a person may have two, not yet merged).
+    supporters = (list(Supporter.objects.filter(email=recipient, erased_at__isnull=True)) if recipient else
+                  [message.supporter] if message and message.supporter else [])
     if event_type in ("bounced", "complained", "rejected") and recipient:
         reason = EmailSuppression.Reason.COMPLAINED if event_type == "complained" else EmailSuppression.Reason.BOUNCED
         EmailSuppression.objects.get_or_create(email=recipient, defaults={"reason": reason,

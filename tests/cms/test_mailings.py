@@ -268,3 +268,23 @@ def test_through_anymail_each_message_carries_what_tracking_needs(settings, djan
     assert params["metadata"] == {"message_uid": str(message.uid)} and params["tags"] == ["mailing"]
     assert params["extra_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message.status == "sent" and message.esp_message_id is not None
+
+
+def test_two_records_of_one_person_get_one_message_and_one_unsubscribe_stops_both(
+        client, django_capture_on_commit_callbacks):
+    first = SupporterFactory(consent_email=True, email="lily@example.org")
+    second = SupporterFactory(consent_email=True, email="lily@example.org")  # a duplicate not yet merged
+    other = SupporterFactory(consent_email=True)
+    appeal = mailing()
+    count = selectors.mailing_audience_count(mailing=appeal)
+    assert (count.in_segment, count.same_address, count.will_receive) == (3, 1, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mailing_send(mailing=appeal)
+    assert recipients_in(mail.outbox) == sorted(["lily@example.org", other.email])
+
+    link = next(m for m in mail.outbox if m.to == ["lily@example.org"]).extra_headers["List-Unsubscribe"].strip("<>")
+    client.post(link[link.index("/email/"):])
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert not first.consent_email and not second.consent_email
+    assert selectors.mailing_audience_count(mailing=services.mailing_copy(mailing=appeal)).will_receive == 1

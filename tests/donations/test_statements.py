@@ -237,13 +237,22 @@ def test_the_statement_email_lists_the_gifts_and_links_to_the_page(client, donor
     email = mailoutbox[0]
     assert email.to == ["amara@example.org"]
     assert email.subject == "Your giving in the 2025–26 tax year"
-    assert "£100.00 in all, and £25.00 more through Gift Aid" in email.body
+    assert "£100.00 in all. Gift Aid added £25.00 more, at no cost to you." in email.body
     html = email.alternatives[0][0]
     assert "£100.00" in html and "£75.00" in html and "See your statement" in html
     link = re.search(r"See your statement: (\S+)", email.body).group(1)
     page = client.get(link.removeprefix("http://testserver"))
     assert page.status_code == 200 and "Total £100.00 £25.00" in text_of(page.content.decode())
     assert donor.interactions.filter(summary__contains="Your giving in the 2025–26 tax year").exists()
+
+
+def test_a_donor_without_gift_aid_is_told_how_a_declaration_would_help(mailoutbox):
+    plain = SupporterFactory(email="ben@example.org")
+    gift(plain, 3500, D(2025, 6, 1))
+    statements.annual_statement_send(supporter=plain, tax_year=2025)
+    body = mailoutbox[0].body
+    assert "£35.00 in all. If you pay UK income tax, a Gift Aid declaration would let us claim 25p" in body
+    assert "£0.00" not in body
 
 
 def test_sending_the_statement_twice_sends_one_email(donor, mailoutbox):

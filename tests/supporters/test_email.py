@@ -35,6 +35,7 @@ def test_staff_wording_is_used_and_checked():
     sent = mail.outbox[-1]
     assert sent.subject == "Thank you, Siân" and "Amount: £5.00" in sent.body and "List-Unsubscribe" not in sent.extra_headers
     assert "Siân" in sent.alternatives[0][0]
+    assert "is a registered charity, number 1000000 (demo)." in sent.body, "the charity's details at the foot"
     template.body = "Dear {{ firstname }}"
     with pytest.raises(ValidationError, match="Unknown placeholder: firstname"):
         template.full_clean()
@@ -128,3 +129,21 @@ def test_delivery_and_opens_land_on_the_timeline(postmark):
     assert message.status == EmailMessage.Status.OPENED
     summaries = list(fan.interactions.filter(kind="email").values_list("summary", flat=True))
     assert sum("delivered" in s for s in summaries) == 1 and sum("opened" in s for s in summaries) == 1
+
+
+def test_fundraising_edits_each_wording_and_previews_it(fundraiser_client):
+    """Every email's wording opens for editing, lists its placeholders, and its
+    preview shows the branded HTML (escaped into its frame) and the plain text."""
+    import html
+
+    for template in EmailTemplate.objects.all():
+        edit = fundraiser_client.get(f"/admin/snippets/supporters/emailtemplate/edit/{template.pk}/")
+        assert edit.status_code == 200, template.key
+        assert "<code>{{ first_name }}</code>" in edit.content.decode()
+        preview_url = f"/admin/snippets/supporters/emailtemplate/preview/{template.pk}/"
+        data = {"subject": template.subject, "body": template.body + "\n\nA line staff just wrote."}
+        assert fundraiser_client.post(preview_url, data).json()["is_valid"]
+        page = fundraiser_client.get(preview_url).content.decode()
+        frame = page[page.index('srcdoc="') + 8:page.index('" style', page.index('srcdoc="'))]
+        assert "<" not in frame and "A line staff just wrote." in html.unescape(frame)
+        assert "Brightwell" in html.unescape(frame) and "Plain-text version" in page

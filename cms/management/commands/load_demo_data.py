@@ -430,7 +430,7 @@ class Command(BaseCommand):
             name="Home for Christmas: supporters who gave before", subject="{{ first_name }}, will you help bring a child home this Christmas?",
             body="Dear {{ first_name }},\n\nLast time you gave, you helped a child leave an orphanage for a loving family. "
                  "This Christmas, 40 more children are waiting.\n\n£25 pays for a social worker's visit that keeps a "
-                 "family together. Will you give again today?\n\nWith thanks from everyone at {{ charity_name }}",
+                 "family together. Will you give again today?",
             button_label="Give now", button_url=settings.WAGTAILADMIN_BASE_URL.rstrip("/") + "/home-for-christmas/",
             last_gift_to=appeal.starts_on - datetime.timedelta(days=1) if appeal.starts_on else None)
 
