@@ -119,10 +119,6 @@ def email_sample(*, template: EmailTemplate) -> Rendered:
                         action=(action, site_url() + "/") if action else None)
 
 
-def is_suppressed(email: str) -> bool:
-    return bool(email) and EmailSuppression.objects.filter(email=email.strip().lower()).exists()
-
-
 # --- sending ----------------------------------------------------------------------
 
 def unsubscribe_token(*, supporter_id: int, message_uid) -> str:
@@ -139,8 +135,9 @@ def _why_not(supporter: Supporter, *, marketing: bool) -> str:
         return "The supporter was erased"
     if not supporter.email:
         return "No email address"
-    if is_suppressed(supporter.email):
-        return "The address is suppressed (it bounced, or its owner reported spam)"
+    suppression = EmailSuppression.objects.filter(email=supporter.email.strip().lower()).first()
+    if suppression is not None:
+        return f"The address is suppressed: {suppression.get_reason_display().lower()}"
     if marketing and not supporter.consent_email:
         return "No current consent to email"
     return ""
