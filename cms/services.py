@@ -103,18 +103,21 @@ def mailing_send_batch(*, mailing_id: int, size: int | None = None) -> int:
         mailing_finish_if_done(mailing_id=mailing_id)
         return 0
     mailing = recipients[0].mailing
+    # Consent and suppression are checked again as each batch goes: someone may
+    # have unsubscribed (or bounced) since the mailing began.
+    suppressions = email_services.email_suppressions_for(r.supporter.email for r in recipients)
     mail_connection = get_connection()
     mail_connection.open()
     try:
         for recipient in recipients:
-            _send_one(mailing, recipient, mail_connection)
+            _send_one(mailing, recipient, mail_connection, suppressions)
     finally:
         mail_connection.close()
     mailing_finish_if_done(mailing_id=mailing_id)
     return len(recipients)
 
 
-def _send_one(mailing: Mailing, recipient: MailingRecipient, mail_connection) -> None:
+def _send_one(mailing: Mailing, recipient: MailingRecipient, mail_connection, suppressions: dict) -> None:
     supporter = recipient.supporter
     with transaction.atomic():
         message = EmailMessage.objects.create(supporter=supporter, to_email=supporter.email, category="mailing",
@@ -126,19 +129,20 @@ def _send_one(mailing: Mailing, recipient: MailingRecipient, mail_connection) ->
         return mailing_render(mailing=mailing, supporter=supporter, unsubscribe_url=unsubscribe_url)
 
     try:
-        # Consent and suppression are checked again here: someone may have
-        # unsubscribed since the mailing began.
         message = email_services.email_send(supporter=supporter, category="mailing", rendered_for=rendered_for,
-                                            marketing=True, message=message, connection=mail_connection)
+                                            marketing=True, message=message, connection=mail_connection,
+                                            suppressions=suppressions, save_sent=False)
         status = Status.SENT if message.status == EmailMessage.Status.SENT else Status.SKIPPED
     except Exception:
         logger.exception("Mailing %s: sending to supporter %s failed", mailing.pk, supporter.pk)
         status = Status.FAILED
+    # The message, the recipient's state and the timeline in one commit.
     with transaction.atomic():
-        MailingRecipient.objects.filter(pk=recipient.pk).update(status=status, updated_at=timezone.now())
         if status == Status.SENT:
+            message.save(update_fields=["to_email", "subject", "status", "sent_at", "error", "esp_message_id"])
             timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL, summary=f"Mailing sent: {message.subject}",
-                         source_ref=f"email:{message.uid}")
+                         source_ref=f"email:{message.uid}", occurred_at=message.sent_at)
+        MailingRecipient.objects.filter(pk=recipient.pk).update(status=status, updated_at=timezone.now())
 
 
 def mailing_finish_if_done(*, mailing_id: int) -> bool:

@@ -130,12 +130,19 @@ def unsubscribe_url(*, supporter_id: int, message_uid) -> str:
                                                                             message_uid=message_uid)])
 
 
-def _why_not(supporter: Supporter, *, marketing: bool) -> str:
+def email_suppressions_for(emails) -> dict[str, EmailSuppression]:
+    """The suppressions among these addresses, for a sender of many (one query a batch)."""
+    return {s.email: s for s in EmailSuppression.objects.filter(email__in={e.strip().lower() for e in emails if e})}
+
+
+def _why_not(supporter: Supporter, *, marketing: bool, suppressions: dict | None = None) -> str:
     if supporter.is_erased:
         return "The supporter was erased"
     if not supporter.email:
         return "No email address"
-    suppression = EmailSuppression.objects.filter(email=supporter.email.strip().lower()).first()
+    address = supporter.email.strip().lower()
+    suppression = (suppressions.get(address) if suppressions is not None else
+                   EmailSuppression.objects.filter(email=address).first())
     if suppression is not None:
         return f"The address is suppressed: {suppression.get_reason_display().lower()}"
     if marketing and not supporter.consent_email:
@@ -162,14 +169,17 @@ def _claim_once(*, supporter: Supporter, category: str, marketing: bool, once_ke
 
 
 def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: bool = False,
-               message: EmailMessage | None = None, connection=None, once_key: str | None = None) -> EmailMessage:
+               message: EmailMessage | None = None, connection=None, once_key: str | None = None,
+               suppressions: dict | None = None, save_sent: bool = True) -> EmailMessage:
     """Send one message to one supporter and record it. `rendered_for(message)`
     returns the Rendered message (it may put the message's own unsubscribe link
     in it). Marketing needs current email consent; nothing goes to a suppressed
     or erased address (the record says why, status 'skipped'). A failure of the
     mail backend is recorded (status 'failed') and raised. With a `once_key`,
     idempotent: a message already sent (or being sent) under that key is
-    returned and nothing is sent again."""
+    returned and nothing is sent again. A sender of many passes the batch's
+    `suppressions` (see email_suppressions_for) and may save the sent message
+    itself (`save_sent=False`), in the transaction that records its own state."""
     if once_key is not None:
         message = _claim_once(supporter=supporter, category=category, marketing=marketing, once_key=once_key)
         if message is None:
@@ -177,7 +187,7 @@ def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: 
     if message is None:
         message = EmailMessage(supporter=supporter, category=category, is_marketing=marketing)
     message.to_email = supporter.email
-    reason = _why_not(supporter, marketing=marketing)
+    reason = _why_not(supporter, marketing=marketing, suppressions=suppressions)
     if reason:
         message.status, message.error, message.subject = EmailMessage.Status.SKIPPED, reason, message.subject or category
         message.save()
@@ -204,7 +214,8 @@ def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: 
     esp_message_id = getattr(status, "message_id", None)
     message.esp_message_id = None if esp_message_id in (None, "") else str(esp_message_id)
     message.status, message.sent_at, message.error = EmailMessage.Status.SENT, timezone.now(), ""
-    message.save()
+    if save_sent:
+        message.save()
     return message
 
 

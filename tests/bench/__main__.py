@@ -8,7 +8,10 @@ Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
   (sized by BENCH_WEBHOOK_EVENTS, BENCH_GIFTS and BENCH_REPLAYS; defaults 10,000, 1,000 and 10);
 - campaign pages (tests/bench/pages.py): one uncached render, and cached requests per second through gunicorn;
 - Gift Aid (tests/bench/gift_aid.py): a claim built from 1,000,000 donations (goal: under 10 s), checked,
-  and its schedules rendered as .ods and R68 XML (sized by BENCH_GIFT_AID_DONATIONS).
+  and its schedules rendered as .ods and R68 XML (sized by BENCH_GIFT_AID_DONATIONS);
+- supporter communications (tests/bench/mailings.py): a mailing to 100,000 supporters with email consent, sent
+  to anymail's test backend: recipients queued per second, messages sent per second by one worker and by two,
+  our time per message and the memory used (sized by BENCH_MAILING_SUPPORTERS).
 """
 
 import os
@@ -90,6 +93,10 @@ def main() -> int:
     from tests.bench import gift_aid
 
     gift_aid.run(url, donations=int(os.environ.get("BENCH_GIFT_AID_DONATIONS", gift_aid.DONATIONS)))
+
+    from tests.bench import mailings
+
+    mailings.run(url, supporters=int(os.environ.get("BENCH_MAILING_SUPPORTERS", mailings.SUPPORTERS)))
     return 0
 
 
