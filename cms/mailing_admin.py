@@ -10,11 +10,12 @@ from django.db.models import Max
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 from wagtail.admin import messages
-from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
@@ -23,11 +24,29 @@ from cms.models import Mailing, MailingRecipient
 from config.errors import ApplicationError
 
 VIEW, CHANGE, SEND = "cms.view_mailing", "cms.change_mailing", "cms.send_mailing"
+COPIED_SESSION_KEY = "mailing_copied"
+SAMPLE_VALUES = {"first_name": "Amara", "full_name": "Ms Amara Okafor"}  # the screens' example supporter
+
+
+def _when(value):
+    """As on the other admin lists: "26 Nov 2026, 01:42"."""
+    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
 
 
 def _require(request, permission):
     if not request.user.has_perm(permission):
         raise PermissionDenied
+
+
+def mailing_sample(mailing: Mailing):
+    """The mailing as the sample supporter Amara would receive it, for the screens."""
+    return services.mailing_render(mailing=mailing, supporter=None, unsubscribe_url="#", values=SAMPLE_VALUES)
+
+
+def sample_subject(mailing: Mailing, subject: str | None = None) -> str:
+    """The subject as a supporter sees it, marked "e.g." when it changes from one supporter to the next."""
+    subject = subject if subject is not None else mailing_sample(mailing).subject
+    return subject if subject == " ".join(mailing.subject.split()) else f"e.g. {subject}"
 
 
 def segment_description(mailing: Mailing) -> list[str]:
@@ -50,16 +69,20 @@ def segment_description(mailing: Mailing) -> list[str]:
 
 
 class MailingIndexView(generic.IndexView):
+    results_template_name = "cms/admin/mailing_listing_results.html"
+
     @cached_property
     def columns(self):
         return [
             self._get_title_column_class(TitleColumn)(
                 "name", label="Mailing", sort_key="name", get_url=lambda m: reverse("mailing:inspect", args=[m.pk])),
-            Column("subject", label="Subject"),
+            Column("subject", label="Subject", accessor=sample_subject),
             Column("status", label="Status", accessor="get_status_display", sort_key="status"),
             Column("recipient_count", label="Recipients", accessor=lambda m: m.recipient_count or "—"),
-            DateColumn("send_started_at", label="Sent", sort_key="send_started_at"),
-            DateColumn("created_at", label="Written", sort_key="created_at"),
+            Column("send_started_at", label="Sent", accessor=lambda m: _when(m.send_started_at),
+                   sort_key="send_started_at", classname="nowrap"),
+            Column("created_at", label="Written", accessor=lambda m: _when(m.created_at), sort_key="created_at",
+                   classname="nowrap"),
         ]
 
 
@@ -88,6 +111,12 @@ class MailingEditView(generic.EditView):
     def get_success_url(self):
         return reverse("mailing:inspect", args=[self.object.pk])
 
+    def get_success_message(self):
+        # The first save of a copy (see mailing_copy) makes a new mailing, so say so.
+        if self.request.session.pop(COPIED_SESSION_KEY, None) == self.object.pk:
+            return f"Mailing “{self.object}” created."
+        return super().get_success_message()
+
 
 class MailingDeleteView(generic.DeleteView):
     def dispatch(self, request, *args, **kwargs):
@@ -110,9 +139,9 @@ class MailingInspectView(generic.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         mailing, user = self.object, self.request.user
-        sample = services.mailing_render(mailing=mailing, supporter=None, unsubscribe_url="#",
-                                         values={"first_name": "Amara", "full_name": "Ms Amara Okafor"})
-        context.update(mailing=mailing, sample=sample, segment=segment_description(mailing),
+        sample = mailing_sample(mailing)
+        context.update(mailing=mailing, sample=sample, subject=sample_subject(mailing, sample.subject),
+                       segment=segment_description(mailing),
                        can_edit=user.has_perm(CHANGE) and mailing.status == Mailing.Status.DRAFT,
                        can_send=user.has_perm(SEND) and mailing.status == Mailing.Status.DRAFT,
                        can_copy=user.has_perm("cms.add_mailing"))
@@ -153,11 +182,12 @@ class MailingSendView(WagtailAdminTemplateMixin, TemplateView):
         return self.breadcrumbs_items + [
             {"url": reverse("mailing:index"), "label": "Mailings"},
             {"url": reverse("mailing:inspect", args=[self.mailing.pk]), "label": self.mailing.name},
-            {"url": "", "label": "Send"},
+            {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
         ]
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "mailing": self.mailing,
+                "subject": sample_subject(self.mailing),
                 "audience": selectors.mailing_audience_count(mailing=self.mailing),
                 "segment": segment_description(self.mailing)}
 
@@ -202,5 +232,6 @@ def mailing_resume(request, pk):
 def mailing_copy(request, pk):
     _require(request, "cms.add_mailing")
     copy = services.mailing_copy(mailing=get_object_or_404(Mailing, pk=pk), by=request.user)
+    request.session[COPIED_SESSION_KEY] = copy.pk
     messages.success(request, "A new draft with the same wording and segment. Change what you need, then send.")
     return redirect("mailing:edit", copy.pk)

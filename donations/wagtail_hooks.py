@@ -6,7 +6,7 @@ from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.admin.widgets.button import HeaderButton
+from wagtail.admin.widgets.button import Button
 from wagtail.permissions import register_permission_policy
 
 from config.permissions import LimitedPolicy
@@ -132,5 +132,4 @@ def supporter_statement_button(*, supporter, user):
     """A link from the supporter's record to their giving statement (for a tax year)."""
     if not user.has_perm("donations.view_donation"):
         return []
-    return [HeaderButton("Giving statement", url=reverse("donation:statement", args=[supporter.pk]),
-                         icon_name="doc-full")]
+    return [Button("Giving statement", url=reverse("donation:statement", args=[supporter.pk]), icon_name="doc-full")]

@@ -9,8 +9,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
@@ -30,6 +32,46 @@ register_permission_policy(EmailSuppression, LimitedPolicy(EmailSuppression, all
 
 def _when(value):
     return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
+
+
+class MenuNames:
+    """A view of a viewset that says what the menu says ("Sent emails", not the
+    model's "Email messages") in its title, breadcrumbs, counts and messages."""
+
+    singular = plural = ""
+
+    @property
+    def verbose_name(self):
+        return self.singular
+
+    @property
+    def verbose_name_plural(self):
+        return self.plural
+
+    @property
+    def paginator_class(self):
+        names = {"verbose_name": self.singular, "verbose_name_plural": self.plural}
+        return type("Paginator", (WagtailPaginator,), names)
+
+    def get_breadcrumbs_items(self):
+        index_url = reverse(self.index_url_name)
+        return [{**item, "label": capfirst(self.plural)} if item.get("url") == index_url else item
+                for item in super().get_breadcrumbs_items()]
+
+
+class DashedInspectView(generic.InspectView):
+    """An empty value reads "—", not "None" or nothing."""
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return "—" if value is None or value == "" else value
+
+
+class WhenColumn(Column):
+    """A date and time as on the other admin lists ("26 Nov 2026, 01:42"), kept on one line."""
+
+    def __init__(self, name, **kwargs):
+        super().__init__(name, accessor=lambda obj: _when(getattr(obj, name)), classname="nowrap", **kwargs)
 
 
 def _supporter_link(message: EmailMessage, user):
@@ -56,7 +98,15 @@ class EmailMessageFilterSet(WagtailFilterSet):
         fields = []
 
 
-class EmailMessageIndexView(generic.IndexView):
+class SentEmailNames(MenuNames):
+    singular, plural = "sent email", "sent emails"
+
+
+class EmailMessageIndexView(SentEmailNames, generic.IndexView):
+    page_title = "Sent emails"
+    results_template_name = "supporters/admin/email_listing_results.html"
+    no_results_text = "No email has been sent yet."
+
     def get_base_queryset(self):
         return super().get_base_queryset().select_related("supporter")
 
@@ -65,7 +115,7 @@ class EmailMessageIndexView(generic.IndexView):
         return [
             self._get_title_column_class(TitleColumn)(
                 "date", label="Date", accessor=lambda m: _when(m.created_at), sort_key="created_at",
-                get_url=self.get_inspect_url),
+                get_url=self.get_inspect_url, classname="nowrap"),
             RecipientColumn("to", label="To", sort_key="to_email"),
             Column("subject", label="Subject", sort_key="subject"),
             Column("category", label="Category", accessor=lambda m: _CATEGORY_LABELS.get(m.category, m.category),
@@ -74,8 +124,10 @@ class EmailMessageIndexView(generic.IndexView):
         ]
 
 
-class EmailMessageInspectView(generic.InspectView):
+class EmailMessageInspectView(SentEmailNames, DashedInspectView):
     """What was sent and what the provider told us of it. The body is not kept, so never shown."""
+
+    page_title = "Sent email"
 
     def get_page_subtitle(self):
         return self.object.subject
@@ -134,7 +186,12 @@ class EmailSuppressionForm(WagtailAdminModelForm):
     class Meta:
         model = EmailSuppression
         fields = ["email", "detail"]
-        help_texts = {"detail": "Why, in a few words: it is kept with the address."}
+        labels = {"email": "Email address"}
+        help_texts = {
+            "email": "This stops every email to the address, not only mailings: receipts, Gift Aid "
+                     "confirmations and giving statements too. It cannot be undone here.",
+            "detail": "Why, in a few words (e.g. “Asked by phone on 25 Nov”): it is kept with the address.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -144,9 +201,58 @@ class EmailSuppressionForm(WagtailAdminModelForm):
         return self.cleaned_data["email"].strip().lower()
 
 
-class EmailSuppressionCreateView(generic.CreateView):
+class SuppressionNames(MenuNames):
+    singular, plural = "suppressed address", "suppressed addresses"
+
+
+class EmailSuppressionIndexView(SuppressionNames, generic.IndexView):
+    page_title = "Suppressed addresses"
+    results_template_name = "supporters/admin/email_listing_results.html"
+    add_item_label = "Suppress an address"
+    no_results_text = ("No address is suppressed. An address is added here when an email to it bounces for good "
+                       "or its owner marks our mail as spam.")
+
+    @cached_property
+    def columns(self):
+        return [
+            self._get_title_column_class(TitleColumn)(
+                "email", label="Address", sort_key="email", get_url=self.get_inspect_url, classname="nowrap"),
+            Column("reason", label="Reason", accessor="get_reason_display", sort_key="reason"),
+            Column("detail", label="Detail"),
+            WhenColumn("created_at", label="Since", sort_key="created_at"),
+        ]
+
+
+class EmailSuppressionCreateView(SuppressionNames, generic.CreateView):
+    page_subtitle = "Suppress an address"
+    submit_button_label = "Suppress this address"
+    submit_button_active_label = "Suppressing…"
+
+    def get_header_title(self):
+        return self.page_subtitle
+
+    def get_breadcrumbs_items(self):
+        return super().get_breadcrumbs_items()[:-1] + [{"url": "", "label": self.get_page_subtitle()}]
+
+    def get_success_message(self, instance):
+        return f"{instance.email} is suppressed: no email goes to it now."
+
     def get_success_buttons(self):
         return []  # nothing to edit afterwards
+
+
+class EmailSuppressionInspectView(SuppressionNames, DashedInspectView):
+    page_title = "Suppressed address"
+
+    def get_page_subtitle(self):
+        return self.object.email
+
+    def get_field_label(self, field_name, field):
+        labels = {"email": "Address", "created_at": "Since"}
+        return labels.get(field_name) or super().get_field_label(field_name, field)
+
+    def get_created_at_display_value(self):
+        return _when(self.object.created_at)
 
 
 class EmailSuppressionViewSet(ModelViewSet):
@@ -154,10 +260,12 @@ class EmailSuppressionViewSet(ModelViewSet):
     icon = "cross"
     menu_label = "Suppressed addresses"
     url_prefix = "email-suppressions"
+    index_view_class = EmailSuppressionIndexView
     add_view_class = EmailSuppressionCreateView
+    inspect_view_class = EmailSuppressionInspectView
     copy_view_enabled = False
     inspect_view_enabled = True
-    list_display = ["email", "reason", "detail", "created_at"]
+    inspect_view_fields = ["email", "reason", "detail", "created_at"]
     list_filter = ["reason"]
     search_fields = ["email"]
     search_backend_name = None

@@ -3,7 +3,6 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 from django.templatetags.static import static
 from django.urls import path
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
@@ -16,14 +15,23 @@ from supporters.models import EmailTemplate, Supporter
 
 
 class SupporterRecordView(views.SupporterInspectView):
-    """The record, with header buttons from the apps above (which `supporters`
-    may not import): each function registered under the hook
-    "register_supporter_record_buttons" takes supporter= and user= and returns HeaderButtons."""
+    """The record, with buttons from the apps above (which `supporters` may not
+    import): each function registered under the hook "register_supporter_record_buttons"
+    takes supporter= and user= and returns Buttons (label and url), shown in the
+    record's row of actions rather than the header, where a phone needs the room for the name."""
 
-    @cached_property
-    def header_buttons(self):
-        return [button for hook in hooks.get_hooks("register_supporter_record_buttons")
-                for button in hook(supporter=self.object, user=self.request.user)]
+    def get_breadcrumbs_items(self):
+        # The header shows the supporter's name alone (on a phone "Supporter record" took its room),
+        # and no link to the edit form before it: "Edit details" is in the row of actions.
+        edit_url = self.get_edit_url()
+        items = [item for item in super().get_breadcrumbs_items()[:-1] if not edit_url or item["url"] != edit_url]
+        return [*items, {"url": "", "label": self.get_page_subtitle()}]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["record_buttons"] = [button for hook in hooks.get_hooks("register_supporter_record_buttons")
+                                     for button in hook(supporter=self.object, user=self.request.user)]
+        return context
 
 
 class SupporterViewSet(ModelViewSet):
