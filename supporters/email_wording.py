@@ -1,5 +1,5 @@
 """The starting wording of each transactional email, and the placeholders each
-may use. Staff change the wording in the admin (Settings → Email wording); the
+may use. Staff change the wording in the admin (Snippets → Email wording); the
 figures, links and branding around it come from the code that sends it."""
 
 COMMON = {

@@ -410,6 +410,7 @@ class EmailTemplate(PreviewableMixin, models.Model):
 
     class Meta:
         ordering = ["key"]
+        verbose_name = verbose_name_plural = "email wording"
 
     def __str__(self):
         return self.get_key_display()
