@@ -297,6 +297,13 @@ def run(url: str, supporters: int = SUPPORTERS) -> None:
               f"{time.perf_counter() - started:.1f} s (bulk SQL on the bench database: consent given to "
               f"{data['consented']:,} with a consent event each, an address to the {data['addressed']:,} without "
               f"one, {data['added']:,} supporters added)")
+        # The benches before this one bulk-load a million gifts; let the database
+        # settle (as a live one would be) so their clean-up is not timed here.
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+            cursor.execute("VACUUM ANALYZE")
+        print(f"mailing: database vacuumed and checkpointed first, in {time.perf_counter() - started:.1f} s")
 
         # --- queued: the audience, as staff see it, becomes one row per recipient.
         first = Mailing.objects.create(name="Bench: winter appeal", subject=SUBJECT, body=BODY,
