@@ -2,11 +2,8 @@
 pick a segment, see who it reaches, send a test, send, and watch it go out.
 Each view checks its permission, validates input and calls one service."""
 
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -150,9 +147,8 @@ class MailingInspectView(generic.InspectView):
         else:
             progress = selectors.mailing_progress(mailing=mailing)
             done = sum(n for status, n in progress.items() if status not in services.IN_FLIGHT)
-            last_activity = mailing.recipients.aggregate(last=Max("updated_at"))["last"]
-            stalled = mailing.status == Mailing.Status.SENDING and (
-                last_activity is None or last_activity < timezone.now() - timedelta(minutes=settings.MAILING_STALE_MINUTES))
+            last_activity = selectors.mailing_last_activity(mailing=mailing)
+            stalled = selectors.mailing_stalled(mailing=mailing)
             context.update(progress=[(MailingRecipient.Status(s).label, n) for s, n in progress.items() if n],
                            done=done, percent=(100 * done // mailing.recipient_count) if mailing.recipient_count else 100,
                            last_activity=last_activity, stalled=stalled,

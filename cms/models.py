@@ -269,4 +269,5 @@ class MailingRecipient(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mailing", "supporter"], name="one_message_per_supporter")]
-        indexes = [models.Index(fields=["mailing", "status"], name="mailing_recipient_status_idx")]
+        indexes = [models.Index(fields=["mailing", "status"], name="mailing_recipient_status_idx"),
+                   models.Index(fields=["mailing", "updated_at"], name="mailing_recipient_activity_idx")]

@@ -3,7 +3,8 @@
 import dataclasses
 import datetime
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cms.models import Mailing, MailingRecipient
@@ -81,3 +82,19 @@ def mailing_progress(*, mailing: Mailing) -> dict[str, int]:
     """How many recipients are in each state (every state listed, 0 if none)."""
     counts = dict(MailingRecipient.objects.filter(mailing=mailing).values_list("status").annotate(n=Count("pk")))
     return {status: counts.get(status, 0) for status in MailingRecipient.Status.values}
+
+
+def mailing_last_activity(*, mailing: Mailing) -> datetime.datetime | None:
+    """When a worker last touched one of the mailing's recipients (an index look-up)."""
+    return MailingRecipient.objects.filter(mailing=mailing).aggregate(last=Max("updated_at"))["last"]
+
+
+def mailing_stalled(*, mailing: Mailing, stale_after: datetime.timedelta | None = None) -> bool:
+    """Still sending, but nothing has moved for `stale_after` (MAILING_STALE_MINUTES):
+    its workers are taken for dead, and it may be resumed."""
+    if mailing.status != Mailing.Status.SENDING:
+        return False
+    stale_after = stale_after if stale_after is not None else datetime.timedelta(
+        minutes=settings.MAILING_STALE_MINUTES)
+    last = mailing_last_activity(mailing=mailing)
+    return last is None or last < timezone.now() - stale_after

@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from cms.models import Mailing, MailingRecipient
-from cms.selectors import mailing_audience
+from cms.selectors import mailing_audience, mailing_stalled
 from config.errors import ApplicationError
 from supporters.models import EmailMessage, Interaction, Supporter
 from supporters.services import email as email_services
@@ -122,8 +122,15 @@ def _send_one(mailing: Mailing, recipient: MailingRecipient, mail_connection, su
     with transaction.atomic():
         message = EmailMessage.objects.create(supporter=supporter, to_email=supporter.email, category="mailing",
                                               is_marketing=True, subject=mailing.subject[:255])
-        MailingRecipient.objects.filter(pk=recipient.pk).update(status=Status.SENDING, message=message,
-                                                                updated_at=timezone.now())
+        # Only while this worker's claim still holds (its claim time is the token):
+        # a resume may have given the row back to the others after a long stall.
+        held = MailingRecipient.objects.filter(
+            pk=recipient.pk, status=Status.CLAIMED, updated_at=recipient.updated_at,
+        ).update(status=Status.SENDING, message=message, updated_at=timezone.now())
+        if not held:
+            transaction.set_rollback(True)
+    if not held:
+        return
 
     def rendered_for(_message, unsubscribe_url):
         return mailing_render(mailing=mailing, supporter=supporter, unsubscribe_url=unsubscribe_url)
@@ -153,16 +160,16 @@ def mailing_finish_if_done(*, mailing_id: int) -> bool:
 
 
 def mailing_resume(*, mailing: Mailing, stale_after: datetime.timedelta | None = None) -> dict[str, int]:
-    """After a worker died: rows it had claimed but not tried go back to
-    waiting; a row it was sending when it died is marked `unknown` and never
-    sent again (the provider may have it). Then the workers start again.
-    Rows touched within `stale_after` belong to a live worker and are left."""
+    """After the workers died (nothing has moved for `stale_after`): rows they
+    had claimed but not tried go back to waiting; a row being sent when they
+    died is marked `unknown` and never sent again (the provider may have it).
+    Then the workers start again. A mailing still moving is left alone."""
     stale_after = stale_after if stale_after is not None else datetime.timedelta(
         minutes=settings.MAILING_STALE_MINUTES)
     cutoff = timezone.now() - stale_after
     with transaction.atomic():
         mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
-        if mailing.status != Mailing.Status.SENDING:
+        if not mailing_stalled(mailing=mailing, stale_after=stale_after):
             return {"returned": 0, "unknown": 0}
         stale = MailingRecipient.objects.filter(mailing=mailing, updated_at__lt=cutoff)
         returned = stale.filter(status=Status.CLAIMED).update(status=Status.PENDING, updated_at=timezone.now())

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.mail import get_connection
 from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
 from django.db import connection
@@ -288,3 +289,19 @@ def test_two_records_of_one_person_get_one_message_and_one_unsubscribe_stops_bot
     second.refresh_from_db()
     assert not first.consent_email and not second.consent_email
     assert selectors.mailing_audience_count(mailing=services.mailing_copy(mailing=appeal)).will_receive == 1
+
+
+def test_a_claim_given_back_after_a_long_stall_is_not_sent_by_its_old_worker(settings):
+    """A worker so slow that its claim went stale: the resume gave its rows to
+    others, so when it wakes it sends none of them."""
+    SupporterFactory.create_batch(3, consent_email=True)
+    appeal = mailing()
+    services.mailing_send(mailing=appeal)
+    slow_worker_rows = services._claim(appeal.pk, 3)
+    assert services.mailing_resume(mailing=appeal, stale_after=datetime.timedelta(0))["returned"] == 3
+    while services.mailing_send_batch(mailing_id=appeal.pk):
+        pass
+    assert len(mail.outbox) == 3
+    for row in slow_worker_rows:  # the slow worker carries on with what it held
+        services._send_one(appeal, row, get_connection(), {})
+    assert len(mail.outbox) == 3, "nobody twice"
