@@ -676,12 +676,6 @@ def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, b
     today = timezone.localdate()
     declaration.confirmation_sent_on = today
     _validated_update(declaration, fields=["confirmation_sent_on"])
-    timeline_add(
-        supporter=supporter,
-        kind=Interaction.Kind.EMAIL,
-        summary=f"Written confirmation of Gift Aid declaration {declaration.reference} emailed to {supporter.email}",
-        by=by,
-    )
     # The wording above the record is the staff's (EmailTemplate "gift_aid_confirmation"); the record HMRC
     # asks for (details, the declaration, the right to cancel) is added here, so no edit can drop it.
     record = gift_aid_written_record(declaration=declaration, letter_date=today)
@@ -699,6 +693,8 @@ def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, b
             values={"declared_on": _long_date(declaration.declared_on), "letter_date": _long_date(today)},
             extra_html=render_to_string("emails/gift_aid_confirmation.html", record),
             extra_text=render_to_string("emails/gift_aid_confirmation.txt", record).strip(),
+            timeline_summary=f"Written confirmation of Gift Aid declaration {declaration.reference} emailed to "
+                             f"{supporter.email}", by=by,
         )
     except (AnymailError, smtplib.SMTPException, OSError) as error:
         # Raising rolls back the confirmation date: nothing was sent, so nothing is recorded.

@@ -221,10 +221,12 @@ def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: 
 
 def email_send_template(*, supporter: Supporter, key: str, values: dict | None = None,
                         details: list[tuple[str, str]] = (), action: tuple[str, str] | None = None,
-                        extra_html: str = "", extra_text: str = "", once_key: str | None = None) -> EmailMessage:
+                        extra_html: str = "", extra_text: str = "", once_key: str | None = None,
+                        timeline_summary: str = "", by=None) -> EmailMessage:
     """A transactional message (not marketing: it goes without marketing consent)
-    in the wording staff keep for `key`, recorded on the supporter's timeline.
-    With a `once_key`, sent at most once (see email_send)."""
+    in the wording staff keep for `key`, recorded on the supporter's timeline
+    (as `timeline_summary` if given, and who sent it). With a `once_key`, sent
+    at most once (see email_send)."""
     template = email_template(key)
     merged = {**supporter_values(supporter), **(values or {})}
 
@@ -236,8 +238,9 @@ def email_send_template(*, supporter: Supporter, key: str, values: dict | None =
     if message.status == EmailMessage.Status.SENT:
         from supporters.services import timeline_add
 
-        timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL, summary=f"Email sent: {message.subject}",
-                     source_ref=f"email:{message.uid}")
+        timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL,
+                     summary=timeline_summary or f"Email sent: {message.subject}", source_ref=f"email:{message.uid}",
+                     by=by)
     return message
 
 

@@ -105,7 +105,8 @@ class TestRecordByPhone:
         page = inspect(fundraiser_client, supporter)
         assert declaration.reference in page and "Active" in page
         assert f"Sent {today():%-d %b %Y}" in page
-        assert supporter.interactions.filter(kind=Interaction.Kind.EMAIL, summary__contains="emailed").exists()
+        assert list(supporter.interactions.filter(kind=Interaction.Kind.EMAIL).values_list("summary", flat=True)) == [
+            f"Written confirmation of Gift Aid declaration {declaration.reference} emailed to {supporter.email}"]
 
     def test_no_email_address_means_post_the_letter(self, fundraiser_client, supporter_factory, mailoutbox):
         supporter = supporter_factory(email="", first_name="Zoë", last_name="D'Arcy")
