@@ -781,10 +781,6 @@ def _schedule_rows(rows) -> list[hmrc.ScheduleRow]:
                                                                 chunk_size=5000)]
 
 
-def claim_schedule_rows(claim: GiftAidClaim) -> list[hmrc.ScheduleRow]:
-    return _schedule_rows(claim.rows.all())
-
-
 def _part(claim: GiftAidClaim, number: int, rows: list[hmrc.ScheduleRow]) -> dict:
     return {
         "number": number, "rows": rows, "earliest_gift_date": min(r.date for r in rows),
@@ -793,23 +789,17 @@ def _part(claim: GiftAidClaim, number: int, rows: list[hmrc.ScheduleRow]) -> dic
     }
 
 
-def claim_parts(claim: GiftAidClaim) -> list[dict]:
-    """The claim as HMRC takes it: at most 1,000 rows per schedule, each part
-    with its own earliest date; any adjustment goes on the first part. Reads
-    every row: for one part, claim_part(); for the figures, claim_part_summaries()."""
-    return [_part(claim, number, rows)
-            for number, rows in enumerate(hmrc.schedules(claim_schedule_rows(claim)), start=1)]
-
-
 def claim_part(claim: GiftAidClaim, number: int) -> dict | None:
-    """Part `number` of claim_parts(), reading only its own rows; None if the claim has no such part."""
+    """Part `number` of the claim as HMRC takes it (at most 1,000 rows per
+    schedule, each with its own earliest date; any adjustment on the first),
+    reading only its own rows; None if the claim has no such part."""
     size = hmrc.MAX_ROWS_PER_SCHEDULE
     rows = _schedule_rows(claim.rows.filter(number__gt=(number - 1) * size, number__lte=number * size))
     return _part(claim, number, rows) if rows else None
 
 
 def claim_part_summaries(claim: GiftAidClaim) -> list[dict]:
-    """claim_parts() without the rows, from one query: each part's number,
+    """Every part of the claim without its rows, from one query: each part's number,
     row_count, amount_pence, earliest_gift_date and adjustment_pence."""
     parts = (claim.rows.order_by().values(part=(F("number") - 1) / hmrc.MAX_ROWS_PER_SCHEDULE + 1)
              .annotate(row_count=Count("id"), amount_pence=Sum("amount_pence"), earliest_gift_date=Min("date"))

@@ -442,7 +442,10 @@ def test_more_than_a_thousand_rows_make_more_than_one_schedule(settings):
         Donation(supporter=d, amount_pence=1000 + i, status="succeeded", created_at=when(D(2026, 2, 1)),
                  paid_at=when(D(2026, 2, 1 + i % 20))) for i, d in enumerate(donors)])
     claim = build(D(2026, 1, 1), D(2026, 3, 31))
-    parts = gift_aid.claim_parts(claim)
+    summaries = gift_aid.claim_part_summaries(claim)
+    assert [p["row_count"] for p in summaries] == [1000, 1]
+    parts = [gift_aid.claim_part(claim, p["number"]) for p in summaries]
+    assert gift_aid.claim_part(claim, 3) is None
     assert [len(p["rows"]) for p in parts] == [1000, 1]
     assert sum(p["amount_pence"] for p in parts) == claim.gifts_pence
     assert parts[1]["earliest_gift_date"] == parts[1]["rows"][0].date
