@@ -3,6 +3,7 @@ pick a segment, see who it reaches, send a test, send, and watch it go out.
 Each view checks its permission, validates input and calls one service."""
 
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -19,6 +20,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from cms import selectors, services
 from cms.models import Mailing, MailingRecipient
 from config.errors import ApplicationError
+from supporters.email_wording import fill
 
 VIEW, CHANGE, SEND = "cms.view_mailing", "cms.change_mailing", "cms.send_mailing"
 COPIED_SESSION_KEY = "mailing_copied"
@@ -42,7 +44,8 @@ def mailing_sample(mailing: Mailing):
 
 def sample_subject(mailing: Mailing, subject: str | None = None) -> str:
     """The subject as a supporter sees it, marked "e.g." when it changes from one supporter to the next."""
-    subject = subject if subject is not None else mailing_sample(mailing).subject
+    if subject is None:
+        subject = " ".join(fill(mailing.subject, {"charity_name": settings.CHARITY_NAME, **SAMPLE_VALUES}).split())
     return subject if subject == " ".join(mailing.subject.split()) else f"e.g. {subject}"
 
 

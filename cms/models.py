@@ -1,4 +1,3 @@
-import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -229,13 +228,9 @@ class Mailing(models.Model):
         return self.name
 
     def clean(self):
-        from supporters.email_wording import COMMON
+        from supporters.email_wording import COMMON, check_placeholders
 
-        for field in ("subject", "body"):
-            unknown = sorted({n for n in re.findall(r"\{\{\s*(\w+)\s*\}\}", getattr(self, field)) if n not in COMMON})
-            if unknown:
-                raise ValidationError({field: f"Unknown placeholder: {', '.join(unknown)}. "
-                                              f"Use: {', '.join(sorted(COMMON))}."})
+        check_placeholders(self, fields=("subject", "body"), allowed=COMMON)
         if self.last_gift_from and self.last_gift_to and self.last_gift_from > self.last_gift_to:
             raise ValidationError({"last_gift_to": "This date is before the “on or after” date."})
         if self.button_url and not self.button_label.strip():

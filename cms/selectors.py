@@ -41,9 +41,18 @@ def mailing_segment(*, mailing: Mailing) -> QuerySet:
     return segment
 
 
+# Who can be sent marketing email: current consent, an address, not suppressed
+# (over the `suppressed` annotation that _with_suppressed adds). The count staff
+# see and the send use this one rule.
+REACHABLE = Q(consent_email=True) & ~Q(email="") & Q(suppressed=False)
+
+
+def _with_suppressed(segment: QuerySet) -> QuerySet:
+    return segment.annotate(suppressed=Exists(EmailSuppression.objects.filter(email=OuterRef("email"))))
+
+
 def _reachable(segment: QuerySet) -> QuerySet:
-    suppressed = EmailSuppression.objects.filter(email=OuterRef("email"))
-    return segment.filter(consent_email=True).exclude(email="").filter(~Exists(suppressed))
+    return _with_suppressed(segment).filter(REACHABLE)
 
 
 def mailing_audience(*, mailing: Mailing) -> QuerySet:
@@ -66,13 +75,11 @@ class AudienceCount:
 
 def mailing_audience_count(*, mailing: Mailing) -> AudienceCount:
     """The figures staff see before sending, in one query."""
-    suppressed = Exists(EmailSuppression.objects.filter(email=OuterRef("email")))
-    reachable = Q(consent_email=True) & ~Q(email="") & Q(suppressed=False)
-    figures = mailing_segment(mailing=mailing).annotate(suppressed=suppressed).aggregate(
+    figures = _with_suppressed(mailing_segment(mailing=mailing)).aggregate(
         in_segment=Count("pk"),
         no_consent=Count("pk", filter=Q(consent_email=False)),
-        unreachable=Count("pk", filter=Q(consent_email=True) & (Q(email="") | Q(suppressed=True))),
-        will_receive=Count("email", filter=reachable, distinct=True),
+        unreachable=Count("pk", filter=Q(consent_email=True) & ~REACHABLE),
+        will_receive=Count("email", filter=REACHABLE, distinct=True),
     )
     same_address = figures["in_segment"] - figures["no_consent"] - figures["unreachable"] - figures["will_receive"]
     return AudienceCount(**figures, same_address=same_address)

@@ -1,6 +1,13 @@
 """The starting wording of each transactional email, and the placeholders each
-may use. Staff change the wording in the admin (Snippets → Email wording); the
+may use, and how placeholders are checked and filled. Staff change the wording in the admin (Snippets → Email wording); the
 figures, links and branding around it come from the code that sends it."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
 
 COMMON = {
     "first_name": "The supporter's first name (or preferred name)",
@@ -84,3 +91,17 @@ def gift_aid_sentence(gift_aid_total: str, *, has_gift_aid: bool) -> str:
         return f"Gift Aid added {gift_aid_total} more, at no cost to you."
     return ("If you pay UK income tax, a Gift Aid declaration would let us claim 25p more on every £1 you give, "
             "at no cost to you: just reply to this email.")
+
+
+def fill(text: str, values: dict) -> str:
+    """The text with each {{ placeholder }} replaced by its value (unknown ones by nothing)."""
+    return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text)
+
+
+def check_placeholders(instance, *, fields: tuple[str, ...], allowed) -> None:
+    """ValidationError naming the field and the placeholders it may not use."""
+    for field in fields:
+        unknown = sorted({name for name in PLACEHOLDER.findall(getattr(instance, field)) if name not in allowed})
+        if unknown:
+            raise ValidationError({field: f"Unknown placeholder: {', '.join(unknown)}. "
+                                          f"Use: {', '.join(sorted(allowed))}."})

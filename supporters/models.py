@@ -416,15 +416,9 @@ class EmailTemplate(PreviewableMixin, models.Model):
         return self.get_key_display()
 
     def clean(self):
-        from supporters.email_wording import allowed_placeholders
+        from supporters.email_wording import allowed_placeholders, check_placeholders
 
-        allowed = allowed_placeholders(self.key)
-        for field in ("subject", "body"):
-            unknown = sorted({name for name in re.findall(r"\{\{\s*(\w+)\s*\}\}", getattr(self, field))
-                              if name not in allowed})
-            if unknown:
-                raise ValidationError({field: f"Unknown placeholder: {', '.join(unknown)}. "
-                                              f"Use: {', '.join(sorted(allowed))}."})
+        check_placeholders(self, fields=("subject", "body"), allowed=allowed_placeholders(self.key))
 
     def get_preview_template(self, request, mode_name):
         return "emails/preview.html"

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from config.errors import ApplicationError
-from supporters.email_wording import DEFAULTS, SAMPLE_VALUES, allowed_placeholders
+from supporters.email_wording import DEFAULTS, SAMPLE_VALUES, allowed_placeholders, fill
 from supporters.models import (
     Channel,
     ConsentMethod,
@@ -33,7 +33,6 @@ from supporters.models import (
     Supporter,
 )
 
-_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 UNSUBSCRIBE_SALT = "supporters.unsubscribe"
 UNSUBSCRIBE_WORDING = "Unsubscribed from email by the link in a message."
 
@@ -43,10 +42,6 @@ class Rendered:
     subject: str
     html: str
     text: str
-
-
-def _fill(text: str, values: dict) -> str:
-    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text)
 
 
 def site_url() -> str:
@@ -71,12 +66,12 @@ def email_render(*, subject: str, body: str, values: dict, details: list[tuple[s
     `details` (label, value) rows and an `action` (label, url) button are added
     by the caller's code, below the wording, so staff edits cannot break them."""
     values = {"charity_name": settings.CHARITY_NAME, **values}
-    filled_body = _fill(body, values).strip()
+    filled_body = fill(body, values).strip()
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", filled_body) if p.strip()]
     context = {"charity_name": settings.CHARITY_NAME, "site_url": site_url(), "paragraphs": paragraphs,
                "paragraphs_html": "".join(linebreaks(escape(p)) for p in paragraphs), "details": list(details),
                "action": action, "extra_html": extra_html, "extra_text": extra_text,
-               "unsubscribe_url": unsubscribe_url, "subject": _fill(subject, values).strip(),
+               "unsubscribe_url": unsubscribe_url, "subject": fill(subject, values).strip(),
                "footer_lines": _footer_provider() if _footer_provider else [settings.CHARITY_NAME]}
     return Rendered(subject=" ".join(context["subject"].split()),
                     html=render_to_string("emails/message.html", context),
@@ -97,18 +92,23 @@ def supporter_values(supporter: Supporter) -> dict:
             "full_name": " ".join(p for p in (supporter.title, supporter.first_name, supporter.last_name) if p)}
 
 
-# What the code adds below each wording, with sample figures, for the preview.
+# What the code adds below each wording, with sample figures, for the preview
+# (the senders: donations.services, donations.monthly, campaigns.services,
+# supporters.services' Gift Aid confirmation, donations.statements).
 _SAMPLE_EXTRAS = {
     "receipt": ([("Amount", "£25.00"), ("Date", "25 November 2026"), ("Reference", "D0000042")],
                 "See what your gift does"),
     "monthly_welcome": ([("Monthly gift", "£10.00"), ("Taken on", "the 5th of each month")], "Manage my monthly gift"),
     "monthly_payment_failed": ([("Monthly gift", "£10.00"), ("For", "December 2026"), ("Card", "ending 4242"),
                                 ("Next attempt", "8 December 2026")], "Update my card"),
-    "gift_aid_confirmation": ([("Name", "Ms Amara Okafor"), ("Home address", "12 Mill Lane, Leeds, LS6 2AB"),
-                               ("Declared on", "25 November 2026")], None),
+    "gift_aid_confirmation": ([("Your name", "Ms Amara Okafor"), ("Your home address", "12 Mill Lane, Leeds, LS6 2AB"),
+                               ("Gifts it covers", "This gift, gifts in the past four years and all future gifts"),
+                               ("Date of your declaration", "25 November 2026"),
+                               ("Date of this letter", "25 November 2026"), ("Reference", "GAD000042")], None),
     "fundraiser_page_approved": ([("Your page", "Amara runs the London Marathon"), ("For", "London Marathon 2027")],
                                  "See my page"),
-    "annual_statement": ([("Gifts", "£300.00"), ("Gift Aid", "£75.00")], "See your statement"),
+    "annual_statement": ([("Tax year", "2025–26 (6 April 2025 to 5 April 2026)"), ("Gifts", "12"),
+                          ("Total given", "£300.00"), ("Gift Aid", "£75.00")], "See your statement"),
 }
 
 
