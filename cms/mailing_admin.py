@@ -4,11 +4,9 @@ Each view checks its permission, validates input and calls one service."""
 
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
@@ -20,21 +18,13 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from cms import selectors, services
 from cms.models import Mailing, MailingRecipient
 from config.errors import ApplicationError
+from config.formats import admin_datetime
+from config.permissions import require_perm
 from supporters.email_wording import fill
 
 VIEW, CHANGE, SEND = "cms.view_mailing", "cms.change_mailing", "cms.send_mailing"
 COPIED_SESSION_KEY = "mailing_copied"
 SAMPLE_VALUES = {"first_name": "Amara", "full_name": "Ms Amara Okafor"}  # the screens' example supporter
-
-
-def _when(value):
-    """As on the other admin lists: "26 Nov 2026, 01:42"."""
-    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
-
-
-def _require(request, permission):
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
 
 
 def mailing_sample(mailing: Mailing):
@@ -79,9 +69,9 @@ class MailingIndexView(generic.IndexView):
             Column("subject", label="Subject", accessor=sample_subject),
             Column("status", label="Status", accessor="get_status_display", sort_key="status"),
             Column("recipient_count", label="Recipients", accessor=lambda m: m.recipient_count or "—"),
-            Column("send_started_at", label="Sent", accessor=lambda m: _when(m.send_started_at),
+            Column("send_started_at", label="Sent", accessor=lambda m: admin_datetime(m.send_started_at),
                    sort_key="send_started_at", classname="nowrap"),
-            Column("created_at", label="Written", accessor=lambda m: _when(m.created_at), sort_key="created_at",
+            Column("created_at", label="Written", accessor=lambda m: admin_datetime(m.created_at), sort_key="created_at",
                    classname="nowrap"),
         ]
 
@@ -171,7 +161,7 @@ class MailingSendView(WagtailAdminTemplateMixin, TemplateView):
         self.mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
 
     def dispatch(self, request, *args, **kwargs):
-        _require(request, SEND)
+        require_perm(request, SEND)
         return super().dispatch(request, *args, **kwargs)
 
     def get_page_subtitle(self):
@@ -203,7 +193,7 @@ class MailingSendView(WagtailAdminTemplateMixin, TemplateView):
 
 @require_POST
 def mailing_test(request, pk):
-    _require(request, CHANGE)
+    require_perm(request, CHANGE)
     mailing = get_object_or_404(Mailing, pk=pk)
     try:
         address = services.mailing_send_test(mailing=mailing, user=request.user)
@@ -218,7 +208,7 @@ def mailing_test(request, pk):
 
 @require_POST
 def mailing_resume(request, pk):
-    _require(request, SEND)
+    require_perm(request, SEND)
     mailing = get_object_or_404(Mailing, pk=pk)
     result = services.mailing_resume(mailing=mailing)
     messages.success(request, f"Sending resumed at {timezone.localtime():%H:%M}. "
@@ -229,7 +219,7 @@ def mailing_resume(request, pk):
 
 @require_POST
 def mailing_copy(request, pk):
-    _require(request, "cms.add_mailing")
+    require_perm(request, "cms.add_mailing")
     copy = services.mailing_copy(mailing=get_object_or_404(Mailing, pk=pk), by=request.user)
     request.session[COPIED_SESSION_KEY] = copy.pk
     messages.success(request, "A new draft with the same wording and segment. Change what you need, then send.")

@@ -8,15 +8,12 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cms.models import Mailing, MailingRecipient
+from config.formats import day_start
 from donations.models import Donation, RecurringGift
 from supporters.models import EmailSuppression, Supporter, SupporterTag
 
 # A monthly giver still has a live commitment, even while a card is being replaced.
 LIVE_MONTHLY = (RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE, RecurringGift.Status.PAUSED)
-
-
-def _day_start(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
 def mailing_segment(*, mailing: Mailing) -> QuerySet:
@@ -31,10 +28,10 @@ def mailing_segment(*, mailing: Mailing) -> QuerySet:
     if mailing.campaign_id:
         segment = segment.filter(Exists(gifts.filter(campaign_id=mailing.campaign_id)))
     if mailing.last_gift_from:
-        segment = segment.filter(Exists(gifts.filter(paid_at__gte=_day_start(mailing.last_gift_from))))
+        segment = segment.filter(Exists(gifts.filter(paid_at__gte=day_start(mailing.last_gift_from))))
     if mailing.last_gift_to:
         segment = segment.filter(Exists(gifts), ~Exists(gifts.filter(
-            paid_at__gte=_day_start(mailing.last_gift_to + datetime.timedelta(days=1)))))
+            paid_at__gte=day_start(mailing.last_gift_to + datetime.timedelta(days=1)))))
     if mailing.giving != Mailing.Giving.ANY:
         monthly = Exists(RecurringGift.objects.filter(supporter=OuterRef("pk"), status__in=LIVE_MONTHLY))
         segment = segment.filter(monthly if mailing.giving == Mailing.Giving.MONTHLY else ~monthly)

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
@@ -21,14 +20,11 @@ from wagtail.admin.views import generic
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from config.errors import ApplicationError
+from config.formats import admin_datetime
 from donations import monthly, services, statements, webhooks
 from donations.services import gift_aid
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent, format_pence
 from supporters.models import Supporter
-
-
-def _when(value):
-    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
 
 
 def _money(field):
@@ -81,7 +77,7 @@ class DonationIndexView(generic.IndexView):
             Column("status", label="Status", accessor="get_status_display", sort_key="status"),
             Column("campaign", label="Campaign"),
             Column("channel", label="Channel", accessor="get_channel_display"),
-            Column("when", label="When", accessor=lambda d: _when(d.paid_at or d.created_at), sort_key="created_at"),
+            Column("when", label="When", accessor=lambda d: admin_datetime(d.paid_at or d.created_at), sort_key="created_at"),
         ]
 
 

@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -25,16 +24,12 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from config.errors import ApplicationError
 from config.money import format_pence
+from config.permissions import require_perm
 from donations import hmrc
 from donations.models import Donation, GiftAidClaim
 from donations.services import gift_aid
 
 VIEW, BUILD, SUBMIT = "donations.view_giftaidclaim", "donations.add_giftaidclaim", "donations.submit_giftaidclaim"
-
-
-def _require(request, permission):
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
 
 
 def _period(claim):
@@ -127,7 +122,7 @@ class ClaimBuildView(ClaimFormMixin, FormView):
     page_title = "Build a Gift Aid claim"
 
     def dispatch(self, request, *args, **kwargs):
-        _require(request, BUILD)
+        require_perm(request, BUILD)
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
@@ -187,7 +182,7 @@ class ClaimActionView(ClaimFormMixin, FormView):
         self.claim = get_object_or_404(GiftAidClaim, pk=kwargs["pk"])
 
     def dispatch(self, request, *args, **kwargs):
-        _require(request, self.permission)
+        require_perm(request, self.permission)
         return super().dispatch(request, *args, **kwargs)
 
     def get_page_subtitle(self):
@@ -246,7 +241,7 @@ class ClaimRepaymentView(ClaimActionView):
 
 @require_POST
 def claim_discard(request, pk):
-    _require(request, BUILD)
+    require_perm(request, BUILD)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     try:
         gift_aid.gift_aid_claim_discard(claim=claim)
@@ -272,7 +267,7 @@ def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
 
 def claim_schedule(request, pk, number, fmt):
     """A schedule (1,000 rows at most) as HMRC's .ods spreadsheet or as CSV."""
-    _require(request, VIEW)
+    require_perm(request, VIEW)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     if fmt not in ("ods", "csv"):
         raise Http404("No such format")
@@ -287,7 +282,7 @@ def claim_schedule(request, pk, number, fmt):
 
 def claim_xml(request, pk, number):
     """The Charities Online claim (R68, GovTalk) with its IRmark."""
-    _require(request, VIEW)
+    require_perm(request, VIEW)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     part = _part(claim, number)
     content = hmrc.r68_xml(gift_aid.claim_header(claim, part), part["rows"])
@@ -302,7 +297,7 @@ class _Echo:
 def claim_gifts_csv(request, pk):
     """Every gift in the claim, with its row and declaration: the audit trail
     HMRC may ask for, streamed (a claim may hold a million gifts)."""
-    _require(request, VIEW)
+    require_perm(request, VIEW)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     writer = csv.writer(_Echo())
     header = ["Gift", "Supporter", "Date received", "Amount claimed", "Gift Aid", "Schedule", "Row", "Declaration",
@@ -333,7 +328,7 @@ class FollowUpsView(WagtailAdminTemplateMixin, TemplateView):
     header_icon = "warning"
 
     def dispatch(self, request, *args, **kwargs):
-        _require(request, VIEW)
+        require_perm(request, VIEW)
         return super().dispatch(request, *args, **kwargs)
 
     def get_breadcrumbs_items(self):

@@ -16,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from config.formats import long_date
 from donations import stripe_gateway
 from donations.models import Donation, MonthlyCharge, RecurringGift, format_pence
 from donations.services import (
@@ -330,10 +331,6 @@ def _enqueue_failure_notice(charge_id: int, attempt: int) -> None:
     send_monthly_payment_failed.enqueue(charge_id=charge_id, attempt=attempt)
 
 
-def _long_date(value: datetime.date) -> str:
-    return f"{value.day} {value:%B %Y}"
-
-
 def monthly_charge_send_failure_notice(*, charge_id: int, attempt: int) -> EmailMessage | None:
     """Email the supporter that attempt `attempt` of a month's charge failed: the
     amount, the month, when we will try again, and the signed link to update
@@ -351,7 +348,7 @@ def monthly_charge_send_failure_notice(*, charge_id: int, attempt: int) -> Email
         return None
     amount, month = format_pence(charge.amount_pence, recurring.currency), f"{charge.month:%B %Y}"
     if charge.status == MonthlyCharge.Status.FAILED and charge.next_attempt_at:
-        next_day = _long_date(timezone.localtime(charge.next_attempt_at).date())
+        next_day = long_date(timezone.localtime(charge.next_attempt_at).date())
         next_try, next_detail = f"We will try again on {next_day}.", next_day
     else:
         next_try, next_detail = "We will not try again this month.", "None this month"

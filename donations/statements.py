@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from config.formats import day_start
 from config.money import format_pence
 from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift, GiftKind
 from donations.services import gift_aid
@@ -158,14 +159,10 @@ class Statement:
 
 # --- selectors ------------------------------------------------------------------
 
-def _moment(day: datetime.date) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
-
-
 def statement_gifts(*, tax_year: TaxYear) -> QuerySet[Donation]:
     """The gifts that count on statements for the tax year, received (given_on,
     local time) from 6 April to 5 April inclusive; for every supporter."""
-    start, end = _moment(tax_year.first_day), _moment(tax_year.last_day + datetime.timedelta(days=1))
+    start, end = day_start(tax_year.first_day), day_start(tax_year.last_day + datetime.timedelta(days=1))
     received = Q(paid_at__gte=start, paid_at__lt=end) | Q(paid_at__isnull=True, created_at__gte=start,
                                                           created_at__lt=end)
     # A lost dispute is left out whole: the donor took the money back through their bank.

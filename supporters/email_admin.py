@@ -5,8 +5,6 @@ stays once made, and staff with the permission may add one by hand."""
 
 import django_filters
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -19,6 +17,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
 
+from config.formats import admin_datetime
 from config.permissions import LimitedPolicy
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate
 
@@ -28,10 +27,6 @@ _CATEGORY_LABELS = dict(CATEGORIES)
 
 register_permission_policy(EmailMessage, LimitedPolicy(EmailMessage, allowed={"view"}))
 register_permission_policy(EmailSuppression, LimitedPolicy(EmailSuppression, allowed={"view", "add"}))
-
-
-def _when(value):
-    return date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
 
 
 class MenuNames:
@@ -71,7 +66,7 @@ class WhenColumn(Column):
     """A date and time as on the other admin lists ("26 Nov 2026, 01:42"), kept on one line."""
 
     def __init__(self, name, **kwargs):
-        super().__init__(name, accessor=lambda obj: _when(getattr(obj, name)), classname="nowrap", **kwargs)
+        super().__init__(name, accessor=lambda obj: admin_datetime(getattr(obj, name)), classname="nowrap", **kwargs)
 
 
 def _supporter_link(message: EmailMessage, user):
@@ -114,7 +109,7 @@ class EmailMessageIndexView(SentEmailNames, generic.IndexView):
     def columns(self):
         return [
             self._get_title_column_class(TitleColumn)(
-                "date", label="Date", accessor=lambda m: _when(m.created_at), sort_key="created_at",
+                "date", label="Date", accessor=lambda m: admin_datetime(m.created_at), sort_key="created_at",
                 get_url=self.get_inspect_url, classname="nowrap"),
             RecipientColumn("to", label="To", sort_key="to_email"),
             Column("subject", label="Subject", sort_key="subject"),
@@ -146,18 +141,18 @@ class EmailMessageInspectView(SentEmailNames, DashedInspectView):
         return _CATEGORY_LABELS.get(self.object.category, self.object.category)
 
     def get_created_at_display_value(self):
-        return _when(self.object.created_at)
+        return admin_datetime(self.object.created_at)
 
     def get_sent_at_display_value(self):
-        return _when(self.object.sent_at)
+        return admin_datetime(self.object.sent_at)
 
     def get_last_event_at_display_value(self):
-        return _when(self.object.last_event_at)
+        return admin_datetime(self.object.last_event_at)
 
     def get_events_display_value(self):
         events = self.object.events.order_by("occurred_at")
         return format_html_join("", "<div>{}: {}{}</div>", (
-            (_when(e.occurred_at), e.event_type, f" ({e.description})" if e.description else "") for e in events
+            (admin_datetime(e.occurred_at), e.event_type, f" ({e.description})" if e.description else "") for e in events
         )) or "—"
 
 
@@ -252,7 +247,7 @@ class EmailSuppressionInspectView(SuppressionNames, DashedInspectView):
         return labels.get(field_name) or super().get_field_label(field_name, field)
 
     def get_created_at_display_value(self):
-        return _when(self.object.created_at)
+        return admin_datetime(self.object.created_at)
 
 
 class EmailSuppressionViewSet(ModelViewSet):

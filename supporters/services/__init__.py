@@ -15,6 +15,7 @@ from django.utils import timezone
 from wagtail.log_actions import log
 
 from config.errors import ApplicationError
+from config.formats import long_date
 from supporters import personal_data
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
 from supporters.models import Channel, ConsentEvent, ErasureRecord, GiftAidDeclaration, Interaction, Supporter
@@ -683,14 +684,14 @@ def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, b
         ("Your name", record["full_name"]),
         ("Your home address", ", ".join(record["address_lines"])),
         ("Gifts it covers", record["covers"]),
-        ("Date of your declaration", _long_date(declaration.declared_on)),
-        ("Date of this letter", _long_date(today)),
+        ("Date of your declaration", long_date(declaration.declared_on)),
+        ("Date of this letter", long_date(today)),
         ("Reference", declaration.reference),
     ]
     try:
         message = email_services.email_send_template(
             supporter=supporter, key="gift_aid_confirmation", details=details,
-            values={"declared_on": _long_date(declaration.declared_on), "letter_date": _long_date(today)},
+            values={"declared_on": long_date(declaration.declared_on), "letter_date": long_date(today)},
             extra_html=render_to_string("emails/gift_aid_confirmation.html", record),
             extra_text=render_to_string("emails/gift_aid_confirmation.txt", record).strip(),
             timeline_summary=f"Written confirmation of Gift Aid declaration {declaration.reference} emailed to "
@@ -708,10 +709,6 @@ def gift_aid_declaration_send_confirmation(*, declaration: GiftAidDeclaration, b
             f"letter instead."
         )
     return declaration
-
-
-def _long_date(value: datetime.date) -> str:
-    return f"{value.day} {value:%B %Y}"
 
 
 @transaction.atomic
