@@ -129,32 +129,3 @@ def card(stripe_client):
         ).id
     return make
 
-
-def run_at_once(work, *, workers: int) -> list:
-    """Run `work()` in several threads at once, each with its own database
-    connection (PostgreSQL concurrency tests); returns what each returned and
-    fails the test with the first error any raised."""
-    import threading
-
-    from django.db import connection
-
-    start = threading.Barrier(workers)
-    results, errors = [], []
-
-    def worker():
-        try:
-            start.wait()
-            results.append(work())
-        except Exception as error:  # pragma: no cover - raised below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results

@@ -21,7 +21,7 @@ from config.errors import ApplicationError
 from donations.models import Donation, RecurringGift
 from supporters.models import EmailMessage, EmailSuppression, Interaction
 from supporters.services import supporter_erase
-from tests.conftest import run_at_once
+from tests.helpers import run_at_once
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,6 +14,7 @@ from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift, GiftKin
 from donations.services import gift_aid
 from supporters import services as supporter_services
 from supporters.models import GiftAidDeclaration
+from tests.helpers import refusals, run_at_once
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -385,8 +386,7 @@ def test_a_repayment_is_reconciled_against_the_claim():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the roles and pages that migrations made
 def test_two_claims_racing_for_the_same_gifts_never_claim_one_twice():
-    import threading
-
+    
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -399,26 +399,10 @@ def test_two_claims_racing_for_the_same_gifts_never_claim_one_twice():
     # Two officers build the same quarter; a third builds the next one, its own gifts only.
     periods = [(D(2026, 1, 1), D(2026, 3, 31), True), (D(2026, 1, 1), D(2026, 3, 31), True),
                (D(2026, 4, 1), D(2026, 6, 30), False)]
-    start = threading.Barrier(len(periods))
-    built, refused, errors = [], [], []
-
-    def finance_officer(period):
-        try:
-            start.wait()
-            built.append(build(period[0], period[1], include_earlier=period[2]))
-        except ApplicationError as error:
-            refused.append(str(error))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=finance_officer, args=(period,)) for period in periods]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    results = run_at_once(*[lambda period=period: build(period[0], period[1], include_earlier=period[2])
+                            for period in periods])
+    refused = refusals(results)
+    built = [result for result in results if not isinstance(result, Exception)]
     assert len(refused) == 1 and "already in claim" in refused[0], "the same period twice: one wins"
     assert len(built) == 2
     claimed = list(GiftAidClaimedGift.objects.values_list("donation_id", flat=True))

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from donations import monthly, services
 from donations.models import Donation, MonthlyCharge, RecurringGift
-from tests.conftest import run_at_once
+from tests.helpers import run_at_once
 
 pytestmark = pytest.mark.django_db
 

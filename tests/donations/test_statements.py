@@ -21,7 +21,7 @@ from donations.models import Donation, GiftKind
 from donations.services import gift_aid
 from supporters import services as supporter_services
 from supporters.models import EmailMessage, GiftAidDeclaration
-from tests.conftest import run_at_once
+from tests.helpers import run_at_once
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db

@@ -498,39 +498,19 @@ class TestImport:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the roles that migrations made
 def test_two_people_completing_and_cancelling_at_once_never_do_it_twice(supporter_factory):
-    import threading
-
     from django.db import connection
 
     from config.errors import ApplicationError
+    from tests.helpers import refusals, run_at_once
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL")
     supporter = supporter_factory()
     old = incomplete_declaration(supporter)
 
-    def race(action, count=2):
-        start = threading.Barrier(count)
-        done, refused, errors = [], [], []
-
-        def officer():
-            try:
-                start.wait()
-                done.append(action())
-            except ApplicationError as error:
-                refused.append(error.message)
-            except Exception as error:  # pragma: no cover - reported below
-                errors.append(error)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=officer) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert not errors
-        return done, refused
+    def race(action):
+        results = run_at_once(action, workers=2)
+        return [r for r in results if not isinstance(r, ApplicationError)], refusals(results)
 
     done, refused = race(lambda: services.gift_aid_declaration_complete(
         declaration=old, declared={"address_house": "14", "postcode": "LS6 2AA"}))
