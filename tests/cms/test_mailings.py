@@ -305,3 +305,21 @@ def test_a_claim_given_back_after_a_long_stall_is_not_sent_by_its_old_worker(set
     for row in slow_worker_rows:  # the slow worker carries on with what it held
         services._send_one(appeal, row, get_connection(), {})
     assert len(mail.outbox) == 3, "nobody twice"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_real_task_queue_sends_the_mailing_in_batches(settings):
+    """With the production task backend (tasks stored in the database), sending
+    only queues work; `db_worker` then sends batch after batch until done."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.MAILING_BATCH_SIZE = 2
+    supporters = SupporterFactory.create_batch(5, consent_email=True)
+    appeal = mailing()
+    services.mailing_send(mailing=appeal)
+    assert not mail.outbox, "nothing is sent in the request"
+    appeal.refresh_from_db()
+    assert appeal.status == "sending"
+    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    appeal.refresh_from_db()
+    assert appeal.status == "sent"
+    assert recipients_in(mail.outbox) == sorted(s.email for s in supporters)
