@@ -133,3 +133,27 @@ def supporter_statement_button(*, supporter, user):
     if not user.has_perm("donations.view_donation"):
         return []
     return [Button("Giving statement", url=reverse("donation:statement", args=[supporter.pk]), icon_name="doc-full")]
+
+
+@hooks.register("register_supporter_record_sections")
+def supporter_giving_section(*, supporter, user):
+    """The supporter's giving on their record: what they have given, their
+    monthly gifts, and their latest gifts, each linked to its page."""
+    if not user.has_perm("donations.view_donation"):
+        return []
+    from django.db.models import Count, Max, Q, Sum
+    from django.template.loader import render_to_string
+
+    from donations.models import Donation, RecurringGift
+
+    gifts = Donation.objects.filter(supporter=supporter)
+    income = gifts.filter(status__in=Donation.INCOME_STATUSES)
+    figures = income.aggregate(count=Count("pk"), given=Sum("amount_pence"), refunded=Sum("refunded_pence"),
+                               last=Max("paid_at"), gift_aid=Count("pk", filter=Q(gift_aid_declared=True)))
+    return [render_to_string("donations/admin/supporter_giving.html", {
+        "supporter": supporter, "figures": figures,
+        "kept_pence": (figures["given"] or 0) - (figures["refunded"] or 0),
+        "monthly": RecurringGift.objects.filter(supporter=supporter).order_by("-created_at"),
+        "latest": gifts.select_related("campaign").order_by("-created_at")[:10],
+        "more": max(0, gifts.count() - 10),
+    })]

@@ -31,6 +31,9 @@ class SupporterRecordView(views.SupporterInspectView):
         context = super().get_context_data(**kwargs)
         context["record_buttons"] = [button for hook in hooks.get_hooks("register_supporter_record_buttons")
                                      for button in hook(supporter=self.object, user=self.request.user)]
+        # Sections other apps add (their gifts, say), as HTML, above the timeline: "register_supporter_record_sections".
+        context["record_sections"] = [section for hook in hooks.get_hooks("register_supporter_record_sections")
+                                      for section in hook(supporter=self.object, user=self.request.user)]
         return context
 
 

@@ -90,3 +90,22 @@ def test_the_supporter_timeline_shows_the_gift(fundraiser_client, gift):
     page = fundraiser_client.get(f"/admin/supporter/inspect/{gift.supporter_id}/").content.decode()
     assert "Gave £25.00" in page
     assert Donation.objects.count() == 1
+
+
+def test_the_supporter_record_shows_their_giving(fundraiser_client, gift, finance_user):
+    services.donation_refund(donation=gift, amount_pence=500, reason="Gave too much", by=finance_user)
+    page = fundraiser_client.get(f"/admin/supporter/inspect/{gift.supporter_id}/").content.decode()
+    giving = page[page.index('id="giving-heading"'):page.index(">Timeline<")]
+    assert "1 gift, £20.00 given after refunds" in giving
+    assert f'href="/admin/donation/inspect/{gift.pk}/">{gift.reference}</a>' in giving
+    assert "£25.00 (£5.00 refunded)" in giving and "Partly refunded" in giving
+
+
+def test_a_role_without_gifts_sees_no_giving_on_the_record(client, django_user_model, gift):
+    from django.contrib.auth.models import Permission
+
+    reader = django_user_model.objects.create_user(username="reader", password="x", is_staff=True)
+    reader.user_permissions.add(*Permission.objects.filter(codename__in=["view_supporter", "access_admin"]))
+    client.force_login(reader)
+    page = client.get(f"/admin/supporter/inspect/{gift.supporter_id}/")
+    assert page.status_code == 200 and 'id="giving-heading"' not in page.content.decode()
