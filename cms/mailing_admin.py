@@ -88,15 +88,21 @@ class MailingCreateView(generic.CreateView):
         return reverse("mailing:inspect", args=[self.object.pk])
 
 
-class MailingEditView(generic.EditView):
-    """Only a draft is edited: what was sent stays as it was sent."""
+class DraftOnlyMixin:
+    """Only a draft is edited or deleted: what was sent stays as it was sent."""
+
+    sent_warning = ""
 
     def dispatch(self, request, *args, **kwargs):
         mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
         if mailing.status != Mailing.Status.DRAFT:
-            messages.warning(request, "This mailing was sent, so it cannot change. Copy it to write a new one.")
+            messages.warning(request, self.sent_warning)
             return redirect("mailing:inspect", mailing.pk)
         return super().dispatch(request, *args, **kwargs)
+
+
+class MailingEditView(DraftOnlyMixin, generic.EditView):
+    sent_warning = "This mailing was sent, so it cannot change. Copy it to write a new one."
 
     def get_success_url(self):
         return reverse("mailing:inspect", args=[self.object.pk])
@@ -108,13 +114,8 @@ class MailingEditView(generic.EditView):
         return super().get_success_message()
 
 
-class MailingDeleteView(generic.DeleteView):
-    def dispatch(self, request, *args, **kwargs):
-        mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
-        if mailing.status != Mailing.Status.DRAFT:
-            messages.warning(request, "A sent mailing is kept as the record of what supporters received.")
-            return redirect("mailing:inspect", mailing.pk)
-        return super().dispatch(request, *args, **kwargs)
+class MailingDeleteView(DraftOnlyMixin, generic.DeleteView):
+    sent_warning = "A sent mailing is kept as the record of what supporters received."
 
 
 class MailingInspectView(generic.InspectView):

@@ -2,6 +2,8 @@
 imports, never from a form here, so donations are read-only in the admin:
 finance staff act on them through services (refund, retry, cancel)."""
 
+from django.db.models import Count, Max, Sum
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
@@ -141,15 +143,10 @@ def supporter_giving_section(*, supporter, user):
     monthly gifts, and their latest gifts, each linked to its page."""
     if not user.has_perm("donations.view_donation"):
         return []
-    from django.db.models import Count, Max, Q, Sum
-    from django.template.loader import render_to_string
-
-    from donations.models import Donation, RecurringGift
-
     gifts = Donation.objects.filter(supporter=supporter)
     income = gifts.filter(status__in=Donation.INCOME_STATUSES)
     figures = income.aggregate(count=Count("pk"), given=Sum("amount_pence"), refunded=Sum("refunded_pence"),
-                               last=Max("paid_at"), gift_aid=Count("pk", filter=Q(gift_aid_declared=True)))
+                               last=Max("paid_at"))
     return [render_to_string("donations/admin/supporter_giving.html", {
         "supporter": supporter, "figures": figures,
         "kept_pence": (figures["given"] or 0) - (figures["refunded"] or 0),

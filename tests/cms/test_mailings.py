@@ -127,6 +127,8 @@ def test_fundraising_tests_sends_and_watches_a_mailing(fundraiser_client, fundra
     with pytest.raises(ApplicationError, match="a mailing goes out once"):
         services.mailing_send(mailing=appeal)
     assert fundraiser_client.get(f"/admin/mailing/edit/{appeal.pk}/").status_code == 302, "what was sent stays"
+    assert fundraiser_client.post(f"/admin/mailing/delete/{appeal.pk}/").status_code == 302
+    assert Mailing.objects.filter(pk=appeal.pk).exists(), "a sent mailing is the record of what went"
 
 
 def test_unsubscribing_by_the_link_leaves_the_supporter_out_of_the_next_mailing(client, django_capture_on_commit_callbacks):
