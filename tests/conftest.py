@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.contrib.auth.models import Group
 
 from tests.supporters.factories import SupporterFactory
@@ -99,7 +100,10 @@ WEBHOOK_SECRET = "whsec_test_brightwell"
 
 @pytest.fixture
 def stripe_settings(settings, local_stripe):
-    """Point our Stripe gateway and the donation page at the local Stripe."""
+    """Point our Stripe gateway and the donation page at the local Stripe, and
+    leave it empty afterwards: no webhook registration, no delivery under way
+    and no object of this test's reaches the next one (this runs before the
+    database is flushed, as the database fixture was set up first)."""
     from tests.stripe_server import PUBLISHABLE_KEY, SECRET_KEY
 
     settings.STRIPE_SECRET_KEY = SECRET_KEY
@@ -108,7 +112,20 @@ def stripe_settings(settings, local_stripe):
     settings.STRIPE_API_BASE = local_stripe
     settings.STRIPE_JS_URL = f"{local_stripe}/js.stripe.com/v3/extended.js"
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    return settings
+    yield settings
+    requests.post(f"{local_stripe}/_config/reset", timeout=60).raise_for_status()
+
+
+@pytest.fixture
+def stripe_webhooks_to_live_server(stripe_settings, live_server, local_stripe):
+    """The local Stripe signs and posts its events to this test's live server,
+    until the test ends: the registration is removed, and the deliveries under
+    way have finished, before anything else is torn down."""
+    url = f"{local_stripe}/_config/webhooks/live-server"
+    requests.post(url, data={"url": f"{live_server.url}/stripe/webhook/", "secret": WEBHOOK_SECRET},
+                  timeout=10).raise_for_status()
+    yield live_server
+    requests.delete(url, timeout=60).raise_for_status()
 
 
 @pytest.fixture

@@ -15,15 +15,24 @@ What this adds to localstripe (see ../shared/stripe/README.md):
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` / `charge.dispute.closed`);
 - an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
-  and handleNextAction.
+  and handleNextAction;
+- test-only routes so that each test owns what it starts: `DELETE /_config/webhooks/<id>`
+  removes a registration, and `POST /_config/reset` removes them all and empties the store;
+  both answer only once every delivery already under way has finished, so no event
+  reaches a test server after the test that caused it has ended.
 Production code never knows it is talking to this.
 """
 
 import argparse
+import asyncio
+import hashlib
+import hmac
+import json
 import logging
 import socket
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from localstripe import resources, server, webhooks
 
@@ -129,6 +138,65 @@ def _patch_payment_intent_list():
     resources.PaymentIntent._api_list_all = classmethod(list_all)
 
 
+# Deliveries past their one-second wait, posting to the webhooks registered then.
+_deliveries: set[asyncio.Future] = set()
+
+
+async def _deliver(event):
+    """localstripe's delivery, except that the registrations are read once, after
+    its one-second wait: a webhook removed meanwhile is never posted to."""
+    payload = json.dumps(event._export(), indent=2, sort_keys=True).encode()
+    signed_payload = b"%d.%s" % (event.created, payload)
+    await asyncio.sleep(1)
+    targets = [webhook for webhook in webhooks._webhooks.values()
+               if webhook.events is None or event.type in webhook.events]
+    if targets:
+        posting = asyncio.ensure_future(_post(targets, event, payload, signed_payload))
+        _deliveries.add(posting)
+        posting.add_done_callback(_deliveries.discard)
+
+
+async def _post(targets, event, payload, signed_payload):
+    for webhook in targets:
+        signature = hmac.new(webhook.secret.encode(), signed_payload, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "Stripe-Signature": f"t={event.created},v1={signature}"}
+        try:
+            async with aiohttp.ClientSession() as session, session.post(webhook.url, data=payload, headers=headers):
+                pass
+        except aiohttp.ClientError:
+            logging.getLogger(__name__).info("webhook %s to %s failed", event.type, webhook.url)
+
+
+def _schedule_delivery(event):
+    asyncio.ensure_future(_deliver(event))
+
+
+def _patch_webhook_deliveries():
+    webhooks.schedule_webhook = _schedule_delivery
+    resources.schedule_webhook = _schedule_delivery
+
+
+async def _deliveries_finished():
+    if _deliveries:
+        await asyncio.wait(set(_deliveries), timeout=30)
+
+
+async def remove_webhook(request):
+    webhooks._webhooks.pop(request.match_info["id"], None)
+    await _deliveries_finished()
+    return web.Response()
+
+
+async def reset(request):
+    """Between tests: no registrations, no deliveries under way, an empty store."""
+    webhooks._webhooks.clear()
+    await _deliveries_finished()
+    resources.store.clear()
+    _idempotent_responses.clear()
+    return web.Response()
+
+
 class Dispute(resources.StripeObject):
     """Enough of Stripe's Dispute (shape from fixtures3.json) for our webhooks."""
 
@@ -217,6 +285,7 @@ async def extended_js(request):
 
 def build_app() -> web.Application:
     _patch_store()
+    _patch_webhook_deliveries()
     _patch_fees()
     _patch_payment_intents()
     _patch_refund_events()
@@ -228,6 +297,8 @@ def build_app() -> web.Application:
     app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)
     app.router.add_post("/_test/charges/{id}/dispute", open_dispute)
     app.router.add_post("/_test/disputes/{id}/close", close_dispute)
+    app.router.add_delete("/_config/webhooks/{id}", remove_webhook)
+    app.router.add_post("/_config/reset", reset)
     return app
 
 

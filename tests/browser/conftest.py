@@ -44,12 +44,26 @@ def browser(django_db_setup):
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser):
+    """Open pages (each in its own context, so its own cookies) at any size; all
+    are closed when the test ends, before its database is flushed, so no page
+    left refreshing itself calls the live server during the flush."""
+    contexts = []
+
+    def open_page(width=1366, height=900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 def shot(page, name):

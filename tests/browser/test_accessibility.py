@@ -70,7 +70,7 @@ def _report(violations, path, width):
 @BROWSER_DB
 @pytest.mark.parametrize("width, height", [(390, 844), (1366, 900)], ids=["phone", "desktop"])
 @pytest.mark.parametrize("which", ["home", "campaign", "donate", "fundraiser", "not-found"])
-def test_public_pages_have_no_serious_wcag_violations(browser, live_server, stripe_settings, fundraiser_page,
+def test_public_pages_have_no_serious_wcag_violations(new_page, live_server, stripe_settings, fundraiser_page,
                                                       which, width, height):
     source = axe_source()
     path, status = {
@@ -80,18 +80,13 @@ def test_public_pages_have_no_serious_wcag_violations(browser, live_server, stri
         "fundraiser": (f"/fundraise/{fundraiser_page.slug}/", 200),
         "not-found": ("/no-such-page/", 404),
     }[which]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        response = page.goto(live_server.url + path, wait_until="networkidle")
-        assert response.status == status, f"{path} answered {response.status}, expected {status}"
-        # Scan the page as a visitor meets it: with the donation form's script done.
-        if page.locator("#donation-form").count():
-            expect(page.locator("#donation-form input[name=form_token]")).not_to_have_value("")
-        page.add_script_tag(content=source)
-        violations = page.evaluate(RUN_AXE, {"tags": WCAG_TAGS, "exclude": EXCLUDE})
-    finally:
-        context.close()
+    page = new_page(width, height)
+    response = page.goto(live_server.url + path, wait_until="networkidle")
+    assert response.status == status, f"{path} answered {response.status}, expected {status}"
+    # Scan the page as a visitor meets it: with the donation form's script done.
+    if page.locator("#donation-form").count():
+        expect(page.locator("#donation-form input[name=form_token]")).not_to_have_value("")
+    page.add_script_tag(content=source)
+    violations = page.evaluate(RUN_AXE, {"tags": WCAG_TAGS, "exclude": EXCLUDE})
     blocking = [v for v in violations if v["impact"] in BLOCKING]
     assert not blocking, _report(blocking, path, width)

@@ -2,21 +2,19 @@
 to the leaderboard, in real Chromium, at a phone's width and a desktop's."""
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from campaigns.models import FundraiserPage
 from tests.browser.conftest import BROWSER_DB, PASSWORD, shot
-from tests.conftest import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.browser
 
 
 @BROWSER_DB
 @pytest.mark.parametrize("width, height, name", [(390, 844, "phone"), (1366, 900, "desktop")])
-def test_a_visitor_sees_the_total_and_reaches_the_form(browser, live_server, stripe_settings, marathon_page,
+def test_a_visitor_sees_the_total_and_reaches_the_form(new_page, live_server, stripe_settings, marathon_page,
                                                        width, height, name):
-    page = browser.new_page(viewport={"width": width, "height": height})
+    page = new_page(width, height)
     page.goto(live_server.url + "/marathon/")
     expect(page.locator(".progress__raised")).to_contain_text("£2,000 raised of £8,000 target")
     expect(page.locator(".progress__bar")).to_have_attribute("aria-valuenow", "25")
@@ -27,14 +25,12 @@ def test_a_visitor_sees_the_total_and_reaches_the_form(browser, live_server, str
     expect(page.locator("#pay-button")).to_be_visible()
     expect(page.locator("#donation-form input[name=form_token]")).not_to_have_value("")
     shot(page, f"campaign-page-{name}")
-    page.close()
 
 
 @BROWSER_DB
-def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, browser, live_server, stripe_settings,
-                                                                          local_stripe, marathon_page, fundraiser):
-    requests.post(f"{local_stripe}/_config/webhooks/browser-tests",
-                  data={"url": f"{live_server.url}/stripe/webhook/", "secret": WEBHOOK_SECRET}).raise_for_status()
+def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, new_page, stripe_webhooks_to_live_server,
+                                                                          marathon_page, fundraiser):
+    live_server = stripe_webhooks_to_live_server
     page.goto(live_server.url + "/marathon/")
     page.get_by_role("link", name="Start your own fundraising page").click()
     page.fill("#id_first_name", "Sam")
@@ -49,7 +45,7 @@ def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, 
     fundraiser_page = FundraiserPage.objects.get()
     assert fundraiser_page.status == "pending"
 
-    staff = browser.new_page(viewport={"width": 1366, "height": 900})
+    staff = new_page()
     staff.goto(live_server.url + "/admin/login/")
     staff.fill("#id_username", fundraiser.username)
     staff.fill("#id_password", PASSWORD)
@@ -58,7 +54,6 @@ def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, 
     staff.goto(f"{live_server.url}/admin/fundraiser_page/inspect/{fundraiser_page.pk}/")
     staff.get_by_role("button", name="Approve and publish").click()
     expect(staff.locator(".messages")).to_contain_text("is now live")
-    staff.close()
 
     page.goto(f"{live_server.url}/fundraise/{fundraiser_page.slug}/")
     expect(page.locator("h1")).to_contain_text("Sam runs for families")

@@ -5,21 +5,12 @@ webhook that the local Stripe signs and sends records the fee and net."""
 import time
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from donations.models import Donation, RecurringGift, StripeEvent
 from tests.browser.conftest import BROWSER_DB, shot
-from tests.conftest import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def stripe_webhooks_to_live_server(stripe_settings, live_server, local_stripe):
-    requests.post(f"{local_stripe}/_config/webhooks/browser-tests",
-                  data={"url": f"{live_server.url}/stripe/webhook/", "secret": WEBHOOK_SECRET}).raise_for_status()
-    return live_server
 
 
 def fill_in(page, *, email, number="4242424242424242"):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 
 @browser_db
-def test_a_mailing_from_draft_to_sent_and_an_unsubscribe_honoured(page, live_server, fundraiser):
+def test_a_mailing_from_draft_to_sent_and_an_unsubscribe_honoured(page, new_page, live_server, fundraiser):
     volunteers = SupporterFactory.create_batch(3, consent_email=True)
     for volunteer in volunteers:
         volunteer.tags.add("volunteer")
@@ -63,11 +63,10 @@ def test_a_mailing_from_draft_to_sent_and_an_unsubscribe_honoured(page, live_ser
     leaver = volunteers[0]
     to_leaver = next(m for m in mail.outbox if m.to == [leaver.email])
     link = re.search(r"Unsubscribe: (\S+)", to_leaver.body).group(1)
-    visitor = page.context.browser.new_page()
+    visitor = new_page()
     visitor.goto(live_server.url + link[link.index("/email/"):])
     visitor.get_by_role("button", name=re.compile("Unsubscribe")).click()
     expect(visitor.locator("main")).to_contain_text("unsubscribed", ignore_case=True)
-    visitor.close()
 
     mail.outbox.clear()
     page.get_by_role("button", name="Copy to a new draft").click()
