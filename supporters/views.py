@@ -491,16 +491,18 @@ class GiftAidCancelView(GiftAidDeclarationActionView):
         return {"cancelled_on": timezone.localdate()}
 
     def perform(self, form):
-        declaration = services.gift_aid_declaration_cancel(
+        ended = services.gift_aid_declaration_cancel(
             declaration=self.declaration, by=self.request.user, **form.cleaned_data
         )
-        self.success_message = (
-            f"{declaration.reference} cancelled from {date_format(declaration.cancelled_on, 'j F Y')}."
-        )
-        if declaration.is_void:
+        declaration = ended[0]
+        self.success_message = f"Gift Aid cancelled from {date_format(declaration.cancelled_on, 'j F Y')}: "
+        self.success_message += ", ".join(item.reference for item in ended) + " ended."
+        void = [item.reference for item in ended if item.is_void]
+        if void:
             self.success_message += (
-                f" As an oral declaration cancelled within {declaration.ORAL_COOLING_OFF_DAYS} days, it counts as "
-                f"never made: no Gift Aid will be claimed on the gifts it covered."
+                f" As an oral declaration cancelled within {declaration.ORAL_COOLING_OFF_DAYS} days, "
+                f"{', '.join(void)} counts as never made: no Gift Aid will be claimed on the gifts it covered, "
+                f"and any already claimed will be repaid through the next claim."
             )
 
 

@@ -283,7 +283,9 @@ def gift_aid_verdict(gift: GiftFacts, declarations: list[DeclarationFacts], *, t
         deadline = claim_deadline(gift.given_on)
         if today > deadline:
             return Verdict(NOT_ELIGIBLE, f"Too old to claim: the deadline was {deadline:%d %B %Y}")
-    cancelled = None
+    # The latest declaration that covers the gift decides it: one cancelled before
+    # the gift ends Gift Aid, whatever older declarations said. A void one counts
+    # as never made.
     for declaration in declarations:
         if declaration.void:
             continue
@@ -294,13 +296,10 @@ def gift_aid_verdict(gift: GiftFacts, declarations: list[DeclarationFacts], *, t
         if not covers:
             continue
         if declaration.cancelled_on and declaration.cancelled_on <= gift.given_on:
-            cancelled = cancelled or declaration
-            continue
+            return Verdict(NOT_ELIGIBLE, f"The declaration was cancelled on {declaration.cancelled_on:%d %B %Y}")
         if declaration.missing:
             return Verdict(NEEDS_DATA, f"The declaration {declaration.missing}", declaration.id)
         return Verdict(ELIGIBLE, "", declaration.id)
-    if cancelled:
-        return Verdict(NOT_ELIGIBLE, f"The declaration was cancelled on {cancelled.cancelled_on:%d %B %Y}")
     return Verdict(NOT_ELIGIBLE, "No Gift Aid declaration covers this gift")
 
 

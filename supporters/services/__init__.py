@@ -467,18 +467,23 @@ def _replacement_of(declaration: GiftAidDeclaration) -> GiftAidDeclaration | Non
 @transaction.atomic
 def gift_aid_declaration_cancel(
     *, declaration: GiftAidDeclaration, cancelled_on: datetime.date, reason: str, by=None
-) -> GiftAidDeclaration:
-    """Record that the donor cancelled this declaration from `cancelled_on`, and
-    why. Nothing is deleted: gifts before that date stay claimable, and an oral
-    declaration cancelled within 30 days of its written confirmation becomes
-    void (`is_void`); the claim builder decides what that means for each gift.
-    The declarations this one completed (its `supersedes` chain) are the same
-    declaration and are marked cancelled with it.
+) -> list[GiftAidDeclaration]:
+    """Record that the donor cancelled Gift Aid from `cancelled_on`, and why.
 
-    Locks the declaration. Raises ApplicationError, changing nothing, for a
-    second cancellation, a date before the declaration, an empty reason, or a
-    declaration replaced by a completed copy (cancel that one instead).
-    Returns the declaration as saved. Adds a timeline entry."""
+    A donor who asks to stop means every declaration of theirs, not just the one
+    staff opened: each of the donor's declarations made on or before that date
+    and not yet cancelled is cancelled with it (an older one left open would
+    otherwise keep their gifts claimable). Declarations made after that date are
+    later wishes and stay as they are. Nothing is deleted: gifts before the date
+    stay claimable, and an oral declaration cancelled within 30 days of its
+    written confirmation becomes void (`is_void`); the claim builder decides
+    what that means for each gift, including gifts already claimed.
+
+    Locks the donor's declarations. Raises ApplicationError, changing nothing,
+    for a declaration already cancelled, a date before it, an empty reason, or
+    a declaration replaced by a completed copy (cancel that one instead).
+    Returns the declarations it ended, the one asked for first. Adds a timeline
+    entry naming them."""
     reason = " ".join((reason or "").split())
     if not reason:
         raise ApplicationError("Give the reason for the cancellation (e.g. “Phoned: no longer pays UK tax”).",
@@ -503,20 +508,23 @@ def gift_aid_declaration_cancel(
             f"({declaration.declared_on:%d/%m/%Y}).",
             field="cancelled_on",
         )
-    chain = [declaration]
-    while chain[-1].supersedes_id:
-        chain.append(GiftAidDeclaration.objects.select_for_update().get(pk=chain[-1].supersedes_id))
-    for item in chain:
-        if item.cancelled_on is None:
-            item.cancelled_on = cancelled_on
-            item.cancellation_reason = reason[:255]
-            _validated_update(item, fields=["cancelled_on", "cancellation_reason"])
-    summary = f"Gift Aid declaration {declaration.reference} cancelled from {cancelled_on:%d %b %Y}"
-    if declaration.is_void:
-        summary += f": void, as cancelled within {GiftAidDeclaration.ORAL_COOLING_OFF_DAYS} days"
-    timeline_add(supporter=declaration.supporter, kind=Interaction.Kind.RECORD, summary=summary,
+    # The completed copies' originals (its `supersedes` chain) are made on or
+    # before it, so they are among these.
+    others = (GiftAidDeclaration.objects.select_for_update()
+              .filter(supporter_id=declaration.supporter_id, cancelled_on__isnull=True, declared_on__lte=cancelled_on)
+              .exclude(pk=declaration.pk).order_by("-declared_on", "-pk"))
+    ended = [declaration, *others]
+    for item in ended:
+        item.cancelled_on = cancelled_on
+        item.cancellation_reason = reason[:255]
+        _validated_update(item, fields=["cancelled_on", "cancellation_reason"])
+    summary = f"Gift Aid cancelled from {cancelled_on:%d %b %Y}: " + ", ".join(
+        item.reference + (f" (void, as cancelled within {GiftAidDeclaration.ORAL_COOLING_OFF_DAYS} days)"
+                          if item.is_void else "")
+        for item in ended)
+    timeline_add(supporter=declaration.supporter, kind=Interaction.Kind.RECORD, summary=summary[:255],
                  detail=reason, by=by)
-    return declaration
+    return ended
 
 
 def _cancelled_on_text(declaration: GiftAidDeclaration) -> str:

@@ -91,6 +91,44 @@ def test_a_cancellation_stops_future_gifts_not_past_ones():
     assert verdict(gift(donor, 1000, D(2025, 10, 1))).status == gift_aid.ELIGIBLE
 
 
+def test_a_repeat_donors_cancellation_stops_gift_aid_whatever_older_declarations_say():
+    """Each online gift with Gift Aid ticked records a declaration; the donor's
+    'please stop' ends them all, and the latest declaration decides a gift."""
+    donor = SupporterFactory()
+    oldest = declare(donor, D(2024, 1, 10))
+    middle = declare(donor, D(2025, 2, 10))
+    latest = declare(donor, D(2025, 3, 10))
+    later_wish = declare(donor, D(2025, 12, 1), scope="future_gifts")  # made after the cancellation's date
+    before = gift(donor, 2000, D(2025, 4, 1))
+    after = gift(donor, 2000, D(2025, 7, 1))
+
+    ended = supporter_services.gift_aid_declaration_cancel(declaration=latest, cancelled_on=D(2025, 6, 1),
+                                                           reason="Phoned: no longer pays UK tax")
+    assert [d.pk for d in ended] == [latest.pk, middle.pk, oldest.pk]
+    for declaration in (oldest, middle, latest):
+        declaration.refresh_from_db()
+        assert declaration.cancelled_on == D(2025, 6, 1)
+    later_wish.refresh_from_db()
+    assert later_wish.cancelled_on is None
+    entry = donor.interactions.get(summary__startswith="Gift Aid cancelled")
+    assert all(d.reference in entry.summary for d in (oldest, middle, latest))
+
+    assert verdict(before).status == gift_aid.ELIGIBLE
+    assert verdict(after).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(after).reason == "The declaration was cancelled on 01 June 2025"
+    assert verdict(gift(donor, 2000, D(2025, 12, 2))).status == gift_aid.ELIGIBLE
+
+
+def test_the_latest_declaration_decides_even_when_only_it_was_cancelled():
+    """Records cancelled one by one (as before this rule, or by hand) still stop
+    the gifts after the latest one's cancellation."""
+    donor = SupporterFactory()
+    declare(donor, D(2024, 1, 10))
+    latest = declare(donor, D(2025, 3, 10))
+    GiftAidDeclaration.objects.filter(pk=latest.pk).update(cancelled_on=D(2025, 6, 1), cancellation_reason="Asked")
+    assert verdict(gift(donor, 2000, D(2025, 7, 1))).status == gift_aid.NOT_ELIGIBLE
+
+
 def test_an_oral_declaration_cancelled_within_thirty_days_never_counted():
     donor = SupporterFactory()
     declaration = declare(donor, D(2026, 3, 1), method="oral")

@@ -181,6 +181,17 @@ class TestCancel:
         entry = supporter.interactions.get(summary__contains="cancelled")
         assert entry.recorded_by == finance_user
 
+    def test_staff_see_every_declaration_a_donors_cancellation_ended(self, finance_client, supporter_factory):
+        supporter = supporter_factory()
+        older = declare(supporter, declared_on=days_ago(300))
+        newer = declare(supporter, declared_on=days_ago(100))
+        response = finance_client.post(url(supporter, "cancel", newer),
+                                       {"cancelled_on": days_ago(10).isoformat(), "reason": "Emailed: please stop"},
+                                       follow=True)
+        message = " ".join(str(m) for m in response.context["messages"])
+        assert f"{newer.reference}, {older.reference} ended" in message
+        assert GiftAidDeclaration.objects.filter(supporter=supporter, cancelled_on=days_ago(10)).count() == 2
+
     def test_a_second_cancellation_is_refused(self, finance_client, supporter_factory):
         supporter = supporter_factory()
         declaration = declare(supporter, declared_on=days_ago(100))
