@@ -250,7 +250,8 @@ def gift_aid_verdict(gift: GiftFacts, declarations: list[DeclarationFacts], *, t
                      donor_benefits_pence: int = 0) -> Verdict:
     """Whether HMRC lets the charity claim Gift Aid on this gift, and why not.
     `declarations` are the donor's, latest first; `donor_benefits_pence` the
-    benefits the donor had from the charity in the gift's tax year."""
+    benefits the donor had from the charity in the gift's tax year, from this
+    gift and those given before it."""
     if gift.status not in _CLAIMABLE_STATUSES:
         reason = {
             Donation.Status.REFUNDED: "Refunded in full",
@@ -321,15 +322,23 @@ def _with_given_on(donations):
     return donations.annotate(given_on=TruncDate("paid_at"))
 
 
-def _donor_benefits(gift_ids_query) -> dict[tuple[int, datetime.date], int]:
-    """Benefits per donor and tax year, for the donors of gifts that had one (rare)."""
-    totals: dict[tuple[int, datetime.date], int] = defaultdict(int)
+def _donor_benefits(gift_ids_query) -> dict[int, int]:
+    """HMRC's aggregate value test: for each gift with a benefit, the benefits its
+    donor had in that tax year from that gift and the ones given before it (in
+    the order given). So a gift's verdict depends only on what was known when it
+    was given: a later gift that takes the donor over £2,500 fails, not the
+    earlier ones. Only donors of gifts that had a benefit are read (rare)."""
+    so_far: dict[tuple[int, datetime.date], int] = defaultdict(int)
+    through: dict[int, int] = {}
     supporters = gift_ids_query.filter(benefit_pence__gt=0).values("supporter_id")
-    rows = _with_given_on(Donation.objects.filter(supporter_id__in=supporters, benefit_pence__gt=0,
-                                                  status__in=Donation.INCOME_STATUSES))
-    for supporter_id, given_on, benefit in rows.values_list("supporter_id", "given_on", "benefit_pence"):
-        totals[(supporter_id, tax_year_start(given_on))] += benefit
-    return totals
+    rows = (_with_given_on(Donation.objects.filter(supporter_id__in=supporters, benefit_pence__gt=0,
+                                                   status__in=Donation.INCOME_STATUSES))
+            .order_by("paid_at", "id").values_list("id", "supporter_id", "given_on", "benefit_pence"))
+    for gift_id, supporter_id, given_on, benefit in rows:
+        key = (supporter_id, tax_year_start(given_on))
+        so_far[key] += benefit
+        through[gift_id] = so_far[key]
+    return through
 
 
 def verdicts_for(donations, *, today: datetime.date | None = None, unclaimed_only: bool = False,
@@ -352,7 +361,7 @@ def verdicts_for(donations, *, today: datetime.date | None = None, unclaimed_onl
         if claimed and gift.id in claimed:
             yield gift, Verdict(CLAIMED, f"In claim GA{claimed[gift.id]:05d}")
             continue
-        benefit_total = benefits.get((gift.supporter_id, tax_year_start(gift.given_on)), 0) if gift.benefit_pence else 0
+        benefit_total = benefits.get(gift.id, 0) if gift.benefit_pence else 0
         yield gift, gift_aid_verdict(gift, declarations.get(gift.supporter_id, none), today=today,
                                      donor_benefits_pence=benefit_total)
 

@@ -157,6 +157,28 @@ def test_gifts_hmrc_does_not_allow_say_why(change, reason):
     assert reason in result.reason
 
 
+def test_the_yearly_benefits_limit_fails_the_gift_that_crosses_it_not_the_earlier_ones():
+    """HMRC's aggregate value test: benefits to one donor in a tax year at most
+    £2,500. A verdict given today must not change when a later gift arrives."""
+    donor = SupporterFactory()
+    declare(donor, D(2025, 4, 6))
+    first = gift(donor, 5_000_000, D(2025, 5, 1), benefit_pence=150_000)   # £50,000 gift, £1,500 benefit
+    second = gift(donor, 2_000_000, D(2025, 9, 1), benefit_pence=100_000)  # £2,500 in the year: at the limit
+    assert verdict(first).status == gift_aid.ELIGIBLE
+    assert verdict(second).status == gift_aid.ELIGIBLE
+
+    third = gift(donor, 1_000_000, D(2025, 12, 1), benefit_pence=1)  # one penny over
+    assert verdict(third).status == gift_aid.NOT_ELIGIBLE
+    assert "£2,500.01" in verdict(third).reason
+    assert verdict(first).status == gift_aid.ELIGIBLE, "an earlier gift's verdict does not change"
+    assert verdict(second).status == gift_aid.ELIGIBLE
+    # A new tax year starts again from nothing.
+    assert verdict(gift(donor, 5_000_000, D(2026, 4, 6), benefit_pence=100_000)).status == gift_aid.ELIGIBLE
+    # The claim builder decides alike.
+    claim = build(D(2025, 4, 6), D(2026, 4, 5))
+    assert set(claim.gifts.values_list("donation_id", flat=True)) == {first.pk, second.pk}
+
+
 def test_a_benefit_within_the_limit_is_allowed():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
