@@ -26,7 +26,7 @@ from config.errors import ApplicationError
 from config.money import format_pence
 from config.permissions import require_perm
 from donations import hmrc
-from donations.models import Donation, GiftAidClaim
+from donations.models import Donation, GiftAidClaim, GiftAidDirectRepayment
 from donations.services import gift_aid
 
 VIEW, BUILD, SUBMIT = "donations.view_giftaidclaim", "donations.add_giftaidclaim", "donations.submit_giftaidclaim"
@@ -44,6 +44,7 @@ class ClaimIndexView(generic.IndexView):
             buttons.append(HeaderButton("Build a claim", url=reverse("gift_aid_claim:build"), icon_name="plus"))
         buttons.append(HeaderButton("Gifts to follow up", url=reverse("gift_aid_claim:follow_ups"),
                                     icon_name="warning"))
+        buttons.append(HeaderButton("Owed to HMRC", url=reverse("gift_aid_claim:owed"), icon_name="undo"))
         return buttons
 
     @cached_property
@@ -237,6 +238,63 @@ class ClaimRepaymentView(ClaimActionView):
             return (f"Recorded {format_pence(claim.repayment_pence)}: {format_pence(abs(difference))} "
                     f"{'more' if difference > 0 else 'less'} than the {format_pence(claim.repayment_due_pence)} due.")
         return f"Recorded {format_pence(claim.repayment_pence)}: it matches the claim to the penny."
+
+
+class DirectRepaymentForm(RepaymentForm):
+    """A repayment to HMRC, outside a claim: same amount and date rules."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].label = "Amount repaid to HMRC (£)"
+        self.fields["received_on"].label = "Paid on"
+        self.fields["reference"].label = "Payment reference"
+        self.fields["reference"].required = True
+
+
+class OwedToHmrcView(ClaimFormMixin, FormView):
+    """Tax over-claimed on gifts since their claim (refunds, lost disputes, void
+    or back-dated cancelled declarations) that no claim has carried yet, and the
+    form to record repaying it directly; with the direct repayments made before."""
+
+    form_class = DirectRepaymentForm
+    template_name = "donations/admin/gift_aid_owed.html"
+    page_title = "Owed to HMRC"
+    submit_class = "button"
+
+    def dispatch(self, request, *args, **kwargs):
+        require_perm(request, VIEW)
+        if request.method == "POST":
+            require_perm(request, SUBMIT)
+        return super().dispatch(request, *args, **kwargs)
+
+    @cached_property
+    def owed(self):
+        return gift_aid.gift_aid_adjustments_outstanding()
+
+    def get_initial(self):
+        total = sum(adjustment.tax_pence for adjustment in self.owed)
+        return {"amount": f"{total // 100}.{total % 100:02d}", "received_on": timezone.localdate()}
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "owed": self.owed, "owed_pence": sum(adjustment.tax_pence for adjustment in self.owed),
+            "can_repay": self.request.user.has_perm(SUBMIT),
+            "repayments": GiftAidDirectRepayment.objects.select_related("recorded_by")[:50],
+        }
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            repayment = gift_aid.gift_aid_direct_repayment_record(
+                repaid_on=data["received_on"], amount_pence=data["amount"], reference=data["reference"],
+                by=self.request.user)
+        except ApplicationError as error:
+            if error.field == "repaid_on":
+                error.field = "received_on"
+            return self.show_error(form, error)
+        messages.success(self.request, f"Recorded {repayment}: no later claim will carry these adjustments.")
+        return redirect("gift_aid_claim:owed")
 
 
 @require_POST

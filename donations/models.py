@@ -404,7 +404,8 @@ class GiftAidClaimRow(models.Model):
     overseas = models.BooleanField(default=False)
     aggregated = models.CharField("Aggregated donations", max_length=35, blank=True)
     sponsored = models.BooleanField(default=False)
-    date = models.DateField()
+    date = models.DateField(help_text="As HMRC asks: the date of the row's last gift.")
+    first_gift_on = models.DateField(null=True, help_text="The row's earliest gift: a part's earliest gift date.")
     amount_pence = models.PositiveBigIntegerField()
 
     class Meta:
@@ -442,12 +443,34 @@ class GiftAidClaimedGift(models.Model):
         ]
 
 
-class GiftAidAdjustment(models.Model):
-    """Tax over-claimed on a gift refunded after its claim was submitted,
-    repaid to HMRC by deducting it from a later claim."""
+class GiftAidDirectRepayment(models.Model):
+    """Tax over-claimed that finance repaid to HMRC directly, outside a claim:
+    when there is no claim to deduct it from, or it is more than the next one."""
     wagtail_reference_index_ignore = True
 
-    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="adjustments")
+    repaid_on = models.DateField()
+    amount_pence = models.PositiveBigIntegerField()
+    reference = models.CharField(max_length=100, help_text="The payment's reference, as HMRC will see it.")
+    recorded_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-repaid_on", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount_pence__gt=0), name="direct_repayment_positive")]
+
+    def __str__(self):
+        return f"{format_pence(self.amount_pence)} repaid to HMRC on {self.repaid_on:%d %b %Y}"
+
+
+class GiftAidAdjustment(models.Model):
+    """Tax over-claimed on a gift after its claim was submitted (refunded, lost in
+    a dispute, or its declaration void or cancelled before it), repaid to HMRC by
+    deducting it from a later claim, or directly."""
+    wagtail_reference_index_ignore = True
+
+    claim = models.ForeignKey(GiftAidClaim, null=True, blank=True, on_delete=models.CASCADE, related_name="adjustments")
+    direct_repayment = models.ForeignKey(GiftAidDirectRepayment, null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="adjustments")
     claimed_gift = models.ForeignKey(GiftAidClaimedGift, on_delete=models.PROTECT, related_name="adjustments")
     tax_pence = models.PositiveBigIntegerField()
     reason = models.CharField(max_length=255)
@@ -457,4 +480,8 @@ class GiftAidAdjustment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["claim", "claimed_gift"], name="one_adjustment_per_gift_and_claim"),
             models.CheckConstraint(condition=Q(tax_pence__gt=0), name="adjustment_positive"),
+            # Deducted from a claim, or repaid directly: one or the other.
+            models.CheckConstraint(condition=Q(claim__isnull=False, direct_repayment__isnull=True)
+                                   | Q(claim__isnull=True, direct_repayment__isnull=False),
+                                   name="adjustment_repaid_one_way"),
         ]

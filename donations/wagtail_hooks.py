@@ -106,6 +106,7 @@ class GiftAidClaimViewSet(ModelViewSet):
         return super().get_urlpatterns() + [
             path("build/", gift_aid_admin.ClaimBuildView.as_view(), name="build"),
             path("follow-ups/", gift_aid_admin.FollowUpsView.as_view(), name="follow_ups"),
+            path("owed-to-hmrc/", gift_aid_admin.OwedToHmrcView.as_view(), name="owed"),
             path("<int:pk>/submit/", gift_aid_admin.ClaimSubmitView.as_view(), name="submit"),
             path("<int:pk>/outcome/", gift_aid_admin.ClaimOutcomeView.as_view(), name="outcome"),
             path("<int:pk>/repayment/", gift_aid_admin.ClaimRepaymentView.as_view(), name="repayment"),

@@ -31,6 +31,7 @@ from donations.models import (
     GiftAidClaim,
     GiftAidClaimedGift,
     GiftAidClaimRow,
+    GiftAidDirectRepayment,
     GiftKind,
     SponsorRelationship,
 )
@@ -583,26 +584,43 @@ def _check_period(period_start: datetime.date, period_end: datetime.date, today:
             field="period_start")
 
 
-def _adjustments_due(claim: GiftAidClaim) -> list[GiftAidAdjustment]:
-    """Tax over-claimed on gifts refunded (or lost in a dispute) after their claim
-    was submitted: the tax claimed less the tax on what the charity kept, less
-    what earlier adjustments already repaid."""
+def _no_longer_claimable(claimed: GiftAidClaimedGift) -> tuple[int, str]:
+    """What of a claimed gift HMRC would still allow today, and why it is less
+    than was claimed: a refund (or a lost dispute), or a declaration that is now
+    void or was cancelled from a date on or before the gift."""
+    donation, declaration = claimed.donation, claimed.declaration
+    facts = declaration_facts(declaration)
+    if facts.void:
+        return 0, (f"declaration {declaration.reference} cancelled within "
+                   f"{GiftAidDeclaration.ORAL_COOLING_OFF_DAYS} days of its confirmation: void")
+    if facts.cancelled_on and facts.cancelled_on <= timezone.localdate(donation.paid_at):
+        return 0, f"declaration {declaration.reference} cancelled from {facts.cancelled_on:%d/%m/%Y}, before the gift"
+    kept_now = min(claimed.amount_pence, donation.kept_pence)
+    return kept_now, f"refunded to {format_pence(kept_now)}"
+
+
+def gift_aid_adjustments_outstanding() -> list[GiftAidAdjustment]:
+    """Tax over-claimed on gifts in submitted or accepted claims and not yet
+    repaid to HMRC: the tax claimed, less the tax on what HMRC would allow today
+    (after refunds, lost disputes, void or cancelled declarations), less what
+    earlier adjustments (in claims not rejected, or repaid directly) already
+    repaid. Unsaved, belonging to no claim yet: the claim builder or a direct
+    repayment takes them."""
     sent = GiftAidClaimedGift.objects.filter(
+        Q(donation__refunded_pence__gt=0) | Q(declaration__cancelled_on__isnull=False),
         active=True, claim__status__in=[GiftAidClaim.Status.SUBMITTED, GiftAidClaim.Status.ACCEPTED],
-        donation__refunded_pence__gt=0,
-    ).select_related("donation", "claim")
+    ).select_related("donation", "claim", "declaration").order_by("claim_id", "donation_id")
     adjustments = []
     for claimed in sent:
-        donation = claimed.donation
-        kept_now = min(claimed.amount_pence, donation.kept_pence)
-        repaid = (claimed.adjustments.exclude(claim__status=GiftAidClaim.Status.REJECTED)
+        allowed, why = _no_longer_claimable(claimed)
+        repaid = (claimed.adjustments.filter(Q(claim__isnull=True) | ~Q(claim__status=GiftAidClaim.Status.REJECTED))
                   .aggregate(total=Sum("tax_pence"))["total"] or 0)
-        over = claimed.tax_pence - tax_on(kept_now) - repaid
+        over = claimed.tax_pence - tax_on(allowed) - repaid
         if over > 0:
             adjustments.append(GiftAidAdjustment(
-                claim=claim, claimed_gift=claimed, tax_pence=over,
-                reason=f"Gift {donation.reference} ({format_pence(claimed.amount_pence)}, claim "
-                       f"{claimed.claim.reference}) refunded to {format_pence(kept_now)}"))
+                claimed_gift=claimed, tax_pence=over,
+                reason=(f"Gift {claimed.donation.reference} ({format_pence(claimed.amount_pence)}, claim "
+                        f"{claimed.claim.reference}): {why}")[:255]))
     return adjustments
 
 
@@ -613,7 +631,7 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
     """Build a draft claim of every eligible gift received in the period and not
     yet claimed (with `include_earlier`, also earlier gifts still within the
     four-year limit: late declarations, completed details), plus adjustments for
-    gifts refunded after an earlier claim. Serialised with other claim changes;
+    gifts refunded or no longer covered since an earlier claim. Serialised with other claim changes;
     raises ApplicationError, saving nothing, for a bad or already claimed period
     or when there is nothing to claim."""
     today = today or timezone.localdate()
@@ -632,11 +650,16 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
     eligible.sort()  # by donation: see where the claimed gifts are written
     claim = GiftAidClaim(period_start=period_start, period_end=period_end, built_by=by)
     claim.save()
-    adjustments = _adjustments_due(claim)
+    adjustments = gift_aid_adjustments_outstanding()
+    for adjustment in adjustments:
+        adjustment.claim = claim
     if not eligible:
+        owed = sum(a.tax_pence for a in adjustments)
         raise ApplicationError(
             f"No gifts from {period_start:%d %B %Y} to {period_end:%d %B %Y} can be claimed: none is eligible "
-            "that is not already claimed. Gifts held for missing details are listed under Gift Aid follow-ups.")
+            "that is not already claimed. Gifts held for missing details are listed under Gift Aid follow-ups."
+            + (f" HMRC cannot take a claim of adjustments alone: repay the {format_pence(owed)} over-claimed "
+               "directly (Gift Aid claims → Owed to HMRC)." if owed else ""))
 
     donor_rows, aggregated_rows, row_of = _rows_for(eligible)
     rows = donor_rows + aggregated_rows
@@ -656,9 +679,9 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
             for gift, row in zip(eligible, row_of)))
         schedule = scheduling.result()
     _insert(GiftAidClaimRow, ["id", "claim", "number", "title", "first_name", "last_name", "house", "postcode",
-                              "overseas", "aggregated", "sponsored", "date", "amount_pence"], (
+                              "overseas", "aggregated", "sponsored", "date", "first_gift_on", "amount_pence"], (
         (row.id, claim_id, number, *who, "" if row.declaration_id else _aggregate_description(row), row.sponsored,
-         row.last_on, row.amount_pence)
+         row.last_on, row.first_on, row.amount_pence)
         for number, (row, who) in enumerate(schedule, start=1)))
     GiftAidAdjustment.objects.bulk_create(adjustments)
 
@@ -671,9 +694,43 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
     claim.save()
     if claim.adjustment_pence > claim.tax_pence:
         raise ApplicationError(
-            f"The adjustment for refunded gifts ({format_pence(claim.adjustment_pence)}) is more than this claim's "
-            f"tax ({format_pence(claim.tax_pence)}): claim a longer period, or repay HMRC directly.")
+            f"The adjustment for gifts refunded or no longer covered since their claim "
+            f"({format_pence(claim.adjustment_pence)}) is more than this claim's tax ({format_pence(claim.tax_pence)}): "
+            "claim a longer period, or repay HMRC directly (Gift Aid claims → Owed to HMRC).")
     return claim
+
+
+@transaction.atomic
+def gift_aid_direct_repayment_record(*, repaid_on: datetime.date, amount_pence: int, reference: str,
+                                     by=None, today: datetime.date | None = None) -> GiftAidDirectRepayment:
+    """Record that finance repaid HMRC directly the tax over-claimed that no
+    claim carries (see gift_aid_adjustments_outstanding): every outstanding
+    adjustment is settled by this repayment, so none returns on a later build.
+    The amount must be what is owed, to the penny. Serialised with claim
+    changes. Raises ApplicationError, saving nothing, when nothing is owed, or
+    for a wrong amount, a future date or no reference."""
+    today = today or timezone.localdate()
+    _lock_claims()
+    owed = gift_aid_adjustments_outstanding()
+    total = sum(adjustment.tax_pence for adjustment in owed)
+    if not owed:
+        raise ApplicationError("Nothing is owed to HMRC: every gift refunded or no longer covered since its claim "
+                               "has been adjusted already.")
+    if amount_pence != total:
+        raise ApplicationError(f"{format_pence(total)} is owed to HMRC for {len(owed)} gift"
+                               f"{'s' if len(owed) != 1 else ''}: record a repayment of exactly that.", field="amount")
+    if repaid_on > today:
+        raise ApplicationError("Record a repayment once it has been made: the date is in the future.",
+                               field="repaid_on")
+    reference = reference.strip()
+    if not reference:
+        raise ApplicationError("Give the payment's reference, so HMRC can match it.", field="reference")
+    repayment = GiftAidDirectRepayment.objects.create(repaid_on=repaid_on, amount_pence=total, reference=reference,
+                                                      recorded_by=by)
+    for adjustment in owed:
+        adjustment.direct_repayment = repayment
+    GiftAidAdjustment.objects.bulk_create(owed)
+    return repayment
 
 
 def _locked(claim: GiftAidClaim) -> GiftAidClaim:
@@ -789,28 +846,35 @@ def _schedule_rows(rows) -> list[hmrc.ScheduleRow]:
                                                                 chunk_size=5000)]
 
 
-def _part(claim: GiftAidClaim, number: int, rows: list[hmrc.ScheduleRow]) -> dict:
-    return {
-        "number": number, "rows": rows, "earliest_gift_date": min(r.date for r in rows),
-        "adjustment_pence": claim.adjustment_pence if number == 1 else 0,
-        "amount_pence": sum(r.amount_pence for r in rows),
-    }
+# A row's date is its last gift's (as HMRC asks); a part's earliest gift date is
+# the earliest gift in any of its rows. Rows of claims built before rows kept
+# their first gift's date fall back on the row's date.
+_FIRST_GIFT_ON = Coalesce("first_gift_on", "date")
 
 
 def claim_part(claim: GiftAidClaim, number: int) -> dict | None:
     """Part `number` of the claim as HMRC takes it (at most 1,000 rows per
-    schedule, each with its own earliest date; any adjustment on the first),
+    schedule, each with its own earliest gift date; any adjustment on the first),
     reading only its own rows; None if the claim has no such part."""
     size = hmrc.MAX_ROWS_PER_SCHEDULE
-    rows = _schedule_rows(claim.rows.filter(number__gt=(number - 1) * size, number__lte=number * size))
-    return _part(claim, number, rows) if rows else None
+    in_part = claim.rows.filter(number__gt=(number - 1) * size, number__lte=number * size)
+    rows = _schedule_rows(in_part)
+    if not rows:
+        return None
+    return {
+        "number": number, "rows": rows,
+        "earliest_gift_date": in_part.order_by().aggregate(earliest=Min(_FIRST_GIFT_ON))["earliest"],
+        "adjustment_pence": claim.adjustment_pence if number == 1 else 0,
+        "amount_pence": sum(r.amount_pence for r in rows),
+    }
 
 
 def claim_part_summaries(claim: GiftAidClaim) -> list[dict]:
     """Every part of the claim without its rows, from one query: each part's number,
     row_count, amount_pence, earliest_gift_date and adjustment_pence."""
     parts = (claim.rows.order_by().values(part=(F("number") - 1) / hmrc.MAX_ROWS_PER_SCHEDULE + 1)
-             .annotate(row_count=Count("id"), amount_pence=Sum("amount_pence"), earliest_gift_date=Min("date"))
+             .annotate(row_count=Count("id"), amount_pence=Sum("amount_pence"),
+                       earliest_gift_date=Min(_FIRST_GIFT_ON))
              .order_by("part"))
     return [{"number": part["part"], "row_count": part["row_count"], "amount_pence": part["amount_pence"],
              "earliest_gift_date": part["earliest_gift_date"],
@@ -822,8 +886,8 @@ def claim_header(claim: GiftAidClaim, part: dict) -> hmrc.ClaimHeader:
     other_info = ""
     if part["adjustment_pence"]:
         reasons = "; ".join(claim.adjustments.values_list("reason", flat=True)[:20])
-        other_info = f"Adjustment of {hmrc.format_amount(part['adjustment_pence'])} for gifts refunded after " \
-                     f"earlier claims: {reasons}"[:250]
+        other_info = f"Adjustment of {hmrc.format_amount(part['adjustment_pence'])} for gifts refunded or no " \
+                     f"longer covered by a declaration since earlier claims: {reasons}"[:250]
     return hmrc.ClaimHeader(
         charity_hmrc_reference=s["CHARITY_REFERENCE"], charity_name=settings.CHARITY_NAME,
         regulator=s["REGULATOR"], regulator_number=s["REGULATOR_NUMBER"], official_title=s["OFFICIAL_TITLE"],

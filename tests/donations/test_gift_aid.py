@@ -430,6 +430,93 @@ def test_an_adjustment_larger_than_the_claim_is_refused():
     assert GiftAidClaim.objects.count() == 1
 
 
+def test_a_declaration_made_void_after_its_gifts_were_claimed_is_repaid_through_the_next_claim():
+    donor = SupporterFactory()
+    oral = declare(donor, D(2026, 1, 5), method="oral")
+    GiftAidDeclaration.objects.filter(pk=oral.pk).update(confirmation_sent_on=D(2026, 1, 6))
+    claimed = gift(donor, 8_000, D(2026, 1, 7))
+    first = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 1, 31)))
+    assert first.tax_pence == 2000
+
+    supporter_services.gift_aid_declaration_cancel(declaration=oral, cancelled_on=D(2026, 2, 1),
+                                                   reason="Phoned: did not mean to")  # 26 days after the letter
+    other = SupporterFactory()
+    declare(other, D(2026, 2, 1))
+    gift(other, 10_000, D(2026, 2, 10))
+    second = build(D(2026, 2, 1), D(2026, 2, 28))
+    assert (second.tax_pence, second.adjustment_pence, second.repayment_due_pence) == (2500, 2000, 500)
+    adjustment = second.adjustments.get()
+    assert adjustment.claimed_gift.donation == claimed
+    assert f"declaration {oral.reference} cancelled within 30 days" in adjustment.reason
+    part = gift_aid.claim_part(second, 1)
+    assert "no longer covered by a declaration" in gift_aid.claim_header(second, part).other_info
+    # Repaid once: a later claim carries nothing more for it.
+    gift_aid.gift_aid_claim_submit(claim=second)
+    gift(other, 10_000, D(2026, 3, 10))
+    assert build(D(2026, 3, 1), D(2026, 3, 31)).adjustment_pence == 0
+
+
+def test_a_cancellation_dated_before_a_claimed_gift_is_repaid():
+    donor = SupporterFactory()
+    declaration = declare(donor, D(2025, 1, 1))
+    before, after = gift(donor, 4_000, D(2026, 1, 10)), gift(donor, 6_000, D(2026, 1, 20))
+    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 1, 31)))
+    # The donor phoned on the 15th; it was recorded later, from that date.
+    supporter_services.gift_aid_declaration_cancel(declaration=declaration, cancelled_on=D(2026, 1, 15),
+                                                   reason="Phoned on the 15th: stopped paying tax")
+    other = SupporterFactory()
+    declare(other, D(2026, 2, 1))
+    gift(other, 10_000, D(2026, 2, 10))
+    second = build(D(2026, 2, 1), D(2026, 2, 28))
+    assert second.adjustment_pence == 1500  # the tax on the £60 after the 15th, not on the £40 before
+    assert second.adjustments.get().claimed_gift.donation == after
+    assert verdict(before).status == gift_aid.CLAIMED
+
+
+def test_the_earliest_gift_date_is_the_earliest_gift_not_the_earliest_row():
+    """A row is dated by its last gift (HMRC's rule for a donor's series and for
+    aggregated rows); the claim's earliest date must still be its earliest gift."""
+    donor = SupporterFactory()
+    declare(donor, D(2025, 1, 1))
+    gift(donor, 5_000, D(2026, 1, 10))
+    gift(donor, 5_000, D(2026, 2, 14))  # the same donor's row: dated 14 February
+    small = SupporterFactory()
+    declare(small, D(2025, 1, 1))
+    gift(small, 1_000, D(2026, 1, 12))
+    gift(small, 1_000, D(2026, 2, 20))  # an aggregated row: dated 20 February
+    claim = build(D(2026, 1, 1), D(2026, 2, 28))
+    assert sorted(claim.rows.values_list("date", flat=True)) == [D(2026, 2, 14), D(2026, 2, 20)]
+    assert claim.earliest_gift_on == D(2026, 1, 10)
+    assert gift_aid.claim_part(claim, 1)["earliest_gift_date"] == D(2026, 1, 10)
+    assert gift_aid.claim_part_summaries(claim)[0]["earliest_gift_date"] == D(2026, 1, 10)
+    assert gift_aid.claim_header(claim, gift_aid.claim_part(claim, 1)).earliest_gift_date == D(2026, 1, 10)
+
+
+def test_an_over_claim_with_no_claim_to_carry_it_is_repaid_directly_once():
+    donor = SupporterFactory()
+    declare(donor, D(2026, 1, 1))
+    gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_nowhere_to_go")
+    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    services.donation_apply_refund_total(charge_id="ch_nowhere_to_go", payment_intent_id=None, refunded_pence=10_000)
+
+    with pytest.raises(ApplicationError, match="repay the £25.00 over-claimed directly"):
+        build(D(2026, 4, 1), D(2026, 6, 30))  # no new gifts: HMRC takes no claim of adjustments alone
+    assert sum(a.tax_pence for a in gift_aid.gift_aid_adjustments_outstanding()) == 2500
+    with pytest.raises(ApplicationError, match="£25.00 is owed to HMRC for 1 gift"):
+        gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2000, reference="X", today=TODAY)
+    with pytest.raises(ApplicationError, match="reference"):
+        gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500, reference=" ", today=TODAY)
+    repayment = gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500,
+                                                          reference="CHY-REPAY-1", today=TODAY)
+    assert repayment.adjustments.get().tax_pence == 2500
+    assert gift_aid.gift_aid_adjustments_outstanding() == []
+    with pytest.raises(ApplicationError, match="Nothing is owed"):
+        gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500, reference="again",
+                                                  today=TODAY)
+    gift(donor, 4_000, D(2026, 7, 2))
+    assert build(D(2026, 7, 1), D(2026, 9, 30)).adjustment_pence == 0, "repaid directly: never carried again"
+
+
 def test_a_repayment_is_reconciled_against_the_claim():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))

@@ -144,3 +144,55 @@ def test_an_offline_ticket_is_recorded_as_such_and_carries_no_gift_aid(finance_c
         "gift_kind": "own_gift", "benefit": "50"})
     assert "between nothing and the gift itself" in response.content.decode()
     assert donor.donations.count() == 1
+
+
+def _refunded_after_claim(charge_id="ch_owed_screen"):
+    """A £100 gift claimed and submitted, then refunded in full: £25 owed to HMRC."""
+    from donations import services
+    from donations.services import gift_aid
+
+    donor = SupporterFactory()
+    declare(donor, LAST_MONTH_START)
+    given = gift(donor, 10_000, LAST_MONTH_START, stripe_charge_id=charge_id)
+    claim = gift_aid.gift_aid_claim_build(period_start=LAST_MONTH_START, period_end=LAST_MONTH_END)
+    gift_aid.gift_aid_claim_submit(claim=claim)
+    services.donation_apply_refund_total(charge_id=charge_id, payment_intent_id=None, refunded_pence=10_000)
+    return given
+
+
+@pytest.mark.parametrize("role, sees, records", [
+    ("anonymous", False, False), ("fundraiser", False, False), ("finance", True, True), ("admin", True, True)])
+def test_who_sees_and_records_what_is_owed_to_hmrc(client, django_user_model, role, sees, records):
+    from donations.models import GiftAidDirectRepayment
+    from tests.conftest import _staff
+
+    given = _refunded_after_claim()
+    if role != "anonymous":
+        client.force_login(_staff(django_user_model, role, group={"fundraiser": "Fundraising", "finance": "Finance"}
+                                  .get(role), superuser=role == "admin"))
+    page = client.get("/admin/gift_aid_claim/owed-to-hmrc/")
+    if not sees:
+        assert page.status_code in (302, 403)
+    else:
+        text = page.content.decode()
+        assert page.status_code == 200 and given.reference in text and "£25.00" in text
+    form = {"amount": "25.00", "received_on": LAST_MONTH_END.isoformat(), "reference": "CHY REPAY 7"}
+    response = client.post("/admin/gift_aid_claim/owed-to-hmrc/", form)
+    assert GiftAidDirectRepayment.objects.exists() == records
+    if records:
+        assert response.status_code == 302
+        text = client.get("/admin/gift_aid_claim/owed-to-hmrc/").content.decode()
+        assert "Nothing: every over-claim" in text and "CHY REPAY 7" in text
+
+
+def test_a_direct_repayment_must_match_what_is_owed(finance_client):
+    from donations.models import GiftAidDirectRepayment
+
+    _refunded_after_claim()
+    response = finance_client.post("/admin/gift_aid_claim/owed-to-hmrc/", {
+        "amount": "20.00", "received_on": LAST_MONTH_END.isoformat(), "reference": "CHY"})
+    assert "£25.00 is owed to HMRC for 1 gift: record a repayment of exactly that." in response.content.decode()
+    response = finance_client.post("/admin/gift_aid_claim/owed-to-hmrc/", {
+        "amount": "25.00", "received_on": LAST_MONTH_END.isoformat(), "reference": ""})
+    assert "This field is required" in response.content.decode()
+    assert not GiftAidDirectRepayment.objects.exists()
