@@ -30,7 +30,7 @@ def _add(key: str, *, raised_pence: int, gift_aid_pence: int, gifts: int, donors
         TotalShard.objects.filter(key=key, shard=shard).update(**changes)
 
 
-def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, supporter_id: int,
+def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, supporter_id: int | None,
                           raised_pence: int, gift_aid_pence: int, gifts: int,
                           fundraiser_page_id: int | None = None) -> None:
     """Add a change in a gift's worth to its campaign's and appeal's totals.
@@ -40,7 +40,7 @@ def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, sup
         return
     if campaign_id:
         donors = 0
-        if gifts > 0:
+        if gifts > 0 and supporter_id:  # a collection (no supporter) adds no donor
             _, created = CampaignSupporter.objects.get_or_create(campaign_id=campaign_id, supporter_id=supporter_id)
             donors = int(created)
         _add(f"campaign:{campaign_id}", raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts,

@@ -70,7 +70,7 @@ class DonationIndexView(generic.IndexView):
             self._get_title_column_class(TitleColumn)(
                 "reference", label="Gift", accessor="reference", sort_key="pk",
                 get_url=lambda d: reverse("donation:inspect", args=[d.pk])),
-            Column("supporter", label="Supporter"),
+            Column("supporter", label="Supporter", accessor="donor_display"),
             Column("amount", label="Amount", accessor=_money("amount_pence"), sort_key="amount_pence"),
             Column("fee", label="Fee", accessor=_money("fee_pence")),
             Column("net", label="Net", accessor=_money("net_pence")),
@@ -159,7 +159,7 @@ class RefundView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
         return {"amount": f"{(self.donation.amount_pence - self.donation.refunded_pence) / 100:.2f}"}
 
     def get_page_subtitle(self):
-        return f"{self.donation.reference}, {self.donation.amount_display} from {self.donation.supporter}"
+        return f"{self.donation.reference}, {self.donation.amount_display} from {self.donation.donor_display}"
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "donation": self.donation}
@@ -246,7 +246,9 @@ def stripe_event_retry(request, pk):
 
 
 class OfflineGiftForm(forms.Form):
-    supporter = forms.CharField(label="Supporter reference", max_length=20, help_text="E.g. S0000042 (on their record).")
+    supporter = forms.CharField(label="Supporter reference", max_length=20, required=False,
+                                help_text="E.g. S0000042 (on their record). Leave blank only for a collection of "
+                                          "small donations.")
     amount = forms.CharField(label="Amount (£)", max_length=20)
     received_on = forms.DateField(label="Date received",
                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
@@ -262,6 +264,12 @@ class OfflineGiftForm(forms.Form):
     gift_aid_declared = forms.BooleanField(
         label="A Gift Aid declaration came with this gift", required=False,
         help_text="Record the declaration itself on the supporter's record: that is what makes the gift claimable.")
+    small_donation = forms.BooleanField(
+        label="Small donations (Gift Aid Small Donations Scheme)", required=False,
+        help_text="Cash or contactless only (not cheques or transfers), £30 or less a gift, with no Gift Aid "
+                  "declaration: a bucket or street collection, or one person's small cash gift.")
+    description = forms.CharField(label="Collection", required=False, max_length=200,
+                                  help_text="For a collection: where and when, e.g. “Street collection, York”.")
     note = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
@@ -273,6 +281,8 @@ class OfflineGiftForm(forms.Form):
     def clean_supporter(self):
         from supporters.models import Supporter
 
+        if not self.cleaned_data["supporter"].strip():
+            return None  # a collection: the service checks that it is one
         match = re.fullmatch(r"[Ss]?0*(\d+)", self.cleaned_data["supporter"].strip())
         supporter = Supporter.objects.filter(pk=int(match.group(1)), erased_at__isnull=True).first() if match else None
         if supporter is None:
@@ -330,11 +340,13 @@ class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
                 supporter=data["supporter"], amount_pence=data["amount"], received_on=data["received_on"],
                 channel=data["channel"], campaign=data["campaign"], appeal=data["appeal_code"],
                 gift_aid_declared=data["gift_aid_declared"], gift_kind=data["gift_kind"], benefit_pence=data["benefit"],
-                note=data["note"], by=self.request.user)
+                small_donation=data["small_donation"], description=data["description"], note=data["note"],
+                by=self.request.user)
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
             return self.form_invalid(form)
-        messages.success(self.request, f"Recorded {donation.amount_display} from {donation.supporter} ({donation.reference}).")
+        messages.success(self.request, f"Recorded {donation.amount_display} from {donation.donor_display} "
+                                       f"({donation.reference}).")
         return redirect("donation:inspect", donation.pk)
 
 

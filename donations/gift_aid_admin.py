@@ -83,6 +83,7 @@ class ClaimInspectView(generic.InspectView):
             claim=claim, parts=gift_aid.claim_part_summaries(claim),
             rows=claim.rows.order_by("number")[: self.rows_shown], rows_shown=self.rows_shown,
             adjustments=claim.adjustments.select_related("claimed_gift__donation"),
+            small_donations=gift_aid.claim_small_donations_by_year(claim),
             can_build=user.has_perm(BUILD) and claim.status == GiftAidClaim.Status.DRAFT,
             can_submit=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.DRAFT,
             can_record_outcome=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.SUBMITTED,

@@ -97,6 +97,9 @@ class ClaimHeader:
     product_name: str             # e.g. "Brightwell"
     product_version: str
     test: bool = True             # GatewayTest 1 for HMRC's test service
+    # Small donations (GASDS): (tax year, named by the year it ends; amount in pence) each.
+    small_donations: tuple[tuple[int, int], ...] = ()
+    connected_charities: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -451,11 +454,14 @@ def schedule_ods(rows: list[ScheduleRow], *, earliest_gift_date: datetime.date,
 #   R68: AuthOfficial(OffName(Ttl?, Fore{1,2}, Sur), OffID(Postcode|Overseas), Phone),
 #        Declaration,
 #        Claim(OrgName, HMRCref, Regulator?(RegName|OtherReg, RegNo?),
-#              Repayment(GAD*, EarliestGAdate, Adjustment?), OtherInfo?)
+#              Repayment(GAD*, EarliestGAdate, Adjustment?),
+#              GASDS?(ConnectedCharities, GASDSClaim(Year, Amount)*, CommBldgs), OtherInfo?)
 #   GAD: (Donor(Ttl?, Fore, Sur, House, Postcode|Overseas) | AggDonation),
 #        Sponsored?, Date, Total
-# GASDS is optional in the schema and left out (HMRC's own service omits it
-# when there is nothing to claim). Guesses, for want of a field to say otherwise:
+# GASDS is optional in the schema and left out when there are no small donations
+# (HMRC's own service omits it then); its Year is the calendar year in which the
+# tax year ends (2026 for 6 April 2025 to 5 April 2026), as the GASDS claim form
+# names tax years. Guesses, for want of a field to say otherwise:
 # - regulator "" leaves Regulator out (the schema allows that); a name other than
 #   CCEW/CCNI/OSCR goes in OtherReg;
 # - a blank official_postcode is sent as OffID/Overseas "yes" (the schema needs
@@ -606,9 +612,23 @@ def _claim(r68: etree._Element, header: ClaimHeader, rows: list[ScheduleRow]) ->
     _sub(repayment, "EarliestGAdate", _iso_date(header.earliest_gift_date))
     if header.adjustment_pence > 0:
         _sub(repayment, "Adjustment", format_amount(header.adjustment_pence))
+    if header.small_donations:
+        _gasds(claim, header)
     other_info = _hmrc_text(header.other_info, OTHER_INFO_MAX)
     if other_info:
         _sub(claim, "OtherInfo", other_info)
+
+
+def _gasds(claim: etree._Element, header: ClaimHeader) -> None:
+    """The Gift Aid Small Donations Scheme part: the small donations of each tax year.
+    Community buildings are not claimed here (they need each building's details)."""
+    gasds = _sub(claim, "GASDS")
+    _sub(gasds, "ConnectedCharities", "yes" if header.connected_charities else "no")
+    for year, pence in header.small_donations:
+        item = _sub(gasds, "GASDSClaim")
+        _sub(item, "Year", str(year))
+        _sub(item, "Amount", format_amount(pence))
+    _sub(gasds, "CommBldgs", "no")
 
 
 def _ir_envelope(body: etree._Element, header: ClaimHeader, rows: list[ScheduleRow]) -> None:

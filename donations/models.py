@@ -56,7 +56,8 @@ class Donation(models.Model):
 
     # Our permanent, never-reused name for the gift: Stripe's idempotency keys derive from it.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    supporter = models.ForeignKey(Supporter, on_delete=models.PROTECT, related_name="donations")
+    # Blank only for a collection of small cash or contactless gifts (GASDS): a bucket has no donor.
+    supporter = models.ForeignKey(Supporter, null=True, blank=True, on_delete=models.PROTECT, related_name="donations")
     amount_pence = models.PositiveBigIntegerField(help_text="What the donor paid, including any fee cover.")
     fee_cover_pence = models.PositiveBigIntegerField(default=0, help_text="The part added to cover card fees.")
     currency = models.CharField(max_length=3, default="gbp")
@@ -93,6 +94,12 @@ class Donation(models.Model):
         max_length=60, blank=True,
         help_text="The platform (e.g. JustGiving) that already claimed this gift's Gift Aid for the charity.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    small_donation = models.BooleanField(
+        "Small donation (GASDS)", default=False,
+        help_text="Cash or contactless, £30 or less a gift, with no Gift Aid declaration: claimed under the Gift Aid "
+                  "Small Donations Scheme. A collection (no supporter) counts as such gifts.")
+    description = models.CharField(max_length=200, blank=True,
+                                   help_text="For a collection: where and when, e.g. “Street collection, York”.")
     utm_source = models.CharField("UTM source", max_length=100, blank=True)
     utm_medium = models.CharField("UTM medium", max_length=100, blank=True)
     utm_campaign = models.CharField("UTM campaign", max_length=100, blank=True)
@@ -121,11 +128,24 @@ class Donation(models.Model):
             models.CheckConstraint(condition=Q(refunded_pence__lte=F("amount_pence")), name="donation_refund_within_amount"),
             models.CheckConstraint(condition=Q(fee_cover_pence__lte=F("amount_pence")), name="donation_fee_cover_within_amount"),
             models.CheckConstraint(condition=Q(fee_pence__isnull=True) | Q(fee_pence__gte=0), name="donation_fee_not_negative"),
+            models.CheckConstraint(condition=Q(supporter__isnull=False) | Q(small_donation=True),
+                                   name="donation_has_supporter_unless_collection"),
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="donation_campaign_status_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="donation_campaign_status_idx"),
+            # The claim builder's look-up of small donations (GASDS), a few among a million gifts.
+            models.Index(fields=["paid_at"], condition=Q(small_donation=True), name="donation_small_paid_idx"),
+        ]
 
     def __str__(self):
-        return f"{self.amount_display} from {self.supporter} ({self.get_status_display().lower()})"
+        return f"{self.amount_display} from {self.donor_display} ({self.get_status_display().lower()})"
+
+    @property
+    def donor_display(self):
+        """Who gave it, as staff read it: the supporter, or the collection."""
+        if self.supporter_id:
+            return str(self.supporter)
+        return f"Collection: {self.description}" if self.description else "A collection"
 
     @property
     def amount_display(self):
@@ -342,6 +362,9 @@ class GiftAidClaim(models.Model):
     adjustment_pence = models.PositiveBigIntegerField(
         default=0, help_text="Tax over-claimed in earlier claims (gifts refunded since), deducted from this one.")
     earliest_gift_on = models.DateField(null=True, blank=True)
+    small_donations_pence = models.PositiveBigIntegerField(
+        default=0, help_text="Small donations (GASDS) claimed on, within the yearly limits.")
+    small_donations_tax_pence = models.PositiveBigIntegerField(default=0, help_text="The top-up: 25% of them.")
     built_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     built_at = models.DateTimeField(default=timezone.now)
     submitted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -378,8 +401,8 @@ class GiftAidClaim(models.Model):
 
     @property
     def repayment_due_pence(self):
-        """What HMRC should pay: the tax on the gifts less the adjustment."""
-        return self.tax_pence - self.adjustment_pence
+        """What HMRC should pay: the tax on the gifts and the small donations' top-up, less the adjustment."""
+        return self.tax_pence + self.small_donations_tax_pence - self.adjustment_pence
 
     @property
     def repayment_difference_pence(self):
@@ -440,6 +463,24 @@ class GiftAidClaimedGift(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["donation"], condition=Q(active=True), name="gift_in_one_claim"),
+        ]
+
+
+class GiftAidSmallDonation(models.Model):
+    """A small donation (or a collection of them) in a claim's GASDS part. The
+    partial unique constraint claims each at most once; a rejected claim
+    releases it, as it does its Gift Aid gifts."""
+    wagtail_reference_index_ignore = True
+
+    claim = models.ForeignKey(GiftAidClaim, on_delete=models.CASCADE, related_name="small_donations")
+    donation = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="small_donation_claims")
+    tax_year_end = models.PositiveSmallIntegerField(help_text="The tax year it was received in, by the year it ends.")
+    amount_pence = models.PositiveBigIntegerField()
+    active = models.BooleanField(default=True, help_text="False once the claim was rejected: the gift is free again.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["donation"], condition=Q(active=True), name="small_donation_in_one_claim"),
         ]
 
 

@@ -203,6 +203,8 @@ GIFT_AID_HMRC = {
     "PRODUCT_NAME": "Brightwell",
     "PRODUCT_VERSION": "1.0",
     "GATEWAY_TEST": env.bool("HMRC_GATEWAY_TEST", default=True),
+    # GASDS: whether the charity is connected to others (they then share one £8,000 limit).
+    "GASDS_CONNECTED_CHARITIES": env.bool("HMRC_GASDS_CONNECTED_CHARITIES", default=False),
 }
 WAGTAILADMIN_BASE_URL = env("WAGTAILADMIN_BASE_URL", default="http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}

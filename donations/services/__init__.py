@@ -590,7 +590,7 @@ def campaign_totals_rebuild() -> int:
                 row[0] += kept
                 row[1] += gift_aid
                 row[2] += counted
-                if counted and key.startswith("campaign:"):
+                if counted and key.startswith("campaign:") and donation.supporter_id:  # a collection has no donor
                     row[3].add(donation.supporter_id)
     from campaigns.models import FundraiserPage
 
@@ -608,13 +608,24 @@ def campaign_totals_rebuild() -> int:
     return len(keys)
 
 
+SMALL_DONATION_MAX_PENCE = 3_000  # HMRC: a small donation under GASDS is £30 or less
+
+
 @transaction.atomic
-def donation_record_offline(*, supporter: Supporter, amount_pence: int, received_on: datetime.date, channel: str,
-                            campaign: Campaign | None = None, appeal=None, gift_aid_declared: bool = False,
-                            gift_kind: str = "own_gift", benefit_pence: int = 0,
-                            note: str = "", by=None) -> Donation:
+def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, received_on: datetime.date,
+                            channel: str, campaign: Campaign | None = None, appeal=None,
+                            gift_aid_declared: bool = False, gift_kind: str = "own_gift", benefit_pence: int = 0,
+                            small_donation: bool = False, description: str = "", note: str = "",
+                            by=None) -> Donation:
     """A gift that did not come through Stripe (cash, cheque, bank transfer, an
-    event's takings), recorded by staff. It counts in the campaign's totals at once."""
+    event's takings), recorded by staff. It counts in the campaign's totals at once.
+
+    `small_donation` marks cash or contactless taken under the Gift Aid Small
+    Donations Scheme (GASDS): one supporter's gift of £30 or less with no Gift
+    Aid declaration, or, with no supporter, a collection of such gifts (a bucket,
+    a contactless terminal's takings) described by `description`. Raises
+    ApplicationError, saving nothing, for what HMRC or the form would refuse."""
+    description = " ".join((description or "").split())
     if amount_pence <= 0:
         raise ApplicationError("Enter an amount above zero.", field="amount")
     if received_on > timezone.localdate():
@@ -623,19 +634,48 @@ def donation_record_offline(*, supporter: Supporter, amount_pence: int, received
         raise ApplicationError("Choose how the gift came in.", field="channel")
     if benefit_pence < 0 or benefit_pence > amount_pence:
         raise ApplicationError("The benefit's value must be between nothing and the gift itself.", field="benefit")
+    if small_donation:
+        _check_small_donation(supporter=supporter, amount_pence=amount_pence, channel=channel,
+                              gift_aid_declared=gift_aid_declared, gift_kind=gift_kind, benefit_pence=benefit_pence,
+                              description=description)
+    elif supporter is None:
+        raise ApplicationError("Give the supporter's reference: only a collection of small donations has no donor.",
+                               field="supporter")
     if appeal is not None and campaign is None:
         campaign = appeal.campaign
     when = timezone.make_aware(datetime.datetime.combine(received_on, datetime.time(12, 0)))
     donation = Donation(supporter=supporter, amount_pence=amount_pence, status=Donation.Status.SUCCEEDED,
                         channel=channel, campaign=campaign, appeal=appeal, gift_aid_declared=gift_aid_declared,
-                        gift_kind=gift_kind, benefit_pence=benefit_pence, created_at=when, paid_at=when)
+                        gift_kind=gift_kind, benefit_pence=benefit_pence, small_donation=small_donation,
+                        description=description, created_at=when, paid_at=when)
     donation.full_clean()
     donation.save()
     _move_totals(donation, (0, 0, 0))
-    supporter_services.timeline_add(
-        supporter=supporter, kind=Interaction.Kind.DONATION,
-        summary=f"Gave {donation.amount_display} ({donation.get_channel_display().lower()})"
-                + (f" to {campaign}" if campaign else ""),
-        detail=note, occurred_at=when, source_ref=f"donation:{donation.pk}", by=by,
-    )
+    if supporter is not None:
+        supporter_services.timeline_add(
+            supporter=supporter, kind=Interaction.Kind.DONATION,
+            summary=f"Gave {donation.amount_display} ({donation.get_channel_display().lower()})"
+                    + (f" to {campaign}" if campaign else ""),
+            detail=note, occurred_at=when, source_ref=f"donation:{donation.pk}", by=by,
+        )
     return donation
+
+
+def _check_small_donation(*, supporter, amount_pence: int, channel: str, gift_aid_declared: bool, gift_kind: str,
+                          benefit_pence: int, description: str) -> None:
+    """HMRC's conditions for GASDS that can be known when the gift is recorded."""
+    if channel not in (Donation.Channel.OFFLINE, Donation.Channel.EVENT):
+        raise ApplicationError("Small donations are cash or contactless taken in person: choose cash or an event's "
+                               "takings.", field="channel")
+    if gift_aid_declared:
+        raise ApplicationError("A gift with a Gift Aid declaration is claimed as Gift Aid, not as a small donation.",
+                               field="small_donation")
+    if gift_kind != "own_gift" or benefit_pence:
+        raise ApplicationError("Only a donation with nothing in return can be a small donation (no ticket, raffle, "
+                               "goods or benefit).", field="small_donation")
+    if supporter is not None and amount_pence > SMALL_DONATION_MAX_PENCE:
+        raise ApplicationError("A small donation from one person is £30 or less: record this as an ordinary gift.",
+                               field="amount")
+    if supporter is None and not description:
+        raise ApplicationError("Say where and when the collection was taken (e.g. “Street collection, York”).",
+                               field="description")

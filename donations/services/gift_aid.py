@@ -32,6 +32,7 @@ from donations.models import (
     GiftAidClaimedGift,
     GiftAidClaimRow,
     GiftAidDirectRepayment,
+    GiftAidSmallDonation,
     GiftKind,
     SponsorRelationship,
 )
@@ -399,6 +400,73 @@ def gift_aid_follow_ups(*, today: datetime.date | None = None, limit: int = 500)
     return {"needs_data": needs_data, "nearing_deadline": nearing}
 
 
+# --- small donations (GASDS) --------------------------------------------------------
+
+SMALL_DONATIONS_YEARLY_LIMIT_PENCE = 800_000  # HMRC: at most £8,000 of small donations a tax year
+SMALL_DONATIONS_MATCHING_MULTIPLE = 10        # ... and at most 10 × the Gift Aid gifts claimed for that year
+SMALL_DONATIONS_CLAIM_YEARS = 2               # claimed within two years of the end of its tax year
+
+
+def tax_year_end_year(day: datetime.date) -> int:
+    """The tax year a day falls in, named as HMRC's GASDS claim names it: by the year it ends (5 April)."""
+    return tax_year_start(day).year + 1
+
+
+def _gift_aid_claimed_in_tax_year(year_end: int, extra: dict[int, int]) -> int:
+    """Gift Aid gifts claimed (in claims not rejected) that were received in the tax
+    year ending 5 April `year_end`, with `extra` (this claim's, by tax year)."""
+    start = timezone.make_aware(datetime.datetime(year_end - 1, 4, 6))
+    end = timezone.make_aware(datetime.datetime(year_end, 4, 6))
+    claimed = (GiftAidClaimedGift.objects.filter(active=True, donation__paid_at__gte=start, donation__paid_at__lt=end)
+               .aggregate(total=Sum("amount_pence"))["total"] or 0)
+    return claimed + extra.get(year_end, 0)
+
+
+def _small_donations_for(claim: GiftAidClaim, *, paid_before: datetime.datetime, gift_aid_by_year: dict[int, int],
+                         today: datetime.date) -> list[GiftAidSmallDonation]:
+    """The small donations this claim can take under GASDS: marked as such, paid,
+    not claimed before, not covered by a Gift Aid declaration (those are Gift
+    Aid's), within two years of their tax year's end; whole gifts in the order
+    received while each tax year's room lasts, the room being the lower of
+    £8,000 and ten times the Gift Aid gifts claimed for that year, less what
+    earlier claims took. Never more: what does not fit waits for a later claim
+    of the same year (as more Gift Aid for it is claimed)."""
+    candidates = (Donation.objects.filter(small_donation=True, status__in=_CLAIMABLE_STATUSES, paid_at__lt=paid_before,
+                                          gift_aid_claimed_by="")
+                  .exclude(Exists(GiftAidSmallDonation.objects.filter(donation_id=OuterRef("pk"), active=True)))
+                  .exclude(Exists(GiftAidClaimedGift.objects.filter(donation_id=OuterRef("pk"), active=True))))
+    covered = {gift.id for gift, verdict in verdicts_for(candidates.filter(supporter__isnull=False), today=today,
+                                                         unclaimed_only=True)
+               if verdict.status in (ELIGIBLE, NEEDS_DATA)}
+    rows = (_with_given_on(candidates).order_by("paid_at", "id")
+            .values_list("id", "given_on", "amount_pence", "refunded_pence"))
+    room: dict[int, int] = {}
+    taken = []
+    for donation_id, given_on, amount, refunded in rows:
+        year = tax_year_end_year(given_on)
+        kept = amount - refunded
+        if donation_id in covered or kept <= 0 or today > datetime.date(year + SMALL_DONATIONS_CLAIM_YEARS, 4, 5):
+            continue
+        if year not in room:
+            already = (GiftAidSmallDonation.objects.filter(active=True, tax_year_end=year)
+                       .aggregate(total=Sum("amount_pence"))["total"] or 0)
+            cap = min(SMALL_DONATIONS_YEARLY_LIMIT_PENCE,
+                      SMALL_DONATIONS_MATCHING_MULTIPLE * _gift_aid_claimed_in_tax_year(year, gift_aid_by_year))
+            room[year] = max(cap - already, 0)
+        if kept <= room[year]:
+            room[year] -= kept
+            taken.append(GiftAidSmallDonation(claim=claim, donation_id=donation_id, tax_year_end=year,
+                                              amount_pence=kept))
+    return taken
+
+
+def claim_small_donations_by_year(claim: GiftAidClaim) -> list[tuple[int, int]]:
+    """The claim's small donations as HMRC's GASDS part takes them: (tax year, by
+    the year it ends; amount in pence), earliest year first."""
+    return list(claim.small_donations.order_by("tax_year_end").values("tax_year_end")
+                .annotate(total=Sum("amount_pence")).values_list("tax_year_end", "total"))
+
+
 # --- claims ----------------------------------------------------------------------
 
 @dataclasses.dataclass(slots=True)
@@ -661,6 +729,12 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
             + (f" HMRC cannot take a claim of adjustments alone: repay the {format_pence(owed)} over-claimed "
                "directly (Gift Aid claims → Owed to HMRC)." if owed else ""))
 
+    gift_aid_by_year: dict[int, int] = defaultdict(int)
+    for gift in eligible:
+        gift_aid_by_year[tax_year_end_year(gift.given_on)] += gift.kept_pence
+    small_donations = _small_donations_for(claim, paid_before=local_end, gift_aid_by_year=gift_aid_by_year,
+                                           today=today)
+
     donor_rows, aggregated_rows, row_of = _rows_for(eligible)
     rows = donor_rows + aggregated_rows
     for row, row_id in zip(rows, _new_ids(GiftAidClaimRow, len(rows)), strict=True):
@@ -684,6 +758,7 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
          row.last_on, row.first_on, row.amount_pence)
         for number, (row, who) in enumerate(schedule, start=1)))
     GiftAidAdjustment.objects.bulk_create(adjustments)
+    GiftAidSmallDonation.objects.bulk_create(small_donations)
 
     claim.gift_count = len(eligible)
     claim.row_count = len(schedule)
@@ -691,6 +766,8 @@ def gift_aid_claim_build(*, period_start: datetime.date, period_end: datetime.da
     claim.tax_pence = tax_on(claim.gifts_pence)
     claim.adjustment_pence = sum(a.tax_pence for a in adjustments)
     claim.earliest_gift_on = min(gift.given_on for gift in eligible)
+    claim.small_donations_pence = sum(small.amount_pence for small in small_donations)
+    claim.small_donations_tax_pence = tax_on(claim.small_donations_pence)
     claim.save()
     if claim.adjustment_pence > claim.tax_pence:
         raise ApplicationError(
@@ -806,6 +883,7 @@ def gift_aid_claim_record_outcome(*, claim: GiftAidClaim, accepted: bool, reason
     claim.save()
     if not accepted:
         claim.gifts.update(active=False)
+        claim.small_donations.update(active=False)
     return claim
 
 
@@ -865,6 +943,7 @@ def claim_part(claim: GiftAidClaim, number: int) -> dict | None:
         "number": number, "rows": rows,
         "earliest_gift_date": in_part.order_by().aggregate(earliest=Min(_FIRST_GIFT_ON))["earliest"],
         "adjustment_pence": claim.adjustment_pence if number == 1 else 0,
+        "small_donations": claim_small_donations_by_year(claim) if number == 1 else [],
         "amount_pence": sum(r.amount_pence for r in rows),
     }
 
@@ -878,7 +957,8 @@ def claim_part_summaries(claim: GiftAidClaim) -> list[dict]:
              .order_by("part"))
     return [{"number": part["part"], "row_count": part["row_count"], "amount_pence": part["amount_pence"],
              "earliest_gift_date": part["earliest_gift_date"],
-             "adjustment_pence": claim.adjustment_pence if part["part"] == 1 else 0} for part in parts]
+             "adjustment_pence": claim.adjustment_pence if part["part"] == 1 else 0,
+             "small_donations_pence": claim.small_donations_pence if part["part"] == 1 else 0} for part in parts]
 
 
 def claim_header(claim: GiftAidClaim, part: dict) -> hmrc.ClaimHeader:
@@ -894,6 +974,7 @@ def claim_header(claim: GiftAidClaim, part: dict) -> hmrc.ClaimHeader:
         official_first_name=s["OFFICIAL_FIRST_NAME"], official_last_name=s["OFFICIAL_LAST_NAME"],
         official_postcode=s["OFFICIAL_POSTCODE"], official_phone=s["OFFICIAL_PHONE"], period_end=claim.period_end,
         earliest_gift_date=part["earliest_gift_date"], adjustment_pence=part["adjustment_pence"],
+        small_donations=tuple(part["small_donations"]), connected_charities=s["GASDS_CONNECTED_CHARITIES"],
         other_info=other_info, sender_id=s["SENDER_ID"], sender_password=s["SENDER_PASSWORD"],
         vendor_id=s["VENDOR_ID"], product_name=s["PRODUCT_NAME"], product_version=s["PRODUCT_VERSION"],
         test=s["GATEWAY_TEST"],
