@@ -141,8 +141,11 @@ class ClaimBuildView(ClaimFormMixin, FormView):
                                                   include_earlier=data["include_earlier"], by=self.request.user)
         except ApplicationError as error:
             return self.show_error(form, error)
-        messages.success(self.request, f"Draft claim {claim.reference}: {claim.gift_count} gifts, "
-                                       f"{format_pence(claim.tax_pence)} of Gift Aid. Review it, then submit.")
+        small = (f" and {format_pence(claim.small_donations_tax_pence)} on small donations"
+                 if claim.small_donations_pence else "")
+        messages.success(self.request, f"Draft claim {claim.reference}: {claim.gift_count} "
+                                       f"gift{'s' if claim.gift_count != 1 else ''}, "
+                                       f"{format_pence(claim.tax_pence)} of Gift Aid{small}. Review it, then submit.")
         return redirect("gift_aid_claim:inspect", claim.pk)
 
 
