@@ -839,8 +839,10 @@ def _changed_since_build(claim: GiftAidClaim) -> list[str]:
         donation = claimed.donation
         if donation.status not in _CLAIMABLE_STATUSES or donation.kept_pence < claimed.amount_pence:
             changed.append(f"{donation.reference} ({donation.get_status_display().lower()})")
-        elif declaration_facts(claimed.declaration).void:
-            changed.append(f"{donation.reference} (declaration cancelled within 30 days)")
+            continue
+        allowed, why = _no_longer_claimable(claimed)
+        if allowed < claimed.amount_pence:
+            changed.append(f"{donation.reference} ({why})")
     return changed
 
 

@@ -418,6 +418,20 @@ def test_a_draft_whose_gift_was_refunded_must_be_rebuilt():
     assert claim.status == "draft"
 
 
+def test_a_draft_whose_declaration_was_cancelled_from_before_a_gift_must_be_rebuilt():
+    donor = SupporterFactory()
+    declaration = declare(donor, D(2025, 1, 1))
+    gift(donor, 4_000, D(2026, 1, 10))
+    after = gift(donor, 6_000, D(2026, 1, 20))
+    claim = build(D(2026, 1, 1), D(2026, 1, 31))
+    supporter_services.gift_aid_declaration_cancel(declaration=declaration, cancelled_on=D(2026, 1, 15),
+                                                   reason="Phoned on the 15th")
+    with pytest.raises(ApplicationError, match=f"{after.reference} \\(declaration .* cancelled from 15/01/2026"):
+        gift_aid.gift_aid_claim_submit(claim=claim)
+    gift_aid.gift_aid_claim_discard(claim=claim)
+    assert list(build(D(2026, 1, 1), D(2026, 1, 31)).gifts.values_list("amount_pence", flat=True)) == [4_000]
+
+
 def test_an_adjustment_larger_than_the_claim_is_refused():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
