@@ -167,6 +167,8 @@ class RepaymentForm(forms.Form):
             value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
         except InvalidOperation:
             raise forms.ValidationError("Enter an amount in pounds, like 1234.56.") from None
+        if not value.is_finite() or value.adjusted() > 12:  # "1e400" would overflow the rounding below
+            raise forms.ValidationError("Enter an amount in pounds, like 1234.56.")
         if value != value.quantize(Decimal("0.01")) or value <= 0:
             raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
         return int(value * 100)
