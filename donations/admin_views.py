@@ -21,6 +21,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from config.errors import ApplicationError
 from config.formats import admin_datetime
+from config.spreadsheets import ExportPermissionMixin
 from donations import monthly, services, statements, webhooks
 from donations.services import gift_aid
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent, format_pence
@@ -34,8 +35,9 @@ def _money(field):
     return show
 
 
-class DonationIndexView(generic.IndexView):
+class DonationIndexView(ExportPermissionMixin, generic.IndexView):
     export_filename = "donations"
+    export_permission = "donations.view_donation"
 
     @cached_property
     def header_more_buttons(self):
