@@ -37,7 +37,7 @@ def _money(field):
 
 class DonationIndexView(ExportPermissionMixin, generic.IndexView):
     export_filename = "donations"
-    export_permission = "donations.view_donation"
+    export_permission = "donations.export_donation"  # Finance's: gifts leave the system only with them
 
     @cached_property
     def header_more_buttons(self):

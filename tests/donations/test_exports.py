@@ -96,3 +96,20 @@ def test_text_from_the_public_is_escaped_in_both_formats(finance_client, gifts):
     cell = cells[gifts[0].reference]["UTM source"]
     assert (cell.value, cell.data_type) == ("'" + FORMULA, "s")
     assert cells[gifts[1].reference]["Appeal code"].value == "'-2+3"
+
+
+def test_only_finance_downloads_gifts(client, fundraiser, finance_user, admin_user, gifts):
+    for user, allowed in ((fundraiser, False), (finance_user, True), (admin_user, True)):
+        client.force_login(user)
+        listing = client.get("/admin/donation/").content.decode()
+        assert ("Download CSV" in listing) is allowed and ("Download XLSX" in listing) is allowed
+        for export in ("csv", "xlsx"):
+            response = client.get("/admin/donation/", {"export": export})
+            if allowed:
+                assert response.status_code == 200
+            else:
+                assert (response.status_code, response.url) == (302, "/admin/")
+    client.logout()
+    response = client.get("/admin/donation/", {"export": "csv"})
+    assert response.status_code == 302 and "/admin/login/" in response.url
+    assert Donation.objects.count() == len(gifts)
