@@ -7,8 +7,9 @@ Imported by the settings (no Django apps needed at import) and by the URLs."""
 
 import re
 
+from anymail.exceptions import AnymailAPIError
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponseBadRequest
 from django.urls import path
 
 from config.errors import ApplicationError
@@ -50,6 +51,13 @@ def webhook_auth_problem(provider: str, anymail: dict) -> str:
             f"{provider} tracking events (bounces, complaints) that stop email to supporters.")
 
 
+class _NotAnEvent(Exception):
+    """The body could not be read as the provider's tracking event."""
+
+
+_UNREADABLE = (ValueError, LookupError, TypeError, AttributeError, AnymailAPIError)  # JSON, encoding, shape
+
+
 def _guarded(view_class):
     class Guarded(view_class):
         def post(self, request, *args, **kwargs):
@@ -58,18 +66,27 @@ def _guarded(view_class):
             if not (self.basic_auth or not self.warn_if_no_basic_auth):
                 return HttpResponseBadRequest("This webhook is not configured to authenticate its calls.",
                                               content_type="text/plain")
-            self.run_validators(request)  # a forged call: anymail raises, Django answers 400
             try:
-                events = self.parse_events(request)
-            except (ValueError, LookupError, TypeError, AttributeError):  # JSON, encoding, shape
+                with transaction.atomic():  # a batch of events is applied whole or not at all
+                    # anymail's own flow (and the provider's, e.g. Amazon SES's 401 before basic auth):
+                    # a forged call raises AnymailWebhookValidationFailure, which Django answers with 400.
+                    return super().post(request, *args, **kwargs)
+            except _NotAnEvent:
                 return HttpResponseBadRequest(NOT_AN_EVENT, content_type="text/plain")
-            try:
-                with transaction.atomic():  # a batch is applied whole or not at all
-                    for event in events:
-                        self.signal.send(sender=view_class, event=event, esp_name=self.esp_name)
             except ApplicationError as error:  # our receiver refused the event's content
                 return HttpResponseBadRequest(f"{NOT_AN_EVENT} {error.message}", content_type="text/plain")
-            return HttpResponse()
+
+        def run_validators(self, request):
+            try:
+                super().run_validators(request)
+            except _UNREADABLE as error:  # some providers read the body to check its signature
+                raise _NotAnEvent from error
+
+        def parse_events(self, request):
+            try:
+                return super().parse_events(request)
+            except _UNREADABLE as error:
+                raise _NotAnEvent from error
 
     Guarded.__name__ = Guarded.__qualname__ = f"Guarded{view_class.__name__}"
     return Guarded
