@@ -6,7 +6,6 @@ from django.utils import timezone
 from import_export import fields, resources
 
 from config.spreadsheets import spreadsheet_response
-
 from supporters.models import Channel, Supporter
 
 MAILING_CHANNELS = {Channel.EMAIL.value: "email", Channel.POST.value: "post", Channel.PHONE.value: "phone", Channel.SMS.value: "SMS"}
@@ -50,5 +49,5 @@ def mailing_list_queryset(*, channel: str):
 def mailing_list_response(*, channel: str, file_format: str, user=None) -> FileResponse:
     dataset = MailingListResource().export(queryset=mailing_list_queryset(channel=channel))
     stamp = timezone.localdate().isoformat()
-    return spreadsheet_response(rows=[dataset.headers, *dataset], file_format="xlsx" if file_format == "xlsx" else "csv",
-                                filename=f"mailing-list-{channel}-{stamp}", user=user)
+    return spreadsheet_response(rows=[dataset.headers, *dataset], filename=f"mailing-list-{channel}-{stamp}",
+                                file_format="xlsx" if file_format == "xlsx" else "csv", user=user)
