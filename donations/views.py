@@ -328,5 +328,7 @@ def monthly_manage(request, token):
             if action in ("card", "card_saved"):
                 return JsonResponse({"error": "We could not reach our card processor. Please try again."}, status=502)
             context["error"] = "We could not reach our card processor. Please try again."
+            context["status"] = 502
         context["recurring"] = recurring
-    return render(request, "donations/manage_monthly.html", context, status=400 if context["error"] else 200)
+    status = context.pop("status", 400) if context["error"] else 200
+    return render(request, "donations/manage_monthly.html", context, status=status)
