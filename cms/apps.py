@@ -8,6 +8,8 @@ class CmsConfig(AppConfig):
 
     def ready(self):
         from cms.models import charity_email_footer
+        from config import spreadsheets
         from supporters.services import email
 
         email.register_footer(charity_email_footer)
+        spreadsheets.install_for_wagtail()  # every admin download escaped and complete

@@ -6,6 +6,7 @@ from wagtail.contrib.sitemaps.views import sitemap
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
+from config.email_webhooks import tracking_urlpatterns
 from donations import statement_views
 from donations import views as donation_views
 from supporters import email_views
@@ -27,7 +28,8 @@ urlpatterns = [
     path("fundraise/<slug:slug>/", cms_views.fundraiser_page, name="fundraiser_page"),
     path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),
     path("email/unsubscribe/<str:token>/", email_views.unsubscribe, name="email_unsubscribe"),
-    path("anymail/", include("anymail.urls")),  # the provider's tracking webhooks, verified by anymail
+    # The provider's tracking webhook only, verified by anymail (config/email_webhooks.py).
+    path("anymail/", include((tracking_urlpatterns(settings.EMAIL_TRACKING_PROVIDER), "anymail"))),
 ]
 
 if settings.DEBUG:

@@ -21,6 +21,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from config.errors import ApplicationError
 from config.formats import admin_datetime
+from config.spreadsheets import ExportPermissionMixin
 from donations import monthly, services, statements, webhooks
 from donations.services import gift_aid
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent, format_pence
@@ -34,8 +35,9 @@ def _money(field):
     return show
 
 
-class DonationIndexView(generic.IndexView):
+class DonationIndexView(ExportPermissionMixin, generic.IndexView):
     export_filename = "donations"
+    export_permission = "donations.export_donation"  # Finance's: gifts leave the system only with them
 
     @cached_property
     def header_more_buttons(self):
@@ -117,6 +119,8 @@ class RefundForm(forms.Form):
             value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
         except InvalidOperation:
             raise forms.ValidationError("Enter an amount in pounds, like 12.50.") from None
+        if not value.is_finite() or value.adjusted() > 12:  # "1e400" would overflow the rounding below
+            raise forms.ValidationError("Enter an amount in pounds, like 12.50.")
         if value != value.quantize(Decimal("0.01")) or value <= 0:
             raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
         return int(value * 100)

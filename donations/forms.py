@@ -25,15 +25,16 @@ def parse_amount_pence(raw: str) -> int:
         raise forms.ValidationError("Enter the amount in pounds, for example 25 or 12.50.")
     if value <= 0:
         raise forms.ValidationError("Enter an amount above zero, in pounds, for example 25.")
+    # The maximum first: rounding "1e400" to pence would overflow Decimal's precision.
+    if value * 100 > settings.DONATION_MAXIMUM_PENCE:
+        raise forms.ValidationError(
+            f"For a gift over {format_pence(settings.DONATION_MAXIMUM_PENCE)}, please call us so that we can thank you properly."
+        )
     if value != value.quantize(Decimal("0.01")):
         raise forms.ValidationError("Enter the amount in pounds and pence, with no more than two decimal places.")
     pence = int(value * 100)
     if pence < settings.DONATION_MINIMUM_PENCE:
         raise forms.ValidationError(f"The smallest gift we can take online is {format_pence(settings.DONATION_MINIMUM_PENCE)}.")
-    if pence > settings.DONATION_MAXIMUM_PENCE:
-        raise forms.ValidationError(
-            f"For a gift over {format_pence(settings.DONATION_MAXIMUM_PENCE)}, please call us so that we can thank you properly."
-        )
     return pence
 
 

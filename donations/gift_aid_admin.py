@@ -3,13 +3,12 @@ download its schedules and XML, submit it, record HMRC's answer and the
 repayment; and the gifts that need following up. Each view checks its
 permission, validates input and calls one service."""
 
-import csv
 import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +24,7 @@ from wagtail.admin.widgets.button import HeaderButton
 from config.errors import ApplicationError
 from config.money import format_pence
 from config.permissions import require_perm
+from config.spreadsheets import pounds, spreadsheet_response
 from donations import hmrc
 from donations.models import Donation, GiftAidClaim, GiftAidDirectRepayment
 from donations.services import gift_aid
@@ -172,6 +172,8 @@ class RepaymentForm(forms.Form):
             value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
         except InvalidOperation:
             raise forms.ValidationError("Enter an amount in pounds, like 1234.56.") from None
+        if not value.is_finite() or value.adjusted() > 12:  # "1e400" would overflow the rounding below
+            raise forms.ValidationError("Enter an amount in pounds, like 1234.56.")
         if value != value.quantize(Decimal("0.01")) or value <= 0:
             raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
         return int(value * 100)
@@ -351,34 +353,27 @@ def claim_xml(request, pk, number):
     return _download(content, f"gift-aid-{claim.reference}-r68-{number}.xml", "application/xml")
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def claim_gifts_csv(request, pk):
     """Every gift in the claim, with its row and declaration: the audit trail
-    HMRC may ask for, streamed (a claim may hold a million gifts)."""
+    HMRC may ask for (a claim may hold a million gifts: the file is written
+    whole, to disk once large, before it is sent)."""
     require_perm(request, VIEW)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
-    writer = csv.writer(_Echo())
     header = ["Gift", "Supporter", "Date received", "Amount claimed", "Gift Aid", "Schedule", "Row", "Declaration",
               "Still in claim"]
 
     def rows():
-        yield writer.writerow(header)
+        yield header
         gifts = (claim.gifts.order_by("row__number", "donation_id")
                  .values_list("donation_id", "donation__supporter_id", "donation__paid_at", "amount_pence",
                               "tax_pence", "row__number", "declaration_id", "active"))
         for donation_id, supporter_id, paid_at, amount, tax, row, declaration_id, active in gifts.iterator(5000):
-            yield writer.writerow([f"D{donation_id:07d}", f"S{supporter_id:07d}",
-                                   timezone.localtime(paid_at).date().isoformat(), hmrc.format_amount(amount),
-                                   hmrc.format_amount(tax), (row - 1) // hmrc.MAX_ROWS_PER_SCHEDULE + 1, row,
-                                   f"GAD{declaration_id:06d}", "yes" if active else "no (claim rejected)"])
+            yield [f"D{donation_id:07d}", f"S{supporter_id:07d}", timezone.localtime(paid_at).date(),
+                   pounds(amount), pounds(tax), (row - 1) // hmrc.MAX_ROWS_PER_SCHEDULE + 1, row,
+                   f"GAD{declaration_id:06d}", "yes" if active else "no (claim rejected)"]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="gift-aid-{claim.reference}-gifts.csv"'
-    return response
+    return spreadsheet_response(rows=rows(), file_format="csv", filename=f"gift-aid-{claim.reference}-gifts",
+                                user=request.user)
 
 
 class FollowUpsView(WagtailAdminTemplateMixin, TemplateView):

@@ -21,7 +21,6 @@ Where the formats come from (see each section for the detail):
 from __future__ import annotations
 
 import base64
-import csv
 import datetime
 import hashlib
 import io
@@ -37,6 +36,8 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.style import Style, TableColumnProperties
 from odf.table import Table, TableCell, TableColumn, TableRow
 from odf.text import P
+
+from config.spreadsheets import csv_bytes
 
 MAX_ROWS_PER_SCHEDULE = 1000
 
@@ -273,13 +274,9 @@ def _schedule_values(row: ScheduleRow) -> list[str]:
 
 
 def schedule_csv(rows: list[ScheduleRow]) -> bytes:
-    """UTF-8 CSV: the header, then one line per row, HMRC's nine columns in order."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(SCHEDULE_COLUMNS)
-    for row in rows:
-        writer.writerow(_schedule_values(row))
-    return buffer.getvalue().encode("utf-8")
+    """UTF-8 CSV: the header, then one line per row, HMRC's nine columns in order
+    (a cell a spreadsheet would run is escaped, as in every file we write)."""
+    return csv_bytes([SCHEDULE_COLUMNS, *(_schedule_values(row) for row in rows)])
 
 
 # --------------------------------------------------------------------------

@@ -122,7 +122,8 @@ class Donation(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("refund_donation", "Can refund a donation through Stripe"),
-                       ("add_offline_donation", "Can record a gift that did not come through Stripe")]
+                       ("add_offline_donation", "Can record a gift that did not come through Stripe"),
+                       ("export_donation", "Can download gifts as CSV or XLSX")]
         constraints = [
             models.CheckConstraint(condition=Q(amount_pence__gt=0), name="donation_amount_positive"),
             models.CheckConstraint(condition=Q(refunded_pence__lte=F("amount_pence")), name="donation_refund_within_amount"),

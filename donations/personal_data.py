@@ -4,9 +4,10 @@ import logging
 
 import stripe
 from django.db import transaction
+from django.db.models import Q
 
 from donations import monthly, stripe_gateway
-from donations.models import Donation, RecurringGift, format_pence
+from donations.models import Donation, RecurringGift, StripeEvent, format_pence
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def monthly_gifts_section(supporter) -> list[dict]:
 
 def erase(supporter) -> None:
     """Stop any monthly gift and delete the supporter's customer record at Stripe
-    (it holds their name and email); the gifts themselves stay for the accounts."""
+    (it holds their name and email); the gifts themselves stay for the accounts,
+    and the Stripe events about them stay without the name, email, phone or address."""
     for recurring in RecurringGift.objects.filter(supporter=supporter).exclude(status=RecurringGift.Status.CANCELLED):
         monthly.recurring_gift_cancel(recurring_gift=recurring, reason="Supporter's personal data erased")
     customers = set(RecurringGift.objects.filter(supporter=supporter).exclude(stripe_customer_id="")
@@ -40,8 +42,46 @@ def erase(supporter) -> None:
                      .values_list("stripe_customer_id", flat=True))
     RecurringGift.objects.filter(supporter=supporter).update(card_brand="", card_last4="", card_exp_month=None,
                                                              card_exp_year=None)
+    _redact_stripe_events(supporter, customers)
     for customer_id in customers:
         transaction.on_commit(lambda customer_id=customer_id: _delete_customer(customer_id))
+
+
+# Where Stripe's objects carry a person: PaymentIntent.receipt_email, a charge's
+# billing_details, a customer's name, email, phone, address and shipping.
+_PERSONAL_KEYS = frozenset({"email", "receipt_email", "name", "phone", "address", "billing_details", "shipping",
+                            "customer_email", "customer_name", "customer_phone", "customer_address",
+                            "customer_shipping", "customer_details"})
+
+
+def _redacted(value):
+    if isinstance(value, dict):
+        return {key: None if key in _PERSONAL_KEYS else _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
+
+def _redact_stripe_events(supporter, customers: set[str]) -> None:
+    """The stored webhook events about the supporter's payments, cards, set-ups
+    and customers keep what the accounts need (ids, amounts, status) and lose
+    what names the person."""
+    gifts = Donation.objects.filter(supporter=supporter)
+    recurring = RecurringGift.objects.filter(supporter=supporter)
+    intents = {i for i in gifts.values_list("stripe_payment_intent_id", flat=True) if i}
+    objects = (intents | customers
+               | {i for i in gifts.values_list("stripe_charge_id", flat=True) if i}
+               | {i for i in gifts.values_list("stripe_payment_method_id", flat=True) if i}
+               | {i for i in recurring.values_list("stripe_payment_method_id", flat=True) if i}
+               | {i for i in recurring.values_list("stripe_setup_intent_id", flat=True) if i})
+    if not objects:
+        return
+    about = (Q(payload__data__object__id__in=list(objects))
+             | Q(payload__data__object__payment_intent__in=list(intents or {""}))
+             | Q(payload__data__object__customer__in=list(customers or {""})))
+    for event in StripeEvent.objects.select_for_update().filter(about):
+        event.payload = _redacted(event.payload)
+        event.save(update_fields=["payload"])
 
 
 def _delete_customer(customer_id: str) -> None:

@@ -105,11 +105,23 @@ def payment_method_retrieve(payment_method_id: str) -> dict:
 def event_construct(*, payload: bytes, signature_header: str) -> dict:
     """Verify the Stripe-Signature header exactly as Stripe specifies (the
     library's own check, with its 5-minute tolerance) and parse the event as
-    plain JSON. Raises stripe.SignatureVerificationError or ValueError."""
-    text = payload.decode("utf-8")
+    plain JSON. Raises stripe.SignatureVerificationError, or ValueError (with a
+    message) when the body is not JSON or not an event: an id, a type and an object."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("The body is not a Stripe event: it is not UTF-8 text.") from None
     stripe.WebhookSignature.verify_header(text, signature_header, settings.STRIPE_WEBHOOK_SECRET,
                                           stripe.Webhook.DEFAULT_TOLERANCE)
-    return json.loads(text)
+    try:
+        event = json.loads(text)
+    except ValueError:
+        raise ValueError("The body is not a Stripe event: it is not JSON.") from None
+    if not (isinstance(event, dict) and event.get("id") and isinstance(event["id"], str)
+            and event.get("type") and isinstance(event["type"], str)
+            and isinstance(event.get("data"), dict) and isinstance(event["data"].get("object"), dict)):
+        raise ValueError("The body is not a Stripe event: it needs an id, a type and data.object.")
+    return event
 
 
 def payment_method_detach(payment_method_id: str) -> dict:

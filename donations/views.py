@@ -251,8 +251,10 @@ def stripe_webhook(request):
     try:
         event = stripe_gateway.event_construct(payload=request.body,
                                                signature_header=request.headers.get("Stripe-Signature", ""))
-    except (ValueError, stripe.SignatureVerificationError):
+    except stripe.SignatureVerificationError:
         return HttpResponseBadRequest("Invalid signature")
+    except ValueError as error:  # signed, but not JSON or not an event: nothing to store or retry
+        return HttpResponseBadRequest(str(error), content_type="text/plain")
     try:
         stored = webhooks.stripe_event_receive(event=event)
     except Exception:
@@ -326,5 +328,7 @@ def monthly_manage(request, token):
             if action in ("card", "card_saved"):
                 return JsonResponse({"error": "We could not reach our card processor. Please try again."}, status=502)
             context["error"] = "We could not reach our card processor. Please try again."
+            context["status"] = 502
         context["recurring"] = recurring
-    return render(request, "donations/manage_monthly.html", context)
+    status = context.pop("status", 400) if context["error"] else 200
+    return render(request, "donations/manage_monthly.html", context, status=status)

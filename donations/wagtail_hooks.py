@@ -36,10 +36,15 @@ class DonationViewSet(ModelViewSet):
     search_fields = ["supporter__last_name"]  # enables the box; the view searches smartly
     search_backend_name = None
     list_per_page = 50
+    # Finance's download (config.spreadsheets: an empty relation is an empty cell, public text is escaped).
     list_export = ["reference", "supporter.reference", "amount_pence", "fee_pence", "net_pence", "refunded_pence",
-                   "currency", "status", "channel", "campaign.code", "appeal_code", "utm_source", "gift_aid_declared",
-                   "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "created_at",
-                   "paid_at"]
+                   "currency", "status", "channel", "campaign.code", "appeal_code", "fundraiser_page.slug",
+                   "utm_source", "utm_medium", "utm_campaign", "gift_aid_declared", "small_donation", "description",
+                   "stripe_payment_intent_id",
+                   "stripe_charge_id", "stripe_balance_transaction_id", "created_at", "paid_at"]
+    export_headings = {"supporter.reference": "Supporter", "campaign.code": "Campaign",
+                       "fundraiser_page.slug": "Fundraising page", "small_donation": "Small donation (GASDS)",
+                       "description": "Collection"}
 
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [

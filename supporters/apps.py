@@ -9,6 +9,7 @@ class SupportersConfig(AppConfig):
     def ready(self):
         from anymail.signals import tracking
 
+        from supporters import checks  # noqa: F401  (registers the deployment check)
         from supporters.email_views import on_tracking_event
 
         tracking.connect(on_tracking_event, dispatch_uid="supporters.email_tracking")

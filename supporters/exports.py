@@ -1,9 +1,11 @@
-"""Mailing-list exports: only supporters whose current consent covers the channel."""
+"""Mailing-list exports: only supporters whose current consent covers the channel
+(written, escaped, by config.spreadsheets like every export)."""
 
-from django.http import HttpResponse
+from django.http import FileResponse
 from django.utils import timezone
 from import_export import fields, resources
 
+from config.spreadsheets import spreadsheet_response
 from supporters.models import Channel, Supporter
 
 MAILING_CHANNELS = {Channel.EMAIL.value: "email", Channel.POST.value: "post", Channel.PHONE.value: "phone", Channel.SMS.value: "SMS"}
@@ -44,15 +46,8 @@ def mailing_list_queryset(*, channel: str):
     return queryset.order_by("last_name", "first_name", "pk")
 
 
-def mailing_list_response(*, channel: str, file_format: str) -> HttpResponse:
+def mailing_list_response(*, channel: str, file_format: str, user=None) -> FileResponse:
     dataset = MailingListResource().export(queryset=mailing_list_queryset(channel=channel))
     stamp = timezone.localdate().isoformat()
-    if file_format == "xlsx":
-        response = HttpResponse(
-            dataset.export("xlsx"), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-    else:
-        file_format = "csv"
-        response = HttpResponse(dataset.export("csv"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="mailing-list-{channel}-{stamp}.{file_format}"'
-    return response
+    return spreadsheet_response(rows=[dataset.headers, *dataset], filename=f"mailing-list-{channel}-{stamp}",
+                                file_format="xlsx" if file_format == "xlsx" else "csv", user=user)

@@ -21,6 +21,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from import_export.results import RowResult
 
 from config.errors import ApplicationError
+from config.spreadsheets import csv_bytes
 from supporters import services
 from supporters.models import GiftAidDeclaration, Supporter
 
@@ -385,6 +386,6 @@ def gift_aid_declarations_import(*, data: bytes, file_name: str, dry_run: bool, 
     return outcome
 
 
-def template_csv() -> str:
+def template_csv() -> bytes:
     """The headings of an import file, for staff to fill in."""
-    return tablib.Dataset(headers=list(COLUMNS)).export("csv")
+    return csv_bytes([list(COLUMNS)])

@@ -27,6 +27,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import Button
 
 from config.errors import ApplicationError
+from config.spreadsheets import ExportPermissionMixin
 from supporters import imports, selectors, services
 from supporters.exports import MAILING_CHANNELS, mailing_list_response
 from supporters.forms import (
@@ -73,8 +74,9 @@ class ConsentColumn(Column):
         return context
 
 
-class SupporterIndexView(generic.IndexView):
+class SupporterIndexView(ExportPermissionMixin, generic.IndexView):
     export_filename = "supporters"
+    export_permission = "supporters.export_supporter_list"
 
     def search_queryset(self, queryset):
         if not self.search_query:
@@ -97,15 +99,6 @@ class SupporterIndexView(generic.IndexView):
             Column("added", label="Added", sort_key="created_at",
                    accessor=lambda supporter: date_format(timezone.localtime(supporter.created_at), "j M Y")),
         ]
-
-    @cached_property
-    def show_export_buttons(self):
-        return self.request.user.has_perm("supporters.export_supporter_list")
-
-    def get(self, request, *args, **kwargs):
-        if self.is_export and not self.show_export_buttons:
-            raise PermissionDenied
-        return super().get(request, *args, **kwargs)
 
     @cached_property
     def header_more_buttons(self):
@@ -365,7 +358,7 @@ def mailing_list_export(request, channel):
         raise PermissionDenied
     if channel not in MAILING_CHANNELS:
         raise PermissionDenied
-    return mailing_list_response(channel=channel, file_format=request.GET.get("format", "csv"))
+    return mailing_list_response(channel=channel, file_format=request.GET.get("format", "csv"), user=request.user)
 
 
 # --- Gift Aid declarations ----------------------------------------------------------

@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_x",
     "STRIPE_PUBLISHABLE_KEY": "pk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "ANYMAIL_WEBHOOK_SECRET": "hook:long-random-words",
 }
 
 
@@ -40,3 +41,47 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_email_webhook_secret():
+    """Without it anyone could post forged bounces to the tracking webhook and stop our email."""
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "ANYMAIL_WEBHOOK_SECRET"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ANYMAIL_WEBHOOK_SECRET" in result.stderr
+
+
+def test_a_provider_that_signs_its_webhooks_may_use_its_signing_key_instead():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k not in ("ANYMAIL_WEBHOOK_SECRET", "ANYMAIL_POSTMARK_SERVER_TOKEN")}
+    env.update(EMAIL_BACKEND="anymail.backends.mailgun.EmailBackend", ANYMAIL_MAILGUN_API_KEY="key",
+               ANYMAIL_MAILGUN_SENDER_DOMAIN="mg.brightwell.example", ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY="signing")
+    result = manage("check", "--deploy", "--fail-level", "DEBUG", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    without_key = {k: v for k, v in env.items() if k != "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY"}
+    result = manage("check", env=without_key)
+    assert result.returncode != 0 and "ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY" in result.stderr
+
+
+def test_production_mounts_only_the_providers_tracking_webhook():
+    probe = ("from django.urls import resolve\n"
+             "for path in ['/anymail/postmark/tracking/', '/anymail/postmark/inbound/', '/anymail/mailgun/tracking/',"
+             " '/anymail/sendgrid/tracking/', '/anymail/mandrill/']:\n"
+             "    print('RESOLVED', path, resolve(path).view_name)\n")
+    result = manage("shell", "-c", probe, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    resolved = [line.split()[1:] for line in result.stdout.splitlines() if line.startswith("RESOLVED")]
+    # Anything else falls through to Wagtail's pages (a 404 there).
+    assert resolved == [["/anymail/postmark/tracking/", "anymail:postmark_tracking_webhook"],
+                        ["/anymail/postmark/inbound/", "wagtail_serve"], ["/anymail/mailgun/tracking/", "wagtail_serve"],
+                        ["/anymail/sendgrid/tracking/", "wagtail_serve"], ["/anymail/mandrill/", "wagtail_serve"]]
+
+
+def test_the_deployment_check_flags_an_open_email_webhook(settings):
+    from django.core.checks import run_checks
+
+    settings.EMAIL_TRACKING_PROVIDER = "postmark"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token"}
+    flagged = [message for message in run_checks(include_deployment_checks=True) if message.id == "supporters.E001"]
+    assert flagged and "ANYMAIL_WEBHOOK_SECRET" in flagged[0].msg
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": "hook:words"}
+    assert not [m for m in run_checks(include_deployment_checks=True) if m.id == "supporters.E001"]

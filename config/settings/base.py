@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from config.email_webhooks import tracking_provider
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -133,6 +135,8 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Brightwell Children's Trust <supporters@brightwell.example>")
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in env.ENVIRON.items() if key.startswith("ANYMAIL_")}
+# Only this provider's tracking webhook is mounted (config/email_webhooks.py).
+EMAIL_TRACKING_PROVIDER = tracking_provider(EMAIL_BACKEND)
 
 # Stripe. With no secret key the site pays against localstripe (see README).
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")

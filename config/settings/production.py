@@ -1,5 +1,9 @@
 """Production: no defaults for secrets, so a missing one stops the site at start."""
 
+from django.core.exceptions import ImproperlyConfigured
+
+from config.email_webhooks import tracking_provider, webhook_auth_problem
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -27,6 +31,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 8  # a working day: staff sessions carry personal data
 
 EMAIL_BACKEND = env("EMAIL_BACKEND")
+EMAIL_TRACKING_PROVIDER = tracking_provider(EMAIL_BACKEND)
+# The tracking webhook suppresses addresses: open to anyone, it would let anyone stop our email.
+_webhook_problem = webhook_auth_problem(EMAIL_TRACKING_PROVIDER, ANYMAIL)  # noqa: F405
+if _webhook_problem:
+    raise ImproperlyConfigured(_webhook_problem)
 CACHE_MIDDLEWARE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=30)
 TASKS["default"]["BACKEND"] = "django_tasks_db.DatabaseBackend"  # noqa: F405  (run `manage.py db_worker`)
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")

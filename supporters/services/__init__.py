@@ -249,9 +249,12 @@ def supporter_merge(*, survivor: Supporter, duplicate: Supporter, by=None) -> Su
 @transaction.atomic
 def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     """Erase a supporter (the right to erasure): names, contact details, address,
-    notes, consent history and timeline go; the row stays, anonymised, so that
-    donations and Gift Aid figures still add up in the accounts. Other apps
-    scrub their own copies of personal data through personal_data erasers.
+    notes, consent history and timeline go, and the address leaves the email
+    records (sent messages, the provider's events, suppressions); the row stays,
+    anonymised, so that donations and Gift Aid figures still add up in the
+    accounts. Only the Gift Aid declarations keep the name and address, as HMRC
+    requires. Other apps scrub their own copies of personal data through
+    personal_data erasers (gifts' Stripe events, fundraising pages).
 
     Idempotent in effect: a second erasure raises ApplicationError and changes nothing."""
     if not (reason or "").strip():
@@ -260,6 +263,7 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     if supporter.is_erased:
         raise ApplicationError("This supporter has already been erased.")
 
+    address = supporter.email
     for name in _ERASED_BLANK_FIELDS:
         setattr(supporter, name, "")
     supporter.first_name = "Erased"
@@ -272,6 +276,9 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     supporter.tags.clear()
     supporter.consent_events.all().delete()
     supporter.interactions.all().delete()
+    from supporters.services.email import email_history_erase
+
+    email_history_erase(supporter=supporter, address=address)
     for erase in personal_data.erasers():
         erase(supporter)
 

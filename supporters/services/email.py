@@ -347,6 +347,32 @@ def email_event_record(*, esp: str, event_id: str | None, event_type: str, esp_m
     return event
 
 
+def email_history_erase(*, supporter: Supporter, address: str) -> None:
+    """For an erasure: the messages sent to the supporter stay, with their kind,
+    status and dates, but lose the address, the subject (it may hold their name)
+    and any error; the provider's events on them, or on the address, lose it too.
+    A suppression of the address is deleted with its log entries, unless another
+    live record holds the address (the suppression is theirs as well)."""
+    from wagtail.models import ModelLogEntry
+
+    address = (address or "").strip().lower()
+    labels = dict(EmailTemplate.Key.choices)
+    messages = EmailMessage.objects.filter(supporter=supporter)
+    for category in set(messages.values_list("category", flat=True)):
+        messages.filter(category=category).update(
+            to_email="", error="", subject=str(labels.get(category, category.capitalize()))[:255])
+    events = Q(message__in=messages)
+    shared = bool(address) and Supporter.objects.filter(email__iexact=address, erased_at__isnull=True).exclude(
+        pk=supporter.pk).exists()
+    if address and not shared:
+        events |= Q(recipient__iexact=address)
+        EmailMessage.objects.filter(supporter__isnull=True, to_email__iexact=address).update(to_email="", error="")
+        for suppression in EmailSuppression.objects.filter(email__iexact=address):
+            ModelLogEntry.objects.for_instance(suppression).update(label="An erased address", data={})
+            suppression.delete()
+    EmailEvent.objects.filter(events).update(recipient="", description="")
+
+
 def email_send_test(*, to_email: str, rendered: Rendered) -> None:
     """A test of a mailing, to a member of staff: marked as a test, recorded nowhere."""
     mail = EmailMultiAlternatives(subject=f"[Test] {rendered.subject}", body=rendered.text, to=[to_email])

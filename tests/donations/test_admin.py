@@ -36,6 +36,8 @@ def test_finance_sees_gifts_with_fee_and_net_and_refunds_one(finance_client, gif
 def test_a_refund_over_what_is_left_is_refused(finance_client, gift):
     response = finance_client.post(f"/admin/donation/{gift.pk}/refund/", {"amount": "30", "reason": "x"})
     assert response.status_code == 200 and "Refund between £0.01 and £25.00" in response.content.decode()
+    absurd = finance_client.post(f"/admin/donation/{gift.pk}/refund/", {"amount": "1e400", "reason": "x"})
+    assert absurd.status_code == 200 and "Enter an amount in pounds" in absurd.content.decode()
     gift.refresh_from_db()
     assert gift.refunded_pence == 0
 

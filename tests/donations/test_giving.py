@@ -141,12 +141,26 @@ class TestBadInput:
         ("10000.01", "please call us"),
         ("", "Enter an amount"),
         ("NaN", "amount in pounds"),
+        ("1e400", "please call us"),
+        ("9" * 19, "please call us"),
+        ("1e-400", "two decimal places"),
+        ("-1e400", "above zero"),
+        ("Infinity", "amount in pounds"),
     ])
     def test_bad_amounts_are_refused_and_nothing_is_saved(self, give, amount, message):
         response, _ = give(amount=amount)
         assert response.status_code == 400
         assert message in response.json()["fields"]["amount"]
         assert not Donation.objects.exists() and not Supporter.objects.exists()
+
+    @pytest.mark.parametrize("amount", ["1e400", "1E+400", "12e30"])
+    def test_a_monthly_gift_of_an_absurd_amount_is_refused_and_nothing_is_saved(self, client, amount):
+        from donations.models import RecurringGift
+
+        response = client.post("/donate/monthly/", form_data(frequency="monthly", amount=amount))
+        assert response.status_code == 400
+        assert "please call us" in response.json()["fields"]["amount"]
+        assert not RecurringGift.objects.exists() and not Supporter.objects.exists()
 
     def test_the_maximum_is_a_setting(self, give, settings):
         settings.DONATION_MAXIMUM_PENCE = 50_000

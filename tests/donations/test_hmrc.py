@@ -329,6 +329,12 @@ def test_csv_keeps_utf8_and_quotes_commas():
     assert lines[1][3] == "Flat 2, The Mews"
 
 
+def test_csv_escapes_a_house_a_spreadsheet_would_run():
+    row = dataclasses.replace(UK_ROW, house='=HYPERLINK("http://evil.example")')
+    lines = list(csv.reader(io.StringIO(schedule_csv([row]).decode("utf-8"))))
+    assert lines[1][3] == "'=HYPERLINK(\"http://evil.example\")"
+
+
 def test_an_aggregated_row_never_shows_a_name_or_address():
     stray = dataclasses.replace(AGGREGATED_ROW, first_name="Ann", last_name="Lee", house="3", postcode="M1 1AE")
     line = list(csv.reader(io.StringIO(schedule_csv([stray]).decode())))[1]

@@ -202,8 +202,10 @@ class TestSupporterManagesTheirGift:
         assert "£12.50 a month" in page
         recurring.refresh_from_db()
         assert recurring.amount_pence == 1250
-        bad = client.post(url, {"action": "amount", "amount": "0"}).content.decode()
-        assert "above zero" in bad
+        bad = client.post(url, {"action": "amount", "amount": "0"})
+        assert bad.status_code == 400 and "above zero" in bad.content.decode()
+        absurd = client.post(url, {"action": "amount", "amount": "1e400"})
+        assert absurd.status_code == 400 and "please call us" in absurd.content.decode()
         recurring.refresh_from_db()
         assert recurring.amount_pence == 1250
 

@@ -40,6 +40,24 @@ class TestSignature:
         assert deliver(event, signature="t=1,v1=deadbeef").status_code == 400
         assert not StripeEvent.objects.exists()
 
+    @pytest.mark.parametrize("event", [
+        {"object": "event", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}},   # no id
+        {"id": "", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}},
+        {"id": 42, "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}},
+        {"id": "evt_1", "data": {"object": {"id": "pi_x"}}},                                          # no type
+        {"id": "evt_1", "type": "payment_intent.succeeded"},                                          # no object
+        {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": "pi_x"}},
+        {"id": "evt_1", "type": "payment_intent.succeeded", "data": []},
+        ["evt_1"], "evt_1", None, 42,
+    ])
+    def test_a_signed_event_that_is_not_an_event_gets_400_and_stores_nothing(self, deliver, event):
+        """Signed by Stripe (or with its secret) but not the shape of an event: a
+        clear 400, not a 500 that claims it was stored for retry."""
+        response = deliver(event)
+        assert response.status_code == 400
+        assert "not a Stripe event" in response.content.decode()
+        assert not StripeEvent.objects.exists()
+
     def test_an_old_signature_is_refused(self, deliver):
         event = event_for({"id": "pi_x", "object": "payment_intent", "status": "succeeded", "metadata": {}},
                           "payment_intent.succeeded")

@@ -222,6 +222,6 @@ class TestMailingListExport:
         services.supporter_erase(supporter=erased, reason="request")
 
         response = fundraiser_client.get("/admin/supporter/mailing-list/email/")
-        rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+        rows = list(csv.DictReader(io.StringIO(response.getvalue().decode("utf-8-sig"))))
         assert [row["Email"] for row in rows] == ["yes@example.org"]
         assert rows[0]["Reference"] == yes.reference

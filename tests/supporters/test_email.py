@@ -147,3 +147,80 @@ def test_fundraising_edits_each_wording_and_previews_it(fundraiser_client):
         frame = page[page.index('srcdoc="') + 8:page.index('" style', page.index('srcdoc="'))]
         assert "<" not in frame and "A line staff just wrote." in html.unescape(frame)
         assert "Brightwell" in html.unescape(frame) and "Plain-text version" in page
+
+
+def _bounce_for(fan, message, event_id=5151):
+    return {"RecordType": "Bounce", "ID": event_id, "Type": "HardBounce", "TypeCode": 1, "MessageID": "pm-9",
+            "Email": fan.email, "BouncedAt": "2026-11-25T10:00:00Z", "Description": "Unknown user",
+            "Metadata": {"message_uid": str(message.uid)}}
+
+
+def _nothing_changed(fan, message):
+    fan.refresh_from_db()
+    message.refresh_from_db()
+    assert not EmailEvent.objects.exists() and not EmailSuppression.objects.exists()
+    assert fan.consent_email and not fan.consent_events.filter(granted=False).exists()
+    assert message.status == "sent" and not fan.interactions.filter(kind="email").exists()
+
+
+@pytest.mark.parametrize("authorization", [None, "Basic " + base64.b64encode(b"hook:guessed").decode(), "Bearer x"])
+def test_a_forged_bounce_changes_nothing(postmark, authorization):
+    """Anyone on the web can post to the webhook: without the secret, nothing happens."""
+    fan = SupporterFactory(consent_email=True)
+    message = _marketing(fan)
+    assert postmark(_bounce_for(fan, message), authorization=authorization).status_code == 400
+    _nothing_changed(fan, message)
+
+
+def test_without_a_secret_the_webhook_takes_nothing(settings):
+    """No WEBHOOK_SECRET (production refuses to start so; see tests/test_settings.py):
+    the webhook still refuses every call rather than trust anyone on the web."""
+    from django.test import Client
+
+    settings.ANYMAIL = {key: value for key, value in settings.ANYMAIL.items() if key != "WEBHOOK_SECRET"}
+    fan = SupporterFactory(consent_email=True)
+    message = _marketing(fan)
+    from anymail.exceptions import AnymailInsecureWebhookWarning
+
+    with pytest.warns(AnymailInsecureWebhookWarning):  # anymail itself would take the call
+        response = Client(raise_request_exception=False).post(
+            "/anymail/postmark/tracking/", data=json.dumps(_bounce_for(fan, message)), content_type="application/json")
+    assert response.status_code == 400
+    _nothing_changed(fan, message)
+
+
+def test_only_the_providers_tracking_webhook_is_mounted(postmark):
+    """The provider in use (Postmark here) answers; no other provider's route,
+    and no inbound route, exists to be forged."""
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    for path in ("/anymail/mailgun/tracking/", "/anymail/sendgrid/tracking/", "/anymail/postmark/inbound/",
+                 "/anymail/mandrill/", "/anymail/amazon_ses/tracking/"):
+        assert client.post(path, data="{}", content_type="application/json").status_code == 404, path
+    assert client.post("/anymail/postmark/tracking/", data="{}", content_type="application/json").status_code == 400
+
+
+@pytest.mark.parametrize("body", [
+    b"not json at all", b"\xff\xfe\x00garbage", b"[]", b"[1, 2]", b'"a string"', b"null", b"{}",
+    b'{"RecordType": "Bounce"}', b'{"RecordType": "Delivery", "DeliveredAt": "yesterday"}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Email": "x@example.org", "BouncedAt": "2026-13-45T99:00:00Z"}',
+    b'{"RecordType": "Delivery", "Recipient": "x@example.org", "DeliveredAt": "2026-11-25T10:00:00Z", '
+    b'"Metadata": "not a dict"}',
+    b'{"RecordType": "Delivery", "Recipient": "x@example.org", "DeliveredAt": "2026-11-25T10:00:00Z", '
+    b'"Metadata": {"message_uid": "not-a-uuid"}, "MessageID": {"a": 1}}',
+    b'{"RecordType": "Bounce", "Type": "HardBounce", "Email": ["x@example.org"], "BouncedAt": "2026-11-25T10:00:00Z"}',
+])
+def test_a_garbage_body_with_the_right_secret_is_a_clear_400(postmark, body):
+    """A body that is not a tracking event answers 400 with a message, never a
+    500 (which the provider would retry for days), and nothing is stored."""
+    from django.test import Client
+
+    fan = SupporterFactory(consent_email=True, email="x@example.org")
+    message = _marketing(fan)
+    auth = "Basic " + base64.b64encode(b"hook:secret-words").decode()
+    response = Client(raise_request_exception=False).post(
+        "/anymail/postmark/tracking/", data=body, content_type="application/json", headers={"Authorization": auth})
+    assert response.status_code == 400, response.content
+    assert b"tracking event" in response.content
+    _nothing_changed(fan, message)

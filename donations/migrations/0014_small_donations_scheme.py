@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0006_event_costs'),
-        ('donations', '0012_gift_aid_direct_repayments'),
+        ('donations', '0013_gift_aid_direct_repayments'),
         ('supporters', '0011_email_wording_name'),
     ]
 

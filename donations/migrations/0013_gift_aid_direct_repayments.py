@@ -21,7 +21,7 @@ def fill_first_gift_dates(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('donations', '0011_gift_aid_claim_keys'),
+        ('donations', '0012_finance_exports_gifts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,185 @@
+"""Every CSV and XLSX file the system writes is made here.
+
+- A text cell a spreadsheet would run (it begins with =, +, -, @, a tab or a
+  carriage return: a formula, or DDE) gets a leading apostrophe, so a name such
+  as "=HYPERLINK(…)" typed into a public form is shown, never run. Numbers,
+  dates and booleans stay what they are (a refund of -500 pence is a number).
+- The whole file is made before the response starts (in memory, or on disk once
+  it is large), so an error is a 500 that staff see, never a 200 that stops halfway.
+
+Wagtail's own listings (our admin lists, its reports, redirects, form
+submissions) make their downloads here too: see `install_for_wagtail`."""
+
+import contextlib
+import csv
+import datetime
+import io
+import logging
+import tempfile
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+logger = logging.getLogger(__name__)
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+_IN_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+def safe_cell(value):
+    """A cell as the file should hold it: text escaped if a spreadsheet would run
+    it; None empty; True/False as Yes/No; aware date-times in local time; numbers
+    and dates as they are; anything else as its text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, (int, float, Decimal, datetime.date)):
+        if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+            return timezone.localtime(value).replace(tzinfo=None)
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def pounds(pence: int | None) -> Decimal | None:
+    """Integer pence as a number of pounds for a money column: 12345 -> 123.45."""
+    return None if pence is None else Decimal(int(pence)).scaleb(-2)
+
+
+def _csv_text(value) -> str:
+    value = safe_cell(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return value if isinstance(value, str) else str(value)
+
+
+def write_csv(rows: Iterable[Sequence], output) -> int:
+    """Write rows (the header first) as UTF-8 CSV to a binary file; returns the rows after the header."""
+    text = io.TextIOWrapper(output, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text)
+    count = -1
+    for row in rows:
+        writer.writerow([_csv_text(value) for value in row])
+        count += 1
+    text.detach()  # leave `output` open for the caller
+    return max(count, 0)
+
+
+def write_xlsx(rows: Iterable[Sequence], output, *, title: str = "Sheet1") -> int:
+    """Write rows (the header first) as one XLSX sheet to a binary file; returns the rows after the header."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    count = -1
+    try:
+        for row in rows:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, safe_cell(value))
+                if cell.data_type == "f":
+                    cell.data_type = "s"  # never a formula, whatever openpyxl guesses
+                if isinstance(cell.value, datetime.datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(cell.value, datetime.date):
+                    cell.number_format = "yyyy-mm-dd"
+                cells.append(cell)
+            sheet.append(cells)
+            count += 1
+    except BaseException:
+        with contextlib.suppress(Exception):
+            sheet.close()  # let openpyxl finish its own temporary file before the error goes on
+        raise
+    workbook.save(output)
+    return max(count, 0)
+
+
+def csv_bytes(rows: Iterable[Sequence]) -> bytes:
+    buffer = io.BytesIO()
+    write_csv(rows, buffer)
+    return buffer.getvalue()
+
+
+def spreadsheet_response(*, rows: Iterable[Sequence], file_format: str, filename: str, user=None) -> FileResponse:
+    """The rows (the header first) as a CSV or XLSX download named `filename`
+    (without its extension). The file is complete before the response is made:
+    an error while making it propagates (a 500), with nothing sent."""
+    if file_format not in CONTENT_TYPES:
+        raise ValueError(f"Unknown spreadsheet format: {file_format}")
+    output = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BYTES)
+    try:
+        count = (write_xlsx if file_format == "xlsx" else write_csv)(rows, output)
+    except BaseException:
+        output.close()
+        raise
+    output.seek(0)
+    logger.info("%s downloaded %s.%s (%d rows)", user or "Someone", filename, file_format, count)
+    return FileResponse(output, as_attachment=True, filename=f"{filename}.{file_format}",
+                        content_type=CONTENT_TYPES[file_format])
+
+
+def lookup(item, dotted: str):
+    """`item.a.b` for an export column: an empty relation on the way (a gift
+    with no campaign) gives None, an empty cell; a method is called."""
+    value = item
+    for name in dotted.split("."):
+        if value is None:
+            return None
+        value = getattr(value, name)
+        if callable(value):
+            value = value()
+    return value
+
+
+class ExportPermissionMixin:
+    """For an admin IndexView with `list_export`: the download buttons and the
+    files are for users with `export_permission` only, and an empty relation is
+    an empty cell rather than an error."""
+
+    export_permission = ""
+
+    @cached_property
+    def show_export_buttons(self):
+        return bool(self.list_export) and self.request.user.has_perm(self.export_permission)
+
+    def get(self, request, *args, **kwargs):
+        if self.is_export and not self.show_export_buttons:
+            raise PermissionDenied
+        return super().get(request, *args, **kwargs)
+
+    def to_row_dict(self, item):
+        return {field: lookup(item, field) for field in self.list_export}
+
+
+def _wagtail_as_spreadsheet(view, queryset, spreadsheet_format):
+    """Wagtail's SpreadsheetExportMixin.as_spreadsheet, through spreadsheet_response."""
+    if spreadsheet_format not in CONTENT_TYPES:
+        raise PermissionDenied  # as Wagtail, which offers only these two
+    items = queryset.iterator(chunk_size=2000) if isinstance(queryset, QuerySet) else queryset
+
+    def rows():
+        yield [view.get_heading(queryset, field) for field in view.list_export]
+        for item in items:
+            yield [view.preprocess_field_value(field, value, view.FORMAT_CSV)
+                   for field, value in view.to_row_dict(item).items()]
+
+    return spreadsheet_response(rows=rows(), file_format=spreadsheet_format, filename=view.get_filename(),
+                                user=view.request.user)
+
+
+def install_for_wagtail() -> None:
+    """Every Wagtail listing's download (ours, and Wagtail's reports, whose cells
+    can hold text from the public, such as a fundraising page's title in Site
+    history) is made by spreadsheet_response: escaped and complete."""
+    from wagtail.admin.views.mixins import SpreadsheetExportMixin
+
+    SpreadsheetExportMixin.as_spreadsheet = _wagtail_as_spreadsheet
