@@ -259,6 +259,10 @@ class MonthlyCharge(models.Model):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         PROCESSING = "processing", "Processing"
+        # The call to Stripe did not complete (a missing key, no connection, an
+        # error at Stripe): last_error says why, and the next run retries it
+        # with the same idempotency key.
+        INTERRUPTED = "interrupted", "Interrupted, will retry"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed, will retry"
         ABANDONED = "abandoned", "Failed, no more retries"
@@ -268,7 +272,7 @@ class MonthlyCharge(models.Model):
     recurring_gift = models.ForeignKey(RecurringGift, on_delete=models.PROTECT, related_name="charges")
     month = models.DateField(help_text="The first day of the month charged for.")
     amount_pence = models.PositiveBigIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.CharField(max_length=255, blank=True)

@@ -162,7 +162,8 @@ def monthly_charges_schedule(*, today: datetime.date | None = None) -> int:
 def monthly_charges_due(*, now: datetime.datetime | None = None):
     now = now or timezone.now()
     return MonthlyCharge.objects.filter(
-        status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED], next_attempt_at__lte=now,
+        status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED, MonthlyCharge.Status.INTERRUPTED],
+        next_attempt_at__lte=now,
     ) | MonthlyCharge.objects.filter(
         status=MonthlyCharge.Status.PROCESSING, next_attempt_at__lte=now - STALE_PROCESSING,
     )
@@ -184,7 +185,9 @@ def recurring_gifts_flag_expired_cards(*, today: datetime.date | None = None) ->
 
 def monthly_charges_run(*, today: datetime.date | None = None) -> dict:
     """The monthly job: schedule what is due, then attempt every due charge.
-    Safe to run often and from several workers at once."""
+    Safe to run often and from several workers at once. Raises
+    ImproperlyConfigured, having written nothing, if Stripe is not set up."""
+    stripe_gateway.check_configured()
     scheduled = monthly_charges_schedule(today=today)
     results = {"scheduled": scheduled, "succeeded": 0, "failed": 0, "skipped": 0,
                "cards_expiring": recurring_gifts_flag_expired_cards(today=today)}
@@ -207,9 +210,10 @@ def _claim(charge_id: int):
             return None
         now = timezone.now()
         recurring = charge.recurring_gift
-        resuming = charge.status == MonthlyCharge.Status.PROCESSING
-        if resuming and (charge.next_attempt_at and charge.next_attempt_at > now - STALE_PROCESSING):
-            return None
+        resuming = charge.status in (MonthlyCharge.Status.PROCESSING, MonthlyCharge.Status.INTERRUPTED)
+        if (charge.status == MonthlyCharge.Status.PROCESSING
+                and charge.next_attempt_at and charge.next_attempt_at > now - STALE_PROCESSING):
+            return None  # another worker's call may still be under way
         if charge.status not in (MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED) and not resuming:
             return None
         if charge.next_attempt_at and charge.next_attempt_at > now and not resuming:
@@ -237,8 +241,9 @@ def _claim(charge_id: int):
 
 
 def monthly_charge_attempt(*, charge_id: int) -> str:
-    """Attempt one month's charge. Returns 'succeeded', 'failed', 'skipped' or
-    'busy' (another worker has it, or it is not due)."""
+    """Attempt one month's charge. Returns 'succeeded', 'failed', 'skipped',
+    'interrupted' (Stripe was not reached or did not answer; the next run
+    resumes it) or 'busy' (another worker has it, or it is not due)."""
     charge = _claim(charge_id)
     if charge is None:
         return "busy"
@@ -260,16 +265,32 @@ def monthly_charge_attempt(*, charge_id: int) -> str:
             charge_id=charge.pk, succeeded=False, reason=error.user_message or "Card declined",
             payment_intent_id=intent_id.get("id") if isinstance(intent_id, dict) else None,
         )
-    except stripe.StripeError:
-        # Left "processing": the next run resumes it with the same idempotency key.
+    except stripe.StripeError as error:
         logger.exception("Stripe error on monthly charge %s", charge.pk)
-        return "busy"
+        return monthly_charge_record_interrupted(charge_id=charge.pk, reason=" ".join(str(error).split()))
     donation = donation_apply_payment_intent(payment_intent=intent)
     return monthly_charge_record_result(
         charge_id=charge.pk, succeeded=donation.status in Donation.INCOME_STATUSES,
         reason=donation.failure_reason, payment_intent_id=intent["id"],
         pending=donation.status in (Donation.Status.PENDING, Donation.Status.REQUIRES_ACTION),
     )
+
+
+@transaction.atomic
+def monthly_charge_record_interrupted(*, charge_id: int, reason: str) -> str:
+    """A claimed charge's call to Stripe did not complete (no key, no connection,
+    an error at Stripe): say why on the charge and leave it due, keeping its
+    attempt, so the next run resumes it with the same idempotency key (Stripe
+    answers a repeat with the first result, never a second payment). Returns
+    'interrupted', or 'busy' if a webhook settled the charge meanwhile."""
+    charge = MonthlyCharge.objects.select_for_update().get(pk=charge_id)
+    if charge.status != MonthlyCharge.Status.PROCESSING:
+        return "busy"
+    charge.status = MonthlyCharge.Status.INTERRUPTED
+    charge.last_error = f"Stripe call did not complete: {reason}"[:255]
+    charge.next_attempt_at = timezone.now()
+    charge.save()
+    return "interrupted"
 
 
 @transaction.atomic
@@ -374,7 +395,8 @@ def monthly_charge_apply_donation(*, donation: Donation) -> None:
         return
     if donation.status in Donation.INCOME_STATUSES or donation.status == Donation.Status.REFUNDED:
         monthly_charge_record_result(charge_id=charge.pk, succeeded=True, payment_intent_id=donation.stripe_payment_intent_id)
-    elif donation.status == Donation.Status.FAILED and charge.status == MonthlyCharge.Status.PROCESSING:
+    elif donation.status == Donation.Status.FAILED and charge.status in (MonthlyCharge.Status.PROCESSING,
+                                                                          MonthlyCharge.Status.INTERRUPTED):
         monthly_charge_record_result(charge_id=charge.pk, succeeded=False, reason=donation.failure_reason,
                                      payment_intent_id=donation.stripe_payment_intent_id)
 

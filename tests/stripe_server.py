@@ -1,7 +1,7 @@
 """A local Stripe for the tests and the demo site: localstripe (PyPI), with the
 gaps that matter to us filled in Stripe's current shapes.
 
-    python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...]
+    python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...] [--env-file PATH]
 
 What this adds to localstripe (see ../shared/stripe/README.md):
 - no pickle file: state lives in memory only, so runs are fast and never share state;
@@ -302,11 +302,25 @@ def build_app() -> web.Application:
     return app
 
 
+def site_settings(port: int, webhook_secret: str) -> str:
+    """The variables that point the site at this local Stripe, as an env file."""
+    base = f"http://127.0.0.1:{port}"
+    return (
+        "# Written by tests/stripe_server.py for as long as it runs (make run), so that manage.py\n"
+        "# commands in another shell reach the same local Stripe. Removed when it stops.\n"
+        f"STRIPE_SECRET_KEY={SECRET_KEY}\nSTRIPE_PUBLISHABLE_KEY={PUBLISHABLE_KEY}\n"
+        f"STRIPE_WEBHOOK_SECRET={webhook_secret}\nSTRIPE_API_BASE={base}\n"
+        f"STRIPE_JS_URL={base}/js.stripe.com/v3/extended.js\n"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--webhook-secret", default="")
+    parser.add_argument("--env-file", default="", help="While running, write the site's Stripe variables for this "
+                        "local Stripe to this file (read by config.settings.local); removed on exit.")
     args = parser.parse_args()
     app = build_app()
     if args.webhook_url:
@@ -315,8 +329,15 @@ def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
+    env_file = Path(args.env_file) if args.env_file else None
+    if env_file:
+        env_file.write_text(site_settings(args.port, args.webhook_secret))
     print(f"local Stripe listening on http://127.0.0.1:{args.port}", flush=True)
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    try:
+        web.run_app(app, sock=sock, print=None, access_log=None)  # until SIGINT or SIGTERM
+    finally:
+        if env_file:
+            env_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,15 @@
 workers at once), failures and their retries, cancellation."""
 
 import datetime
+import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
+import stripe
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -20,12 +26,12 @@ pytestmark = pytest.mark.django_db
 def start_monthly(stripe_client):
     """A supporter sets up £10 a month: our server starts it, the browser confirms
     the SetupIntent with the card (as Stripe.js's confirmCardSetup does)."""
-    def make(number="4242424242424242", amount_pence=1000):
+    def make(number="4242424242424242", amount_pence=1000, browser_stripe=None):
         gift = services.Gift(amount_pence=amount_pence, first_name="Mo", last_name="Khan",
                              email=f"mo{uuid.uuid4().hex[:6]}@example.org", form_token=uuid.uuid4(), gift_aid=False)
         recurring, client_secret = monthly.recurring_gift_start(gift=gift)
         assert client_secret.startswith(recurring.stripe_setup_intent_id)
-        stripe_client.v1.setup_intents.confirm(recurring.stripe_setup_intent_id, params={
+        (browser_stripe or stripe_client).v1.setup_intents.confirm(recurring.stripe_setup_intent_id, params={
             "payment_method_data": {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034,
                                                               "cvc": "123"}}})
         setup = monthly.stripe_gateway.setup_intent_retrieve(recurring.stripe_setup_intent_id)
@@ -97,6 +103,82 @@ class TestTheMonthlyRun:
         charge.refresh_from_db()
         assert charge.attempts == 1 and charge.status == "succeeded"
         assert Donation.objects.filter(monthly_charge=charge).count() == 1
+
+
+class TestAChargeThatDidNotReachStripe:
+    def test_a_missing_key_is_found_before_anything_is_written(self, start_monthly, settings):
+        from django.core.management.base import CommandError
+
+        recurring = start_monthly()
+        settings.STRIPE_SECRET_KEY = ""  # a second shell without make run's settings
+        with pytest.raises(CommandError, match="STRIPE_SECRET_KEY is not set"):
+            call_command("charge_monthly_gifts", date=next_month(recurring.day_of_month).isoformat())
+        assert recurring.charges.count() == 1  # only the first month, taken at sign-up
+
+    def test_it_says_why_and_the_next_run_takes_it_with_the_same_key(self, start_monthly, settings, finance_client):
+        from tests.conftest import _free_port
+
+        recurring = start_monthly()
+        day = next_month(recurring.day_of_month)
+        local_stripe = settings.STRIPE_API_BASE
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+        assert monthly.monthly_charges_run(today=day)["interrupted"] == 1
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "interrupted" and charge.attempts == 1
+        assert charge.last_error.startswith("Stripe call did not complete:")
+        page = finance_client.get(f"/admin/recurring_gift/inspect/{recurring.pk}/").content.decode()
+        assert "Interrupted, will retry" in page and "Stripe call did not complete" in page
+
+        settings.STRIPE_API_BASE = local_stripe
+        assert monthly.monthly_charges_run(today=day)["succeeded"] == 1
+        charge.refresh_from_db()
+        assert (charge.status, charge.attempts, charge.last_error) == ("succeeded", 1, "")
+        assert Donation.objects.filter(monthly_charge=charge).count() == 1
+        assert charge.donation.status == "succeeded"
+
+
+def _database_url() -> str:
+    """The test database, for a manage.py command run in another process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # a second process reads what we commit
+def test_a_second_shell_charges_through_make_runs_local_stripe(start_monthly, settings, tmp_path):
+    """`make run` starts the local Stripe with --env-file; while it runs, manage.py in
+    another shell (config.settings.local, no Stripe variables) reads that file and
+    charges through the same local Stripe. The file goes when the local Stripe stops."""
+    from tests.conftest import _free_port
+    from tests.stripe_server import SECRET_KEY
+
+    root = Path(__file__).resolve().parents[2]
+    env_file, port = tmp_path / "local-stripe.env", _free_port()
+    launcher = subprocess.Popen([sys.executable, "-m", "tests.stripe_server", "--port", str(port),
+                                 "--env-file", str(env_file)], cwd=root, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not env_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
+        make_runs_stripe = stripe.StripeClient(SECRET_KEY, base_addresses={"api": settings.STRIPE_API_BASE})
+        recurring = start_monthly(browser_stripe=make_runs_stripe)
+        day = next_month(recurring.day_of_month)
+        second_shell = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DJANGO_", "DATABASE_"))}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "charge_monthly_gifts", "--date", day.isoformat()], cwd=root,
+            env={**second_shell, "DJANGO_SETTINGS_MODULE": "config.settings.local", "LOCAL_STRIPE_ENV": str(env_file),
+                 "DATABASE_URL": _database_url()}, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "succeeded 1" in result.stdout
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "succeeded" and charge.stripe_payment_intent_id
+    finally:
+        launcher.terminate()
+        launcher.wait(timeout=10)
+    assert not env_file.exists()
 
 
 class TestFailures:
