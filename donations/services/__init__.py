@@ -73,6 +73,7 @@ class Gift:
     address_town: str = ""
     postcode: str = ""
     country: str = "GB"
+    phone: str = ""  # E.164, given when the donor agreed to calls or texts
     gift_aid: bool = False
     consents: dict = dataclasses.field(default_factory=dict)
     cover_fee: bool = False
@@ -154,8 +155,19 @@ def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
         address_town=gift.address_town,
         postcode=gift.postcode,
         country=gift.country,
+        phone=gift.phone,
         source=source,
     )
+    if not created and gift.phone and str(supporter.phone or "") != gift.phone:
+        if not supporter.phone:
+            supporter = supporter_services.supporter_update(supporter=supporter, phone=gift.phone)
+        else:
+            # Never overwrite from an unauthenticated form: staff check and decide.
+            supporter_services.timeline_add(
+                supporter=supporter, kind=Interaction.Kind.RECORD,
+                summary=f"Gave a different phone number on the donation form: {gift.phone}",
+                detail=f"The record keeps {supporter.phone}. {gift.source_detail}".strip(),
+            )
     if not created and not supporter.address_street and not supporter.postcode and gift.postcode:
         # Fill an empty address from the form; never overwrite one from an
         # unauthenticated form (anyone can type anyone's email).

@@ -91,3 +91,25 @@ def test_a_monthly_gift_is_set_up_in_the_browser(page, stripe_webhooks_to_live_s
     recurring = RecurringGift.objects.get()
     assert (recurring.status, recurring.amount_pence, recurring.card_last4) == ("active", 2000, "4242")
     assert recurring.charges.get().donation.status == "succeeded"
+
+
+@BROWSER_DB
+def test_the_phone_number_is_asked_for_when_calls_or_texts_are_ticked(new_page, stripe_webhooks_to_live_server):
+    from supporters.models import Supporter
+
+    live_server = stripe_webhooks_to_live_server
+    page = new_page(390, 844)
+    page.goto(live_server.url + "/donate/")
+    expect(page.locator("#id_phone")).to_be_hidden()
+    fill_in(page, email="tel@example.org")
+    page.check("#id_consent_sms")
+    expect(page.locator("#id_phone")).to_be_visible()
+    page.click("#pay-button")
+    expect(page.locator("#error-phone")).to_contain_text("Enter your phone number")
+    page.locator("#phone-field").scroll_into_view_if_needed()
+    shot(page, "donate-phone-needed")
+    page.fill("#id_phone", "07911 123456")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+    supporter = Supporter.objects.get()
+    assert str(supporter.phone) == "+447911123456" and supporter.consent_sms

@@ -71,6 +71,16 @@
   }));
   amountInput.addEventListener("input", refresh);
   form.elements.cover_fee.addEventListener("change", refresh);
+
+  // The phone number is asked for when calls or texts are ticked, and sent only then.
+  const phoneField = $("phone-field");
+  function togglePhone() {
+    const wanted = form.elements.consent_phone.checked || form.elements.consent_sms.checked;
+    phoneField.hidden = !wanted;
+    form.elements.phone.disabled = !wanted;
+  }
+  [form.elements.consent_phone, form.elements.consent_sms].forEach((box) => box.addEventListener("change", togglePhone));
+  togglePhone();
   card.on("change", (event) => showCardError(event && event.error ? event.error.message : ""));
 
   function showCardError(message) {
