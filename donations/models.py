@@ -3,6 +3,7 @@
 Amounts are integer pence with a currency code. Every Stripe id we store is
 unique, so a repeated webhook or a retried call can never make a second record."""
 
+import datetime
 import uuid
 
 from django.db import models
@@ -247,6 +248,11 @@ class RecurringGift(models.Model):
     def day_suffix(self):
         day = self.day_of_month
         return "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+    def payment_day_after(self, day: datetime.date) -> datetime.date:
+        """This gift's payment day in the month after `day`'s month."""
+        first_of_next = (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+        return first_of_next.replace(day=self.day_of_month)
 
 
 class MonthlyCharge(models.Model):

@@ -211,7 +211,11 @@ def monthly_thanks(request, form_token):
     recurring = RecurringGift.objects.select_related("supporter").filter(form_token=form_token).first()
     if recurring is None or recurring.status == RecurringGift.Status.PENDING:
         raise Http404
-    return render(request, "donations/thank_you.html", {"recurring": recurring})
+    first = recurring.charges.select_related("donation").filter(month=recurring.started_on.replace(day=1)).first()
+    return render(request, "donations/thank_you.html", {
+        "recurring": recurring, "first_charge": first, "today": timezone.localdate(),
+        "next_payment_on": recurring.payment_day_after(recurring.started_on),
+    })
 
 
 @require_POST

@@ -77,7 +77,7 @@ def test_a_declined_card_then_a_good_one(page, stripe_webhooks_to_live_server):
 
 
 @BROWSER_DB
-def test_a_monthly_gift_is_set_up_in_the_browser(page, stripe_webhooks_to_live_server):
+def test_a_monthly_gift_is_set_up_in_the_browser(page, new_page, stripe_webhooks_to_live_server):
     live_server = stripe_webhooks_to_live_server
     page.goto(live_server.url + "/donate/")
     page.locator("label.frequency__option", has_text="Give monthly").click()
@@ -86,8 +86,12 @@ def test_a_monthly_gift_is_set_up_in_the_browser(page, stripe_webhooks_to_live_s
     fill_in(page, email="monthly@example.org")
     page.click("#pay-button")
     page.wait_for_url("**/donate/thank-you/monthly/**")
-    expect(page.locator("main")).to_contain_text("£20.00")
+    expect(page.locator("main")).to_contain_text("We took your first payment of £20.00 today")
+    expect(page.locator("main")).to_contain_text("with the link in the welcome email")
     shot(page, "donate-monthly-thank-you")
+    phone = new_page(390, 844)
+    phone.goto(page.url)
+    shot(phone, "donate-monthly-thank-you-phone")
     recurring = RecurringGift.objects.get()
     assert (recurring.status, recurring.amount_pence, recurring.card_last4) == ("active", 2000, "4242")
     assert recurring.charges.get().donation.status == "succeeded"

@@ -64,6 +64,17 @@ class TestSetUp:
         donation.refresh_from_db()
         assert (donation.fee_pence, donation.net_pence) == (35, 965)
 
+    def test_the_thank_you_page_says_what_was_taken_and_how_to_change_it(self, start_monthly, client):
+        recurring = start_monthly(amount_pence=1500)
+        page = " ".join(client.get(f"/donate/thank-you/monthly/{recurring.form_token}/").content.decode().split())
+        assert "We took your first payment of <strong>£15.00</strong> today from your card ending 4242." in page
+        later = recurring.payment_day_after(timezone.localdate())
+        day = f"{recurring.day_of_month}{recurring.day_suffix}"
+        assert (f"Then we will take <strong>£15.00</strong> on the <strong>{day} of each month</strong>, "
+                f"starting on {later:%-d %B %Y}.") in page
+        assert f"cancel at any time with the link in the welcome email we have sent to <strong>{recurring.supporter.email}" in page
+        assert "reply" not in page  # the welcome email carries a link to manage the gift; replies reach nobody
+
     def test_setting_up_twice_with_one_form_is_one_gift(self, start_monthly):
         recurring = start_monthly()
         gift = services.Gift(amount_pence=1000, first_name="Mo", last_name="Khan", email=recurring.supporter.email,
