@@ -65,7 +65,7 @@ run: demo
 	$(BIN)/python -m tests.stripe_server --port $$stripe_port --env-file $(LOCAL_STRIPE_ENV) \
 		--webhook-url http://$(HOST):$(PORT)/stripe/webhook/ --webhook-secret whsec_local_demo & \
 	stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
-	echo "Local Stripe on http://127.0.0.1:$$stripe_port (test card 4242 4242 4242 4242, any future date, any CVC)"; \
+	echo "Local Stripe on http://127.0.0.1:$$stripe_port (test card 4242 4242 4242 4242, any future expiry as MM and YY or YYYY, any CVC)"; \
 	echo "In another shell while this runs: make charge-monthly (or .venv/bin/python manage.py charge_monthly_gifts)"; \
 	STRIPE_SECRET_KEY=sk_test_localstripe STRIPE_PUBLISHABLE_KEY=pk_test_localstripe \
 	STRIPE_WEBHOOK_SECRET=whsec_local_demo STRIPE_API_BASE=http://127.0.0.1:$$stripe_port \

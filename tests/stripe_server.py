@@ -15,7 +15,7 @@ What this adds to localstripe (see ../shared/stripe/README.md):
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` / `charge.dispute.closed`);
 - an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
-  and handleNextAction;
+  and handleNextAction, whose card box takes the expiry year as YY or YYYY (and says so);
 - test-only routes so that each test owns what it starts: `DELETE /_config/webhooks/<id>`
   removes a registration, and `POST /_config/reset` removes them all and empties the store;
   both answer only once every delivery already under way has finished, so no event
@@ -253,9 +253,48 @@ async def stripe_manners(request, handler):
 _EXTENDED_JS = """
 (function () {
   const base = document.currentScript.src.match(/https?:\\/\\/[^\\/]*/)[0];
+
+  // localstripe's card box puts "20" before whatever year is typed (so "2034" was
+  // sent as 202034 and answered "Bad request"), and moved on to the CVC as soon
+  // as "20" was typed. Here the box takes YY or YYYY, says so, labels its fields
+  // and hides the postcode when the page asks (as Stripe's own box does).
+  const mountCard = Element.prototype.mount;
+  Element.prototype.mount = function (domElement) {
+    mountCard.call(this, domElement);
+    const inputs = this._inputs;
+    if (!inputs) return;
+    this._domChildren[0].textContent = 'Local test Stripe (expiry MM / YY or YYYY): ';
+    const labels = {number: 'Card number', exp_month: 'Expiry month, MM', exp_year: 'Expiry year, YY or YYYY',
+                    cvc: 'Security code', postal_code: 'Postcode'};
+    Object.keys(labels).forEach((field) => inputs[field].setAttribute('aria-label', labels[field]));
+    inputs.exp_year.setAttribute('size', 4);
+    if ((this._options || {}).hidePostalCode) inputs.postal_code.hidden = true;
+    const element = this;
+    Object.keys(inputs).forEach((field) => {
+      const changed = inputs[field].oninput;
+      inputs[field].oninput = (event) => {
+        changed(event);
+        const year = inputs.exp_year.value.trim();
+        element.value.card.exp_year = year.length === 4 ? year : '20' + year;
+        if (event.target === inputs.exp_year && year.startsWith('20') && year.length < 4) inputs.exp_year.focus();
+      };
+    });
+  };
+
   const makeStripe = Stripe;
   Stripe = (apiKey, options) => {
     const stripe = makeStripe(apiKey, options);
+    const elements = stripe.elements;
+    stripe.elements = (...args) => {
+      const made = elements(...args);
+      const create = made.create;
+      made.create = function (type, elementOptions) {
+        const element = create.call(this, type, elementOptions);
+        element._options = elementOptions || {};
+        return element;
+      };
+      return made;
+    };
     stripe.createPaymentMethod = async (params) => {
       const element = params.card || params.elements;
       const card = element.value && element.value.card;
