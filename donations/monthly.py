@@ -25,6 +25,7 @@ from donations.services import (
     attribution_for,
     check_amount,
     donation_apply_payment_intent,
+    donations_import,
     fee_cover_pence,
 )
 from supporters import services as supporter_services
@@ -109,11 +110,7 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
         recurring.status = RecurringGift.Status.ACTIVE
         recurring.started_on = timezone.localdate()
         recurring.save()
-        supporter_services.timeline_add(
-            supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
-            summary=f"Started a monthly gift of {format_pence(recurring.amount_pence)}",
-            source_ref=f"recurring-gift:{recurring.pk}:started",
-        )
+        supporter_services.timeline_add(**_started_entry(recurring))
         if recurring.supporter.email:
             recurring_id = recurring.pk
             transaction.on_commit(lambda: recurring_gift_send_welcome(recurring_gift_id=recurring_id))
@@ -124,6 +121,58 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
     monthly_charge_attempt(charge_id=charge.pk)
     recurring.refresh_from_db()
     return recurring
+
+
+def _started_entry(recurring: RecurringGift, *, occurred_at: datetime.datetime | None = None) -> dict:
+    return {"supporter": recurring.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Started a monthly gift of {format_pence(recurring.amount_pence)}",
+            "occurred_at": occurred_at, "source_ref": f"recurring-gift:{recurring.pk}:started"}
+
+
+def _cancelled_entry(recurring: RecurringGift) -> dict:
+    return {"supporter": recurring.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Cancelled their monthly gift of {format_pence(recurring.amount_pence)}",
+            "detail": recurring.cancellation_reason, "occurred_at": recurring.cancelled_at,
+            "source_ref": f"recurring-gift:{recurring.pk}:cancelled"}
+
+
+def recurring_gifts_import(*, recurring_gifts: list[RecurringGift], through: datetime.date) -> list[RecurringGift]:
+    """Monthly gifts brought over from a previous system, in bulk (unsaved, each
+    active or cancelled, its card already saved at Stripe), with the history they
+    would have here: the first month taken on the day it started, then a paid
+    charge and gift for each month whose day came by `through` (or by its
+    cancellation), and the timeline entries that taking them writes. Later months
+    are charged by the monthly run as any other. Campaign totals are not moved:
+    call campaign_totals_rebuild() once the load is done."""
+    RecurringGift.objects.bulk_create(recurring_gifts, batch_size=2000)
+    charges, gifts, entries = [], [], []
+    for recurring in recurring_gifts:
+        started = timezone.make_aware(datetime.datetime.combine(recurring.started_on, datetime.time(10, 0)))
+        entries.append(_started_entry(recurring, occurred_at=started))
+        last_day = timezone.localdate(recurring.cancelled_at) if recurring.cancelled_at else through
+        month, day = _month_of(recurring.started_on), recurring.started_on
+        while day <= last_day:
+            taken = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10, 0)))
+            gift = Donation(
+                supporter=recurring.supporter, amount_pence=recurring.amount_pence,
+                fee_cover_pence=recurring.fee_cover_pence, currency=recurring.currency,
+                status=Donation.Status.SUCCEEDED, channel=Donation.Channel.MONTHLY,
+                gift_aid_declared=recurring.gift_aid_declared, campaign=recurring.campaign, appeal=recurring.appeal,
+                appeal_code=recurring.appeal_code, recurring_gift=recurring, stripe_customer_id=recurring.stripe_customer_id,
+                stripe_payment_method_id=recurring.stripe_payment_method_id, created_at=taken, paid_at=taken,
+            )
+            gifts.append(gift)
+            charges.append(MonthlyCharge(recurring_gift=recurring, month=month, amount_pence=recurring.amount_pence,
+                                         status=MonthlyCharge.Status.SUCCEEDED, attempts=1, donation=gift,
+                                         created_at=taken))
+            month = recurring.payment_day_after(month).replace(day=1)
+            day = month.replace(day=recurring.day_of_month)
+        if recurring.status == RecurringGift.Status.CANCELLED:
+            entries.append(_cancelled_entry(recurring))
+    donations_import(donations=gifts)
+    MonthlyCharge.objects.bulk_create(charges, batch_size=2000)
+    supporter_services.timeline_add_many(entries=entries)
+    return recurring_gifts
 
 
 def _save_card(recurring: RecurringGift, method) -> None:
@@ -265,6 +314,15 @@ def monthly_charge_attempt(*, charge_id: int) -> str:
             charge_id=charge.pk, succeeded=False, reason=error.user_message or "Card declined",
             payment_intent_id=intent_id.get("id") if isinstance(intent_id, dict) else None,
         )
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing" and error.http_status != 404:
+            logger.exception("Stripe refused monthly charge %s", charge.pk)
+            return monthly_charge_record_interrupted(charge_id=charge.pk, reason=" ".join(str(error).split()))
+        # The saved card (or its customer) is no longer at Stripe: no retry with this
+        # key can succeed, so it fails as a decline does, and the supporter is asked for a card.
+        return monthly_charge_record_result(
+            charge_id=charge.pk, succeeded=False,
+            reason=f"The saved card is no longer at Stripe ({error.user_message or 'not found'})")
     except stripe.StripeError as error:
         logger.exception("Stripe error on monthly charge %s", charge.pk)
         return monthly_charge_record_interrupted(charge_id=charge.pk, reason=" ".join(str(error).split()))
@@ -415,11 +473,7 @@ def recurring_gift_cancel(*, recurring_gift: RecurringGift, reason: str, by=None
     recurring.charges.filter(status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED]).update(
         status=MonthlyCharge.Status.SKIPPED, last_error="Gift cancelled", next_attempt_at=None,
     )
-    supporter_services.timeline_add(
-        supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
-        summary=f"Cancelled their monthly gift of {format_pence(recurring.amount_pence)}",
-        detail=reason, source_ref=f"recurring-gift:{recurring.pk}:cancelled", by=by,
-    )
+    supporter_services.timeline_add(**_cancelled_entry(recurring), by=by)
     if recurring.stripe_payment_method_id:
         transaction.on_commit(lambda: _detach_quietly(recurring.stripe_payment_method_id))
     return recurring

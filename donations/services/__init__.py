@@ -347,15 +347,35 @@ def _snapshot(donation: Donation) -> tuple:
     return tuple(getattr(donation, name) for name in _TRACKED)
 
 
+# How a gift came, on the timeline; online and monthly gifts need no word.
+_GIFT_CAME = {Donation.Channel.IMPORT: " (imported)", Donation.Channel.OFFLINE: " (cash, cheque or bank transfer)",
+              Donation.Channel.POST: " (by post)", Donation.Channel.PHONE: " (by phone)",
+              Donation.Channel.EVENT: " (at an event)"}
+
+
+def gift_timeline_entry(donation: Donation) -> dict:
+    """The supporter's timeline entry for a gift, however it came (arguments for
+    supporters' timeline_add): once per gift, by its source_ref."""
+    how = _GIFT_CAME.get(donation.channel, "")
+    return {"supporter": donation.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Gave {donation.amount_display}{how}" + (f" to {donation.campaign}" if donation.campaign else ""),
+            "occurred_at": donation.paid_at, "source_ref": f"donation:{donation.pk}"}
+
+
+def donations_import(*, donations: list[Donation]) -> list[Donation]:
+    """Gifts from before this system (the previous database, post, events),
+    written in bulk and each put on its supporter's timeline as a gift recorded
+    one by one is. Campaign totals are not moved: call campaign_totals_rebuild()
+    once the load is done."""
+    Donation.objects.bulk_create(donations, batch_size=2000)
+    supporter_services.timeline_add_many(entries=[gift_timeline_entry(d) for d in donations
+                                                  if d.status in Donation.INCOME_STATUSES])
+    return donations
+
+
 def _on_first_success(donation: Donation) -> None:
     """Once per gift, in the transaction that first records its success."""
-    supporter_services.timeline_add(
-        supporter=donation.supporter,
-        kind=Interaction.Kind.DONATION,
-        summary=f"Gave {donation.amount_display}" + (f" to {donation.campaign}" if donation.campaign else ""),
-        occurred_at=donation.paid_at,
-        source_ref=f"donation:{donation.pk}",
-    )
+    supporter_services.timeline_add(**gift_timeline_entry(donation))
     # Monthly gifts are thanked when they start and in the annual statement, not every month.
     if donation.receipt_sent_at is None and donation.supporter.email and donation.channel != Donation.Channel.MONTHLY:
         donation.receipt_sent_at = timezone.now()
@@ -644,10 +664,5 @@ def donation_record_offline(*, supporter: Supporter, amount_pence: int, received
     donation.full_clean()
     donation.save()
     _move_totals(donation, (0, 0, 0))
-    supporter_services.timeline_add(
-        supporter=supporter, kind=Interaction.Kind.DONATION,
-        summary=f"Gave {donation.amount_display} ({donation.get_channel_display().lower()})"
-                + (f" to {campaign}" if campaign else ""),
-        detail=note, occurred_at=when, source_ref=f"donation:{donation.pk}", by=by,
-    )
+    supporter_services.timeline_add(**gift_timeline_entry(donation), detail=note, by=by)
     return donation

@@ -216,6 +216,16 @@ class TestFailures:
         assert Donation.objects.filter(recurring_gift=recurring, status="failed").count() == 3
         assert recurring.supporter.interactions.filter(summary__contains="failed (attempt 3)").exists()
 
+    def test_a_card_no_longer_at_stripe_fails_like_a_decline_rather_than_hanging(self, start_monthly):
+        recurring = start_monthly()
+        RecurringGift.objects.filter(pk=recurring.pk).update(stripe_payment_method_id="pm_gone0123456789")
+        day = next_month(recurring.day_of_month)
+        assert monthly.monthly_charges_run(today=day)["failed"] == 1
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "failed" and charge.attempts == 1
+        assert charge.last_error.startswith("The saved card is no longer at Stripe")
+        assert charge.next_attempt_at.date() == (timezone.now() + datetime.timedelta(days=3)).date()
+
     def test_a_retry_that_succeeds_revives_a_past_due_gift(self, start_monthly):
         recurring = start_monthly()
         RecurringGift.objects.filter(pk=recurring.pk).update(status="past_due")
