@@ -317,21 +317,33 @@ def monthly_charge_attempt(*, charge_id: int) -> str:
     except stripe.InvalidRequestError as error:
         if error.code != "resource_missing" and error.http_status != 404:
             logger.exception("Stripe refused monthly charge %s", charge.pk)
-            return monthly_charge_record_interrupted(charge_id=charge.pk, reason=" ".join(str(error).split()))
+            return monthly_charge_record_interrupted(charge_id=charge.pk, reason=_why_not_completed(error))
         # The saved card (or its customer) is no longer at Stripe: no retry with this
         # key can succeed, so it fails as a decline does, and the supporter is asked for a card.
         return monthly_charge_record_result(
             charge_id=charge.pk, succeeded=False,
             reason=f"The saved card is no longer at Stripe ({error.user_message or 'not found'})")
     except stripe.StripeError as error:
-        logger.exception("Stripe error on monthly charge %s", charge.pk)
-        return monthly_charge_record_interrupted(charge_id=charge.pk, reason=" ".join(str(error).split()))
+        reason = _why_not_completed(error)
+        logger.warning("Monthly charge %s interrupted, to be resumed: %s (%s)", charge.pk, reason, error)
+        return monthly_charge_record_interrupted(charge_id=charge.pk, reason=reason)
     donation = donation_apply_payment_intent(payment_intent=intent)
     return monthly_charge_record_result(
         charge_id=charge.pk, succeeded=donation.status in Donation.INCOME_STATUSES,
         reason=donation.failure_reason, payment_intent_id=intent["id"],
         pending=donation.status in (Donation.Status.PENDING, Donation.Status.REQUIRES_ACTION),
     )
+
+
+def _why_not_completed(error: stripe.StripeError) -> str:
+    """A failed call to Stripe, in words for the staff who read the charge."""
+    if isinstance(error, stripe.APIConnectionError):
+        return "Stripe could not be reached (a network error or timeout)"
+    if isinstance(error, stripe.AuthenticationError):
+        return f"Stripe did not accept our key: {error.user_message or error}"
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe asked us to slow down (too many requests)"
+    return error.user_message or " ".join(str(error).split())
 
 
 @transaction.atomic
