@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SUPPORTERS ?= 500
+# Written by make run's local Stripe while it runs; config.settings.local reads it.
+export LOCAL_STRIPE_ENV ?= $(CURDIR)/.local-stripe.env
 
-.PHONY: run test test-postgres bench install browser libreoffice axe migrate demo clean
+.PHONY: run charge-monthly sync-stripe test test-postgres bench install browser libreoffice axe migrate demo clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -52,20 +54,31 @@ demo: migrate
 
 ## Set up and start the site at http://127.0.0.1:8000 (SQLite, demo data, no keys needed).
 ## With no STRIPE_SECRET_KEY, a local Stripe (localstripe) is started on a free port
-## and signs its webhooks to this site, so giving works end to end offline.
+## and signs its webhooks to this site, so giving works end to end offline; while it
+## runs, its keys and address are in $(LOCAL_STRIPE_ENV), which manage.py reads, so
+## the scheduled commands work from a second shell too (e.g. make charge-monthly).
 run: export WAGTAILADMIN_BASE_URL ?= http://$(HOST):$(PORT)
 run: demo
 	@echo "Staff logins: admin / fundraiser / finance, password brightwell-demo, at http://$(HOST):$(PORT)/admin/"
 	@if [ -n "$$STRIPE_SECRET_KEY" ]; then exec $(BIN)/python manage.py runserver $(HOST):$(PORT); fi; \
 	stripe_port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
-	$(BIN)/python -m tests.stripe_server --port $$stripe_port \
+	$(BIN)/python -m tests.stripe_server --port $$stripe_port --env-file $(LOCAL_STRIPE_ENV) \
 		--webhook-url http://$(HOST):$(PORT)/stripe/webhook/ --webhook-secret whsec_local_demo & \
 	stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
-	echo "Local Stripe on http://127.0.0.1:$$stripe_port (test card 4242 4242 4242 4242, any future date, any CVC)"; \
+	echo "Local Stripe on http://127.0.0.1:$$stripe_port (test card 4242 4242 4242 4242, any future expiry as MM and YY or YYYY, any CVC)"; \
+	echo "In another shell while this runs: make charge-monthly (or .venv/bin/python manage.py charge_monthly_gifts)"; \
 	STRIPE_SECRET_KEY=sk_test_localstripe STRIPE_PUBLISHABLE_KEY=pk_test_localstripe \
 	STRIPE_WEBHOOK_SECRET=whsec_local_demo STRIPE_API_BASE=http://127.0.0.1:$$stripe_port \
 	STRIPE_JS_URL=http://127.0.0.1:$$stripe_port/js.stripe.com/v3/extended.js \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The scheduled commands, by hand, against the site make run serves (its local
+## Stripe, while it runs) or against the keys in the environment.
+charge-monthly: $(STAMP)
+	$(BIN)/python manage.py charge_monthly_gifts
+
+sync-stripe: $(STAMP)
+	$(BIN)/python manage.py sync_stripe_payments
 
 ## Run the tests (SQLite unless DATABASE_URL points elsewhere).
 test: $(STAMP) browser libreoffice $(AXE_JS)

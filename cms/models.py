@@ -23,9 +23,16 @@ class CharitySettings(BaseSiteSetting):
     )
     contact_email = models.EmailField(default="supporters@brightwell.example")
     contact_phone = models.CharField(max_length=40, default="020 7946 0000")
+    privacy_page = models.ForeignKey(
+        "wagtailcore.Page", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name="Privacy notice", help_text="Linked from every page's footer and from the donation form.")
+    terms_page = models.ForeignKey(
+        "wagtailcore.Page", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name="Terms of giving", help_text="Linked from every page's footer and from the donation form.")
 
     panels = [FieldPanel("footer_text"), FieldPanel("charity_number"), FieldPanel("registered_office"),
-              FieldPanel("contact_email"), FieldPanel("contact_phone")]
+              FieldPanel("contact_email"), FieldPanel("contact_phone"),
+              MultiFieldPanel([FieldPanel("privacy_page"), FieldPanel("terms_page")], heading="Policy pages")]
 
     class Meta:
         verbose_name = "Charity details"

@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django_countries.fields import LazyTypedChoiceField
 from django_countries import countries
+from phonenumber_field.formfields import PhoneNumberField
+from phonenumbers import PhoneNumberType, number_type
 
 from donations.models import format_pence
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
@@ -62,6 +64,9 @@ class DonationForm(forms.Form):
     consent_post = forms.BooleanField(required=False)
     consent_phone = forms.BooleanField(required=False)
     consent_sms = forms.BooleanField(required=False)
+    # Asked for (and sent) only when phone or text consent is ticked. A UK number, or +country code.
+    phone = PhoneNumberField(label="Phone number", region="GB", required=False, error_messages={
+        "invalid": "Enter a UK phone number, or an international one starting with + and the country code."})
 
     campaign = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     appeal_code = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
@@ -90,6 +95,10 @@ class DonationForm(forms.Form):
                 self.add_error("address_house", "Gift Aid needs your house name or number.")
             if country in UK_POSTCODE_COUNTRIES and not data.get("postcode") and "postcode" not in self.errors:
                 self.add_error("postcode", "Gift Aid needs your home postcode.")
+        if (data.get("consent_phone") or data.get("consent_sms")) and not data.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", "Enter your phone number, so that we can call or text you as you asked.")
+        elif data.get("consent_sms") and data.get("phone") and number_type(data["phone"]) == PhoneNumberType.FIXED_LINE:
+            self.add_error("phone", "Texts need a mobile number. Enter a mobile, or untick the box for texts.")
         if data.get("frequency") == "once" and not data.get("payment_method_id"):
             self.add_error(None, "Enter your card details.")
         return data

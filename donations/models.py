@@ -3,6 +3,7 @@
 Amounts are integer pence with a currency code. Every Stripe id we store is
 unique, so a repeated webhook or a retried call can never make a second record."""
 
+import datetime
 import uuid
 
 from django.db import models
@@ -269,6 +270,11 @@ class RecurringGift(models.Model):
         day = self.day_of_month
         return "th" if 11 <= day <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
+    def payment_day_after(self, day: datetime.date) -> datetime.date:
+        """This gift's payment day in the month after `day`'s month."""
+        first_of_next = (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+        return first_of_next.replace(day=self.day_of_month)
+
 
 class MonthlyCharge(models.Model):
     """One month's charge of a recurring gift. Written before Stripe is called;
@@ -280,6 +286,10 @@ class MonthlyCharge(models.Model):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         PROCESSING = "processing", "Processing"
+        # The call to Stripe did not complete (a missing key, no connection, an
+        # error at Stripe): last_error says why, and the next run retries it
+        # with the same idempotency key.
+        INTERRUPTED = "interrupted", "Interrupted, will retry"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed, will retry"
         ABANDONED = "abandoned", "Failed, no more retries"
@@ -289,7 +299,7 @@ class MonthlyCharge(models.Model):
     recurring_gift = models.ForeignKey(RecurringGift, on_delete=models.PROTECT, related_name="charges")
     month = models.DateField(help_text="The first day of the month charged for.")
     amount_pence = models.PositiveBigIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.CharField(max_length=255, blank=True)

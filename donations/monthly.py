@@ -25,6 +25,7 @@ from donations.services import (
     attribution_for,
     check_amount,
     donation_apply_payment_intent,
+    donations_import,
     fee_cover_pence,
 )
 from supporters import services as supporter_services
@@ -109,11 +110,7 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
         recurring.status = RecurringGift.Status.ACTIVE
         recurring.started_on = timezone.localdate()
         recurring.save()
-        supporter_services.timeline_add(
-            supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
-            summary=f"Started a monthly gift of {format_pence(recurring.amount_pence)}",
-            source_ref=f"recurring-gift:{recurring.pk}:started",
-        )
+        supporter_services.timeline_add(**_started_entry(recurring))
         if recurring.supporter.email:
             recurring_id = recurring.pk
             transaction.on_commit(lambda: recurring_gift_send_welcome(recurring_gift_id=recurring_id))
@@ -124,6 +121,58 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
     monthly_charge_attempt(charge_id=charge.pk)
     recurring.refresh_from_db()
     return recurring
+
+
+def _started_entry(recurring: RecurringGift, *, occurred_at: datetime.datetime | None = None) -> dict:
+    return {"supporter": recurring.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Started a monthly gift of {format_pence(recurring.amount_pence)}",
+            "occurred_at": occurred_at, "source_ref": f"recurring-gift:{recurring.pk}:started"}
+
+
+def _cancelled_entry(recurring: RecurringGift) -> dict:
+    return {"supporter": recurring.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Cancelled their monthly gift of {format_pence(recurring.amount_pence)}",
+            "detail": recurring.cancellation_reason, "occurred_at": recurring.cancelled_at,
+            "source_ref": f"recurring-gift:{recurring.pk}:cancelled"}
+
+
+def recurring_gifts_import(*, recurring_gifts: list[RecurringGift], through: datetime.date) -> list[RecurringGift]:
+    """Monthly gifts brought over from a previous system, in bulk (unsaved, each
+    active or cancelled, its card already saved at Stripe), with the history they
+    would have here: the first month taken on the day it started, then a paid
+    charge and gift for each month whose day came by `through` (or by its
+    cancellation), and the timeline entries that taking them writes. Later months
+    are charged by the monthly run as any other. Campaign totals are not moved:
+    call campaign_totals_rebuild() once the load is done."""
+    RecurringGift.objects.bulk_create(recurring_gifts, batch_size=2000)
+    charges, gifts, entries = [], [], []
+    for recurring in recurring_gifts:
+        started = timezone.make_aware(datetime.datetime.combine(recurring.started_on, datetime.time(10, 0)))
+        entries.append(_started_entry(recurring, occurred_at=started))
+        last_day = timezone.localdate(recurring.cancelled_at) if recurring.cancelled_at else through
+        month, day = _month_of(recurring.started_on), recurring.started_on
+        while day <= last_day:
+            taken = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10, 0)))
+            gift = Donation(
+                supporter=recurring.supporter, amount_pence=recurring.amount_pence,
+                fee_cover_pence=recurring.fee_cover_pence, currency=recurring.currency,
+                status=Donation.Status.SUCCEEDED, channel=Donation.Channel.MONTHLY,
+                gift_aid_declared=recurring.gift_aid_declared, campaign=recurring.campaign, appeal=recurring.appeal,
+                appeal_code=recurring.appeal_code, recurring_gift=recurring, stripe_customer_id=recurring.stripe_customer_id,
+                stripe_payment_method_id=recurring.stripe_payment_method_id, created_at=taken, paid_at=taken,
+            )
+            gifts.append(gift)
+            charges.append(MonthlyCharge(recurring_gift=recurring, month=month, amount_pence=recurring.amount_pence,
+                                         status=MonthlyCharge.Status.SUCCEEDED, attempts=1, donation=gift,
+                                         created_at=taken))
+            month = recurring.payment_day_after(month).replace(day=1)
+            day = month.replace(day=recurring.day_of_month)
+        if recurring.status == RecurringGift.Status.CANCELLED:
+            entries.append(_cancelled_entry(recurring))
+    donations_import(donations=gifts)
+    MonthlyCharge.objects.bulk_create(charges, batch_size=2000)
+    supporter_services.timeline_add_many(entries=entries)
+    return recurring_gifts
 
 
 def _save_card(recurring: RecurringGift, method) -> None:
@@ -162,7 +211,8 @@ def monthly_charges_schedule(*, today: datetime.date | None = None) -> int:
 def monthly_charges_due(*, now: datetime.datetime | None = None):
     now = now or timezone.now()
     return MonthlyCharge.objects.filter(
-        status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED], next_attempt_at__lte=now,
+        status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED, MonthlyCharge.Status.INTERRUPTED],
+        next_attempt_at__lte=now,
     ) | MonthlyCharge.objects.filter(
         status=MonthlyCharge.Status.PROCESSING, next_attempt_at__lte=now - STALE_PROCESSING,
     )
@@ -184,7 +234,9 @@ def recurring_gifts_flag_expired_cards(*, today: datetime.date | None = None) ->
 
 def monthly_charges_run(*, today: datetime.date | None = None) -> dict:
     """The monthly job: schedule what is due, then attempt every due charge.
-    Safe to run often and from several workers at once."""
+    Safe to run often and from several workers at once. Raises
+    ImproperlyConfigured, having written nothing, if Stripe is not set up."""
+    stripe_gateway.check_configured()
     scheduled = monthly_charges_schedule(today=today)
     results = {"scheduled": scheduled, "succeeded": 0, "failed": 0, "skipped": 0,
                "cards_expiring": recurring_gifts_flag_expired_cards(today=today)}
@@ -207,9 +259,10 @@ def _claim(charge_id: int):
             return None
         now = timezone.now()
         recurring = charge.recurring_gift
-        resuming = charge.status == MonthlyCharge.Status.PROCESSING
-        if resuming and (charge.next_attempt_at and charge.next_attempt_at > now - STALE_PROCESSING):
-            return None
+        resuming = charge.status in (MonthlyCharge.Status.PROCESSING, MonthlyCharge.Status.INTERRUPTED)
+        if (charge.status == MonthlyCharge.Status.PROCESSING
+                and charge.next_attempt_at and charge.next_attempt_at > now - STALE_PROCESSING):
+            return None  # another worker's call may still be under way
         if charge.status not in (MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED) and not resuming:
             return None
         if charge.next_attempt_at and charge.next_attempt_at > now and not resuming:
@@ -237,8 +290,9 @@ def _claim(charge_id: int):
 
 
 def monthly_charge_attempt(*, charge_id: int) -> str:
-    """Attempt one month's charge. Returns 'succeeded', 'failed', 'skipped' or
-    'busy' (another worker has it, or it is not due)."""
+    """Attempt one month's charge. Returns 'succeeded', 'failed', 'skipped',
+    'interrupted' (Stripe was not reached or did not answer; the next run
+    resumes it) or 'busy' (another worker has it, or it is not due)."""
     charge = _claim(charge_id)
     if charge is None:
         return "busy"
@@ -260,16 +314,53 @@ def monthly_charge_attempt(*, charge_id: int) -> str:
             charge_id=charge.pk, succeeded=False, reason=error.user_message or "Card declined",
             payment_intent_id=intent_id.get("id") if isinstance(intent_id, dict) else None,
         )
-    except stripe.StripeError:
-        # Left "processing": the next run resumes it with the same idempotency key.
-        logger.exception("Stripe error on monthly charge %s", charge.pk)
-        return "busy"
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing" and error.http_status != 404:
+            logger.exception("Stripe refused monthly charge %s", charge.pk)
+            return monthly_charge_record_interrupted(charge_id=charge.pk, reason=_why_not_completed(error))
+        # The saved card (or its customer) is no longer at Stripe: no retry with this
+        # key can succeed, so it fails as a decline does, and the supporter is asked for a card.
+        return monthly_charge_record_result(
+            charge_id=charge.pk, succeeded=False,
+            reason=f"The saved card is no longer at Stripe ({error.user_message or 'not found'})")
+    except stripe.StripeError as error:
+        reason = _why_not_completed(error)
+        logger.warning("Monthly charge %s interrupted, to be resumed: %s (%s)", charge.pk, reason, error)
+        return monthly_charge_record_interrupted(charge_id=charge.pk, reason=reason)
     donation = donation_apply_payment_intent(payment_intent=intent)
     return monthly_charge_record_result(
         charge_id=charge.pk, succeeded=donation.status in Donation.INCOME_STATUSES,
         reason=donation.failure_reason, payment_intent_id=intent["id"],
         pending=donation.status in (Donation.Status.PENDING, Donation.Status.REQUIRES_ACTION),
     )
+
+
+def _why_not_completed(error: stripe.StripeError) -> str:
+    """A failed call to Stripe, in words for the staff who read the charge."""
+    if isinstance(error, stripe.APIConnectionError):
+        return "Stripe could not be reached (a network error or timeout)"
+    if isinstance(error, stripe.AuthenticationError):
+        return f"Stripe did not accept our key: {error.user_message or error}"
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe asked us to slow down (too many requests)"
+    return error.user_message or " ".join(str(error).split())
+
+
+@transaction.atomic
+def monthly_charge_record_interrupted(*, charge_id: int, reason: str) -> str:
+    """A claimed charge's call to Stripe did not complete (no key, no connection,
+    an error at Stripe): say why on the charge and leave it due, keeping its
+    attempt, so the next run resumes it with the same idempotency key (Stripe
+    answers a repeat with the first result, never a second payment). Returns
+    'interrupted', or 'busy' if a webhook settled the charge meanwhile."""
+    charge = MonthlyCharge.objects.select_for_update().get(pk=charge_id)
+    if charge.status != MonthlyCharge.Status.PROCESSING:
+        return "busy"
+    charge.status = MonthlyCharge.Status.INTERRUPTED
+    charge.last_error = f"Stripe call did not complete: {reason}"[:255]
+    charge.next_attempt_at = timezone.now()
+    charge.save()
+    return "interrupted"
 
 
 @transaction.atomic
@@ -374,7 +465,8 @@ def monthly_charge_apply_donation(*, donation: Donation) -> None:
         return
     if donation.status in Donation.INCOME_STATUSES or donation.status == Donation.Status.REFUNDED:
         monthly_charge_record_result(charge_id=charge.pk, succeeded=True, payment_intent_id=donation.stripe_payment_intent_id)
-    elif donation.status == Donation.Status.FAILED and charge.status == MonthlyCharge.Status.PROCESSING:
+    elif donation.status == Donation.Status.FAILED and charge.status in (MonthlyCharge.Status.PROCESSING,
+                                                                          MonthlyCharge.Status.INTERRUPTED):
         monthly_charge_record_result(charge_id=charge.pk, succeeded=False, reason=donation.failure_reason,
                                      payment_intent_id=donation.stripe_payment_intent_id)
 
@@ -393,11 +485,7 @@ def recurring_gift_cancel(*, recurring_gift: RecurringGift, reason: str, by=None
     recurring.charges.filter(status__in=[MonthlyCharge.Status.SCHEDULED, MonthlyCharge.Status.FAILED]).update(
         status=MonthlyCharge.Status.SKIPPED, last_error="Gift cancelled", next_attempt_at=None,
     )
-    supporter_services.timeline_add(
-        supporter=recurring.supporter, kind=Interaction.Kind.DONATION,
-        summary=f"Cancelled their monthly gift of {format_pence(recurring.amount_pence)}",
-        detail=reason, source_ref=f"recurring-gift:{recurring.pk}:cancelled", by=by,
-    )
+    supporter_services.timeline_add(**_cancelled_entry(recurring), by=by)
     if recurring.stripe_payment_method_id:
         transaction.on_commit(lambda: _detach_quietly(recurring.stripe_payment_method_id))
     return recurring

@@ -12,6 +12,8 @@ import json
 
 import stripe
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
 
 @functools.cache
 def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
@@ -19,6 +21,13 @@ def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
     if api_base:
         options["base_addresses"] = {"api": api_base}
     return stripe.StripeClient(api_key, **options)
+
+
+def check_configured() -> None:
+    """Raise ImproperlyConfigured if no call to Stripe can work, so that a
+    command stops before it writes anything."""
+    if not settings.STRIPE_SECRET_KEY:
+        raise ImproperlyConfigured("STRIPE_SECRET_KEY is not set.")
 
 
 def client() -> stripe.StripeClient:

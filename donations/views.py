@@ -142,7 +142,8 @@ def _gift_from(request, data) -> services.Gift:
         amount_pence=data["amount"], first_name=data["first_name"], last_name=data["last_name"], email=data["email"],
         form_token=data["form_token"], title=data["title"], address_house=data["address_house"],
         address_street=data["address_street"], address_town=data["address_town"], postcode=data["postcode"],
-        country=str(data["country"]), gift_aid=data["gift_aid"], cover_fee=data["cover_fee"],
+        country=str(data["country"]), phone=data["phone"].as_e164 if data["phone"] else "",
+        gift_aid=data["gift_aid"], cover_fee=data["cover_fee"],
         consents={c: data[f"consent_{c}"] for c in Channel.values}, campaign=campaign,
         appeal_code=data["appeal_code"], utm_source=data["utm_source"], utm_medium=data["utm_medium"],
         utm_campaign=data["utm_campaign"], source_detail=request.path + (f" ({campaign.code})" if campaign else ""),
@@ -210,7 +211,11 @@ def monthly_thanks(request, form_token):
     recurring = RecurringGift.objects.select_related("supporter").filter(form_token=form_token).first()
     if recurring is None or recurring.status == RecurringGift.Status.PENDING:
         raise Http404
-    return render(request, "donations/thank_you.html", {"recurring": recurring})
+    first = recurring.charges.select_related("donation").filter(month=recurring.started_on.replace(day=1)).first()
+    return render(request, "donations/thank_you.html", {
+        "recurring": recurring, "first_charge": first, "today": timezone.localdate(),
+        "next_payment_on": recurring.payment_day_after(recurring.started_on),
+    })
 
 
 @require_POST

@@ -1,7 +1,7 @@
 """A local Stripe for the tests and the demo site: localstripe (PyPI), with the
 gaps that matter to us filled in Stripe's current shapes.
 
-    python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...]
+    python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...] [--env-file PATH]
 
 What this adds to localstripe (see ../shared/stripe/README.md):
 - no pickle file: state lives in memory only, so runs are fast and never share state;
@@ -15,7 +15,7 @@ What this adds to localstripe (see ../shared/stripe/README.md):
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` / `charge.dispute.closed`);
 - an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
-  and handleNextAction;
+  and handleNextAction, whose card box takes the expiry year as YY or YYYY (and says so);
 - test-only routes so that each test owns what it starts: `DELETE /_config/webhooks/<id>`
   removes a registration, and `POST /_config/reset` removes them all and empties the store;
   both answer only once every delivery already under way has finished, so no event
@@ -253,9 +253,48 @@ async def stripe_manners(request, handler):
 _EXTENDED_JS = """
 (function () {
   const base = document.currentScript.src.match(/https?:\\/\\/[^\\/]*/)[0];
+
+  // localstripe's card box puts "20" before whatever year is typed (so "2034" was
+  // sent as 202034 and answered "Bad request"), and moved on to the CVC as soon
+  // as "20" was typed. Here the box takes YY or YYYY, says so, labels its fields
+  // and hides the postcode when the page asks (as Stripe's own box does).
+  const mountCard = Element.prototype.mount;
+  Element.prototype.mount = function (domElement) {
+    mountCard.call(this, domElement);
+    const inputs = this._inputs;
+    if (!inputs) return;
+    this._domChildren[0].textContent = 'Local test Stripe (expiry MM / YY or YYYY): ';
+    const labels = {number: 'Card number', exp_month: 'Expiry month, MM', exp_year: 'Expiry year, YY or YYYY',
+                    cvc: 'Security code', postal_code: 'Postcode'};
+    Object.keys(labels).forEach((field) => inputs[field].setAttribute('aria-label', labels[field]));
+    inputs.exp_year.setAttribute('size', 4);
+    if ((this._options || {}).hidePostalCode) inputs.postal_code.hidden = true;
+    const element = this;
+    Object.keys(inputs).forEach((field) => {
+      const changed = inputs[field].oninput;
+      inputs[field].oninput = (event) => {
+        changed(event);
+        const year = inputs.exp_year.value.trim();
+        element.value.card.exp_year = year.length === 4 ? year : '20' + year;
+        if (event.target === inputs.exp_year && year.startsWith('20') && year.length < 4) inputs.exp_year.focus();
+      };
+    });
+  };
+
   const makeStripe = Stripe;
   Stripe = (apiKey, options) => {
     const stripe = makeStripe(apiKey, options);
+    const elements = stripe.elements;
+    stripe.elements = (...args) => {
+      const made = elements(...args);
+      const create = made.create;
+      made.create = function (type, elementOptions) {
+        const element = create.call(this, type, elementOptions);
+        element._options = elementOptions || {};
+        return element;
+      };
+      return made;
+    };
     stripe.createPaymentMethod = async (params) => {
       const element = params.card || params.elements;
       const card = element.value && element.value.card;
@@ -302,11 +341,25 @@ def build_app() -> web.Application:
     return app
 
 
+def site_settings(port: int, webhook_secret: str) -> str:
+    """The variables that point the site at this local Stripe, as an env file."""
+    base = f"http://127.0.0.1:{port}"
+    return (
+        "# Written by tests/stripe_server.py for as long as it runs (make run), so that manage.py\n"
+        "# commands in another shell reach the same local Stripe. Removed when it stops.\n"
+        f"STRIPE_SECRET_KEY={SECRET_KEY}\nSTRIPE_PUBLISHABLE_KEY={PUBLISHABLE_KEY}\n"
+        f"STRIPE_WEBHOOK_SECRET={webhook_secret}\nSTRIPE_API_BASE={base}\n"
+        f"STRIPE_JS_URL={base}/js.stripe.com/v3/extended.js\n"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--webhook-secret", default="")
+    parser.add_argument("--env-file", default="", help="While running, write the site's Stripe variables for this "
+                        "local Stripe to this file (read by config.settings.local); removed on exit.")
     args = parser.parse_args()
     app = build_app()
     if args.webhook_url:
@@ -315,8 +368,15 @@ def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
+    env_file = Path(args.env_file) if args.env_file else None
+    if env_file:
+        env_file.write_text(site_settings(args.port, args.webhook_secret))
     print(f"local Stripe listening on http://127.0.0.1:{args.port}", flush=True)
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    try:
+        web.run_app(app, sock=sock, print=None, access_log=None)  # until SIGINT or SIGTERM
+    finally:
+        if env_file:
+            env_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ class Gift:
     address_town: str = ""
     postcode: str = ""
     country: str = "GB"
+    phone: str = ""  # E.164, given when the donor agreed to calls or texts
     gift_aid: bool = False
     consents: dict = dataclasses.field(default_factory=dict)
     cover_fee: bool = False
@@ -154,8 +155,19 @@ def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
         address_town=gift.address_town,
         postcode=gift.postcode,
         country=gift.country,
+        phone=gift.phone,
         source=source,
     )
+    if not created and gift.phone and str(supporter.phone or "") != gift.phone:
+        if not supporter.phone:
+            supporter = supporter_services.supporter_update(supporter=supporter, phone=gift.phone)
+        else:
+            # Never overwrite from an unauthenticated form: staff check and decide.
+            supporter_services.timeline_add(
+                supporter=supporter, kind=Interaction.Kind.RECORD,
+                summary=f"Gave a different phone number on the donation form: {gift.phone}",
+                detail=f"The record keeps {supporter.phone}. {gift.source_detail}".strip(),
+            )
     if not created and not supporter.address_street and not supporter.postcode and gift.postcode:
         # Fill an empty address from the form; never overwrite one from an
         # unauthenticated form (anyone can type anyone's email).
@@ -335,15 +347,35 @@ def _snapshot(donation: Donation) -> tuple:
     return tuple(getattr(donation, name) for name in _TRACKED)
 
 
+# How a gift came, on the timeline; online and monthly gifts need no word.
+_GIFT_CAME = {Donation.Channel.IMPORT: " (imported)", Donation.Channel.OFFLINE: " (cash, cheque or bank transfer)",
+              Donation.Channel.POST: " (by post)", Donation.Channel.PHONE: " (by phone)",
+              Donation.Channel.EVENT: " (at an event)"}
+
+
+def gift_timeline_entry(donation: Donation) -> dict:
+    """The supporter's timeline entry for a gift, however it came (arguments for
+    supporters' timeline_add): once per gift, by its source_ref."""
+    how = _GIFT_CAME.get(donation.channel, "")
+    return {"supporter": donation.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Gave {donation.amount_display}{how}" + (f" to {donation.campaign}" if donation.campaign else ""),
+            "occurred_at": donation.paid_at, "source_ref": f"donation:{donation.pk}"}
+
+
+def donations_import(*, donations: list[Donation]) -> list[Donation]:
+    """Gifts from before this system (the previous database, post, events),
+    written in bulk and each put on its supporter's timeline as a gift recorded
+    one by one is. Campaign totals are not moved: call campaign_totals_rebuild()
+    once the load is done."""
+    Donation.objects.bulk_create(donations, batch_size=2000)
+    supporter_services.timeline_add_many(entries=[gift_timeline_entry(d) for d in donations
+                                                  if d.status in Donation.INCOME_STATUSES])
+    return donations
+
+
 def _on_first_success(donation: Donation) -> None:
     """Once per gift, in the transaction that first records its success."""
-    supporter_services.timeline_add(
-        supporter=donation.supporter,
-        kind=Interaction.Kind.DONATION,
-        summary=f"Gave {donation.amount_display}" + (f" to {donation.campaign}" if donation.campaign else ""),
-        occurred_at=donation.paid_at,
-        source_ref=f"donation:{donation.pk}",
-    )
+    supporter_services.timeline_add(**gift_timeline_entry(donation))
     # Monthly gifts are thanked when they start and in the annual statement, not every month.
     if donation.receipt_sent_at is None and donation.supporter.email and donation.channel != Donation.Channel.MONTHLY:
         donation.receipt_sent_at = timezone.now()
@@ -651,13 +683,8 @@ def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, r
     donation.full_clean()
     donation.save()
     _move_totals(donation, (0, 0, 0))
-    if supporter is not None:
-        supporter_services.timeline_add(
-            supporter=supporter, kind=Interaction.Kind.DONATION,
-            summary=f"Gave {donation.amount_display} ({donation.get_channel_display().lower()})"
-                    + (f" to {campaign}" if campaign else ""),
-            detail=note, occurred_at=when, source_ref=f"donation:{donation.pk}", by=by,
-        )
+    if supporter is not None:  # a collection has no timeline to go on
+        supporter_services.timeline_add(**gift_timeline_entry(donation), detail=note, by=by)
     return donation
 
 

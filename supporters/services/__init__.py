@@ -177,6 +177,20 @@ def timeline_add(
     return interaction
 
 
+def timeline_add_many(*, entries: Iterable[dict]) -> None:
+    """Many timeline entries at once, for bulk loads and imports: each a dict of
+    timeline_add's arguments (supporter, kind, summary, and optionally detail,
+    occurred_at, source_ref), written as timeline_add writes it. An entry whose
+    source_ref the supporter already has is skipped, as with timeline_add."""
+    now = timezone.now()
+    Interaction.objects.bulk_create([
+        Interaction(supporter=entry["supporter"], kind=entry["kind"], summary=entry["summary"][:255],
+                    detail=entry.get("detail", ""), occurred_at=entry.get("occurred_at") or now,
+                    source_ref=entry.get("source_ref", ""), recorded_by=entry.get("by"))
+        for entry in entries
+    ], batch_size=2000, ignore_conflicts=True)
+
+
 @transaction.atomic
 def supporter_merge(*, survivor: Supporter, duplicate: Supporter, by=None) -> Supporter:
     """Fold `duplicate` into `survivor`: every record pointing at the duplicate

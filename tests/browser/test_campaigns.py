@@ -28,6 +28,29 @@ def test_a_visitor_sees_the_total_and_reaches_the_form(new_page, live_server, st
 
 
 @BROWSER_DB
+@pytest.mark.parametrize("width, height, name", [(390, 844, "phone"), (1366, 900, "desktop")])
+def test_the_give_buttons_lead_to_this_campaigns_form(new_page, live_server, stripe_settings, marathon_page,
+                                                      width, height, name):
+    page = new_page(width, height)
+    page.goto(live_server.url + "/marathon/")
+    form = page.locator("#donation-form")
+    if name == "phone":
+        # The form comes before the story, not below all of it.
+        assert form.bounding_box()["y"] < page.locator(".block-impact").bounding_box()["y"]
+    hero_give = page.locator(".campaign-hero").get_by_role("link", name="Give now")
+    expect(hero_give).to_be_visible()
+    hero_give.click()
+    expect(page.locator(".campaign-give__title")).to_be_in_viewport()
+    expect(form.locator("input[name=campaign]")).to_have_value("marathon-2027")
+    page.evaluate("window.scrollTo(0, 0)")
+    donate = page.locator("header").get_by_role("link", name="Donate")
+    expect(donate).to_have_attribute("href", "#give")  # this appeal's form, not the generic one
+    donate.click()
+    expect(page.locator(".campaign-give__title")).to_be_in_viewport()
+    shot(page, f"campaign-give-{name}")
+
+
+@BROWSER_DB
 def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, new_page, stripe_webhooks_to_live_server,
                                                                           marathon_page, fundraiser):
     live_server = stripe_webhooks_to_live_server

@@ -77,7 +77,7 @@ def test_a_declined_card_then_a_good_one(page, stripe_webhooks_to_live_server):
 
 
 @BROWSER_DB
-def test_a_monthly_gift_is_set_up_in_the_browser(page, stripe_webhooks_to_live_server):
+def test_a_monthly_gift_is_set_up_in_the_browser(page, new_page, stripe_webhooks_to_live_server):
     live_server = stripe_webhooks_to_live_server
     page.goto(live_server.url + "/donate/")
     page.locator("label.frequency__option", has_text="Give monthly").click()
@@ -86,8 +86,71 @@ def test_a_monthly_gift_is_set_up_in_the_browser(page, stripe_webhooks_to_live_s
     fill_in(page, email="monthly@example.org")
     page.click("#pay-button")
     page.wait_for_url("**/donate/thank-you/monthly/**")
-    expect(page.locator("main")).to_contain_text("£20.00")
+    expect(page.locator("main")).to_contain_text("We took your first payment of £20.00 today")
+    expect(page.locator("main")).to_contain_text("with the link in the welcome email")
     shot(page, "donate-monthly-thank-you")
+    phone = new_page(390, 844)
+    phone.goto(page.url)
+    shot(phone, "donate-monthly-thank-you-phone")
     recurring = RecurringGift.objects.get()
     assert (recurring.status, recurring.amount_pence, recurring.card_last4) == ("active", 2000, "4242")
     assert recurring.charges.get().donation.status == "succeeded"
+
+
+@BROWSER_DB
+def test_the_phone_number_is_asked_for_when_calls_or_texts_are_ticked(new_page, stripe_webhooks_to_live_server):
+    from supporters.models import Supporter
+
+    live_server = stripe_webhooks_to_live_server
+    page = new_page(390, 844)
+    page.goto(live_server.url + "/donate/")
+    expect(page.locator("#id_phone")).to_be_hidden()
+    fill_in(page, email="tel@example.org")
+    page.check("#id_consent_sms")
+    expect(page.locator("#id_phone")).to_be_visible()
+    page.click("#pay-button")
+    expect(page.locator("#error-phone")).to_contain_text("Enter your phone number")
+    page.locator("#phone-field").scroll_into_view_if_needed()
+    shot(page, "donate-phone-needed")
+    page.fill("#id_phone", "07911 123456")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+    supporter = Supporter.objects.get()
+    assert str(supporter.phone) == "+447911123456" and supporter.consent_sms
+
+
+@BROWSER_DB
+def test_the_local_stripes_card_box_takes_a_four_digit_year(page, stripe_webhooks_to_live_server, stripe_client):
+    """make run's card box (the test launcher's): a year typed key by key as YYYY is
+    taken as it is, and the box says what it wants."""
+    live_server = stripe_webhooks_to_live_server
+    page.goto(live_server.url + "/donate/")
+    fill_in(page, email="yyyy@example.org")
+    expect(page.locator("#card-element")).to_contain_text("YY or YYYY")
+    expect(page.locator("#card-element input[placeholder=postal_code]")).to_be_hidden()  # as Stripe's own box
+    year = page.locator("#card-element input[placeholder=exp_year]")
+    year.fill("")
+    year.press_sequentially("2034")
+    expect(year).to_have_value("2034")
+    shot(page, "donate-four-digit-year")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+    intent = stripe_client.v1.payment_intents.retrieve(Donation.objects.get().stripe_payment_intent_id)
+    method = stripe_client.v1.payment_methods.retrieve(intent.payment_method)
+    assert (method.card.exp_month, method.card.exp_year) == (12, 2034)
+
+
+@BROWSER_DB
+def test_an_error_from_stripe_js_is_said_in_plain_words(new_page, stripe_webhooks_to_live_server):
+    live_server = stripe_webhooks_to_live_server
+    page = new_page(390, 844)
+    page.goto(live_server.url + "/donate/")
+    fill_in(page, email="typo@example.org")
+    page.fill("#card-element input[placeholder=exp_month]", "13")  # refused by the card API, not a card error
+    page.click("#pay-button")
+    errors = page.locator("#card-errors")
+    expect(errors).to_contain_text("We could not check your card details")
+    expect(errors).not_to_contain_text("Bad request")
+    errors.scroll_into_view_if_needed()
+    shot(page, "donate-card-error-phone")
+    assert not Donation.objects.exists()

@@ -18,6 +18,8 @@ def test_demo_data_is_believable_and_consistent():
     for supporter in Supporter.objects.prefetch_related("consent_events"):
         assert supporter.current_consent() == consent_state_from_events(supporter.consent_events.all())
         supporter.full_clean()  # every generated record passes the same checks as staff input
+        if supporter.consent_events.filter(channel__in=["phone", "sms"]).exists():
+            assert supporter.phone  # the form asks for a number when either box is ticked
 
 
 def test_if_empty_leaves_existing_data_alone(supporter_factory):
@@ -44,3 +46,45 @@ def test_demo_site_has_campaign_pages_stories_and_a_leaderboard(client):
     assert "Top fundraisers" in marathon
     totals = campaign_totals(campaign=Campaign.objects.get(code="london-marathon-2027"))
     assert totals["raised_pence"] > 0
+
+
+def test_demo_monthly_givers_look_like_real_ones():
+    """Monthly givers under the monthly-giving campaign, each month's charge paid
+    and its gift recorded, as the monthly run leaves them; the campaign's total
+    counts them; the monthly run charges none of them twice."""
+    from campaigns.selectors import campaign_totals
+    from donations import monthly
+    from donations.models import Donation, MonthlyCharge, RecurringGift
+
+    call_command("load_demo_data", supporters=400, no_users=True)
+    givers = RecurringGift.objects.filter(status="active")
+    assert givers.count() >= 5 and RecurringGift.objects.filter(status="cancelled").exists()
+    assert not givers.exclude(campaign__code="families-not-orphanages").exists()
+    for recurring in RecurringGift.objects.prefetch_related("charges__donation"):
+        charges = list(recurring.charges.all())
+        assert charges and all(c.status == "succeeded" and c.donation.status == "succeeded" for c in charges)
+        assert {c.donation.amount_pence for c in charges} == {recurring.amount_pence}
+        assert all(c.donation.channel == "monthly" and c.donation.recurring_gift_id == recurring.pk for c in charges)
+        assert recurring.supporter.interactions.filter(source_ref=f"recurring-gift:{recurring.pk}:started").exists()
+        recurring.full_clean()
+    campaign = Campaign.objects.get(code="families-not-orphanages")
+    given = Donation.objects.filter(campaign=campaign, status="succeeded")
+    assert given.filter(channel="monthly").count() > 20
+    assert campaign_totals(campaign=campaign)["raised_pence"] == sum(given.values_list("amount_pence", flat=True))
+    charges_before = MonthlyCharge.objects.count()
+    assert monthly.monthly_charges_schedule() == 0  # this month's are taken where their day has come
+    assert MonthlyCharge.objects.count() == charges_before
+
+
+def test_demo_supporters_timelines_show_their_gifts(fundraiser_client):
+    from donations.models import Donation
+
+    call_command("load_demo_data", supporters=300, no_users=True)
+    gifts = Donation.objects.filter(status="succeeded")
+    assert gifts.count() > 100
+    on_timelines = set(Supporter.objects.filter(interactions__kind="donation", interactions__source_ref__startswith="donation:")
+                       .values_list("interactions__source_ref", flat=True))
+    assert on_timelines == {f"donation:{pk}" for pk in gifts.values_list("pk", flat=True)}
+    giver = gifts.filter(channel="monthly").first().supporter
+    page = fundraiser_client.get(f"/admin/supporter/inspect/{giver.pk}/").content.decode()
+    assert "Started a monthly gift of" in page and "Gave £" in page

@@ -183,6 +183,48 @@ class TestBadInput:
         assert "not a valid UK postcode" in response.json()["fields"]["postcode"]
 
 
+class TestPhoneNumber:
+    """Calls and texts need a number: asked for when either box is ticked, a UK
+    or international number, kept on the supporter."""
+
+    def test_ticking_calls_or_texts_asks_for_the_number(self, give):
+        for box in ("consent_phone", "consent_sms"):
+            response, _ = give(**{box: "on"})
+            assert response.status_code == 400
+            assert "Enter your phone number" in response.json()["fields"]["phone"]
+        assert not Donation.objects.exists() and not Supporter.objects.exists()
+
+    @pytest.mark.parametrize("typed, stored", [("07911 123456", "+447911123456"), ("+44 7911 123456", "+447911123456"),
+                                               ("+353 85 123 4567", "+353851234567")])
+    def test_a_uk_or_international_number_is_kept_on_the_supporter(self, give, typed, stored):
+        response, _ = give(consent_sms="on", phone=typed)
+        assert response.status_code == 200, response.content
+        supporter = Supporter.objects.get()
+        assert str(supporter.phone) == stored and supporter.consent_sms and not supporter.consent_phone
+
+    @pytest.mark.parametrize("typed, message", [("12345", "Enter a UK phone number"),
+                                                ("020 7946 0000", "Texts need a mobile number")])
+    def test_a_number_that_will_not_do_is_explained(self, give, typed, message):
+        response, _ = give(consent_sms="on", phone=typed)
+        assert response.status_code == 400 and message in response.json()["fields"]["phone"]
+        assert not Supporter.objects.exists()
+
+    def test_a_landline_is_fine_for_calls(self, give):
+        assert give(consent_phone="on", phone="020 7946 0000")[0].status_code == 200
+        assert str(Supporter.objects.get().phone) == "+442079460000"
+
+    def test_a_returning_donor_gains_a_number_but_never_loses_one(self, give):
+        give(email="sam@example.org")
+        give(email="sam@example.org", consent_phone="on", phone="07911 123456")
+        supporter = Supporter.objects.get()
+        assert str(supporter.phone) == "+447911123456"
+        # Anyone can type anyone's email: a different number is noted for staff, not written over.
+        give(email="sam@example.org", consent_phone="on", phone="07400 123456")
+        supporter.refresh_from_db()
+        assert str(supporter.phone) == "+447911123456"
+        assert supporter.interactions.filter(summary__contains="different phone number on the donation form: +447400123456").exists()
+
+
 class TestAbuse:
     def test_the_honeypot_takes_nothing(self, give):
         response, _ = give(website="http://spam.example")

@@ -2,9 +2,15 @@
 workers at once), failures and their retries, cancellation."""
 
 import datetime
+import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
+import stripe
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -20,12 +26,12 @@ pytestmark = pytest.mark.django_db
 def start_monthly(stripe_client):
     """A supporter sets up £10 a month: our server starts it, the browser confirms
     the SetupIntent with the card (as Stripe.js's confirmCardSetup does)."""
-    def make(number="4242424242424242", amount_pence=1000):
+    def make(number="4242424242424242", amount_pence=1000, browser_stripe=None):
         gift = services.Gift(amount_pence=amount_pence, first_name="Mo", last_name="Khan",
                              email=f"mo{uuid.uuid4().hex[:6]}@example.org", form_token=uuid.uuid4(), gift_aid=False)
         recurring, client_secret = monthly.recurring_gift_start(gift=gift)
         assert client_secret.startswith(recurring.stripe_setup_intent_id)
-        stripe_client.v1.setup_intents.confirm(recurring.stripe_setup_intent_id, params={
+        (browser_stripe or stripe_client).v1.setup_intents.confirm(recurring.stripe_setup_intent_id, params={
             "payment_method_data": {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034,
                                                               "cvc": "123"}}})
         setup = monthly.stripe_gateway.setup_intent_retrieve(recurring.stripe_setup_intent_id)
@@ -57,6 +63,17 @@ class TestSetUp:
         deliver(event_for(intent, "payment_intent.succeeded"))
         donation.refresh_from_db()
         assert (donation.fee_pence, donation.net_pence) == (35, 965)
+
+    def test_the_thank_you_page_says_what_was_taken_and_how_to_change_it(self, start_monthly, client):
+        recurring = start_monthly(amount_pence=1500)
+        page = " ".join(client.get(f"/donate/thank-you/monthly/{recurring.form_token}/").content.decode().split())
+        assert "We took your first payment of <strong>£15.00</strong> today from your card ending 4242." in page
+        later = recurring.payment_day_after(timezone.localdate())
+        day = f"{recurring.day_of_month}{recurring.day_suffix}"
+        assert (f"Then we will take <strong>£15.00</strong> on the <strong>{day} of each month</strong>, "
+                f"starting on {later:%-d %B %Y}.") in page
+        assert f"cancel at any time with the link in the welcome email we have sent to <strong>{recurring.supporter.email}" in page
+        assert "reply" not in page  # the welcome email carries a link to manage the gift; replies reach nobody
 
     def test_setting_up_twice_with_one_form_is_one_gift(self, start_monthly):
         recurring = start_monthly()
@@ -99,6 +116,82 @@ class TestTheMonthlyRun:
         assert Donation.objects.filter(monthly_charge=charge).count() == 1
 
 
+class TestAChargeThatDidNotReachStripe:
+    def test_a_missing_key_is_found_before_anything_is_written(self, start_monthly, settings):
+        from django.core.management.base import CommandError
+
+        recurring = start_monthly()
+        settings.STRIPE_SECRET_KEY = ""  # a second shell without make run's settings
+        with pytest.raises(CommandError, match="STRIPE_SECRET_KEY is not set"):
+            call_command("charge_monthly_gifts", date=next_month(recurring.day_of_month).isoformat())
+        assert recurring.charges.count() == 1  # only the first month, taken at sign-up
+
+    def test_it_says_why_and_the_next_run_takes_it_with_the_same_key(self, start_monthly, settings, finance_client):
+        from tests.conftest import _free_port
+
+        recurring = start_monthly()
+        day = next_month(recurring.day_of_month)
+        local_stripe = settings.STRIPE_API_BASE
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+        assert monthly.monthly_charges_run(today=day)["interrupted"] == 1
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "interrupted" and charge.attempts == 1
+        assert charge.last_error == "Stripe call did not complete: Stripe could not be reached (a network error or timeout)"
+        page = finance_client.get(f"/admin/recurring_gift/inspect/{recurring.pk}/").content.decode()
+        assert "Interrupted, will retry" in page and "Stripe call did not complete" in page
+
+        settings.STRIPE_API_BASE = local_stripe
+        assert monthly.monthly_charges_run(today=day)["succeeded"] == 1
+        charge.refresh_from_db()
+        assert (charge.status, charge.attempts, charge.last_error) == ("succeeded", 1, "")
+        assert Donation.objects.filter(monthly_charge=charge).count() == 1
+        assert charge.donation.status == "succeeded"
+
+
+def _database_url() -> str:
+    """The test database, for a manage.py command run in another process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # a second process reads what we commit
+def test_a_second_shell_charges_through_make_runs_local_stripe(start_monthly, settings, tmp_path):
+    """`make run` starts the local Stripe with --env-file; while it runs, manage.py in
+    another shell (config.settings.local, no Stripe variables) reads that file and
+    charges through the same local Stripe. The file goes when the local Stripe stops."""
+    from tests.conftest import _free_port
+    from tests.stripe_server import SECRET_KEY
+
+    root = Path(__file__).resolve().parents[2]
+    env_file, port = tmp_path / "local-stripe.env", _free_port()
+    launcher = subprocess.Popen([sys.executable, "-m", "tests.stripe_server", "--port", str(port),
+                                 "--env-file", str(env_file)], cwd=root, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not env_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
+        make_runs_stripe = stripe.StripeClient(SECRET_KEY, base_addresses={"api": settings.STRIPE_API_BASE})
+        recurring = start_monthly(browser_stripe=make_runs_stripe)
+        day = next_month(recurring.day_of_month)
+        second_shell = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DJANGO_", "DATABASE_"))}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "charge_monthly_gifts", "--date", day.isoformat()], cwd=root,
+            env={**second_shell, "DJANGO_SETTINGS_MODULE": "config.settings.local", "LOCAL_STRIPE_ENV": str(env_file),
+                 "DATABASE_URL": _database_url()}, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "succeeded 1" in result.stdout
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "succeeded" and charge.stripe_payment_intent_id
+    finally:
+        launcher.terminate()
+        launcher.wait(timeout=10)
+    assert not env_file.exists()
+
+
 class TestFailures:
     def test_a_declined_month_is_retried_then_marked_past_due(self, start_monthly, stripe_client):
         recurring = start_monthly()
@@ -122,6 +215,16 @@ class TestFailures:
         assert charge.attempts == 3 and recurring.status == "past_due"
         assert Donation.objects.filter(recurring_gift=recurring, status="failed").count() == 3
         assert recurring.supporter.interactions.filter(summary__contains="failed (attempt 3)").exists()
+
+    def test_a_card_no_longer_at_stripe_fails_like_a_decline_rather_than_hanging(self, start_monthly):
+        recurring = start_monthly()
+        RecurringGift.objects.filter(pk=recurring.pk).update(stripe_payment_method_id="pm_gone0123456789")
+        day = next_month(recurring.day_of_month)
+        assert monthly.monthly_charges_run(today=day)["failed"] == 1
+        charge = recurring.charges.get(month=day.replace(day=1))
+        assert charge.status == "failed" and charge.attempts == 1
+        assert charge.last_error.startswith("The saved card is no longer at Stripe")
+        assert charge.next_attempt_at.date() == (timezone.now() + datetime.timedelta(days=3)).date()
 
     def test_a_retry_that_succeeds_revives_a_past_due_gift(self, start_monthly):
         recurring = start_monthly()

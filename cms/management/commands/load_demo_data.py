@@ -1,5 +1,6 @@
-"""Fill the site with a believable data set: supporters with consent histories
-and timelines, a couple of campaigns, staff logins for each role.
+"""Fill the site with a believable data set: supporters with consent histories,
+past gifts and monthly givers (on their timelines, as the giving services put
+them), a few campaigns, staff logins for each role.
 
     python manage.py load_demo_data                  # 500 supporters
     python manage.py load_demo_data --supporters 100000
@@ -23,8 +24,9 @@ from django.utils.text import slugify
 
 from campaigns.models import Campaign
 from config.errors import ApplicationError
-from donations.models import Donation, GiftAidClaim, GiftKind
-from donations.services import campaign_totals_rebuild
+from donations.models import Donation, GiftAidClaim, GiftKind, RecurringGift
+from donations.monthly import recurring_gifts_import
+from donations.services import campaign_totals_rebuild, donations_import
 from supporters.models import (
     AcquisitionSource,
     Channel,
@@ -93,6 +95,9 @@ NOTES = [
     ("meeting", "Met at the London supporter evening", "Asked about leaving a gift in their will."),
     ("call", "Asked to update address", "Moving house next month; will send new address."),
 ]
+MONTHLY_AMOUNTS = (500, 1000, 1000, 1000, 1500, 2000, 2000, 2500, 3000, 5000)
+CANCEL_REASONS = ("Money is tight at the moment", "Giving to another charity now", "Moved abroad",
+                  "Cancelled by the supporter online: changing bank", "Asked by phone")
 DEMO_PASSWORD = "brightwell-demo"
 CAMPAIGN_PAGES = [
     ("home-for-christmas-2026", "Home for Christmas", "home-for-christmas",
@@ -239,6 +244,7 @@ class Command(BaseCommand):
     def create_supporters(self, rng: random.Random, count: int, batch_size: int = 5000) -> int:
         now = timezone.now()
         campaigns = list(Campaign.objects.all())
+        monthly_campaign = Campaign.objects.filter(code="families-not-orphanages").first()
         tag_objects = {name: SupporterTag.tag_model().objects.get_or_create(name=name)[0] for name in TAGS}
         made = 0
         while made < count:
@@ -258,6 +264,8 @@ class Command(BaseCommand):
                 for person, history in zip(people, histories):
                     for channel, granted in consent_state_from_events(history).items():
                         setattr(person, f"consent_{channel}", granted)
+                    if not person.phone and any(e.channel in (Channel.PHONE, Channel.SMS) for e in history):
+                        person.phone = self.make_mobile(rng)  # the form asks for a number with those boxes
                 Supporter.objects.bulk_create(people, batch_size=1000)
                 declarations = [self.make_declaration(rng, person) for person in people]
                 GiftAidDeclaration.objects.bulk_create([d for d in declarations if d], batch_size=2000)
@@ -281,11 +289,14 @@ class Command(BaseCommand):
                         for name in rng.sample(TAGS, rng.randint(1, 2)):
                             tagged.append(SupporterTag(content_object=person, tag=tag_objects[name]))
                 ConsentEvent.objects.bulk_create(events, batch_size=2000)
-                Donation.objects.bulk_create(
-                    [gift for person, declaration in zip(people, declarations)
-                     for gift in self.make_past_gifts(rng, person, campaigns, now, declared=declaration is not None)],
-                    batch_size=2000,
-                )
+                # Through the services that record gifts, so each gift is on its giver's timeline.
+                donations_import(donations=[
+                    gift for person, declaration in zip(people, declarations)
+                    for gift in self.make_past_gifts(rng, person, campaigns, now, declared=declaration is not None)])
+                recurring_gifts_import(recurring_gifts=[
+                    gift for person, declaration in zip(people, declarations)
+                    if (gift := self.make_monthly_gift(rng, person, monthly_campaign, now, declared=declaration is not None))
+                ], through=timezone.localdate(now))
                 Interaction.objects.bulk_create(interactions, batch_size=2000)
                 SupporterTag.objects.bulk_create(tagged, batch_size=2000)
             made += size
@@ -301,7 +312,7 @@ class Command(BaseCommand):
         person = Supporter(
             title=title, first_name=first, last_name=last, email=email,
             source=rng.choice(SOURCES), created_at=created,
-            phone=f"+447{rng.choice((400, 500, 800, 900))}{rng.randint(100000, 999999)}" if rng.random() < 0.4 else "",
+            phone=self.make_mobile(rng) if rng.random() < 0.4 else "",
             date_of_birth=datetime.date(rng.randint(1935, 2004), rng.randint(1, 12), rng.randint(1, 28))
             if rng.random() < 0.2 else None,
         )
@@ -316,6 +327,10 @@ class Command(BaseCommand):
             person.address_house = rng.choice(HOUSE_NAMES) if rng.random() < 0.1 else str(rng.randint(1, 240))
             person.address_street = rng.choice(STREETS)
         return person
+
+    @staticmethod
+    def make_mobile(rng) -> str:
+        return f"+447{rng.choice((400, 500, 800, 900))}{rng.randint(100000, 999999)}"
 
     def create_fundraisers(self, rng):
         """A few approved fundraising pages under the marathon, with sponsorship gifts."""
@@ -333,7 +348,7 @@ class Command(BaseCommand):
                 campaign=marathon, supporter=runner, slug=slugify(f"{runner.first_name} {runner.last_name} marathon {index}"),
                 title=title.format(name=runner.first_name), story=story,
                 target_pence=50_000 * (index + 1), status=FundraiserPage.Status.APPROVED, reviewed_at=timezone.now())
-            Donation.objects.bulk_create([
+            donations_import(donations=[
                 Donation(supporter=sponsor, amount_pence=rng.choice((1000, 2000, 2500, 5000)),
                          status=Donation.Status.SUCCEEDED, channel=Donation.Channel.IMPORT, campaign=marathon,
                          fundraiser_page=page, is_sponsorship=True, paid_at=timezone.now())
@@ -378,6 +393,32 @@ class Command(BaseCommand):
                 gift_kind=GiftKind.TICKET if channel == Donation.Channel.EVENT and rng.random() < 0.3 else GiftKind.OWN_GIFT,
             ))
         return gifts
+
+    def make_monthly_gift(self, rng, person, campaign, now, declared: bool) -> RecurringGift | None:
+        """About one supporter in twenty gives monthly (a few have stopped), by card
+        saved at Stripe, since a day in the last two years."""
+        if rng.random() >= 0.05:
+            return None
+        today = timezone.localdate(now)
+        earliest = max(timezone.localdate(person.created_at), today - datetime.timedelta(days=2 * 365))
+        started_on = earliest + datetime.timedelta(days=rng.randint(0, (today - earliest).days))
+        amount = rng.choice(MONTHLY_AMOUNTS)
+        cancelled_at = None
+        if rng.random() < 0.12 and (today - started_on).days > 60:
+            stopped = started_on + datetime.timedelta(days=rng.randint(45, (today - started_on).days))
+            cancelled_at = timezone.make_aware(datetime.datetime.combine(stopped, datetime.time(15, 30)))
+        card_year = today.year + rng.randint(0, 4)
+        return RecurringGift(
+            supporter=person, amount_pence=amount, day_of_month=min(started_on.day, 28),
+            status=RecurringGift.Status.CANCELLED if cancelled_at else RecurringGift.Status.ACTIVE,
+            gift_aid_declared=declared, campaign=campaign,
+            stripe_customer_id=f"cus_demo{rng.getrandbits(56):014x}",
+            stripe_payment_method_id=f"pm_demo{rng.getrandbits(56):014x}",
+            card_brand=rng.choice(("visa", "visa", "mastercard", "amex")), card_last4=f"{rng.randint(0, 9999):04d}",
+            card_exp_month=rng.randint(today.month if card_year == today.year else 1, 12), card_exp_year=card_year,
+            started_on=started_on, created_at=timezone.make_aware(datetime.datetime.combine(started_on, datetime.time(10))),
+            cancelled_at=cancelled_at, cancellation_reason=rng.choice(CANCEL_REASONS) if cancelled_at else "",
+        )
 
     def create_past_gift_aid_claim(self):
         """Last accounting year's Gift Aid, already claimed and repaid, so that

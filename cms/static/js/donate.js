@@ -71,7 +71,25 @@
   }));
   amountInput.addEventListener("input", refresh);
   form.elements.cover_fee.addEventListener("change", refresh);
-  card.on("change", (event) => showCardError(event && event.error ? event.error.message : ""));
+
+  // The phone number is asked for when calls or texts are ticked, and sent only then.
+  const phoneField = $("phone-field");
+  function togglePhone() {
+    const wanted = form.elements.consent_phone.checked || form.elements.consent_sms.checked;
+    phoneField.hidden = !wanted;
+    form.elements.phone.disabled = !wanted;
+  }
+  [form.elements.consent_phone, form.elements.consent_sms].forEach((box) => box.addEventListener("change", togglePhone));
+  togglePhone();
+  card.on("change", (event) => showCardError(event && event.error ? cardErrorText(event.error) : ""));
+
+  // Stripe.js words card and validation errors for the person paying; anything
+  // else (a refused request, a lost connection) is said here in plain words.
+  function cardErrorText(error) {
+    if (error && (error.type === "card_error" || error.type === "validation_error") && error.message) return error.message;
+    return "We could not check your card details. Please check the card number, the expiry month and year, " +
+      "and the security code, then try again. You have not been charged.";
+  }
 
   function showCardError(message) {
     const el = $("card-errors");
@@ -122,7 +140,7 @@
       const confirmed = await post(body.confirm_url, data);
       if (result && result.error && !confirmed.redirect) {
         renewToken(confirmed);
-        showErrors(confirmed.error || result.error.message || "Your bank did not confirm the payment.", {});
+        showErrors(confirmed.error || cardErrorText(result.error), {});
         return false;
       }
       return finish(confirmed);
@@ -145,14 +163,14 @@
         body = await post(form.dataset.monthlyUrl, new FormData(form));
         if (body.client_secret && body.setup) {
           const result = await stripe.confirmCardSetup(body.client_secret, {payment_method: {card, billing_details: billing}});
-          if (result.error) { showCardError(result.error.message); return; }
+          if (result.error) { showCardError(cardErrorText(result.error)); return; }
           const data = new FormData();
           data.set("form_token", form.elements.form_token.value);
           body = await post(body.confirm_url, data);
         }
       } else {
         const created = await stripe.createPaymentMethod({type: "card", card, billing_details: billing});
-        if (created.error) { showCardError(created.error.message); return; }
+        if (created.error) { showCardError(cardErrorText(created.error)); return; }
         const data = new FormData(form);
         data.set("payment_method_id", created.paymentMethod.id);
         body = await post(form.action, data);

@@ -26,7 +26,13 @@
       const setup = await post(start);
       if (setup.error) { show(errors, setup.error); return; }
       const result = await stripe.confirmCardSetup(setup.client_secret, {payment_method: {card}});
-      if (result.error) { show(errors, result.error.message); return; }
+      if (result.error) {
+        // Stripe.js words card and validation errors for people; anything else is said plainly.
+        const worded = result.error.type === "card_error" || result.error.type === "validation_error";
+        show(errors, worded && result.error.message ? result.error.message : "We could not check your card details. " +
+          "Please check the card number, the expiry month and year, and the security code, then try again.");
+        return;
+      }
       const done = new FormData(); done.set("action", "card_saved"); done.set("setup_intent", result.setupIntent.id);
       const saved = await post(done);
       if (saved.error) show(errors, saved.error); else show(notice, saved.message);

@@ -1,6 +1,7 @@
 import datetime
 
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from donations import monthly
 
@@ -23,9 +24,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued the monthly run as task {result.id}.")
             return
         today = datetime.date.fromisoformat(date) if date else None
-        results = monthly.monthly_charges_run(today=today)
+        try:
+            results = monthly.monthly_charges_run(today=today)
+        except ImproperlyConfigured as error:
+            raise CommandError(
+                f"{error} Nothing was written or charged. Set the Stripe variables (see README.md); with "
+                "`make run`'s local Stripe, run this while `make run` is running."
+            ) from None
         self.stdout.write(
             f"Scheduled {results['scheduled']}, succeeded {results.get('succeeded', 0)}, "
             f"failed {results.get('failed', 0)}, skipped {results.get('skipped', 0)}, "
-            f"left to another worker {results.get('busy', 0)}."
+            f"interrupted {results.get('interrupted', 0)}, left to another worker {results.get('busy', 0)}."
         )
+        if results.get("interrupted"):
+            self.stderr.write(
+                f"{results['interrupted']} charge(s) did not reach Stripe or had no answer; each says why in its "
+                "“Last error” and is retried, with the same idempotency key, on the next run."
+            )
