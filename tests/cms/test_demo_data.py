@@ -1,7 +1,11 @@
+import datetime
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from campaigns.models import Campaign
+from donations.models import GiftAidClaim
 from supporters.models import Supporter
 from supporters.services import consent_state_from_events
 
@@ -80,7 +84,7 @@ def test_demo_supporters_timelines_show_their_gifts(fundraiser_client):
     from donations.models import Donation
 
     call_command("load_demo_data", supporters=300, no_users=True)
-    gifts = Donation.objects.filter(status="succeeded")
+    gifts = Donation.objects.filter(status="succeeded", supporter__isnull=False)  # collections have no giver
     assert gifts.count() > 100
     on_timelines = set(Supporter.objects.filter(interactions__kind="donation", interactions__source_ref__startswith="donation:")
                        .values_list("interactions__source_ref", flat=True))
@@ -88,3 +92,19 @@ def test_demo_supporters_timelines_show_their_gifts(fundraiser_client):
     giver = gifts.filter(channel="monthly").first().supporter
     page = fundraiser_client.get(f"/admin/supporter/inspect/{giver.pk}/").content.decode()
     assert "Started a monthly gift of" in page and "Gave £" in page
+
+
+
+def test_demo_has_bucket_collections_that_a_claim_can_take():
+    from donations.models import Donation
+    from donations.services import gift_aid
+
+    call_command("load_demo_data", supporters=300, no_users=True)
+    collections = Donation.objects.filter(supporter=None, small_donation=True)
+    assert collections.count() == 5 and all(c.description for c in collections)
+    # Finance's next claim (the months since last year's claim) takes those it has room for.
+    today = timezone.localdate()
+    last_claimed = GiftAidClaim.objects.get().period_end
+    claim = gift_aid.gift_aid_claim_build(period_start=last_claimed + datetime.timedelta(days=1),
+                                          period_end=today - datetime.timedelta(days=1))
+    assert claim.small_donations.exists()

@@ -172,6 +172,7 @@ class Command(BaseCommand):
         self.create_pages()
         created = self.create_supporters(rng, supporters)
         self.create_fundraisers(rng)
+        self.create_collections(rng)
         self.create_past_gift_aid_claim()
         self.create_draft_mailing()
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
@@ -419,6 +420,21 @@ class Command(BaseCommand):
             started_on=started_on, created_at=timezone.make_aware(datetime.datetime.combine(started_on, datetime.time(10))),
             cancelled_at=cancelled_at, cancellation_reason=rng.choice(CANCEL_REASONS) if cancelled_at else "",
         )
+
+    def create_collections(self, rng):
+        """Street and event bucket collections of the last year, recorded as small
+        donations (GASDS) through the offline-gift service, as finance records them."""
+        from donations.services import donation_record_offline
+
+        christmas = Campaign.objects.filter(code="home-for-christmas-2026").first()
+        today = timezone.localdate()
+        for days_ago, where in ((320, "Street collection, York"), (250, "Bucket collection, Leeds summer fair"),
+                                (180, "Street collection, Manchester Piccadilly"),
+                                (90, "Contactless terminal, autumn concert"), (12, "Carol singing, King's Cross")):
+            donation_record_offline(
+                supporter=None, amount_pence=rng.randint(80, 450) * 100 + rng.choice((0, 25, 50, 72)),
+                received_on=today - datetime.timedelta(days=days_ago), channel=Donation.Channel.EVENT,
+                campaign=christmas if days_ago < 30 else None, small_donation=True, description=where)
 
     def create_past_gift_aid_claim(self):
         """Last accounting year's Gift Aid, already claimed and repaid, so that
