@@ -63,6 +63,7 @@ run: demo
 	@if [ -n "$$STRIPE_SECRET_KEY" ]; then exec $(BIN)/python manage.py runserver $(HOST):$(PORT); fi; \
 	stripe_port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	$(BIN)/python -m tests.stripe_server --port $$stripe_port --env-file $(LOCAL_STRIPE_ENV) \
+		--site-url http://$(HOST):$(PORT) \
 		--webhook-url http://$(HOST):$(PORT)/stripe/webhook/ --webhook-secret whsec_local_demo & \
 	stripe_pid=$$!; trap 'kill $$stripe_pid 2>/dev/null' EXIT INT TERM; \
 	echo "Local Stripe on http://127.0.0.1:$$stripe_port (test card 4242 4242 4242 4242, any future expiry as MM and YY or YYYY, any CVC)"; \

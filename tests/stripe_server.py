@@ -2,6 +2,7 @@
 gaps that matter to us filled in Stripe's current shapes.
 
     python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...] [--env-file PATH]
+                                  [--site-url URL]
 
 What this adds to localstripe (see ../shared/stripe/README.md):
 - no pickle file: state lives in memory only, so runs are fast and never share state;
@@ -197,6 +198,36 @@ async def reset(request):
     return web.Response()
 
 
+# The demo data's monthly givers carry made-up Stripe ids (load_demo_data); this
+# local Stripe keeps nothing between runs, so it makes each such customer, and a
+# working Visa test card, the first time a charge asks for it.
+_DEMO_IDS = {"customer": "cus_demo", "payment_method": "pm_demo"}
+
+
+def _demo_object(cls, id: str):
+    if cls.object == "customer":
+        obj = resources.Customer(name="Demo supporter")
+    else:
+        obj = resources.PaymentMethod(type="card", card={"number": "4242424242424242", "exp_month": 12,
+                                                          "exp_year": 2034, "cvc": "123"})
+    del resources.store[f"{cls.object}:{obj.id}"]
+    obj.id = id
+    resources.store[f"{cls.object}:{id}"] = obj
+
+
+def _patch_demo_ids():
+    for cls in (resources.Customer, resources.PaymentMethod):
+        original = cls._api_retrieve.__func__
+
+        def retrieve(cls, id, _original=original):
+            prefix = _DEMO_IDS[cls.object]
+            if isinstance(id, str) and id.startswith(prefix) and f"{cls.object}:{id}" not in resources.store:
+                _demo_object(cls, id)
+            return _original(cls, id)
+
+        cls._api_retrieve = classmethod(retrieve)
+
+
 class Dispute(resources.StripeObject):
     """Enough of Stripe's Dispute (shape from fixtures3.json) for our webhooks."""
 
@@ -331,6 +362,7 @@ def build_app() -> web.Application:
     _patch_publishable_key_routes()
     _patch_setup_intents()
     _patch_payment_intent_list()
+    _patch_demo_ids()
     app = server.app
     app.middlewares.insert(0, stripe_manners)
     app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)
@@ -341,8 +373,9 @@ def build_app() -> web.Application:
     return app
 
 
-def site_settings(port: int, webhook_secret: str) -> str:
-    """The variables that point the site at this local Stripe, as an env file."""
+def site_settings(port: int, webhook_secret: str, site_url: str = "") -> str:
+    """The variables that point the site at this local Stripe (and, given, the
+    site's own address for links in emails), as an env file."""
     base = f"http://127.0.0.1:{port}"
     return (
         "# Written by tests/stripe_server.py for as long as it runs (make run), so that manage.py\n"
@@ -350,6 +383,7 @@ def site_settings(port: int, webhook_secret: str) -> str:
         f"STRIPE_SECRET_KEY={SECRET_KEY}\nSTRIPE_PUBLISHABLE_KEY={PUBLISHABLE_KEY}\n"
         f"STRIPE_WEBHOOK_SECRET={webhook_secret}\nSTRIPE_API_BASE={base}\n"
         f"STRIPE_JS_URL={base}/js.stripe.com/v3/extended.js\n"
+        + (f"WAGTAILADMIN_BASE_URL={site_url}\n" if site_url else "")
     )
 
 
@@ -360,6 +394,8 @@ def main():
     parser.add_argument("--webhook-secret", default="")
     parser.add_argument("--env-file", default="", help="While running, write the site's Stripe variables for this "
                         "local Stripe to this file (read by config.settings.local); removed on exit.")
+    parser.add_argument("--site-url", default="", help="The site's own address, written to the env file too, "
+                        "so that links in emails sent from another shell point at it.")
     args = parser.parse_args()
     app = build_app()
     if args.webhook_url:
@@ -370,7 +406,7 @@ def main():
     sock.bind(("127.0.0.1", args.port))
     env_file = Path(args.env_file) if args.env_file else None
     if env_file:
-        env_file.write_text(site_settings(args.port, args.webhook_secret))
+        env_file.write_text(site_settings(args.port, args.webhook_secret, args.site_url))
     print(f"local Stripe listening on http://127.0.0.1:{args.port}", flush=True)
     try:
         web.run_app(app, sock=sock, print=None, access_log=None)  # until SIGINT or SIGTERM

@@ -5,7 +5,7 @@ from pathlib import Path
 import environ
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, STRIPE_JS_URL, env
+from .base import BASE_DIR, STRIPE_JS_URL, WAGTAILADMIN_BASE_URL, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="development-only-not-secret-0f6c1d4e9b8a")
@@ -25,3 +25,4 @@ if not env("STRIPE_SECRET_KEY", default="") and LOCAL_STRIPE_ENV.is_file():
     STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
     STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
     STRIPE_JS_URL = env("STRIPE_JS_URL", default=STRIPE_JS_URL)
+    WAGTAILADMIN_BASE_URL = env("WAGTAILADMIN_BASE_URL", default=WAGTAILADMIN_BASE_URL)  # links in emails

@@ -168,7 +168,8 @@ def test_a_second_shell_charges_through_make_runs_local_stripe(start_monthly, se
     root = Path(__file__).resolve().parents[2]
     env_file, port = tmp_path / "local-stripe.env", _free_port()
     launcher = subprocess.Popen([sys.executable, "-m", "tests.stripe_server", "--port", str(port),
-                                 "--env-file", str(env_file)], cwd=root, stdout=subprocess.DEVNULL)
+                                 "--env-file", str(env_file), "--site-url", "http://127.0.0.1:8123"],
+                                cwd=root, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while not env_file.exists() and time.monotonic() < deadline:
@@ -186,10 +187,27 @@ def test_a_second_shell_charges_through_make_runs_local_stripe(start_monthly, se
         assert "succeeded 1" in result.stdout
         charge = recurring.charges.get(month=day.replace(day=1))
         assert charge.status == "succeeded" and charge.stripe_payment_intent_id
+        # Links in the emails that second shell sends point at the port make run serves.
+        base_url = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; "
+             "print(settings.WAGTAILADMIN_BASE_URL)"], cwd=root, capture_output=True, text=True, timeout=60,
+            env={**second_shell, "DJANGO_SETTINGS_MODULE": "config.settings.local", "LOCAL_STRIPE_ENV": str(env_file)})
+        assert base_url.stdout.strip().splitlines()[-1] == "http://127.0.0.1:8123", base_url.stderr
     finally:
         launcher.terminate()
         launcher.wait(timeout=10)
     assert not env_file.exists()
+
+
+def test_the_demo_datas_monthly_givers_are_charged_by_the_local_stripe(start_monthly):
+    """load_demo_data gives monthly givers made-up card ids (cus_demo…, pm_demo…);
+    the demo's local Stripe takes them, so the scheduled run works on the demo."""
+    recurring = start_monthly()
+    RecurringGift.objects.filter(pk=recurring.pk).update(stripe_customer_id="cus_demo0123456789abcd",
+                                                         stripe_payment_method_id="pm_demo0123456789abcd")
+    day = next_month(recurring.day_of_month)
+    assert monthly.monthly_charges_run(today=day)["succeeded"] == 1
+    assert recurring.charges.get(month=day.replace(day=1)).status == "succeeded"
 
 
 class TestFailures:
