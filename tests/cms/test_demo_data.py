@@ -108,3 +108,14 @@ def test_demo_has_bucket_collections_that_a_claim_can_take():
     claim = gift_aid.gift_aid_claim_build(period_start=last_claimed + datetime.timedelta(days=1),
                                           period_end=today - datetime.timedelta(days=1))
     assert claim.small_donations.exists()
+
+
+def test_demo_gifts_and_last_years_claim_have_believable_dates():
+    from donations.models import Donation
+
+    call_command("load_demo_data", supporters=300, no_users=True)
+    for gift in Donation.objects.exclude(campaign=None).exclude(channel="monthly").select_related("campaign"):
+        assert gift.campaign.kind != "regular_giving", gift
+        assert gift.campaign.starts_on <= timezone.localdate(gift.paid_at), gift
+    claim = GiftAidClaim.objects.get()
+    assert claim.period_end < timezone.localdate(claim.submitted_at) < claim.repayment_received_on

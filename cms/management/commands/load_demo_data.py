@@ -386,9 +386,13 @@ class Command(BaseCommand):
             amount = rng.choice((500, 1000, 1000, 2000, 2500, 2500, 5000, 10000, 25000))
             channel = rng.choice((Donation.Channel.IMPORT, Donation.Channel.IMPORT, Donation.Channel.OFFLINE,
                                   Donation.Channel.POST, Donation.Channel.EVENT))
+            # A one-off gift goes to a campaign that was running that day, never to monthly giving.
+            running = [c for c in campaigns if c.kind != Campaign.Kind.REGULAR_GIVING
+                       and (c.starts_on is None or c.starts_on <= when.date())
+                       and (c.ends_on is None or when.date() <= c.ends_on)]
             gifts.append(Donation(
                 supporter=person, amount_pence=amount, status=Donation.Status.SUCCEEDED, channel=channel,
-                campaign=rng.choice(campaigns) if campaigns and rng.random() < 0.4 else None,
+                campaign=rng.choice(running) if running and rng.random() < 0.4 else None,
                 gift_aid_declared=declared, created_at=when, paid_at=when,
                 gift_aid_claimed_by="JustGiving" if channel == Donation.Channel.IMPORT and rng.random() < 0.2 else "",
                 gift_kind=GiftKind.TICKET if channel == Donation.Channel.EVENT and rng.random() < 0.3 else GiftKind.OWN_GIFT,
@@ -455,6 +459,12 @@ class Command(BaseCommand):
         gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=claim.repayment_due_pence,
                                                  received_on=last_year_end + datetime.timedelta(days=40),
                                                  reference="HMRC CHARITIES REPAYMENT")
+        # As finance did it then: built and sent a few days after the year end, paid weeks later.
+        built = timezone.make_aware(datetime.datetime.combine(last_year_end + datetime.timedelta(days=6),
+                                                              datetime.time(10, 30)))
+        GiftAidClaim.objects.filter(pk=claim.pk).update(
+            built_at=built, submitted_at=built + datetime.timedelta(hours=2),
+            outcome_at=built + datetime.timedelta(days=34))
 
     def make_consent_history(self, rng, person, now) -> list[ConsentEvent]:
         events = []
