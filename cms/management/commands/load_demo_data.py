@@ -401,11 +401,11 @@ class Command(BaseCommand):
 
     def make_monthly_gift(self, rng, person, campaign, now, declared: bool) -> RecurringGift | None:
         """About one supporter in twenty gives monthly (a few have stopped), by card
-        saved at Stripe, since a day in the last two years."""
+        saved at Stripe, since a day in the last eighteen months."""
         if rng.random() >= 0.05:
             return None
         today = timezone.localdate(now)
-        earliest = max(timezone.localdate(person.created_at), today - datetime.timedelta(days=2 * 365))
+        earliest = max(timezone.localdate(person.created_at), today - datetime.timedelta(days=548))
         started_on = earliest + datetime.timedelta(days=rng.randint(0, (today - earliest).days))
         amount = rng.choice(MONTHLY_AMOUNTS)
         cancelled_at = None
