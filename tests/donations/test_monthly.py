@@ -74,6 +74,10 @@ class TestSetUp:
                 f"starting on {later:%-d %B %Y}.") in page
         assert f"cancel at any time with the link in the welcome email we have sent to <strong>{recurring.supporter.email}" in page
         assert "reply" not in page  # the welcome email carries a link to manage the gift; replies reach nobody
+        assert "Thank you for adding Gift Aid" not in page
+        RecurringGift.objects.filter(pk=recurring.pk).update(gift_aid_declared=True)
+        page = client.get(f"/donate/thank-you/monthly/{recurring.form_token}/").content.decode()
+        assert "Thank you for adding Gift Aid: it makes every monthly gift worth 25% more" in page
 
     def test_setting_up_twice_with_one_form_is_one_gift(self, start_monthly):
         recurring = start_monthly()
