@@ -10,6 +10,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from cms.blocks import StoryBlock
+from donations.form_context import donate_context
 
 
 @register_setting(icon="site")
@@ -138,7 +139,6 @@ class CampaignPage(SocialImageMixin, Page):
 
     def get_context(self, request, *args, **kwargs):
         from campaigns.selectors import campaign_totals
-        from donations.views import donate_context
 
         context = super().get_context(request, *args, **kwargs)
         context["totals"] = campaign_totals(campaign=self.campaign)

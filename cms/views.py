@@ -13,7 +13,7 @@ from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from cms.forms import FundraiserSignupForm
 from config.errors import ApplicationError
-from donations.views import donate_context
+from donations.form_context import donate_context
 from supporters import services as supporter_services
 from supporters.models import ConsentMethod
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from config.errors import ApplicationError
 from config.formats import long_date
 from donations import stripe_gateway
+from donations.links import monthly_manage_url
 from donations.models import Donation, MonthlyCharge, RecurringGift, format_pence
 from donations.services import (
     Gift,
@@ -429,7 +430,6 @@ def monthly_charge_send_failure_notice(*, charge_id: int, attempt: int) -> Email
     a rerun sends nothing more. Nothing for a cancelled gift, nor for an attempt
     the charge has moved on from (a later attempt, a success). Returns the
     message recorded (sent, or skipped for a suppressed address), or None."""
-    from donations.views import monthly_manage_url
     from supporters.services import email as email_services
 
     charge = MonthlyCharge.objects.select_related("recurring_gift__supporter").get(pk=charge_id)
@@ -565,7 +565,6 @@ def recurring_gift_card_changed(*, payment_method_id: str, detached: bool, metho
 
 def recurring_gift_send_welcome(*, recurring_gift_id: int) -> None:
     """Welcome a new monthly giver, with the signed link to manage their gift."""
-    from donations.views import monthly_manage_url
     from supporters.services import email as email_services
 
     recurring = RecurringGift.objects.select_related("supporter").get(pk=recurring_gift_id)

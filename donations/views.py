@@ -15,46 +15,13 @@ from django_ratelimit.core import is_ratelimited
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
 from config.errors import ApplicationError
-from donations import monthly, services, stripe_gateway, webhooks
-from donations.forms import PRESET_AMOUNTS_PENCE, DonationForm
-from donations.models import Donation, RecurringGift, format_pence
+from donations import links, monthly, services, stripe_gateway, webhooks
+from donations.form_context import donate_context
+from donations.forms import DonationForm
+from donations.models import Donation, RecurringGift
 from supporters.models import Channel
 
 logger = logging.getLogger(__name__)
-
-
-def _attribution(request) -> dict:
-    get = request.GET
-    return {
-        "campaign": get.get("campaign", "")[:40], "appeal_code": (get.get("appeal") or get.get("appeal_code", ""))[:40],
-        "utm_source": get.get("utm_source", "")[:100], "utm_medium": get.get("utm_medium", "")[:100],
-        "utm_campaign": get.get("utm_campaign", "")[:100],
-    }
-
-
-def donate_context(request, *, form=None, campaign=None, presets=None, fundraiser_page=None):
-    """What the donation form needs; campaign pages embed the same form, with
-    their own one-off amounts if they set them."""
-    amounts = {**PRESET_AMOUNTS_PENCE, **({"once": presets} if presets else {})}
-    suggested = amounts["once"][min(1, len(amounts["once"]) - 1)]  # the second amount is the usual nudge
-    pounds, pence = divmod(suggested, 100)
-    initial = {"frequency": "once", "amount": f"{pounds}.{pence:02d}" if pence else str(pounds),
-               **_attribution(request)}
-    if campaign is not None:
-        initial["campaign"] = campaign.code
-    if fundraiser_page is not None:
-        initial["fundraiser"] = fundraiser_page.slug
-    return {
-        "form": form or DonationForm(initial=initial),
-        "presets": {freq: [(p, format_pence(p, drop_zero_pence=True)) for p in values]
-                    for freq, values in amounts.items()},
-        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-        "stripe_js_url": settings.STRIPE_JS_URL,
-        "consent_wording": [(c, services.FORM_CONSENT_WORDING[c]) for c in Channel.values],
-        "gift_aid_wording": services.supporter_services.gift_aid_wording(),
-        "fee_basis_points": settings.STRIPE_FEE_BASIS_POINTS,
-        "fee_fixed_pence": settings.STRIPE_FEE_FIXED_PENCE,
-    }
 
 
 def _too_many(request, email: str) -> bool:
@@ -267,26 +234,12 @@ def stripe_webhook(request):
     return JsonResponse({"received": True, "status": stored.status})
 
 
-# The link in the supporter's emails that lets them manage a monthly gift without a password.
-MANAGE_SALT = "donations.monthly-gift.manage"
-MANAGE_LINK_DAYS = 60
-
-
-def monthly_manage_url(recurring: RecurringGift) -> str:
-    from django.core import signing
-
-    token = signing.dumps(str(recurring.uid), salt=MANAGE_SALT, compress=True)
-    return reverse("monthly_manage", args=[token])
-
-
 def _recurring_from_token(token: str) -> RecurringGift:
-    from django.core import signing
-
     try:
-        uid = signing.loads(token, salt=MANAGE_SALT, max_age=MANAGE_LINK_DAYS * 86400)
-    except signing.SignatureExpired:
+        uid = links.monthly_manage_uid(token)
+    except links.LinkExpired:
         raise Http404("This link has expired. Please ask us for a new one.") from None
-    except signing.BadSignature:
+    except links.LinkInvalid:
         raise Http404 from None
     return get_object_or_404(RecurringGift.objects.select_related("supporter"), uid=uid)
 

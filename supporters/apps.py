@@ -10,6 +10,6 @@ class SupportersConfig(AppConfig):
         from anymail.signals import tracking
 
         from supporters import checks  # noqa: F401  (registers the deployment check)
-        from supporters.email_views import on_tracking_event
+        from supporters.email_tracking import on_tracking_event
 
         tracking.connect(on_tracking_event, dispatch_uid="supporters.email_tracking")
