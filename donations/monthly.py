@@ -22,12 +22,10 @@ from donations.links import monthly_manage_url
 from donations.models import Donation, MonthlyCharge, RecurringGift, format_pence
 from donations.services import (
     Gift,
-    _supporter_for_gift,
-    attribution_for,
     check_amount,
     donation_apply_payment_intent,
     donations_import,
-    fee_cover_pence,
+    gift_row_for_form,
 )
 from supporters import services as supporter_services
 from supporters.models import EmailMessage, Interaction
@@ -49,24 +47,14 @@ def recurring_gift_start(*, gift: Gift) -> tuple[RecurringGift, str]:
     gift; a RecurringGift awaiting its card; a Stripe Customer and a SetupIntent
     for the browser to confirm. Idempotent on gift.form_token. Returns the gift
     and the SetupIntent's client secret."""
-    check_amount(gift.amount_pence)
-    recurring = RecurringGift.objects.filter(form_token=gift.form_token).first()
-    if recurring is None:
-        cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
-        try:
-            with transaction.atomic():
-                supporter = _supporter_for_gift(gift, source="web_donation")
-                campaign, appeal = attribution_for(gift)
-                recurring = RecurringGift(
-                    supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
-                    day_of_month=min(timezone.localdate().day, 28), gift_aid_declared=gift.gift_aid,
-                    campaign=campaign, appeal=appeal, appeal_code=gift.appeal_code, utm_source=gift.utm_source,
-                    form_token=gift.form_token,
-                )
-                recurring.full_clean()
-                recurring.save()
-        except IntegrityError:
-            recurring = RecurringGift.objects.get(form_token=gift.form_token)
+    def build(**common) -> RecurringGift:
+        recurring = RecurringGift(**common, day_of_month=min(timezone.localdate().day, 28),
+                                  gift_aid_declared=gift.gift_aid, appeal_code=gift.appeal_code,
+                                  utm_source=gift.utm_source, form_token=gift.form_token)
+        recurring.full_clean()
+        return recurring
+
+    recurring = gift_row_for_form(gift=gift, model=RecurringGift, build=build)
     if recurring.status != RecurringGift.Status.PENDING:
         return recurring, ""
     if not recurring.stripe_customer_id:

@@ -194,6 +194,32 @@ def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
     return supporter
 
 
+def gift_row_for_form(*, gift: Gift, model, build):
+    """The opening steps of every online gift, one-off or monthly, once per
+    form: check the amount; find the row this form already wrote (by its form
+    token); or else, in one transaction, find or create the supporter (with
+    their consent and Gift Aid declaration), resolve the attribution and save
+    the row that `build(supporter=, amount_pence=, fee_cover_pence=, campaign=,
+    appeal=)` returns, checked but unsaved. The same form submitted twice at
+    once: the second finds the first's row (the form token is unique). Raises
+    ApplicationError for a bad amount. Returns the row."""
+    check_amount(gift.amount_pence)
+    row = model.objects.filter(form_token=gift.form_token).first()
+    if row is not None:
+        return row
+    cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
+    try:
+        with transaction.atomic():
+            supporter = _supporter_for_gift(gift, source="web_donation")
+            campaign, appeal = attribution_for(gift)
+            row = build(supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
+                        campaign=campaign, appeal=appeal)
+            row.save()
+            return row
+    except IntegrityError:
+        return model.objects.get(form_token=gift.form_token)
+
+
 def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
     """Take a one-off gift: find or create the supporter, record their consent
     and Gift Aid declaration, write the donation, then make exactly one Stripe
@@ -203,34 +229,22 @@ def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
     pressed twice, a refresh, the back button) returns the first gift's outcome,
     and repeats the Stripe call only with the same idempotency key, so the
     donor is charged once. Raises ApplicationError for bad input."""
-    check_amount(gift.amount_pence)
-    existing = Donation.objects.filter(form_token=gift.form_token).first()
-    if existing and existing.status != Donation.Status.CREATED:
-        return _outcome_of(existing)
-    if existing is None:
-        cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
-        try:
-            with transaction.atomic():
-                supporter = _supporter_for_gift(gift, source="web_donation")
-                campaign, appeal = attribution_for(gift)
-                existing = Donation(
-                    supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
-                    gift_aid_declared=gift.gift_aid, campaign=campaign, appeal=appeal, appeal_code=gift.appeal_code,
-                    fundraiser_page=gift.fundraiser_page, is_sponsorship=gift.fundraiser_page is not None,
-                    channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
-                    utm_campaign=gift.utm_campaign, form_token=gift.form_token,
-                    stripe_payment_method_id=payment_method_id,
-                )
-                # The form checked the input; the database holds the rules (constraints, keys).
-                existing.full_clean(exclude=["supporter", "campaign", "appeal", "fundraiser_page", "recurring_gift"],
-                                    validate_unique=False, validate_constraints=False)
-                existing.save()
-        except IntegrityError:
-            # The same form, submitted twice at once: the other request wrote it.
-            existing = Donation.objects.get(form_token=gift.form_token)
-            if existing.status != Donation.Status.CREATED:
-                return _outcome_of(existing)
-    return _charge(existing)
+    def build(**common) -> Donation:
+        donation = Donation(
+            **common, gift_aid_declared=gift.gift_aid, appeal_code=gift.appeal_code,
+            fundraiser_page=gift.fundraiser_page, is_sponsorship=gift.fundraiser_page is not None,
+            channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
+            utm_campaign=gift.utm_campaign, form_token=gift.form_token, stripe_payment_method_id=payment_method_id,
+        )
+        # The form checked the input; the database holds the rules (constraints, keys).
+        donation.full_clean(exclude=["supporter", "campaign", "appeal", "fundraiser_page", "recurring_gift"],
+                            validate_unique=False, validate_constraints=False)
+        return donation
+
+    donation = gift_row_for_form(gift=gift, model=Donation, build=build)
+    if donation.status != Donation.Status.CREATED:
+        return _outcome_of(donation)
+    return _charge(donation)
 
 
 def _charge(donation: Donation) -> GiftOutcome:
