@@ -30,22 +30,6 @@ def appeal_totals(*, appeal: Appeal) -> dict:
     return _totals(f"appeal:{appeal.pk}")
 
 
-def campaigns_with_totals(queryset=None) -> list[tuple[Campaign, dict]]:
-    queryset = Campaign.objects.all() if queryset is None else queryset
-    campaigns = list(queryset)
-    keys = {f"campaign:{c.pk}": c for c in campaigns}
-    rows = (TotalShard.objects.filter(key__in=keys).values("key")
-            .annotate(raised=Sum("raised_pence"), gift_aid=Sum("gift_aid_pence"), gifts=Sum("gifts"),
-                      donors=Sum("donors")))
-    by_key = {row["key"]: row for row in rows}
-    result = []
-    for key, campaign in keys.items():
-        row = by_key.get(key, {})
-        result.append((campaign, {"raised_pence": row.get("raised") or 0, "gift_aid_pence": row.get("gift_aid") or 0,
-                                  "gifts": row.get("gifts") or 0, "donors": row.get("donors") or 0}))
-    return result
-
-
 def appeal_for_code(code: str) -> Appeal | None:
     return Appeal.objects.filter(code__iexact=code.strip()).select_related("campaign").first() if code else None
 

@@ -21,10 +21,11 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from config.errors import ApplicationError
 from config.formats import admin_datetime
+from config.money import format_pence
 from config.spreadsheets import ExportPermissionMixin
 from donations import monthly, services, statements, webhooks
 from donations.services import gift_aid
-from donations.models import Donation, GiftKind, RecurringGift, StripeEvent, format_pence
+from donations.models import Donation, GiftKind, RecurringGift, StripeEvent
 from supporters.models import Supporter
 
 

@@ -7,7 +7,7 @@ from django_countries import countries
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumbers import PhoneNumberType, number_type
 
-from donations.models import format_pence
+from config.money import format_pence
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
 
 PRESET_AMOUNTS_PENCE = {"once": [1000, 2500, 5000, 10000], "monthly": [500, 1000, 2000, 3000]}

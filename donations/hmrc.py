@@ -5,7 +5,7 @@ A pure module: no database, no models, no settings. Callers pass plain values
 
 Where the formats come from (see each section for the detail):
 - the schedule's columns and rules: GOV.UK "Schedule spreadsheet to claim back tax
-  on Gift Aid donations" and /work/shared/giftaid/RULES.md;
+  on Gift Aid donations" and docs/gift-aid.md;
 - the .ods layout: HMRC's own validator of uploaded schedules
   (github.com/hmrc/charities-claims-validation: CommonFileValidation.scala,
   DocumentRow.scala, OdsReaderService.scala), cross-checked against a copy of

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Appeal, Campaign, FundraiserPage
-from config.money import format_pence  # noqa: F401  (re-exported: other modules import it from here)
+from config.money import format_pence
 from supporters.models import Supporter
 
 

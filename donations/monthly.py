@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from config.formats import long_date
+from config.money import format_pence
 from donations import stripe_gateway
 from donations.links import monthly_manage_url
-from donations.models import Donation, MonthlyCharge, RecurringGift, format_pence
+from donations.models import Donation, MonthlyCharge, RecurringGift
 from donations.services import (
     Gift,
     check_amount,

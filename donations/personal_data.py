@@ -6,8 +6,9 @@ import stripe
 from django.db import transaction
 from django.db.models import Q
 
+from config.money import format_pence
 from donations import monthly, stripe_gateway
-from donations.models import Donation, RecurringGift, StripeEvent, format_pence
+from donations.models import Donation, RecurringGift, StripeEvent
 
 logger = logging.getLogger(__name__)
 

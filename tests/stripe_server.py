@@ -4,7 +4,7 @@ gaps that matter to us filled in Stripe's current shapes.
     python -m tests.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...] [--env-file PATH]
                                   [--site-url URL]
 
-What this adds to localstripe (see ../shared/stripe/README.md):
+What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current shapes:
 - no pickle file: state lives in memory only, so runs are fast and never share state;
 - Idempotency-Key honoured on POSTs, replaying the first response as Stripe does;
 - the publishable key may create PaymentMethods, as with real Stripe.js;

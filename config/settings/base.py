@@ -17,7 +17,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    # Ours, lowest floor first (see STYLE.md: an app imports only those below it).
+    # Ours, lowest floor first (an app imports only those below it: README, Architecture).
     "supporters",
     "campaigns",
     "donations",
@@ -185,7 +185,7 @@ MAILING_STALE_MINUTES = env.int("MAILING_STALE_MINUTES", default=15)
 CHARITY_NAME = env("CHARITY_NAME", default="Brightwell Children's Trust")
 WAGTAIL_SITE_NAME = CHARITY_NAME
 
-# Gift Aid (HMRC's rules: ../shared/giftaid/RULES.md). The accounting year end
+# Gift Aid (HMRC's rules as applied here: docs/gift-aid.md). The accounting year end
 # bounds aggregated rows and the four-year claim limit.
 GIFT_AID_ACCOUNTING_YEAR_END = tuple(int(part) for part in env("GIFT_AID_ACCOUNTING_YEAR_END", default="03-31").split("-"))
 # Gifts of this much or less go on aggregated schedule rows (HMRC: £20); 0 never aggregates.

@@ -21,8 +21,9 @@ from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from config.errors import ApplicationError
+from config.money import format_pence
 from donations import stripe_gateway
-from donations.models import Donation, Refund, format_pence
+from donations.models import Donation, Refund
 from supporters import services as supporter_services
 from supporters.models import Channel, ConsentMethod, Interaction, Supporter
 

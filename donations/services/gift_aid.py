@@ -1,6 +1,6 @@
 """Gift Aid: which gifts can carry it, and the claims that ask HMRC for it.
 
-HMRC's rules, as applied here, are in ../shared/giftaid/RULES.md. Eligibility is
+HMRC's rules, as applied here, are in docs/gift-aid.md. Eligibility is
 one pure function, `gift_aid_verdict`, over plain facts about a gift and its
 donor's declarations, so that the staff screens, the claim builder (a million
 gifts at a time) and the submit check all decide alike.

@@ -81,7 +81,7 @@ def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int =
     print(f"giving: done in {time.perf_counter() - started:.0f} s; the local Stripe and gunicorn are stopped")
 
 
-# --- Stripe's shapes (current API, as in Stripe's own examples: shared/stripe/fixtures3.json) ---
+# --- Stripe's shapes (current API, as in Stripe's own published example objects) ---
 
 def _balance_transaction(*, txn_id: str, charge_id: str, amount: int, created: int) -> dict:
     fee = uk_card_fee(amount)  # what the local Stripe charges, so our figures match its own

@@ -36,7 +36,7 @@ def deliver(django_capture_on_commit_callbacks):
 
 
 def event_for(obj: dict, event_type: str, event_id: str | None = None) -> dict:
-    """A Stripe event in the current API shape (see shared/stripe/fixtures3.json)."""
+    """A Stripe event in the current API shape (as Stripe's published example objects have it)."""
     return {
         "id": event_id or f"evt_{obj['id']}_{event_type}",
         "object": "event",

@@ -1,5 +1,5 @@
 """Gift Aid eligibility and claims, on the real database, through the services
-finance staff use. HMRC's rules: ../shared/giftaid/RULES.md."""
+finance staff use. HMRC's rules as applied here: docs/gift-aid.md."""
 
 import datetime
 
