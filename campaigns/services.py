@@ -9,10 +9,12 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from wagtail.images.models import Image
 
 from campaigns.models import Campaign, CampaignSupporter, FundraiserPage, TotalShard
 from config.errors import ApplicationError
-from supporters.models import EmailMessage
+from supporters import services as supporter_services
+from supporters.models import ConsentMethod, EmailMessage
 from supporters.services import email as email_services
 
 
@@ -84,6 +86,28 @@ def fundraiser_page_create(*, campaign: Campaign, supporter, title: str, story: 
     page.full_clean()
     page.save()
     return page
+
+
+@transaction.atomic
+def fundraiser_sign_up(*, campaign: Campaign, email: str, first_name: str, last_name: str, title: str, story: str,
+                       target_pence: int, photo_file=None, consent_email_wording: str = "") -> FundraiserPage:
+    """A supporter starts a fundraising page from the public form: found or
+    created by email, their email consent recorded with the box's exact
+    wording when they ticked it (`consent_email_wording`), the photo stored as
+    a Wagtail image, and the page written waiting for approval, all in one
+    transaction. Raises ApplicationError, saving nothing, as fundraiser_page_create does."""
+    supporter, _ = supporter_services.supporter_find_or_create(
+        email=email, first_name=first_name, last_name=last_name, source="peer_to_peer")
+    if consent_email_wording:
+        supporter_services.consent_record(
+            supporter=supporter, channel="email", granted=True, method=ConsentMethod.WEB_FORM,
+            wording=consent_email_wording, source_detail=f"fundraiser sign-up ({campaign.code})")
+    photo = None
+    if photo_file:
+        photo = Image(title=f"Fundraiser photo: {title}", file=photo_file)
+        photo.save()
+    return fundraiser_page_create(campaign=campaign, supporter=supporter, title=title, story=story,
+                                  target_pence=target_pence, photo=photo)
 
 
 @transaction.atomic

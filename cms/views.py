@@ -3,10 +3,8 @@ the form to start one. They sit here, on the top floor, because they present
 campaigns and the donation form together."""
 
 from django.conf import settings
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from wagtail.images.models import Image
 
 from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
@@ -14,8 +12,6 @@ from campaigns.models import Campaign
 from cms.forms import FundraiserSignupForm
 from config.errors import ApplicationError
 from donations.form_context import donate_context
-from supporters import services as supporter_services
-from supporters.models import ConsentMethod
 
 
 def fundraiser_page(request, slug):
@@ -33,22 +29,11 @@ def fundraiser_start(request, code):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                supporter, _ = supporter_services.supporter_find_or_create(
-                    email=data["email"], first_name=data["first_name"], last_name=data["last_name"],
-                    source="peer_to_peer")
-                if data["consent_email"]:
-                    supporter_services.consent_record(
-                        supporter=supporter, channel="email", granted=True, method=ConsentMethod.WEB_FORM,
-                        wording=str(form.fields["consent_email"].label),  # exactly what the box said
-                        source_detail=f"fundraiser sign-up ({campaign.code})")
-                photo = None
-                if data["photo"]:
-                    photo = Image(title=f"Fundraiser photo: {data['title']}", file=data["photo"])
-                    photo.save()
-                page = campaign_services.fundraiser_page_create(
-                    campaign=campaign, supporter=supporter, title=data["title"], story=data["story"],
-                    target_pence=data["target"], photo=photo)
+            page = campaign_services.fundraiser_sign_up(
+                campaign=campaign, email=data["email"], first_name=data["first_name"], last_name=data["last_name"],
+                title=data["title"], story=data["story"], target_pence=data["target"], photo_file=data["photo"],
+                # exactly what the box said, when it was ticked
+                consent_email_wording=str(form.fields["consent_email"].label) if data["consent_email"] else "")
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
