@@ -90,6 +90,10 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
         )
         if recurring is None or setup_intent.get("status") != "succeeded":
             return recurring
+        if recurring.status != RecurringGift.Status.PENDING and recurring.stripe_setup_intent_id == setup_intent["id"]:
+            # The sign-up's own SetupIntent, arriving late or again: the gift has
+            # started, and any card saved since (a new-card setup) must stay.
+            return recurring
         method = setup_intent.get("payment_method")
         method_id = method if isinstance(method, str) else method["id"]
         if recurring.stripe_payment_method_id != method_id:

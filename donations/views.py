@@ -2,6 +2,7 @@ import logging
 import uuid
 
 import stripe
+from django import forms
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -17,7 +18,7 @@ from campaigns.models import Campaign
 from config.errors import ApplicationError
 from donations import links, monthly, services, stripe_gateway, webhooks
 from donations.form_context import donate_context
-from donations.forms import DonationForm
+from donations.forms import DonationForm, parse_amount_pence
 from donations.models import Donation, RecurringGift
 from supporters.models import Channel
 
@@ -244,49 +245,85 @@ def _recurring_from_token(token: str) -> RecurringGift:
     return get_object_or_404(RecurringGift.objects.select_related("supporter"), uid=uid)
 
 
-@never_cache
-@require_http_methods(["GET", "POST"])
-def monthly_manage(request, token):
-    """A supporter changes the amount, updates the card or cancels their monthly
-    gift, through the signed link we emailed them."""
-    recurring = _recurring_from_token(token)
-    context = {"recurring": recurring, "token": token, "message": "", "error": "",
-               "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY, "stripe_js_url": settings.STRIPE_JS_URL}
-    if request.method == "POST":
-        action = request.POST.get("action")
-        try:
-            if action == "amount":
-                from donations.forms import parse_amount_pence
-                from django import forms as django_forms
+# A supporter manages their monthly gift through the signed link we emailed them:
+# the page, and one view for each thing they can do there.
+_STRIPE_UNREACHABLE = "We could not reach our card processor. Please try again."
 
-                try:
-                    amount = parse_amount_pence(request.POST.get("amount", ""))
-                except django_forms.ValidationError as error:
-                    raise ApplicationError(" ".join(error.messages), field="amount") from None
-                recurring = monthly.recurring_gift_change_amount(recurring_gift=recurring, amount_pence=amount)
-                context["message"] = f"Thank you. From now on you will give {recurring.amount_display} a month."
-            elif action == "cancel":
-                recurring = monthly.recurring_gift_cancel(
-                    recurring_gift=recurring, reason=("Cancelled by the supporter online: "
-                                                      + request.POST.get("reason", "")).strip()[:255])
-                context["message"] = "Your monthly gift is cancelled. No further payments will be taken. Thank you for all you have given."
-            elif action == "card":
-                return JsonResponse({"client_secret": monthly.recurring_gift_new_card_setup(recurring_gift=recurring)})
-            elif action == "card_saved":
-                setup_id = request.POST.get("setup_intent", "")
-                setup = stripe_gateway.setup_intent_retrieve(setup_id)
-                recurring = monthly.recurring_gift_apply_new_card(recurring_gift=recurring, setup_intent=setup)
-                return JsonResponse({"message": f"Thank you. Your gift will now use your card ending {recurring.card_last4}."})
-        except ApplicationError as error:
-            if action in ("card", "card_saved"):
-                return JsonResponse({"error": error.message}, status=400)
-            context["error"] = error.message
-        except stripe.StripeError:
-            logger.exception("Stripe error managing monthly gift %s", recurring.pk)
-            if action in ("card", "card_saved"):
-                return JsonResponse({"error": "We could not reach our card processor. Please try again."}, status=502)
-            context["error"] = "We could not reach our card processor. Please try again."
-            context["status"] = 502
-        context["recurring"] = recurring
-    status = context.pop("status", 400) if context["error"] else 200
+
+def _manage_page(request, token, recurring, *, message="", error="", status=200):
+    context = {"recurring": recurring, "token": token, "message": message, "error": error,
+               "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY, "stripe_js_url": settings.STRIPE_JS_URL}
     return render(request, "donations/manage_monthly.html", context, status=status)
+
+
+@never_cache
+def monthly_manage(request, token):
+    return _manage_page(request, token, _recurring_from_token(token))
+
+
+@never_cache
+@require_POST
+def monthly_manage_amount(request, token):
+    recurring = _recurring_from_token(token)
+    try:
+        try:
+            amount = parse_amount_pence(request.POST.get("amount", ""))
+        except forms.ValidationError as error:
+            raise ApplicationError(" ".join(error.messages), field="amount") from None
+        recurring = monthly.recurring_gift_change_amount(recurring_gift=recurring, amount_pence=amount)
+    except ApplicationError as error:
+        return _manage_page(request, token, recurring, error=error.message, status=400)
+    except stripe.StripeError:
+        logger.exception("Stripe error changing monthly gift %s", recurring.pk)
+        return _manage_page(request, token, recurring, error=_STRIPE_UNREACHABLE, status=502)
+    return _manage_page(request, token, recurring,
+                        message=f"Thank you. From now on you will give {recurring.amount_display} a month.")
+
+
+@never_cache
+@require_POST
+def monthly_manage_cancel(request, token):
+    recurring = _recurring_from_token(token)
+    try:
+        recurring = monthly.recurring_gift_cancel(
+            recurring_gift=recurring,
+            reason=("Cancelled by the supporter online: " + request.POST.get("reason", "")).strip()[:255])
+    except ApplicationError as error:
+        return _manage_page(request, token, recurring, error=error.message, status=400)
+    except stripe.StripeError:
+        logger.exception("Stripe error cancelling monthly gift %s", recurring.pk)
+        return _manage_page(request, token, recurring, error=_STRIPE_UNREACHABLE, status=502)
+    return _manage_page(request, token, recurring, message="Your monthly gift is cancelled. No further payments "
+                                                           "will be taken. Thank you for all you have given.")
+
+
+def _card_answer(recurring, act):
+    """The card form's two steps answer the page's script in JSON."""
+    try:
+        return JsonResponse(act())
+    except ApplicationError as error:
+        return JsonResponse({"error": error.message}, status=400)
+    except stripe.StripeError:
+        logger.exception("Stripe error updating the card of monthly gift %s", recurring.pk)
+        return JsonResponse({"error": _STRIPE_UNREACHABLE}, status=502)
+
+
+@never_cache
+@require_POST
+def monthly_manage_card(request, token):
+    recurring = _recurring_from_token(token)
+    return _card_answer(recurring, lambda: {
+        "client_secret": monthly.recurring_gift_new_card_setup(recurring_gift=recurring)})
+
+
+@never_cache
+@require_POST
+def monthly_manage_card_saved(request, token):
+    recurring = _recurring_from_token(token)
+
+    def save():
+        setup = stripe_gateway.setup_intent_retrieve(request.POST.get("setup_intent", ""))
+        saved = monthly.recurring_gift_apply_new_card(recurring_gift=recurring, setup_intent=setup)
+        return {"message": f"Thank you. Your gift will now use your card ending {saved.card_last4}."}
+
+    return _card_answer(recurring, save)

@@ -96,6 +96,22 @@ def test_a_monthly_gift_is_set_up_in_the_browser(page, new_page, stripe_webhooks
     assert (recurring.status, recurring.amount_pence, recurring.card_last4) == ("active", 2000, "4242")
     assert recurring.charges.get().donation.status == "succeeded"
 
+    # Through the welcome email's link, the supporter changes the card, then the amount.
+    from donations.links import monthly_manage_url
+
+    page.goto(live_server.url + monthly_manage_url(recurring))
+    page.fill("#card-element input[placeholder=number]", "5555555555554444")
+    page.fill("#card-element input[placeholder=exp_month]", "1")
+    page.fill("#card-element input[placeholder=exp_year]", "2035")
+    page.fill("#card-element input[placeholder=cvc]", "123")
+    page.get_by_role("button", name="Save new card").click()
+    expect(page.locator("#card-notice")).to_contain_text("your card ending 4444")
+    page.fill("#id_amount", "25")
+    page.get_by_role("button", name="Change my gift").click()
+    expect(page.locator("main")).to_contain_text("From now on you will give £25.00 a month")
+    recurring.refresh_from_db()
+    assert (recurring.card_last4, recurring.amount_pence) == ("4444", 2500)
+
 
 @BROWSER_DB
 def test_the_phone_number_is_asked_for_when_calls_or_texts_are_ticked(new_page, stripe_webhooks_to_live_server):

@@ -323,13 +323,13 @@ class TestSupporterManagesTheirGift:
 
     def test_change_the_amount(self, client, manage_url):
         recurring, url = manage_url
-        page = client.post(url, {"action": "amount", "amount": "12.50"}).content.decode()
+        page = client.post(url + "amount/", {"amount": "12.50"}).content.decode()
         assert "£12.50 a month" in page
         recurring.refresh_from_db()
         assert recurring.amount_pence == 1250
-        bad = client.post(url, {"action": "amount", "amount": "0"})
+        bad = client.post(url + "amount/", {"amount": "0"})
         assert bad.status_code == 400 and "above zero" in bad.content.decode()
-        absurd = client.post(url, {"action": "amount", "amount": "1e400"})
+        absurd = client.post(url + "amount/", {"amount": "1e400"})
         assert absurd.status_code == 400 and "please call us" in absurd.content.decode()
         recurring.refresh_from_db()
         assert recurring.amount_pence == 1250
@@ -337,21 +337,36 @@ class TestSupporterManagesTheirGift:
     def test_cancel_reaches_stripe(self, client, manage_url, stripe_client, django_capture_on_commit_callbacks):
         recurring, url = manage_url
         with django_capture_on_commit_callbacks(execute=True):
-            page = client.post(url, {"action": "cancel", "reason": "Money is tight"}).content.decode()
+            page = client.post(url + "cancel/", {"reason": "Money is tight"}).content.decode()
         assert "is cancelled" in page
         recurring.refresh_from_db()
         assert recurring.status == "cancelled" and "Money is tight" in recurring.cancellation_reason
         method = stripe_client.v1.payment_methods.retrieve(recurring.stripe_payment_method_id)
         assert method.customer is None  # the card is detached at Stripe
 
-    def test_update_the_card(self, client, manage_url, stripe_client):
+    def test_a_late_sign_up_event_never_brings_the_old_card_back(self, client, manage_url, stripe_client, deliver):
+        from tests.donations.conftest import event_for
+
         recurring, url = manage_url
-        RecurringGift.objects.filter(pk=recurring.pk).update(status="past_due", needs_new_card=True)
-        secret = client.post(url, {"action": "card"}).json()["client_secret"]
+        secret = client.post(url + "card/").json()["client_secret"]
         setup_id = secret.split("_secret_")[0]
         stripe_client.v1.setup_intents.confirm(setup_id, params={"payment_method_data": {
             "type": "card", "card": {"number": "5555555555554444", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}})
-        answer = client.post(url, {"action": "card_saved", "setup_intent": setup_id}).json()
+        client.post(url + "card-saved/", {"setup_intent": setup_id})
+        # Stripe delivers (or retries) the sign-up's setup_intent.succeeded after that.
+        sign_up = stripe_client.v1.setup_intents.retrieve(recurring.stripe_setup_intent_id).to_dict()
+        assert deliver(event_for(sign_up, "setup_intent.succeeded")).status_code == 200
+        recurring.refresh_from_db()
+        assert recurring.card_last4 == "4444" and recurring.charges.count() == 1
+
+    def test_update_the_card(self, client, manage_url, stripe_client):
+        recurring, url = manage_url
+        RecurringGift.objects.filter(pk=recurring.pk).update(status="past_due", needs_new_card=True)
+        secret = client.post(url + "card/").json()["client_secret"]
+        setup_id = secret.split("_secret_")[0]
+        stripe_client.v1.setup_intents.confirm(setup_id, params={"payment_method_data": {
+            "type": "card", "card": {"number": "5555555555554444", "exp_month": 1, "exp_year": 2035, "cvc": "123"}}})
+        answer = client.post(url + "card-saved/", {"setup_intent": setup_id}).json()
         assert "ending 4444" in answer["message"]
         recurring.refresh_from_db()
         assert (recurring.card_last4, recurring.status, recurring.needs_new_card) == ("4444", "active", False)

@@ -11,9 +11,9 @@
   const notice = document.getElementById("card-notice");
   const button = document.getElementById("card-button");
   const csrf = form.elements.csrfmiddlewaretoken.value;
-  const post = async (data) => {
+  const post = async (url, data) => {
     data.set("csrfmiddlewaretoken", csrf);
-    const response = await fetch(window.location.pathname, {method: "POST", body: data, credentials: "same-origin"});
+    const response = await fetch(url, {method: "POST", body: data, credentials: "same-origin"});
     return response.json().catch(() => ({error: "Something went wrong. Please try again."}));
   };
   const show = (el, text) => { el.textContent = text || ""; el.hidden = !text; };
@@ -22,8 +22,7 @@
     button.disabled = true;
     show(errors, ""); show(notice, "");
     try {
-      const start = new FormData(); start.set("action", "card");
-      const setup = await post(start);
+      const setup = await post(form.dataset.setupUrl, new FormData());
       if (setup.error) { show(errors, setup.error); return; }
       const result = await stripe.confirmCardSetup(setup.client_secret, {payment_method: {card}});
       if (result.error) {
@@ -33,8 +32,8 @@
           "Please check the card number, the expiry month and year, and the security code, then try again.");
         return;
       }
-      const done = new FormData(); done.set("action", "card_saved"); done.set("setup_intent", result.setupIntent.id);
-      const saved = await post(done);
+      const done = new FormData(); done.set("setup_intent", result.setupIntent.id);
+      const saved = await post(form.dataset.savedUrl, done);
       if (saved.error) show(errors, saved.error); else show(notice, saved.message);
     } finally {
       button.disabled = false;
