@@ -23,10 +23,11 @@ from wagtail.admin import messages
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import Button
 
+from config.admin_screens import StaffPermissionRequired, StaffScreen
 from config.errors import ApplicationError
+from config.permissions import require_perm
 from config.spreadsheets import ExportPermissionMixin
 from supporters import imports, selectors, services
 from supporters.exports import MAILING_CHANNELS, mailing_list_response
@@ -160,10 +161,9 @@ class SupporterInspectView(generic.InspectView):
         return buttons
 
 
-class SupporterActionView(WagtailAdminTemplateMixin, FormView):
+class SupporterActionView(StaffScreen, FormView):
     """A form about one supporter, behind one permission, that calls one service."""
 
-    permission = ""
     header_icon = "user"
     template_name = "supporters/admin/supporter_action.html"
     success_message = ""
@@ -174,8 +174,8 @@ class SupporterActionView(WagtailAdminTemplateMixin, FormView):
         self.supporter = get_object_or_404(Supporter, pk=kwargs["pk"])
 
     def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm(self.permission):
-            raise PermissionDenied
+        if not self.has_permission():
+            return self.handle_no_permission()
         if self.supporter.is_erased and not self.allow_erased:
             messages.error(request, "This supporter has been erased; their record can no longer be changed.")
             return redirect("supporter:inspect", self.supporter.pk)
@@ -184,12 +184,9 @@ class SupporterActionView(WagtailAdminTemplateMixin, FormView):
     def get_page_subtitle(self):
         return str(self.supporter)
 
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("supporter:index"), "label": "Supporters"},
-            {"url": reverse("supporter:inspect", args=[self.supporter.pk]), "label": str(self.supporter)},
-            {"url": "", "label": self.page_title},
-        ]
+    def get_parent_crumbs(self):
+        return [{"url": reverse("supporter:index"), "label": "Supporters"},
+                {"url": reverse("supporter:inspect", args=[self.supporter.pk]), "label": str(self.supporter)}]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -216,7 +213,7 @@ class SupporterActionView(WagtailAdminTemplateMixin, FormView):
 
 
 class ConsentChangeView(SupporterActionView):
-    permission = "supporters.change_supporter"
+    permission_required = "supporters.change_supporter"
     page_title = "Record a consent change"
     form_class = ConsentChangeForm
     success_message = "Consent change recorded."
@@ -229,7 +226,7 @@ class ConsentChangeView(SupporterActionView):
 
 
 class InteractionAddView(SupporterActionView):
-    permission = "supporters.change_supporter"
+    permission_required = "supporters.change_supporter"
     page_title = "Add to timeline"
     form_class = InteractionForm
     success_message = "Added to the timeline."
@@ -257,7 +254,7 @@ MERGE_COMPARISON = [
 class MergeView(SupporterActionView):
     """Merge a chosen duplicate into this supporter, after a side-by-side check."""
 
-    permission = "supporters.merge_supporter"
+    permission_required = "supporters.merge_supporter"
     page_title = "Merge duplicate"
     template_name = "supporters/admin/supporter_merge.html"
     form_class = MergeForm
@@ -295,7 +292,7 @@ class MergeView(SupporterActionView):
 
 
 class EraseView(SupporterActionView):
-    permission = "supporters.erase_supporter"
+    permission_required = "supporters.erase_supporter"
     page_title = "Erase personal data"
     template_name = "supporters/admin/supporter_erase.html"
     form_class = EraseForm
@@ -305,15 +302,11 @@ class EraseView(SupporterActionView):
         services.supporter_erase(supporter=self.supporter, reason=form.cleaned_data["reason"], by=self.request.user)
 
 
-class PersonalDataExportView(WagtailAdminTemplateMixin, TemplateView):
+class PersonalDataExportView(StaffScreen, TemplateView):
     """Subject access: everything held about one supporter, as JSON or a readable page."""
 
     template_name = "supporters/admin/personal_data.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("supporters.export_supporter_data"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "supporters.export_supporter_data"
 
     def get(self, request, pk):
         supporter = get_object_or_404(Supporter, pk=pk)
@@ -331,21 +324,12 @@ class PersonalDataExportView(WagtailAdminTemplateMixin, TemplateView):
         })
 
 
-class DuplicatesView(WagtailAdminTemplateMixin, TemplateView):
+class DuplicatesView(StaffScreen, TemplateView):
     template_name = "supporters/admin/duplicates.html"
     page_title = "Possible duplicates"
     header_icon = "group"
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("supporters.merge_supporter"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("supporter:index"), "label": "Supporters"},
-            {"url": "", "label": self.page_title},
-        ]
+    permission_required = "supporters.merge_supporter"
+    crumbs = (("supporter:index", "Supporters"),)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -354,8 +338,7 @@ class DuplicatesView(WagtailAdminTemplateMixin, TemplateView):
 
 
 def mailing_list_export(request, channel):
-    if not request.user.has_perm("supporters.export_supporter_list"):
-        raise PermissionDenied
+    require_perm(request, "supporters.export_supporter_list")
     if channel not in MAILING_CHANNELS:
         raise PermissionDenied
     return mailing_list_response(channel=channel, file_format=request.GET.get("format", "csv"), user=request.user)
@@ -377,7 +360,7 @@ class GiftAidDeclarationRecordView(SupporterActionView):
     """Record a declaration taken by phone or in person (with the script to read
     out, and the written confirmation), or on a paper form."""
 
-    permission = "supporters.add_giftaiddeclaration"
+    permission_required = "supporters.add_giftaiddeclaration"
     page_title = "Record a Gift Aid declaration"
     header_icon = "doc-full"
     template_name = "supporters/admin/gift_aid_record.html"
@@ -474,7 +457,7 @@ class GiftAidDeclarationActionView(SupporterActionView):
 
 
 class GiftAidCancelView(GiftAidDeclarationActionView):
-    permission = "supporters.change_giftaiddeclaration"
+    permission_required = "supporters.change_giftaiddeclaration"
     page_title = "Cancel a Gift Aid declaration"
     template_name = "supporters/admin/gift_aid_cancel.html"
     form_class = GiftAidCancelForm
@@ -500,7 +483,7 @@ class GiftAidCancelView(GiftAidDeclarationActionView):
 
 
 class GiftAidCompleteView(GiftAidDeclarationActionView):
-    permission = "supporters.change_giftaiddeclaration"
+    permission_required = "supporters.change_giftaiddeclaration"
     page_title = "Complete a Gift Aid declaration"
     template_name = "supporters/admin/gift_aid_complete.html"
     form_class = GiftAidCompleteForm
@@ -523,8 +506,7 @@ class GiftAidCompleteView(GiftAidDeclarationActionView):
 @require_POST
 def gift_aid_send_confirmation(request, pk, declaration_pk):
     """Email the written record of an oral declaration recorded earlier."""
-    if not request.user.has_perm("supporters.add_giftaiddeclaration"):
-        raise PermissionDenied
+    require_perm(request, "supporters.add_giftaiddeclaration")
     declaration = get_object_or_404(GiftAidDeclaration.objects.select_related("supporter"), pk=declaration_pk,
                                     supporter_id=pk)
     try:
@@ -537,20 +519,19 @@ def gift_aid_send_confirmation(request, pk, declaration_pk):
     return redirect("supporter:inspect", pk)
 
 
-class GiftAidLetterView(TemplateView):
+class GiftAidLetterView(StaffPermissionRequired, TemplateView):
     """The written record of an oral declaration as a letter to print and post,
     with a form to record the day it was posted."""
 
     template_name = "supporters/admin/gift_aid_letter.html"
+    permission_required = "supporters.view_giftaiddeclaration"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("supporters.view_giftaiddeclaration"):
-            raise PermissionDenied
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
         self.declaration = get_object_or_404(
             GiftAidDeclaration.objects.select_related("supporter"), pk=kwargs["declaration_pk"],
             supporter_id=kwargs["pk"], method=GiftAidDeclaration.Method.ORAL,
         )
-        return super().dispatch(request, *args, **kwargs)
 
     @cached_property
     def can_record_posting(self):
@@ -572,8 +553,7 @@ class GiftAidLetterView(TemplateView):
         return context
 
     def post(self, request, *args, **kwargs):
-        if not request.user.has_perm("supporters.add_giftaiddeclaration"):
-            raise PermissionDenied
+        require_perm(request, "supporters.add_giftaiddeclaration")
         form = GiftAidConfirmationPostedForm(request.POST)
         if form.is_valid():
             try:
@@ -589,7 +569,7 @@ class GiftAidLetterView(TemplateView):
         return self.render_to_response(self.get_context_data(form=form))
 
 
-class GiftAidImportView(WagtailAdminTemplateMixin, TemplateView):
+class GiftAidImportView(StaffScreen, TemplateView):
     """Upload a spreadsheet of paper declarations: a dry run lists every problem
     (saving nothing) or previews the rows; Confirm imports them all, or none."""
 
@@ -598,17 +578,8 @@ class GiftAidImportView(WagtailAdminTemplateMixin, TemplateView):
     header_icon = "upload"
     _SALT = "supporters.gift_aid_import"
     _TOKEN_MAX_AGE = 60 * 60
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("supporters.add_giftaiddeclaration"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("supporter:index"), "label": "Supporters"},
-            {"url": "", "label": self.page_title},
-        ]
+    permission_required = "supporters.add_giftaiddeclaration"
+    crumbs = (("supporter:index", "Supporters"),)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
