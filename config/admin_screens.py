@@ -20,9 +20,10 @@ class StaffPermissionRequired(PermissionRequiredMixin):
 
 class StaffScreen(StaffPermissionRequired, WagtailAdminTemplateMixin):
     crumbs: tuple[tuple[str, str], ...] = ()
+    crumb_label = ""  # the page's own crumb, when shorter than its title
 
     def get_parent_crumbs(self) -> list[dict]:
         return [{"url": reverse(name), "label": label} for name, label in self.crumbs]
 
     def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + self.get_parent_crumbs() + [{"url": "", "label": self.get_page_title()}]
+        return self.breadcrumbs_items + self.get_parent_crumbs() + [{"url": "", "label": self.crumb_label or self.get_page_title()}]

@@ -6,7 +6,6 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -17,11 +16,12 @@ from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
+from config.admin_screens import StaffPermissionRequired, StaffScreen
 from config.errors import ApplicationError
 from config.formats import admin_datetime
 from config.money import format_pence
+from config.permissions import require_perm
 from config.spreadsheets import ExportPermissionMixin
 from donations import monthly, services, statements, webhooks
 from donations.services import gift_aid
@@ -127,34 +127,25 @@ class RefundForm(forms.Form):
         return int(value * 100)
 
 
-class MoneyFormMixin:
-    """Breadcrumbs for a form under Money → Donations."""
+class MoneyScreen(StaffScreen):
+    """A staff form under Money → Donations."""
 
     submit_class = "button serious"
-
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("donation:index"), "label": "Donations"},
-            {"url": "", "label": self.page_title},
-        ]
+    crumbs = (("donation:index", "Donations"),)
 
 
-class RefundView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
+class RefundView(MoneyScreen, FormView):
     """Finance staff refund all or part of a gift through Stripe."""
 
     template_name = "donations/admin/refund.html"
     form_class = RefundForm
     page_title = "Refund"
     header_icon = "pick"
+    permission_required = "donations.refund_donation"
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.donation = get_object_or_404(Donation.objects.select_related("supporter"), pk=kwargs["pk"])
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("donations.refund_donation"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(),
@@ -196,20 +187,16 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=255, help_text="E.g. “Asked by phone, 3 Dec”.")
 
 
-class RecurringGiftCancelView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
+class RecurringGiftCancelView(MoneyScreen, FormView):
     template_name = "donations/admin/refund.html"
     form_class = CancelForm
     page_title = "Cancel monthly gift"
     header_icon = "repeat"
+    permission_required = "donations.cancel_recurringgift"
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.recurring = get_object_or_404(RecurringGift, pk=kwargs["pk"])
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("donations.cancel_recurringgift"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_page_subtitle(self):
         return str(self.recurring)
@@ -238,8 +225,7 @@ class StripeEventInspectView(generic.InspectView):
 @require_POST
 def stripe_event_retry(request, pk):
     """Apply a failed event again (after the cause is fixed)."""
-    if not request.user.has_perm("donations.retry_stripeevent"):
-        raise PermissionDenied
+    require_perm(request, "donations.retry_stripeevent")
     stored = get_object_or_404(StripeEvent, pk=pk)
     try:
         stored = webhooks.stripe_event_process(stored_event_id=stored.pk)
@@ -320,7 +306,7 @@ class OfflineGiftForm(forms.Form):
         return appeal
 
 
-class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
+class OfflineGiftView(MoneyScreen, FormView):
     """Record a gift that did not come through Stripe."""
 
     submit_class = "button"
@@ -329,11 +315,7 @@ class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
     form_class = OfflineGiftForm
     page_title = "Record an offline gift"
     header_icon = "pick"
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("donations.add_offline_donation"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "donations.add_offline_donation"
 
     def get_initial(self):
         return {"received_on": timezone.localdate(), "supporter": self.request.GET.get("supporter", "")}
@@ -355,18 +337,16 @@ class OfflineGiftView(MoneyFormMixin, WagtailAdminTemplateMixin, FormView):
         return redirect("donation:inspect", donation.pk)
 
 
-class AnnualStatementView(TemplateView):
+class AnnualStatementView(StaffPermissionRequired, TemplateView):
     """A supporter's giving statement for a tax year, print-ready, for staff who
     may see both supporters and gifts; the tax year is chosen in its toolbar."""
 
     template_name = "donations/annual_statement.html"
+    permission_required = ("supporters.view_supporter", "donations.view_donation")
 
-    def dispatch(self, request, *args, **kwargs):
-        user = request.user
-        if not (user.has_perm("supporters.view_supporter") and user.has_perm("donations.view_donation")):
-            raise PermissionDenied
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
         self.supporter = get_object_or_404(Supporter, pk=kwargs["supporter_pk"])
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

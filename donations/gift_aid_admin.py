@@ -18,9 +18,9 @@ from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import HeaderButton
 
+from config.admin_screens import StaffScreen
 from config.errors import ApplicationError
 from config.money import format_pence
 from config.permissions import require_perm
@@ -93,16 +93,13 @@ class ClaimInspectView(generic.InspectView):
         return context
 
 
-class ClaimFormMixin(WagtailAdminTemplateMixin):
+class ClaimScreen(StaffScreen):
+    """A staff screen under Money → Gift Aid claims."""
+
     template_name = "donations/admin/refund.html"
     header_icon = "doc-full"
     submit_class = "button"
-
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("gift_aid_claim:index"), "label": "Gift Aid claims"},
-            {"url": "", "label": self.page_title},
-        ]
+    crumbs = (("gift_aid_claim:index", "Gift Aid claims"),)
 
     def show_error(self, form, error: ApplicationError):
         form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -119,13 +116,10 @@ class BuildForm(forms.Form):
                   "(within HMRC's four-year limit).")
 
 
-class ClaimBuildView(ClaimFormMixin, FormView):
+class ClaimBuildView(ClaimScreen, FormView):
     form_class = BuildForm
     page_title = "Build a Gift Aid claim"
-
-    def dispatch(self, request, *args, **kwargs):
-        require_perm(request, BUILD)
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = BUILD
 
     def get_initial(self):
         last = GiftAidClaim.objects.exclude(status=GiftAidClaim.Status.REJECTED).order_by("-period_end").first()
@@ -179,18 +173,14 @@ class RepaymentForm(forms.Form):
         return int(value * 100)
 
 
-class ClaimActionView(ClaimFormMixin, FormView):
+class ClaimActionView(ClaimScreen, FormView):
     """One action on one claim: submit, record the outcome, record the repayment."""
 
-    permission = SUBMIT
+    permission_required = SUBMIT
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.claim = get_object_or_404(GiftAidClaim, pk=kwargs["pk"])
-
-    def dispatch(self, request, *args, **kwargs):
-        require_perm(request, self.permission)
-        return super().dispatch(request, *args, **kwargs)
 
     def get_page_subtitle(self):
         return f"{self.claim.reference}, {_period(self.claim)}"
@@ -257,7 +247,7 @@ class DirectRepaymentForm(RepaymentForm):
         self.fields["reference"].required = True
 
 
-class OwedToHmrcView(ClaimFormMixin, FormView):
+class OwedToHmrcView(ClaimScreen, FormView):
     """Tax over-claimed on gifts since their claim (refunds, lost disputes, void
     or back-dated cancelled declarations) that no claim has carried yet, and the
     form to record repaying it directly; with the direct repayments made before."""
@@ -267,11 +257,8 @@ class OwedToHmrcView(ClaimFormMixin, FormView):
     page_title = "Owed to HMRC"
     submit_class = "button"
 
-    def dispatch(self, request, *args, **kwargs):
-        require_perm(request, VIEW)
-        if request.method == "POST":
-            require_perm(request, SUBMIT)
-        return super().dispatch(request, *args, **kwargs)
+    def get_permission_required(self):
+        return (VIEW, SUBMIT) if self.request.method == "POST" else (VIEW,)
 
     @cached_property
     def owed(self):
@@ -376,23 +363,15 @@ def claim_gifts_csv(request, pk):
                                 user=request.user)
 
 
-class FollowUpsView(WagtailAdminTemplateMixin, TemplateView):
+class FollowUpsView(ClaimScreen, TemplateView):
     """Gifts held because a declaration lacks what HMRC needs, and eligible
     gifts whose four-year claim deadline is near."""
 
     template_name = "donations/admin/gift_aid_follow_ups.html"
     page_title = "Gift Aid: gifts to follow up"
     header_icon = "warning"
-
-    def dispatch(self, request, *args, **kwargs):
-        require_perm(request, VIEW)
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("gift_aid_claim:index"), "label": "Gift Aid claims"},
-            {"url": "", "label": "Gifts to follow up"},
-        ]
+    permission_required = VIEW
+    crumb_label = "Gifts to follow up"
 
     def get_context_data(self, **kwargs):
         follow_ups = gift_aid.gift_aid_follow_ups()
