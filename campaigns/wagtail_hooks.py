@@ -7,7 +7,6 @@ from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.views.decorators.http import require_POST
@@ -17,6 +16,7 @@ from campaigns import services
 from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 from campaigns.selectors import days_left
 from config.money import format_pence
+from config.permissions import require_perm
 
 
 def _total(field):
@@ -81,8 +81,7 @@ class FundraiserPageInspectView(generic.InspectView):
 @require_POST
 def fundraiser_page_review(request, pk):
     """Approve a pending page (it goes public) or hide a page (it stops being public)."""
-    if not request.user.has_perm("campaigns.moderate_fundraiserpage"):
-        raise PermissionDenied
+    require_perm(request, "campaigns.moderate_fundraiserpage")
     page = services.fundraiser_page_review(page=get_object_or_404(FundraiserPage, pk=pk),
                                            status=request.POST.get("status"), by=request.user)
     messages.success(request, f"“{page.title}” is now {page.get_status_display().lower()}.")

@@ -13,10 +13,10 @@ from django.views.generic import TemplateView
 from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from cms import selectors, services
 from cms.models import Mailing, MailingRecipient
+from config.admin_screens import StaffScreen
 from config.errors import ApplicationError
 from config.formats import admin_datetime
 from config.permissions import require_perm
@@ -150,30 +150,24 @@ class MailingInspectView(generic.InspectView):
         return context
 
 
-class MailingSendView(WagtailAdminTemplateMixin, TemplateView):
+class MailingSendView(StaffScreen, TemplateView):
     """Confirm, then send: the count is shown again, just before it goes."""
 
     template_name = "cms/admin/mailing_send.html"
     page_title = "Send mailing"
     header_icon = "mail"
+    permission_required = SEND
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.mailing = get_object_or_404(Mailing, pk=kwargs["pk"])
 
-    def dispatch(self, request, *args, **kwargs):
-        require_perm(request, SEND)
-        return super().dispatch(request, *args, **kwargs)
-
     def get_page_subtitle(self):
         return self.mailing.name
 
-    def get_breadcrumbs_items(self):
-        return self.breadcrumbs_items + [
-            {"url": reverse("mailing:index"), "label": "Mailings"},
-            {"url": reverse("mailing:inspect", args=[self.mailing.pk]), "label": self.mailing.name},
-            {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
-        ]
+    def get_parent_crumbs(self):
+        return [{"url": reverse("mailing:index"), "label": "Mailings"},
+                {"url": reverse("mailing:inspect", args=[self.mailing.pk]), "label": self.mailing.name}]
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "mailing": self.mailing,
