@@ -1,4 +1,4 @@
-"""The one shape of a staff screen in the Wagtail admin.
+"""The one shape of a staff screen in the Wagtail admin, and of a read-only list.
 
 A screen names the permission it needs (`permission_required`: Django's
 PermissionRequiredMixin refuses with 403 before the view runs) and where it
@@ -9,6 +9,10 @@ Function views check with `config.permissions.require_perm`."""
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.urls import reverse
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permissions import register_permission_policy
+
+from config.permissions import LimitedPolicy
 
 
 class StaffPermissionRequired(PermissionRequiredMixin):
@@ -27,3 +31,19 @@ class StaffScreen(StaffPermissionRequired, WagtailAdminTemplateMixin):
 
     def get_breadcrumbs_items(self):
         return self.breadcrumbs_items + self.get_parent_crumbs() + [{"url": "", "label": self.crumb_label or self.get_page_title()}]
+
+
+class ReadOnlyViewSet(ModelViewSet):
+    """A Wagtail list and inspect page for records that only services write (a
+    gift is what Stripe says it is; a claim is built, not typed): viewing
+    follows the model's view permission, and nothing is added, edited, copied
+    or deleted here (config.permissions.LimitedPolicy, registered for the model)."""
+
+    inspect_view_enabled = True
+    copy_view_enabled = False
+    exclude_form_fields = []  # never shown: the policy allows no add or edit
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "model", None) is not None:
+            register_permission_policy(cls.model, LimitedPolicy(cls.model, allowed={"view"}))

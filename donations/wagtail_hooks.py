@@ -7,31 +7,22 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
-from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import Button
-from wagtail.permissions import register_permission_policy
 
-from config.permissions import LimitedPolicy
+from config.admin_screens import ReadOnlyViewSet
 from donations import admin_views, gift_aid_admin
 from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 
 
 # Viewing follows the model's permissions; adding, editing and deleting are for
 # services only (a gift is what Stripe says it is; claims are built, submitted
-# and discarded through their own screens).
-for model in (Donation, RecurringGift, StripeEvent):
-    register_permission_policy(model, LimitedPolicy(model, allowed={"view"}))
-
-
-class DonationViewSet(ModelViewSet):
+# and discarded through their own screens): ReadOnlyViewSet.
+class DonationViewSet(ReadOnlyViewSet):
     model = Donation
     icon = "pick"
     menu_label = "Donations"
     index_view_class = admin_views.DonationIndexView
     inspect_view_class = admin_views.DonationInspectView
-    inspect_view_enabled = True
-    copy_view_enabled = False
-    exclude_form_fields = []  # never shown: the read-only policy allows no add or edit
     list_filter = ["status", "channel", "campaign", "gift_aid_declared"]
     search_fields = ["supporter__last_name"]  # enables the box; the view searches smartly
     search_backend_name = None
@@ -54,14 +45,11 @@ class DonationViewSet(ModelViewSet):
         ]
 
 
-class RecurringGiftViewSet(ModelViewSet):
+class RecurringGiftViewSet(ReadOnlyViewSet):
     model = RecurringGift
     icon = "repeat"
     menu_label = "Monthly gifts"
     inspect_view_class = admin_views.RecurringGiftInspectView
-    inspect_view_enabled = True
-    copy_view_enabled = False
-    exclude_form_fields = []  # never shown: the read-only policy allows no add or edit
     list_display = ["__str__", "status", "day_of_month", "card_last4", "started_on"]
     list_filter = ["status", "needs_new_card", "campaign"]
     search_fields = ["supporter__last_name", "supporter__email"]
@@ -73,14 +61,11 @@ class RecurringGiftViewSet(ModelViewSet):
         ]
 
 
-class StripeEventViewSet(ModelViewSet):
+class StripeEventViewSet(ReadOnlyViewSet):
     model = StripeEvent
     icon = "warning"
     menu_label = "Stripe events"
     inspect_view_class = admin_views.StripeEventInspectView
-    inspect_view_enabled = True
-    copy_view_enabled = False
-    exclude_form_fields = []  # never shown: the read-only policy allows no add or edit
     list_display = ["stripe_id", "type", "status", "attempts", "received_at"]
     list_filter = ["status", "type"]
     search_fields = ["stripe_id", "type"]
@@ -92,18 +77,12 @@ class StripeEventViewSet(ModelViewSet):
         ]
 
 
-register_permission_policy(GiftAidClaim, LimitedPolicy(GiftAidClaim, allowed={"view"}))
-
-
-class GiftAidClaimViewSet(ModelViewSet):
+class GiftAidClaimViewSet(ReadOnlyViewSet):
     model = GiftAidClaim
     icon = "doc-full"
     menu_label = "Gift Aid claims"
     index_view_class = gift_aid_admin.ClaimIndexView
     inspect_view_class = gift_aid_admin.ClaimInspectView
-    inspect_view_enabled = True
-    copy_view_enabled = False
-    exclude_form_fields = []  # never shown: claims are built, not edited
     list_filter = ["status"]
     list_per_page = 50
 

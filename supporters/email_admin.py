@@ -17,6 +17,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
 
+from config.admin_screens import ReadOnlyViewSet
 from config.formats import admin_datetime
 from config.permissions import LimitedPolicy
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate
@@ -25,7 +26,6 @@ CATEGORIES = [*EmailTemplate.Key.choices, ("mailing", "Mailing")]
 _CATEGORY_LABELS = dict(CATEGORIES)
 
 
-register_permission_policy(EmailMessage, LimitedPolicy(EmailMessage, allowed={"view"}))
 register_permission_policy(EmailSuppression, LimitedPolicy(EmailSuppression, allowed={"view", "add"}))
 
 
@@ -156,18 +156,15 @@ class EmailMessageInspectView(SentEmailNames, DashedInspectView):
         )) or "—"
 
 
-class EmailMessageViewSet(ModelViewSet):
+class EmailMessageViewSet(ReadOnlyViewSet):
     model = EmailMessage
     icon = "mail"
     menu_label = "Sent emails"
     url_prefix = "email-messages"
     index_view_class = EmailMessageIndexView
     inspect_view_class = EmailMessageInspectView
-    inspect_view_enabled = True
     inspect_view_fields = ["to_email", "subject", "category", "is_marketing", "status", "error", "created_at",
                            "sent_at", "last_event_at", "esp_message_id", "events"]
-    copy_view_enabled = False
-    exclude_form_fields = []  # never shown: the policy allows no add or edit
     filterset_class = EmailMessageFilterSet
     search_fields = ["to_email", "subject"]
     search_backend_name = None
