@@ -5,7 +5,7 @@ from wagtail import hooks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from cms import mailing_admin
+from cms.admin_views import mailings as mailing_admin
 from cms.models import Mailing
 from supporters.models import SupporterTag
 

@@ -7,9 +7,8 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
 from config.email_webhooks import tracking_urlpatterns
-from donations import statement_views
 from donations import views as donation_views
-from supporters import email_views
+from supporters import views as supporter_views
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
@@ -28,11 +27,11 @@ urlpatterns = [
     path("giving/monthly/<str:token>/card/", donation_views.monthly_manage_card, name="monthly_manage_card"),
     path("giving/monthly/<str:token>/card-saved/", donation_views.monthly_manage_card_saved,
          name="monthly_manage_card_saved"),
-    path("giving/statement/<str:token>/", statement_views.annual_statement, name="annual_statement"),
+    path("giving/statement/<str:token>/", donation_views.annual_statement, name="annual_statement"),
     path("fundraise/start/<slug:code>/", cms_views.fundraiser_start, name="fundraiser_start"),
     path("fundraise/<slug:slug>/", cms_views.fundraiser_page, name="fundraiser_page"),
     path("stripe/webhook/", donation_views.stripe_webhook, name="stripe_webhook"),
-    path("email/unsubscribe/<str:token>/", email_views.unsubscribe, name="email_unsubscribe"),
+    path("email/unsubscribe/<str:token>/", supporter_views.unsubscribe, name="email_unsubscribe"),
     # The provider's tracking webhook only, verified by anymail (config/email_webhooks.py).
     path("anymail/", include((tracking_urlpatterns(settings.EMAIL_TRACKING_PROVIDER), "anymail"))),
 ]

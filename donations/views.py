@@ -10,13 +10,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
 from config.errors import ApplicationError
-from donations import links, monthly, services, stripe_gateway, webhooks
+from donations import links, monthly, services, statements, stripe_gateway, webhooks
 from donations.form_context import donate_context
 from donations.forms import DonationForm, parse_amount_pence
 from donations.models import Donation, RecurringGift
@@ -327,3 +327,20 @@ def monthly_manage_card_saved(request, token):
         return {"message": f"Thank you. Your gift will now use your card ending {saved.card_last4}."}
 
     return _card_answer(recurring, save)
+
+
+# The supporter's own giving statement, through the signed link in their email: no login.
+@never_cache
+@require_GET
+def annual_statement(request, token):
+    found = statements.statement_from_token(token)
+    if found is None:
+        raise Http404("This statement link is not valid or has expired. Please ask us for a new one.")
+    supporter, tax_year = found
+    statement = statements.annual_statement(supporter=supporter, tax_year=tax_year)
+    response = render(request, "donations/annual_statement.html",
+                      {"statement": statement, "staff": False, "charity_name": settings.CHARITY_NAME})
+    # The link is the key to the page: keep it out of search engines and other sites' logs.
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

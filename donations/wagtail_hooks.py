@@ -10,7 +10,8 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.widgets.button import Button
 
 from config.admin_screens import ReadOnlyViewSet
-from donations import admin_views, gift_aid_admin
+from donations.admin_views import gift_aid as gift_aid_admin
+from donations.admin_views import gifts as admin_views
 from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 
 

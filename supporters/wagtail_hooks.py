@@ -10,7 +10,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from supporters import views
+from supporters.admin_views import supporters as views
 from supporters.models import EmailTemplate, Supporter
 
 
@@ -128,7 +128,7 @@ def register_supporter_viewsets():
 
 @hooks.register("register_admin_viewset")
 def register_email_viewsets():
-    from supporters.email_admin import EmailGroup  # sent emails and suppressed addresses
+    from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
 
     return EmailGroup()
 
