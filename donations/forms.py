@@ -13,6 +13,21 @@ from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
 PRESET_AMOUNTS_PENCE = {"once": [1000, 2500, 5000, 10000], "monthly": [500, 1000, 2000, 3000]}
 
 
+def parse_staff_amount_pence(raw: str, *, example: str = "12.50") -> int:
+    """An amount staff type in pounds ('£1,234.56') -> pence: above zero, at
+    most two decimal places, none of the donation form's limits (a refund or an
+    HMRC repayment is what it is). Raises forms.ValidationError for a person."""
+    try:
+        value = Decimal((raw or "").replace("£", "").replace(",", "").strip())
+    except InvalidOperation:
+        raise forms.ValidationError(f"Enter an amount in pounds, like {example}.") from None
+    if not value.is_finite() or value.adjusted() > 12:  # "1e400" would overflow the rounding below
+        raise forms.ValidationError(f"Enter an amount in pounds, like {example}.")
+    if value != value.quantize(Decimal("0.01")) or value <= 0:
+        raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
+    return int(value * 100)
+
+
 def parse_amount_pence(raw: str) -> int:
     """'25', '£25.50', '1,000' -> pence. Raises forms.ValidationError with a
     message for a person."""

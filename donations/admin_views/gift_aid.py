@@ -4,7 +4,6 @@ repayment; and the gifts that need following up. Each view checks its
 permission, validates input and calls one service."""
 
 import io
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
@@ -26,6 +25,7 @@ from config.money import format_pence
 from config.permissions import require_perm
 from config.spreadsheets import pounds, spreadsheet_response
 from donations import hmrc
+from donations.forms import parse_staff_amount_pence
 from donations.models import Donation, GiftAidClaim, GiftAidDirectRepayment
 from donations.services import gift_aid
 
@@ -162,15 +162,7 @@ class RepaymentForm(forms.Form):
     reference = forms.CharField(label="Bank reference", required=False, max_length=100)
 
     def clean_amount(self):
-        try:
-            value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
-        except InvalidOperation:
-            raise forms.ValidationError("Enter an amount in pounds, like 1234.56.") from None
-        if not value.is_finite() or value.adjusted() > 12:  # "1e400" would overflow the rounding below
-            raise forms.ValidationError("Enter an amount in pounds, like 1234.56.")
-        if value != value.quantize(Decimal("0.01")) or value <= 0:
-            raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
-        return int(value * 100)
+        return parse_staff_amount_pence(self.cleaned_data["amount"], example="1234.56")
 
 
 class ClaimActionView(ClaimScreen, FormView):

@@ -2,7 +2,6 @@
 validates input and calls one service."""
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
@@ -24,6 +23,7 @@ from config.money import format_pence
 from config.permissions import require_perm
 from config.spreadsheets import ExportPermissionMixin
 from donations import monthly, services, statements, webhooks
+from donations.forms import parse_amount_pence, parse_staff_amount_pence
 from donations.services import gift_aid
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent
 from supporters.models import Supporter
@@ -116,15 +116,7 @@ class RefundForm(forms.Form):
         self.fields["amount"].help_text = f"Up to {format_pence(refundable_pence)}."
 
     def clean_amount(self):
-        try:
-            value = Decimal(self.cleaned_data["amount"].replace("£", "").replace(",", "").strip())
-        except InvalidOperation:
-            raise forms.ValidationError("Enter an amount in pounds, like 12.50.") from None
-        if not value.is_finite() or value.adjusted() > 12:  # "1e400" would overflow the rounding below
-            raise forms.ValidationError("Enter an amount in pounds, like 12.50.")
-        if value != value.quantize(Decimal("0.01")) or value <= 0:
-            raise forms.ValidationError("Enter an amount in pounds above zero, with at most two decimal places.")
-        return int(value * 100)
+        return parse_staff_amount_pence(self.cleaned_data["amount"], example="12.50")
 
 
 class MoneyScreen(StaffScreen):
@@ -281,16 +273,12 @@ class OfflineGiftForm(forms.Form):
         return supporter
 
     def clean_amount(self):
-        from donations.forms import parse_amount_pence
-
         return parse_amount_pence(self.cleaned_data["amount"])
 
     def clean_gift_kind(self):
         return self.cleaned_data["gift_kind"] or GiftKind.OWN_GIFT
 
     def clean_benefit(self):
-        from donations.forms import parse_amount_pence
-
         text = self.cleaned_data["benefit"].replace("£", "").strip()
         return parse_amount_pence(text) if text.strip("0.") else 0
 
