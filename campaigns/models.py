@@ -82,10 +82,9 @@ class TotalShard(models.Model):
     Kept up to date in the same transaction as each gift; read by summing."""
     wagtail_reference_index_ignore = True  # records, not content: nothing to track
 
-
     SHARDS = 8
 
-    key = models.CharField(max_length=40)  # "campaign:<id>" or "appeal:<id>"
+    key = models.CharField(max_length=40)  # TotalShard.key_for(...): "campaign:<id>", "appeal:<id>", "fundraiser:<id>"
     shard = models.PositiveSmallIntegerField()
     raised_pence = models.BigIntegerField(default=0)
     gift_aid_pence = models.BigIntegerField(default=0)
@@ -94,6 +93,11 @@ class TotalShard(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "shard"], name="one_total_row_per_shard")]
+
+    @staticmethod
+    def key_for(kind: str, pk: int) -> str:
+        """The totals' key of a campaign, an appeal or a fundraising page ("campaign", "appeal", "fundraiser")."""
+        return f"{kind}:{pk}"
 
 
 class CampaignSupporter(models.Model):

@@ -18,7 +18,7 @@ def _totals(key: str) -> dict:
 def campaign_totals(*, campaign: Campaign) -> dict:
     """Raised (gifts less refunds), Gift Aid expected (shown separately), gifts,
     donors, and progress towards the target, in pence."""
-    totals = _totals(f"campaign:{campaign.pk}")
+    totals = _totals(TotalShard.key_for("campaign", campaign.pk))
     target = campaign.target_pence
     totals["target_pence"] = target
     totals["percent"] = min(100, totals["raised_pence"] * 100 // target) if target else None
@@ -27,7 +27,7 @@ def campaign_totals(*, campaign: Campaign) -> dict:
 
 
 def appeal_totals(*, appeal: Appeal) -> dict:
-    return _totals(f"appeal:{appeal.pk}")
+    return _totals(TotalShard.key_for("appeal", appeal.pk))
 
 
 def appeal_for_code(code: str) -> Appeal | None:
@@ -40,7 +40,7 @@ def days_left(campaign: Campaign, today: datetime.date | None = None) -> int | N
 
 
 def fundraiser_totals(*, page: FundraiserPage) -> dict:
-    totals = _totals(f"fundraiser:{page.pk}")
+    totals = _totals(TotalShard.key_for("fundraiser", page.pk))
     totals["target_pence"] = page.target_pence
     totals["percent"] = min(100, totals["raised_pence"] * 100 // page.target_pence) if page.target_pence else None
     totals["donors"] = totals["gifts"]
@@ -50,7 +50,7 @@ def fundraiser_totals(*, page: FundraiserPage) -> dict:
 
 def fundraiser_leaderboard(*, campaign: Campaign, limit: int = 10) -> list[tuple[FundraiserPage, int]]:
     """Live fundraiser pages of a campaign, most raised first."""
-    pages = {f"fundraiser:{p.pk}": p for p in FundraiserPage.objects.filter(
+    pages = {TotalShard.key_for("fundraiser", p.pk): p for p in FundraiserPage.objects.filter(
         campaign=campaign, status=FundraiserPage.Status.APPROVED).select_related("supporter", "photo")}
     raised = dict(TotalShard.objects.filter(key__in=pages).values("key").annotate(total=Sum("raised_pence"))
                   .values_list("key", "total"))

@@ -45,12 +45,12 @@ def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, sup
         if gifts > 0 and supporter_id:  # a collection (no supporter) adds no donor
             _, created = CampaignSupporter.objects.get_or_create(campaign_id=campaign_id, supporter_id=supporter_id)
             donors = int(created)
-        _add(f"campaign:{campaign_id}", raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts,
+        _add(TotalShard.key_for("campaign", campaign_id), raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts,
              donors=donors)
     if appeal_id:
-        _add(f"appeal:{appeal_id}", raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts, donors=0)
+        _add(TotalShard.key_for("appeal", appeal_id), raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts, donors=0)
     if fundraiser_page_id:
-        _add(f"fundraiser:{fundraiser_page_id}", raised_pence=raised_pence, gift_aid_pence=gift_aid_pence,
+        _add(TotalShard.key_for("fundraiser", fundraiser_page_id), raised_pence=raised_pence, gift_aid_pence=gift_aid_pence,
              gifts=gifts, donors=0)
 
 

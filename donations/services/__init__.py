@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import logging
 import uuid
+from collections import defaultdict
 
 import stripe
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
-from campaigns.models import Campaign
+from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
@@ -620,18 +621,15 @@ def donations_resync_day(*, day) -> dict:
 def campaign_totals_rebuild() -> int:
     """Recompute every campaign's and appeal's totals from the gifts themselves
     (after a bulk load, or to prove and repair). Returns how many were rebuilt."""
-    from collections import defaultdict
-
-    from campaigns.models import Appeal
-
     sums = defaultdict(lambda: [0, 0, 0, set()])
     gifts = Donation.objects.filter(status__in=Donation.INCOME_STATUSES).exclude(campaign=None, appeal=None)
     for donation in gifts.only("amount_pence", "refunded_pence", "status", "gift_aid_declared", "campaign_id",
                                "appeal_id", "supporter_id", "fundraiser_page_id").iterator(chunk_size=5000):
         kept, gift_aid, counted = _worth(donation)
-        for key in (f"campaign:{donation.campaign_id}" if donation.campaign_id else None,
-                    f"appeal:{donation.appeal_id}" if donation.appeal_id else None,
-                    f"fundraiser:{donation.fundraiser_page_id}" if donation.fundraiser_page_id else None):
+        for key in (TotalShard.key_for("campaign", donation.campaign_id) if donation.campaign_id else None,
+                    TotalShard.key_for("appeal", donation.appeal_id) if donation.appeal_id else None,
+                    TotalShard.key_for("fundraiser", donation.fundraiser_page_id) if donation.fundraiser_page_id
+                    else None):
             if key:
                 row = sums[key]
                 row[0] += kept
@@ -639,11 +637,9 @@ def campaign_totals_rebuild() -> int:
                 row[2] += counted
                 if counted and key.startswith("campaign:") and donation.supporter_id:  # a collection has no donor
                     row[3].add(donation.supporter_id)
-    from campaigns.models import FundraiserPage
-
-    keys = [f"campaign:{pk}" for pk in Campaign.objects.values_list("pk", flat=True)]
-    keys += [f"appeal:{pk}" for pk in Appeal.objects.values_list("pk", flat=True)]
-    keys += [f"fundraiser:{pk}" for pk in FundraiserPage.objects.values_list("pk", flat=True)]
+    keys = [TotalShard.key_for("campaign", pk) for pk in Campaign.objects.values_list("pk", flat=True)]
+    keys += [TotalShard.key_for("appeal", pk) for pk in Appeal.objects.values_list("pk", flat=True)]
+    keys += [TotalShard.key_for("fundraiser", pk) for pk in FundraiserPage.objects.values_list("pk", flat=True)]
     for key in keys:
         raised, gift_aid, counted, donors = sums[key]
         is_campaign = key.startswith("campaign:")
