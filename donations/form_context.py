@@ -7,6 +7,7 @@ from django.conf import settings
 from config.money import format_pence
 from donations import services
 from donations.forms import PRESET_AMOUNTS_PENCE, DonationForm
+from supporters import services as supporter_services
 from supporters.models import Channel
 
 
@@ -39,7 +40,7 @@ def donate_context(request, *, form=None, campaign=None, presets=None, fundraise
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": settings.STRIPE_JS_URL,
         "consent_wording": [(c, services.FORM_CONSENT_WORDING[c]) for c in Channel.values],
-        "gift_aid_wording": services.supporter_services.gift_aid_wording(),
+        "gift_aid_wording": supporter_services.gift_aid_wording(),
         "fee_basis_points": settings.STRIPE_FEE_BASIS_POINTS,
         "fee_fixed_pence": settings.STRIPE_FEE_FIXED_PENCE,
     }

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import requests
 
+from config.errors import ApplicationError
 from donations import services, webhooks
 from donations.models import Donation, StripeEvent
 from supporters.models import Interaction
@@ -167,7 +168,7 @@ class TestRefundsAndDisputes:
         services.donation_refund(donation=donation, amount_pence=500, reason="Gave twice by mistake", by=fundraiser)
         donation.refresh_from_db()
         assert (donation.status, donation.refunded_pence) == ("partly_refunded", 500)
-        with pytest.raises(services.ApplicationError, match="Refund between"):
+        with pytest.raises(ApplicationError, match="Refund between"):
             services.donation_refund(donation=donation, amount_pence=2001, reason="too much")
         services.donation_refund(donation=donation, amount_pence=2000, reason="Asked for the rest back")
         donation.refresh_from_db()

@@ -1,0 +1,521 @@
+"""Gifts: taking them online (one-off), recording what Stripe says of them,
+receipts, offline gifts and the daily re-sync.
+
+The donation form, the browser's return, webhooks, admin actions and commands
+all call these functions, so a gift is recorded the same way whichever of them
+arrives first; the others find it done."""
+
+import dataclasses
+import datetime
+import logging
+import uuid
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns import selectors as campaign_selectors
+from campaigns.models import Campaign
+from config.errors import ApplicationError
+from config.money import format_pence
+from donations import stripe_gateway
+from donations.models import Donation
+from donations.services.refunds import donation_sync_refunds
+from donations.services.totals import _move_totals, _worth
+from supporters import services as supporter_services
+from supporters.models import Channel, ConsentMethod, Interaction, Supporter
+
+logger = logging.getLogger(__name__)
+
+# The words beside each consent box on the donation form, stored with each consent.
+FORM_CONSENT_WORDING = {
+    Channel.EMAIL: "Yes, email me news of how my gift helps children grow up in families, and about appeals and events.",
+    Channel.POST: "Yes, send me news and appeals by post.",
+    Channel.PHONE: "Yes, you may phone me about your work and ways I can help.",
+    Channel.SMS: "Yes, you may text me about urgent appeals.",
+}
+
+# How far along a payment is. A PaymentIntent's state only moves a gift forward,
+# so events applied in any order, any number of times, end in the same place.
+_PAYMENT_RANK = {
+    Donation.Status.CREATED: 0,
+    Donation.Status.REQUIRES_ACTION: 1,
+    Donation.Status.PENDING: 2,
+    Donation.Status.FAILED: 3,
+    Donation.Status.SUCCEEDED: 4,
+    Donation.Status.PARTLY_REFUNDED: 4,
+    Donation.Status.REFUNDED: 4,
+    Donation.Status.DISPUTED: 4,
+}
+_INTENT_STATUS = {
+    "requires_action": Donation.Status.REQUIRES_ACTION,
+    "requires_confirmation": Donation.Status.CREATED,
+    "processing": Donation.Status.PENDING,
+    "succeeded": Donation.Status.SUCCEEDED,
+    "requires_payment_method": Donation.Status.FAILED,
+    "canceled": Donation.Status.FAILED,
+}
+
+
+@dataclasses.dataclass
+class Gift:
+    """A validated gift from the donation form."""
+
+    amount_pence: int
+    first_name: str
+    last_name: str
+    email: str
+    form_token: uuid.UUID
+    title: str = ""
+    address_house: str = ""
+    address_street: str = ""
+    address_town: str = ""
+    postcode: str = ""
+    country: str = "GB"
+    phone: str = ""  # E.164, given when the donor agreed to calls or texts
+    gift_aid: bool = False
+    consents: dict = dataclasses.field(default_factory=dict)
+    cover_fee: bool = False
+    campaign: Campaign | None = None
+    appeal_code: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    source_detail: str = ""
+    fundraiser_page: object = None  # campaigns.models.FundraiserPage
+
+
+@dataclasses.dataclass
+class GiftOutcome:
+    donation: Donation
+    client_secret: str = ""  # for the browser to complete 3-D Secure
+    error: str = ""
+
+    @property
+    def needs_action(self):
+        return self.donation.status == Donation.Status.REQUIRES_ACTION and bool(self.client_secret)
+
+
+def fee_cover_pence(amount_pence: int) -> int:
+    """What to add so that the charity receives the whole gift after Stripe's
+    fee: the fee on the total, rounded up to the penny."""
+    bp, fixed = settings.STRIPE_FEE_BASIS_POINTS, settings.STRIPE_FEE_FIXED_PENCE
+    # total - fee(total) >= amount, fee(total) = ceil(total*bp/10000) + fixed
+    total = -(-((amount_pence + fixed) * 10000) // (10000 - bp))
+    return total - amount_pence
+
+
+def check_amount(amount_pence: int) -> None:
+    minimum, maximum = settings.DONATION_MINIMUM_PENCE, settings.DONATION_MAXIMUM_PENCE
+    if amount_pence < minimum:
+        raise ApplicationError(f"The smallest gift we can take online is {format_pence(minimum)}.", field="amount")
+    if amount_pence > maximum:
+        raise ApplicationError(
+            f"For a gift over {format_pence(maximum)}, please call us so that we can thank you properly.",
+            field="amount",
+        )
+
+
+def attribution_for(gift: Gift):
+    """The campaign and appeal a gift counts towards: a fundraiser's page names
+    its campaign; an appeal code names both; else the campaign the page or link gave."""
+    appeal = campaign_selectors.appeal_for_code(gift.appeal_code)
+    if gift.fundraiser_page is not None:
+        return gift.fundraiser_page.campaign, appeal if appeal and appeal.campaign_id == gift.fundraiser_page.campaign_id else None
+    return (appeal.campaign if appeal else gift.campaign), appeal
+
+
+@transaction.atomic
+def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
+    supporter, created = supporter_services.supporter_find_or_create(
+        email=gift.email,
+        title=gift.title,
+        first_name=gift.first_name,
+        last_name=gift.last_name,
+        address_house=gift.address_house,
+        address_street=gift.address_street,
+        address_town=gift.address_town,
+        postcode=gift.postcode,
+        country=gift.country,
+        phone=gift.phone,
+        source=source,
+    )
+    if not created and gift.phone and str(supporter.phone or "") != gift.phone:
+        if not supporter.phone:
+            supporter = supporter_services.supporter_update(supporter=supporter, phone=gift.phone)
+        else:
+            # Never overwrite from an unauthenticated form: staff check and decide.
+            supporter_services.timeline_add(
+                supporter=supporter, kind=Interaction.Kind.RECORD,
+                summary=f"Gave a different phone number on the donation form: {gift.phone}",
+                detail=f"The record keeps {supporter.phone}. {gift.source_detail}".strip(),
+            )
+    if not created and not supporter.address_street and not supporter.postcode and gift.postcode:
+        # Fill an empty address from the form; never overwrite one from an
+        # unauthenticated form (anyone can type anyone's email).
+        supporter = supporter_services.supporter_update(
+            supporter=supporter, address_house=gift.address_house, address_street=gift.address_street,
+            address_town=gift.address_town, postcode=gift.postcode, country=gift.country,
+        )
+    for channel, granted in gift.consents.items():
+        if granted:
+            supporter_services.consent_record(
+                supporter=supporter, channel=channel, granted=True, method=ConsentMethod.WEB_FORM,
+                wording=FORM_CONSENT_WORDING[channel], source_detail=gift.source_detail,
+            )
+    if gift.gift_aid:
+        # The declaration holds the name and home address the donor gave with it,
+        # whatever the supporter's record says.
+        supporter_services.gift_aid_declaration_record(
+            supporter=supporter, method="online", wording=supporter_services.gift_aid_wording(),
+            wording_version=supporter_services.GIFT_AID_WORDING_VERSION, source_detail=gift.source_detail,
+            declared={"title": gift.title, "first_name": gift.first_name, "last_name": gift.last_name,
+                      "address_house": gift.address_house, "address_street": gift.address_street,
+                      "address_town": gift.address_town, "postcode": gift.postcode, "country": gift.country},
+        )
+    return supporter
+
+
+def gift_row_for_form(*, gift: Gift, model, build):
+    """The opening steps of every online gift, one-off or monthly, once per
+    form: check the amount; find the row this form already wrote (by its form
+    token); or else, in one transaction, find or create the supporter (with
+    their consent and Gift Aid declaration), resolve the attribution and save
+    the row that `build(supporter=, amount_pence=, fee_cover_pence=, campaign=,
+    appeal=)` returns, checked but unsaved. The same form submitted twice at
+    once: the second finds the first's row (the form token is unique). Raises
+    ApplicationError for a bad amount. Returns the row."""
+    check_amount(gift.amount_pence)
+    row = model.objects.filter(form_token=gift.form_token).first()
+    if row is not None:
+        return row
+    cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
+    try:
+        with transaction.atomic():
+            supporter = _supporter_for_gift(gift, source="web_donation")
+            campaign, appeal = attribution_for(gift)
+            row = build(supporter=supporter, amount_pence=gift.amount_pence + cover, fee_cover_pence=cover,
+                        campaign=campaign, appeal=appeal)
+            row.save()
+            return row
+    except IntegrityError:
+        return model.objects.get(form_token=gift.form_token)
+
+
+def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
+    """Take a one-off gift: find or create the supporter, record their consent
+    and Gift Aid declaration, write the donation, then make exactly one Stripe
+    call that creates and confirms the payment.
+
+    Idempotent on gift.form_token: a second submission of the same form (Pay
+    pressed twice, a refresh, the back button) returns the first gift's outcome,
+    and repeats the Stripe call only with the same idempotency key, so the
+    donor is charged once. Raises ApplicationError for bad input."""
+    def build(**common) -> Donation:
+        donation = Donation(
+            **common, gift_aid_declared=gift.gift_aid, appeal_code=gift.appeal_code,
+            fundraiser_page=gift.fundraiser_page, is_sponsorship=gift.fundraiser_page is not None,
+            channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
+            utm_campaign=gift.utm_campaign, form_token=gift.form_token, stripe_payment_method_id=payment_method_id,
+        )
+        # The form checked the input; the database holds the rules (constraints, keys).
+        donation.full_clean(exclude=["supporter", "campaign", "appeal", "fundraiser_page", "recurring_gift"],
+                            validate_unique=False, validate_constraints=False)
+        return donation
+
+    donation = gift_row_for_form(gift=gift, model=Donation, build=build)
+    if donation.status != Donation.Status.CREATED:
+        return _outcome_of(donation)
+    return _charge(donation)
+
+
+def _charge(donation: Donation) -> GiftOutcome:
+    supporter = donation.supporter
+    try:
+        intent = stripe_gateway.payment_intent_create_and_confirm(
+            amount_pence=donation.amount_pence,
+            currency=donation.currency,
+            # The first submission's card: a retry must repeat the request exactly.
+            payment_method_id=donation.stripe_payment_method_id,
+            idempotency_key=f"donation-{donation.uid}",
+            metadata={"donation_id": str(donation.pk), "donation_uid": str(donation.uid),
+                      "supporter": supporter.reference},
+            description=f"Gift to {settings.CHARITY_NAME}",
+            receipt_email="",  # our own receipt is sent; Stripe's would be a second one
+        )
+    except stripe.CardError as error:
+        message = error.user_message or "Your card was declined."
+        donation = donation_record_failure(donation_id=donation.pk, reason=message,
+                                           payment_intent_id=_intent_id_from_error(error))
+        return GiftOutcome(donation=donation, error=f"{message} You have not been charged. Please try another card.")
+    except stripe.StripeError:
+        logger.exception("Stripe error on donation %s", donation.pk)
+        return GiftOutcome(
+            donation=donation,
+            error="We could not reach our card processor. Please try again in a moment; you will not be charged twice.",
+        )
+    donation = donation_apply_payment_intent(payment_intent=intent)
+    return GiftOutcome(donation=donation, client_secret=intent["client_secret"] if donation.status == Donation.Status.REQUIRES_ACTION else "")
+
+
+def _intent_id_from_error(error: stripe.StripeError) -> str | None:
+    body = error.json_body or {}
+    intent = (body.get("error") or {}).get("payment_intent") or {}
+    return intent.get("id") if isinstance(intent, dict) else None
+
+
+def _outcome_of(donation: Donation) -> GiftOutcome:
+    if donation.status == Donation.Status.FAILED:
+        return GiftOutcome(donation=donation, error=donation.failure_reason or "The payment did not go through.")
+    return GiftOutcome(donation=donation)
+
+
+@transaction.atomic
+def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id: str | None = None) -> Donation:
+    donation = Donation.objects.select_for_update().get(pk=donation_id)
+    if _PAYMENT_RANK[donation.status] >= _PAYMENT_RANK[Donation.Status.FAILED]:
+        return donation
+    donation.status = Donation.Status.FAILED
+    donation.failure_reason = reason[:255]
+    if payment_intent_id and not donation.stripe_payment_intent_id:
+        donation.stripe_payment_intent_id = payment_intent_id
+    donation.save()
+    return donation
+
+
+def _donation_for_intent(intent) -> Donation | None:
+    """Our donation for a PaymentIntent, locked: by its id, or by the never-reused
+    uid we put in its metadata (the webhook can arrive before we record the id)."""
+    match = Q(stripe_payment_intent_id=intent["id"])
+    try:
+        uid = uuid.UUID(str((intent.get("metadata") or {}).get("donation_uid")))
+    except ValueError:
+        uid = None
+    if uid is not None:
+        match |= Q(uid=uid, stripe_payment_intent_id__isnull=True)
+    return (Donation.objects.select_for_update(of=("self",)).select_related("supporter", "campaign")
+            .filter(match).order_by("pk").first())
+
+
+@transaction.atomic
+def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
+    """Bring our donation up to date with a PaymentIntent (from a webhook, a
+    re-fetch or Stripe's answer at checkout). Locks the donation row. Moves the
+    gift only forward, so repeats and reordered events are harmless. Returns
+    None for a PaymentIntent that is not one of our gifts."""
+    donation = _donation_for_intent(payment_intent)
+    if donation is None:
+        return None
+    before = _worth(donation)
+    unchanged = _snapshot(donation)
+    target = _INTENT_STATUS.get(payment_intent["status"], donation.status)
+    if not donation.stripe_payment_intent_id:
+        donation.stripe_payment_intent_id = payment_intent["id"]
+    if _PAYMENT_RANK[target] > _PAYMENT_RANK[donation.status]:
+        donation.status = target
+        if target == Donation.Status.FAILED:
+            error = payment_intent.get("last_payment_error") or {}
+            donation.failure_reason = (error.get("message") or "The payment did not go through.")[:255]
+    charge = payment_intent.get("latest_charge")
+    if donation.status in Donation.INCOME_STATUSES or donation.status == Donation.Status.REFUNDED:
+        if charge:
+            donation.stripe_charge_id = charge if isinstance(charge, str) else charge["id"]
+            transaction_ = charge.get("balance_transaction") if isinstance(charge, dict) else None
+            if isinstance(transaction_, dict) and donation.fee_pence is None:
+                donation.stripe_balance_transaction_id = transaction_["id"]
+                donation.fee_pence = transaction_["fee"]
+                donation.net_pence = transaction_["net"]
+        if donation.paid_at is None:
+            donation.paid_at = timezone.now()
+            _on_first_success(donation)
+    if _snapshot(donation) == unchanged:
+        return donation  # a repeat: nothing to write
+    donation.save()
+    _move_totals(donation, before)
+    return donation
+
+
+_TRACKED = ("status", "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "fee_pence",
+            "net_pence", "paid_at", "failure_reason", "receipt_sent_at")
+
+
+def _snapshot(donation: Donation) -> tuple:
+    return tuple(getattr(donation, name) for name in _TRACKED)
+
+
+# How a gift came, on the timeline; online and monthly gifts need no word.
+_GIFT_CAME = {Donation.Channel.IMPORT: " (imported)", Donation.Channel.OFFLINE: " (cash, cheque or bank transfer)",
+              Donation.Channel.POST: " (by post)", Donation.Channel.PHONE: " (by phone)",
+              Donation.Channel.EVENT: " (at an event)"}
+
+
+def gift_timeline_entry(donation: Donation) -> dict:
+    """The supporter's timeline entry for a gift, however it came (arguments for
+    supporters' timeline_add): once per gift, by its source_ref."""
+    how = _GIFT_CAME.get(donation.channel, "")
+    return {"supporter": donation.supporter, "kind": Interaction.Kind.DONATION,
+            "summary": f"Gave {donation.amount_display}{how}" + (f" to {donation.campaign}" if donation.campaign else ""),
+            "occurred_at": donation.paid_at, "source_ref": f"donation:{donation.pk}"}
+
+
+def donations_import(*, donations: list[Donation]) -> list[Donation]:
+    """Gifts from before this system (the previous database, post, events),
+    written in bulk and each put on its supporter's timeline as a gift recorded
+    one by one is. Campaign totals are not moved: call campaign_totals_rebuild()
+    once the load is done."""
+    Donation.objects.bulk_create(donations, batch_size=2000)
+    supporter_services.timeline_add_many(entries=[gift_timeline_entry(d) for d in donations
+                                                  if d.status in Donation.INCOME_STATUSES])
+    return donations
+
+
+def _on_first_success(donation: Donation) -> None:
+    """Once per gift, in the transaction that first records its success."""
+    supporter_services.timeline_add(**gift_timeline_entry(donation))
+    # Monthly gifts are thanked when they start and in the annual statement, not every month.
+    if donation.receipt_sent_at is None and donation.supporter.email and donation.channel != Donation.Channel.MONTHLY:
+        donation.receipt_sent_at = timezone.now()
+        donation_id = donation.pk
+        # Through the task queue: the mail provider's answer is not the donor's wait.
+        transaction.on_commit(lambda: _enqueue_receipt(donation_id))
+
+
+def _enqueue_receipt(donation_id: int) -> None:
+    from donations.tasks import send_receipt
+
+    send_receipt.enqueue(donation_id=donation_id)
+
+
+def donation_send_receipt(*, donation_id: int) -> None:
+    """Email the donor their receipt (transactional: no marketing consent needed),
+    in the wording staff keep in the admin; recorded on their timeline."""
+    from supporters.services import email as email_services
+
+    donation = Donation.objects.select_related("supporter", "campaign").get(pk=donation_id)
+    amount = donation.amount_display
+    if donation.fee_cover_pence:
+        amount += f" (including {donation.fee_cover_display} to cover card fees)"
+    given = f"{timezone.localtime(donation.paid_at or donation.created_at):%-d %B %Y}"
+    details = [("Amount", amount), ("Date", given), ("Reference", donation.reference)]
+    if donation.campaign:
+        details.insert(1, ("For", str(donation.campaign)))
+    if donation.gift_aid_declared:
+        details.append(("Gift Aid", "Thank you for declaring: we will claim 25p from HMRC for every £1 you gave."))
+    email_services.email_send_template(
+        supporter=donation.supporter, key="receipt", details=details,
+        values={"amount": donation.amount_display, "date": given, "reference": donation.reference,
+                "campaign": str(donation.campaign or "")})
+
+
+def donation_refresh_from_stripe(*, payment_intent_id: str) -> Donation | None:
+    """Re-fetch a PaymentIntent (with its balance transaction) and apply it:
+    used by webhooks that need the fee, by the browser's return page, and by the
+    daily re-sync."""
+    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id)
+    return donation_apply_payment_intent(payment_intent=intent)
+
+
+def donations_resync_day(*, day) -> dict:
+    """Bring every gift paid through Stripe on `day` (local time) up to date from
+    Stripe itself: the safety net for a webhook outage. Idempotent; changes
+    only what differs. Returns counts."""
+    from donations import monthly
+
+    zone = timezone.get_current_timezone()
+    start = int(datetime.datetime.combine(day, datetime.time.min, tzinfo=zone).timestamp())
+    end = int(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone).timestamp())
+    counts = {"seen": 0, "ours": 0, "updated": 0}
+    after = ""
+    while True:
+        page = stripe_gateway.payment_intents_list(created_gte=start, created_lt=end, starting_after=after)
+        for listed in page["data"]:
+            counts["seen"] += 1
+            before = Donation.objects.filter(stripe_payment_intent_id=listed["id"]).values_list(
+                "status", "fee_pence", "refunded_pence").first()
+            if before is None and not (listed.get("metadata") or {}).get("donation_uid"):
+                continue  # not one of our gifts
+            intent = stripe_gateway.payment_intent_retrieve(listed["id"])
+            donation = donation_apply_payment_intent(payment_intent=intent)
+            if donation is None:
+                continue
+            counts["ours"] += 1
+            charge = intent.get("latest_charge")
+            if isinstance(charge, dict) and charge.get("amount_refunded"):
+                donation = donation_sync_refunds(charge_id=charge["id"], payment_intent_id=intent["id"])
+            if donation.recurring_gift_id:
+                monthly.monthly_charge_apply_donation(donation=donation)
+            after_state = (donation.status, donation.fee_pence, donation.refunded_pence)
+            counts["updated"] += after_state != before
+        if not page.get("has_more") or not page["data"]:
+            return counts
+        after = page["data"][-1]["id"]
+
+
+SMALL_DONATION_MAX_PENCE = 3_000  # HMRC: a small donation under GASDS is £30 or less
+
+
+@transaction.atomic
+def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, received_on: datetime.date,
+                            channel: str, campaign: Campaign | None = None, appeal=None,
+                            gift_aid_declared: bool = False, gift_kind: str = "own_gift", benefit_pence: int = 0,
+                            small_donation: bool = False, description: str = "", note: str = "",
+                            by=None) -> Donation:
+    """A gift that did not come through Stripe (cash, cheque, bank transfer, an
+    event's takings), recorded by staff. It counts in the campaign's totals at once.
+
+    `small_donation` marks cash or contactless taken under the Gift Aid Small
+    Donations Scheme (GASDS): one supporter's gift of £30 or less with no Gift
+    Aid declaration, or, with no supporter, a collection of such gifts (a bucket,
+    a contactless terminal's takings) described by `description`. Raises
+    ApplicationError, saving nothing, for what HMRC or the form would refuse."""
+    description = " ".join((description or "").split())
+    if amount_pence <= 0:
+        raise ApplicationError("Enter an amount above zero.", field="amount")
+    if received_on > timezone.localdate():
+        raise ApplicationError("The date received cannot be in the future.", field="received_on")
+    if channel not in (Donation.Channel.OFFLINE, Donation.Channel.POST, Donation.Channel.PHONE, Donation.Channel.EVENT):
+        raise ApplicationError("Choose how the gift came in.", field="channel")
+    if benefit_pence < 0 or benefit_pence > amount_pence:
+        raise ApplicationError("The benefit's value must be between nothing and the gift itself.", field="benefit")
+    if small_donation:
+        _check_small_donation(supporter=supporter, amount_pence=amount_pence, channel=channel,
+                              gift_aid_declared=gift_aid_declared, gift_kind=gift_kind, benefit_pence=benefit_pence,
+                              description=description)
+    elif supporter is None:
+        raise ApplicationError("Give the supporter's reference: only a collection of small donations has no donor.",
+                               field="supporter")
+    if appeal is not None and campaign is None:
+        campaign = appeal.campaign
+    when = timezone.make_aware(datetime.datetime.combine(received_on, datetime.time(12, 0)))
+    donation = Donation(supporter=supporter, amount_pence=amount_pence, status=Donation.Status.SUCCEEDED,
+                        channel=channel, campaign=campaign, appeal=appeal, gift_aid_declared=gift_aid_declared,
+                        gift_kind=gift_kind, benefit_pence=benefit_pence, small_donation=small_donation,
+                        description=description, created_at=when, paid_at=when)
+    donation.full_clean()
+    donation.save()
+    _move_totals(donation, (0, 0, 0))
+    if supporter is not None:  # a collection has no timeline to go on
+        supporter_services.timeline_add(**gift_timeline_entry(donation), detail=note, by=by)
+    return donation
+
+
+def _check_small_donation(*, supporter, amount_pence: int, channel: str, gift_aid_declared: bool, gift_kind: str,
+                          benefit_pence: int, description: str) -> None:
+    """HMRC's conditions for GASDS that can be known when the gift is recorded."""
+    if channel not in (Donation.Channel.OFFLINE, Donation.Channel.EVENT):
+        raise ApplicationError("Small donations are cash or contactless taken in person: choose cash or an event's "
+                               "takings.", field="channel")
+    if gift_aid_declared:
+        raise ApplicationError("A gift with a Gift Aid declaration is claimed as Gift Aid, not as a small donation.",
+                               field="small_donation")
+    if gift_kind != "own_gift" or benefit_pence:
+        raise ApplicationError("Only a donation with nothing in return can be a small donation (no ticket, raffle, "
+                               "goods or benefit).", field="small_donation")
+    if supporter is not None and amount_pence > SMALL_DONATION_MAX_PENCE:
+        raise ApplicationError("A small donation from one person is £30 or less: record this as an ordinary gift.",
+                               field="amount")
+    if supporter is None and not description:
+        raise ApplicationError("Say where and when the collection was taken (e.g. “Street collection, York”).",
+                               field="description")
