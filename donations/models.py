@@ -95,11 +95,12 @@ class Donation(models.Model):
         max_length=60, blank=True,
         help_text="The platform (e.g. JustGiving) that already claimed this gift's Gift Aid for the charity.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    # Database defaults too: bulk loads and imports in SQL need not name these columns.
     small_donation = models.BooleanField(
-        "Small donation (GASDS)", default=False,
+        "Small donation (GASDS)", default=False, db_default=False,
         help_text="Cash or contactless, £30 or less a gift, with no Gift Aid declaration: claimed under the Gift Aid "
                   "Small Donations Scheme. A collection (no supporter) counts as such gifts.")
-    description = models.CharField(max_length=200, blank=True,
+    description = models.CharField(max_length=200, blank=True, default="", db_default="",
                                    help_text="For a collection: where and when, e.g. “Street collection, York”.")
     utm_source = models.CharField("UTM source", max_length=100, blank=True)
     utm_medium = models.CharField("UTM medium", max_length=100, blank=True)

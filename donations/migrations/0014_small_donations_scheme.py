@@ -25,12 +25,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='donation',
             name='description',
-            field=models.CharField(blank=True, help_text='For a collection: where and when, e.g. “Street collection, York”.', max_length=200),
+            field=models.CharField(blank=True, db_default='', default='', help_text='For a collection: where and when, e.g. “Street collection, York”.', max_length=200),
         ),
         migrations.AddField(
             model_name='donation',
             name='small_donation',
-            field=models.BooleanField(default=False, help_text='Cash or contactless, £30 or less a gift, with no Gift Aid declaration: claimed under the Gift Aid Small Donations Scheme. A collection (no supporter) counts as such gifts.', verbose_name='Small donation (GASDS)'),
+            field=models.BooleanField(db_default=False, default=False, help_text='Cash or contactless, £30 or less a gift, with no Gift Aid declaration: claimed under the Gift Aid Small Donations Scheme. A collection (no supporter) counts as such gifts.', verbose_name='Small donation (GASDS)'),
         ),
         migrations.AddField(
             model_name='giftaidclaim',
