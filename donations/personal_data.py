@@ -7,7 +7,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from config.money import format_pence
-from donations import monthly, stripe_gateway
+from donations import stripe_gateway
+from donations.services import monthly
 from donations.models import Donation, RecurringGift, StripeEvent
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import datetime
 
 from django_tasks import task
 
-from donations import monthly
+from donations.services import monthly
 
 
 @task()

@@ -10,8 +10,9 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from donations import monthly, services, stripe_gateway, tasks
+from donations import services, stripe_gateway, tasks
 from donations.models import Donation, StripeEvent
+from donations.services import monthly
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@ download its schedules and XML, submit it, record HMRC's answer and the
 repayment; and the gifts that need following up. Each view checks its
 permission, validates input and calls one service."""
 
-import io
 
 from django import forms
 from django.conf import settings

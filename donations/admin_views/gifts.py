@@ -22,10 +22,10 @@ from config.formats import admin_datetime
 from config.money import format_pence
 from config.permissions import require_perm
 from config.spreadsheets import ExportPermissionMixin
-from donations import monthly, services, statements, webhooks
+from donations import services, statements, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
-from donations.services import gift_aid
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent
+from donations.services import gift_aid, monthly
 from supporters.models import Supporter
 
 

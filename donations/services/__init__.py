@@ -1,6 +1,8 @@
 """The donations app's services, a module each: gifts (taking and recording
-them), refunds (and disputes), totals (a gift's worth to its campaign), gift_aid
-(eligibility and claims). This index names what other apps and the views call."""
+them), monthly (monthly gifts and their charges), refunds (and disputes), totals
+(a gift's worth to its campaign), resync (the daily re-sync from Stripe),
+gift_aid (eligibility and claims). This index names the gift functions other
+apps and the views call; monthly and gift_aid are used as modules."""
 
 from donations.services.gifts import (
     FORM_CONSENT_WORDING,
@@ -16,7 +18,6 @@ from donations.services.gifts import (
     donation_send_receipt,
     donation_start,
     donations_import,
-    donations_resync_day,
     fee_cover_pence,
     gift_row_for_form,
     gift_timeline_entry,
@@ -28,6 +29,7 @@ from donations.services.refunds import (
     donation_sync_refunds,
     refund_record,
 )
+from donations.services.resync import donations_resync_day
 from donations.services.totals import campaign_totals_rebuild
 
 __all__ = [

@@ -57,7 +57,7 @@ def test_demo_monthly_givers_look_like_real_ones():
     and its gift recorded, as the monthly run leaves them; the campaign's total
     counts them; the monthly run charges none of them twice."""
     from campaigns.selectors import campaign_totals
-    from donations import monthly
+    from donations.services import monthly
     from donations.models import Donation, MonthlyCharge, RecurringGift
 
     call_command("load_demo_data", supporters=400, no_users=True)

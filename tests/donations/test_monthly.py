@@ -15,7 +15,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from donations import monthly, services
+from donations import services
+from donations.services import monthly
 from donations.models import Donation, MonthlyCharge, RecurringGift
 from tests.helpers import run_at_once
 

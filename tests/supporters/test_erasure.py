@@ -17,7 +17,8 @@ from django.test import Client
 from PIL import Image as PILImage
 
 from campaigns.models import Campaign, FundraiserPage
-from donations import monthly, services as donation_services
+from donations import services as donation_services
+from donations.services import monthly
 from supporters import services
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate, GiftAidDeclaration, Supporter
 from supporters.services import email as email_services

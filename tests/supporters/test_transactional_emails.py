@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns import services as campaign_services
 from campaigns.models import Campaign
 from campaigns.tasks import send_fundraiser_page_approved
-from donations import monthly
+from donations.services import monthly
 from donations import services as donation_services
 from donations.models import MonthlyCharge, RecurringGift
 from donations.tasks import send_monthly_payment_failed

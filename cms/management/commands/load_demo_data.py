@@ -25,7 +25,7 @@ from django.utils.text import slugify
 from campaigns.models import Campaign
 from config.errors import ApplicationError
 from donations.models import Donation, GiftAidClaim, GiftKind, RecurringGift
-from donations.monthly import recurring_gifts_import
+from donations.services.monthly import recurring_gifts_import
 from donations.services import campaign_totals_rebuild, donations_import
 from supporters.models import (
     AcquisitionSource,

@@ -3,7 +3,7 @@ import datetime
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from donations import monthly
+from donations.services import monthly
 
 
 class Command(BaseCommand):

@@ -21,10 +21,11 @@ from config.money import format_pence
 from donations import stripe_gateway
 from donations.links import monthly_manage_url
 from donations.models import Donation, MonthlyCharge, RecurringGift
-from donations.services import (
+from donations.services.gifts import (
     Gift,
     check_amount,
     donation_apply_payment_intent,
+    donation_record_failure,
     donations_import,
     gift_row_for_form,
 )
@@ -381,8 +382,6 @@ def monthly_charge_record_result(*, charge_id: int, succeeded: bool, reason: str
         charge.save()
         return "succeeded"
     if charge.donation_id:
-        from donations.services import donation_record_failure
-
         donation_record_failure(donation_id=charge.donation_id, reason=reason or "Card declined",
                                 payment_intent_id=payment_intent_id)
     charge.last_error = (reason or "Card declined")[:255]
