@@ -13,3 +13,9 @@ def format_pence(pence: int, currency: str = "gbp", *, drop_zero_pence: bool = F
     if drop_zero_pence and not rest:
         return f"{sign}{symbol}{pounds:,}"
     return f"{sign}{symbol}{pounds:,}.{rest:02d}"
+
+
+def pence_as_pounds_text(pence: int) -> str:
+    """12345 -> "123.45": an amount as staff type it into a form, with no symbol or commas."""
+    pounds, rest = divmod(int(pence), 100)
+    return f"{pounds}.{rest:02d}"

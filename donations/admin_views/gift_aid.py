@@ -20,7 +20,7 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from config.admin_screens import StaffScreen
 from config.errors import ApplicationError
-from config.money import format_pence
+from config.money import format_pence, pence_as_pounds_text
 from config.permissions import require_perm
 from config.spreadsheets import pounds, spreadsheet_response
 from donations import hmrc
@@ -214,7 +214,7 @@ class ClaimRepaymentView(ClaimActionView):
 
     def get_initial(self):
         due = self.claim.repayment_due_pence
-        return {"amount": f"{due // 100}.{due % 100:02d}", "received_on": timezone.localdate()}
+        return {"amount": pence_as_pounds_text(due), "received_on": timezone.localdate()}
 
     def act(self, data):
         claim = gift_aid.gift_aid_claim_record_repayment(
@@ -255,14 +255,17 @@ class OwedToHmrcView(ClaimScreen, FormView):
     def owed(self):
         return gift_aid.gift_aid_adjustments_outstanding()
 
+    @cached_property
+    def owed_pence(self):
+        return sum(adjustment.tax_pence for adjustment in self.owed)
+
     def get_initial(self):
-        total = sum(adjustment.tax_pence for adjustment in self.owed)
-        return {"amount": f"{total // 100}.{total % 100:02d}", "received_on": timezone.localdate()}
+        return {"amount": pence_as_pounds_text(self.owed_pence), "received_on": timezone.localdate()}
 
     def get_context_data(self, **kwargs):
         return {
             **super().get_context_data(**kwargs),
-            "owed": self.owed, "owed_pence": sum(adjustment.tax_pence for adjustment in self.owed),
+            "owed": self.owed, "owed_pence": self.owed_pence,
             "can_repay": self.request.user.has_perm(SUBMIT),
             "repayments": GiftAidDirectRepayment.objects.select_related("recorded_by")[:50],
         }

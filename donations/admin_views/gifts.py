@@ -19,7 +19,7 @@ from wagtail.admin.views import generic
 from config.admin_screens import StaffPermissionRequired, StaffScreen
 from config.errors import ApplicationError
 from config.formats import admin_datetime
-from config.money import format_pence
+from config.money import format_pence, pence_as_pounds_text
 from config.permissions import require_perm
 from config.spreadsheets import ExportPermissionMixin
 from donations import services, statements, webhooks
@@ -144,7 +144,7 @@ class RefundView(MoneyScreen, FormView):
                 "refundable_pence": self.donation.amount_pence - self.donation.refunded_pence}
 
     def get_initial(self):
-        return {"amount": f"{(self.donation.amount_pence - self.donation.refunded_pence) / 100:.2f}"}
+        return {"amount": pence_as_pounds_text(self.donation.amount_pence - self.donation.refunded_pence)}
 
     def get_page_subtitle(self):
         return f"{self.donation.reference}, {self.donation.amount_display} from {self.donation.donor_display}"

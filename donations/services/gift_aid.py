@@ -959,8 +959,7 @@ def claim_part_summaries(claim: GiftAidClaim) -> list[dict]:
              .order_by("part"))
     return [{"number": part["part"], "row_count": part["row_count"], "amount_pence": part["amount_pence"],
              "earliest_gift_date": part["earliest_gift_date"],
-             "adjustment_pence": claim.adjustment_pence if part["part"] == 1 else 0,
-             "small_donations_pence": claim.small_donations_pence if part["part"] == 1 else 0} for part in parts]
+             "adjustment_pence": claim.adjustment_pence if part["part"] == 1 else 0} for part in parts]
 
 
 def claim_header(claim: GiftAidClaim, part: dict) -> hmrc.ClaimHeader:
