@@ -38,7 +38,7 @@ def send_monthly_payment_failed(charge_id: int, attempt: int) -> None:
 def send_annual_statement(supporter_id: int, tax_year: int) -> bool:
     """One supporter's statement for the tax year starting in `tax_year`; sent at
     most once, so a task run twice (or queued twice) sends one email."""
-    from donations.statements import annual_statement_send
+    from donations.services.statements import annual_statement_send
     from supporters.models import Supporter
 
     supporter = Supporter.objects.filter(pk=supporter_id, erased_at__isnull=True).first()

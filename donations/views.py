@@ -16,7 +16,8 @@ from django_ratelimit.core import is_ratelimited
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
 from config.errors import ApplicationError
-from donations import links, services, statements, stripe_gateway, webhooks
+from donations import links, services, stripe_gateway, webhooks
+from donations.services import statements
 from donations.form_context import donate_context
 from donations.forms import DonationForm, parse_amount_pence
 from donations.models import Donation, RecurringGift

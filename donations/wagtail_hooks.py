@@ -2,7 +2,6 @@
 imports, never from a form here, so donations are read-only in the admin:
 finance staff act on them through services (refund, retry, cancel)."""
 
-from django.db.models import Count, Max, Sum
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from wagtail import hooks
@@ -12,6 +11,7 @@ from wagtail.admin.widgets.button import Button
 from config.admin_screens import ReadOnlyViewSet
 from donations.admin_views import gift_aid as gift_aid_admin
 from donations.admin_views import gifts as admin_views
+from donations import selectors
 from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 
 
@@ -129,14 +129,5 @@ def supporter_giving_section(*, supporter, user):
     monthly gifts, and their latest gifts, each linked to its page."""
     if not user.has_perm("donations.view_donation"):
         return []
-    gifts = Donation.objects.filter(supporter=supporter)
-    income = gifts.filter(status__in=Donation.INCOME_STATUSES)
-    figures = income.aggregate(count=Count("pk"), given=Sum("amount_pence"), refunded=Sum("refunded_pence"),
-                               last=Max("paid_at"))
-    return [render_to_string("donations/admin/supporter_giving.html", {
-        "supporter": supporter, "figures": figures,
-        "kept_pence": (figures["given"] or 0) - (figures["refunded"] or 0),
-        "monthly": RecurringGift.objects.filter(supporter=supporter).order_by("-created_at"),
-        "latest": gifts.select_related("campaign").order_by("-created_at")[:10],
-        "more": max(0, gifts.count() - 10),
-    })]
+    return [render_to_string("donations/admin/supporter_giving.html",
+                             {"supporter": supporter, **selectors.supporter_giving(supporter)})]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from campaigns.models import Appeal, Campaign, FundraiserPage
 from cms.models import Mailing
 from donations.models import GiftAidClaim, RecurringGift, StripeEvent
-from donations.services import gift_aid
+from donations.services import gift_aid_claims
 from supporters.models import EmailTemplate
 from tests.donations.test_gift_aid import declare, gift
 from tests.supporters.factories import SupporterFactory
@@ -95,7 +95,7 @@ def world(django_user_model):
     supporter = SupporterFactory()
     declaration = declare(supporter, LAST_MONTH_START)
     paid = gift(supporter, 2500, LAST_MONTH_START + datetime.timedelta(days=2))
-    claim = gift_aid.gift_aid_claim_build(period_start=LAST_MONTH_START, period_end=LAST_MONTH_END)
+    claim = gift_aid_claims.gift_aid_claim_build(period_start=LAST_MONTH_START, period_end=LAST_MONTH_END)
     assert claim.row_count == 1 and claim.status == GiftAidClaim.Status.DRAFT
     campaign = Campaign.objects.create(name="Winter appeal", code="winter", target_pence=100_000,
                                        kind=Campaign.Kind.PEER_TO_PEER)

@@ -26,7 +26,8 @@ from config.spreadsheets import pounds, spreadsheet_response
 from donations import hmrc
 from donations.forms import parse_staff_amount_pence
 from donations.models import Donation, GiftAidClaim, GiftAidDirectRepayment
-from donations.services import gift_aid
+from donations import selectors
+from donations.services import gift_aid_claims
 
 VIEW, BUILD, SUBMIT = "donations.view_giftaidclaim", "donations.add_giftaidclaim", "donations.submit_giftaidclaim"
 
@@ -79,10 +80,10 @@ class ClaimInspectView(generic.InspectView):
         claim = self.object
         user = self.request.user
         context.update(
-            claim=claim, parts=gift_aid.claim_part_summaries(claim),
+            claim=claim, parts=selectors.claim_part_summaries(claim),
             rows=claim.rows.order_by("number")[: self.rows_shown], rows_shown=self.rows_shown,
             adjustments=claim.adjustments.select_related("claimed_gift__donation"),
-            small_donations=gift_aid.claim_small_donations_by_year(claim),
+            small_donations=selectors.claim_small_donations_by_year(claim),
             can_build=user.has_perm(BUILD) and claim.status == GiftAidClaim.Status.DRAFT,
             can_submit=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.DRAFT,
             can_record_outcome=user.has_perm(SUBMIT) and claim.status == GiftAidClaim.Status.SUBMITTED,
@@ -130,7 +131,7 @@ class ClaimBuildView(ClaimScreen, FormView):
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            claim = gift_aid.gift_aid_claim_build(period_start=data["period_start"], period_end=data["period_end"],
+            claim = gift_aid_claims.gift_aid_claim_build(period_start=data["period_start"], period_end=data["period_end"],
                                                   include_earlier=data["include_earlier"], by=self.request.user)
         except ApplicationError as error:
             return self.show_error(form, error)
@@ -190,7 +191,7 @@ class ClaimSubmitView(ClaimActionView):
     page_title = "Submit the claim"
 
     def act(self, data):
-        claim = gift_aid.gift_aid_claim_submit(claim=self.claim, by=self.request.user,
+        claim = gift_aid_claims.gift_aid_claim_submit(claim=self.claim, by=self.request.user,
                                                hmrc_reference=data["hmrc_reference"])
         return f"Claim {claim.reference} is submitted and locked."
 
@@ -200,7 +201,7 @@ class ClaimOutcomeView(ClaimActionView):
     page_title = "Record HMRC's answer"
 
     def act(self, data):
-        claim = gift_aid.gift_aid_claim_record_outcome(
+        claim = gift_aid_claims.gift_aid_claim_record_outcome(
             claim=self.claim, accepted=data["outcome"] == "accepted", reason=data["reason"], by=self.request.user,
             hmrc_reference=data["hmrc_reference"])
         if claim.status == GiftAidClaim.Status.REJECTED:
@@ -217,7 +218,7 @@ class ClaimRepaymentView(ClaimActionView):
         return {"amount": pence_as_pounds_text(due), "received_on": timezone.localdate()}
 
     def act(self, data):
-        claim = gift_aid.gift_aid_claim_record_repayment(
+        claim = gift_aid_claims.gift_aid_claim_record_repayment(
             claim=self.claim, amount_pence=data["amount"], received_on=data["received_on"],
             reference=data["reference"], by=self.request.user)
         difference = claim.repayment_difference_pence
@@ -253,7 +254,7 @@ class OwedToHmrcView(ClaimScreen, FormView):
 
     @cached_property
     def owed(self):
-        return gift_aid.gift_aid_adjustments_outstanding()
+        return gift_aid_claims.gift_aid_adjustments_outstanding()
 
     @cached_property
     def owed_pence(self):
@@ -273,7 +274,7 @@ class OwedToHmrcView(ClaimScreen, FormView):
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            repayment = gift_aid.gift_aid_direct_repayment_record(
+            repayment = gift_aid_claims.gift_aid_direct_repayment_record(
                 repaid_on=data["received_on"], amount_pence=data["amount"], reference=data["reference"],
                 by=self.request.user)
         except ApplicationError as error:
@@ -289,7 +290,7 @@ def claim_discard(request, pk):
     require_perm(request, BUILD)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     try:
-        gift_aid.gift_aid_claim_discard(claim=claim)
+        gift_aid_claims.gift_aid_claim_discard(claim=claim)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect("gift_aid_claim:inspect", pk)
@@ -298,7 +299,7 @@ def claim_discard(request, pk):
 
 
 def _part(claim, number):
-    part = gift_aid.claim_part(claim, number)
+    part = selectors.claim_part(claim, number)
     if part is None:
         raise Http404("No such schedule")
     return part
@@ -330,7 +331,7 @@ def claim_xml(request, pk, number):
     require_perm(request, VIEW)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     part = _part(claim, number)
-    content = hmrc.r68_xml(gift_aid.claim_header(claim, part), part["rows"])
+    content = hmrc.r68_xml(selectors.claim_header(claim, part), part["rows"])
     return _download(content, f"gift-aid-{claim.reference}-r68-{number}.xml", "application/xml")
 
 
@@ -368,7 +369,7 @@ class FollowUpsView(ClaimScreen, TemplateView):
     crumb_label = "Gifts to follow up"
 
     def get_context_data(self, **kwargs):
-        follow_ups = gift_aid.gift_aid_follow_ups()
+        follow_ups = selectors.gift_aid_follow_ups()
         donations = Donation.objects.select_related("supporter").in_bulk(
             [g.id for g, _v in follow_ups["needs_data"]] + [g.id for g, _v, _d in follow_ups["nearing_deadline"]])
         return {

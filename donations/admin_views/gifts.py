@@ -22,10 +22,10 @@ from config.formats import admin_datetime
 from config.money import format_pence, pence_as_pounds_text
 from config.permissions import require_perm
 from config.spreadsheets import ExportPermissionMixin
-from donations import services, statements, webhooks
+from donations import selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent
-from donations.services import gift_aid, monthly
+from donations.services import gift_aid_rules, monthly, statements
 from supporters.models import Supporter
 
 
@@ -98,7 +98,7 @@ class DonationInspectView(generic.InspectView):
                    ("Stripe fee", _money("fee_pence")(donation)), ("Net", _money("net_pence")(donation)),
                    ("Refunded", format_pence(donation.refunded_pence, donation.currency)),
                    ("Kept", format_pence(donation.kept_pence, donation.currency))],
-            gift_aid=gift_aid.gift_aid_verdict_for(donation),
+            gift_aid=gift_aid_rules.gift_aid_verdict_for(donation),
             gift_aid_claims=donation.gift_aid_claims.select_related("claim", "declaration").order_by("-claim_id"),
             can_refund=self.request.user.has_perm("donations.refund_donation")
             and donation.status in (Donation.Status.SUCCEEDED, Donation.Status.PARTLY_REFUNDED),
@@ -338,11 +338,11 @@ class AnnualStatementView(StaffPermissionRequired, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        years = statements.statement_tax_years(supporter=self.supporter)
-        chosen = statements.TaxYear.last_complete()
+        years = selectors.statement_tax_years(supporter=self.supporter)
+        chosen = tax_years.TaxYear.last_complete()
         requested = self.request.GET.get("tax_year", "")
-        if requested.isdigit() and statements.TaxYear(int(requested)) in years:
-            chosen = statements.TaxYear(int(requested))
+        if requested.isdigit() and tax_years.TaxYear(int(requested)) in years:
+            chosen = tax_years.TaxYear(int(requested))
         statement = statements.annual_statement(supporter=self.supporter, tax_year=chosen)
         context.update(
             statement=statement, staff=True, tax_years=years, charity_name=settings.CHARITY_NAME,

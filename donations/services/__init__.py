@@ -1,8 +1,10 @@
 """The donations app's services, a module each: gifts (taking and recording
 them), monthly (monthly gifts and their charges), refunds (and disputes), totals
 (a gift's worth to its campaign), resync (the daily re-sync from Stripe),
-gift_aid (eligibility and claims). This index names the gift functions other
-apps and the views call; monthly and gift_aid are used as modules."""
+gift_aid_rules (which gifts carry Gift Aid), gift_aid_claims (claims to HMRC),
+statements (annual giving statements). This index names the gift functions
+other apps and the views call; the others are used as modules. Reads are in
+donations.selectors."""
 
 from donations.services.gifts import (
     FORM_CONSENT_WORDING,

@@ -94,7 +94,7 @@ def supporter_values(supporter: Supporter) -> dict:
 
 # What the code adds below each wording, with sample figures, for the preview
 # (the senders: donations.services, donations.services.monthly, campaigns.services,
-# supporters.services' Gift Aid confirmation, donations.statements).
+# supporters.services' Gift Aid confirmation, donations.services.statements).
 _SAMPLE_EXTRAS = {
     "receipt": ([("Amount", "£25.00"), ("Date", "25 November 2026"), ("Reference", "D0000042")],
                 "See what your gift does"),

@@ -218,12 +218,12 @@ def _phases(figures: dict):
     """Time the claim builder's steps by wrapping its module-level helpers for the
     one call (the service itself is untouched). A helper that is not there is
     simply not timed; what is not wrapped shows as "other"."""
-    from donations.services import gift_aid
+    from donations.services import gift_aid_claims
 
     originals = {}
 
     def timed(name, label):
-        original = getattr(gift_aid, name, None)
+        original = getattr(gift_aid_claims, name, None)
         if original is None:
             return
         originals[name] = original
@@ -234,10 +234,10 @@ def _phases(figures: dict):
                 return original(*args, **kwargs)
             finally:
                 figures[label] += time.perf_counter() - started
-        setattr(gift_aid, name, wrapper)
+        setattr(gift_aid_claims, name, wrapper)
 
     def timed_generator(name, label):
-        original = getattr(gift_aid, name, None)
+        original = getattr(gift_aid_claims, name, None)
         if original is None:
             return
         originals[name] = original
@@ -248,7 +248,7 @@ def _phases(figures: dict):
                 yield from original(*args, **kwargs)
             finally:
                 figures[label] += time.perf_counter() - started
-        setattr(gift_aid, name, wrapper)
+        setattr(gift_aid_claims, name, wrapper)
 
     timed_generator("verdicts_for", "candidate query + verdicts")
     timed("_rows_for", "grouping")
@@ -268,7 +268,7 @@ def _phases(figures: dict):
     finally:
         del connection.commit  # the instance attribute; the class's method shows through again
         for name, original in originals.items():
-            setattr(gift_aid, name, original)
+            setattr(gift_aid_claims, name, original)
 
 
 def _check(claim) -> list[str]:
@@ -310,22 +310,21 @@ def _check(claim) -> list[str]:
 
 def _render(claim) -> dict:
     """As finance downloads them: the claim's page lists the schedules, then each is read on its own."""
-    from donations import hmrc
-    from donations.services import gift_aid
+    from donations import hmrc, selectors
 
     figures = defaultdict(float)
     ods_bytes = xml_bytes = 0
     with _timed(figures, "summaries"):
-        summaries = gift_aid.claim_part_summaries(claim)
+        summaries = selectors.claim_part_summaries(claim)
     for summary in summaries:
         started = time.perf_counter()
-        part = gift_aid.claim_part(claim, summary["number"])
+        part = selectors.claim_part(claim, summary["number"])
         figures["parts"] += time.perf_counter() - started
         started = time.perf_counter()
         ods_bytes += len(hmrc.schedule_ods(part["rows"], earliest_gift_date=part["earliest_gift_date"],
                                            adjustment_pence=part["adjustment_pence"]))
         middle = time.perf_counter()
-        xml_bytes += len(hmrc.r68_xml(gift_aid.claim_header(claim, part), part["rows"]))
+        xml_bytes += len(hmrc.r68_xml(selectors.claim_header(claim, part), part["rows"]))
         figures["ods"] += middle - started
         figures["xml"] += time.perf_counter() - middle
     figures.update(schedules=len(summaries), ods_bytes=ods_bytes, xml_bytes=xml_bytes)
@@ -334,7 +333,7 @@ def _render(claim) -> dict:
 
 def run(url: str, donations: int = DONATIONS) -> None:
     from donations.models import Donation, GiftAidClaimedGift
-    from donations.services import gift_aid
+    from donations.services import gift_aid_claims
 
     today = timezone.localdate()
     period_start, period_end = _claim_period(today)
@@ -354,7 +353,7 @@ def run(url: str, donations: int = DONATIONS) -> None:
     phases = defaultdict(float)
     with _phases(phases):
         started = time.perf_counter()
-        claim = gift_aid.gift_aid_claim_build(period_start=period_start, period_end=period_end, today=today)
+        claim = gift_aid_claims.gift_aid_claim_build(period_start=period_start, period_end=period_end, today=today)
         elapsed = time.perf_counter() - started
     verdict = "OK" if elapsed < GOAL_SECONDS else "SLOWER THAN GOAL"
     schedules = -(-claim.row_count // 1000)

@@ -97,7 +97,7 @@ def test_demo_supporters_timelines_show_their_gifts(fundraiser_client):
 
 def test_demo_has_bucket_collections_that_a_claim_can_take():
     from donations.models import Donation
-    from donations.services import gift_aid
+    from donations.services import gift_aid_claims
 
     call_command("load_demo_data", supporters=300, no_users=True)
     collections = Donation.objects.filter(supporter=None, small_donation=True)
@@ -105,7 +105,7 @@ def test_demo_has_bucket_collections_that_a_claim_can_take():
     # Finance's next claim (the months since last year's claim) takes those it has room for.
     today = timezone.localdate()
     last_claimed = GiftAidClaim.objects.get().period_end
-    claim = gift_aid.gift_aid_claim_build(period_start=last_claimed + datetime.timedelta(days=1),
+    claim = gift_aid_claims.gift_aid_claim_build(period_start=last_claimed + datetime.timedelta(days=1),
                                           period_end=today - datetime.timedelta(days=1))
     assert claim.small_donations.exists()
 

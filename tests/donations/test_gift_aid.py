@@ -11,7 +11,8 @@ from campaigns.models import Campaign
 from config.errors import ApplicationError
 from donations import services
 from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift, GiftKind
-from donations.services import gift_aid
+from donations import selectors, tax_years
+from donations.services import gift_aid_claims, gift_aid_rules
 from supporters import services as supporter_services
 from supporters.models import GiftAidDeclaration
 from tests.helpers import refusals, run_at_once
@@ -41,11 +42,11 @@ def declare(supporter, on: datetime.date, scope="all_gifts", method="online", **
 
 
 def verdict(donation, today=TODAY):
-    return gift_aid.gift_aid_verdict_for(donation, today=today)
+    return gift_aid_rules.gift_aid_verdict_for(donation, today=today)
 
 
 def build(start, end, **kwargs):
-    return gift_aid.gift_aid_claim_build(period_start=start, period_end=end, today=kwargs.pop("today", TODAY),
+    return gift_aid_claims.gift_aid_claim_build(period_start=start, period_end=end, today=kwargs.pop("today", TODAY),
                                          **kwargs)
 
 
@@ -54,16 +55,16 @@ def build(start, end, **kwargs):
 def test_a_declaration_made_after_the_gift_covers_the_past_four_years():
     donor = SupporterFactory()
     earlier = gift(donor, 5000, D(2025, 1, 10))
-    assert verdict(earlier).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(earlier).status == gift_aid_rules.NOT_ELIGIBLE
     assert verdict(earlier).reason == "No Gift Aid declaration covers this gift"
 
     declare(donor, D(2026, 6, 1), scope="future_gifts")
-    assert verdict(earlier).status == gift_aid.NOT_ELIGIBLE, "a future-gifts declaration does not reach back"
+    assert verdict(earlier).status == gift_aid_rules.NOT_ELIGIBLE, "a future-gifts declaration does not reach back"
 
     declare(donor, D(2026, 7, 1), scope="all_gifts")
-    assert verdict(earlier).status == gift_aid.ELIGIBLE
+    assert verdict(earlier).status == gift_aid_rules.ELIGIBLE
     too_early = gift(donor, 5000, D(2022, 6, 30))  # more than four years before 1 July 2026
-    assert verdict(too_early).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(too_early).status == gift_aid_rules.NOT_ELIGIBLE
 
 
 def test_a_this_gift_declaration_covers_that_gift_only():
@@ -71,8 +72,8 @@ def test_a_this_gift_declaration_covers_that_gift_only():
     declaration = declare(donor, D(2026, 5, 1), scope="this_gift")
     covered = gift(donor, 2500, D(2026, 5, 1), gift_aid_declaration=declaration)
     other = gift(donor, 2500, D(2026, 6, 1))
-    assert verdict(covered).status == gift_aid.ELIGIBLE
-    assert verdict(other).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(covered).status == gift_aid_rules.ELIGIBLE
+    assert verdict(other).status == gift_aid_rules.NOT_ELIGIBLE
 
 
 def test_a_cancellation_stops_future_gifts_not_past_ones():
@@ -82,13 +83,13 @@ def test_a_cancellation_stops_future_gifts_not_past_ones():
     after = gift(donor, 1000, D(2025, 9, 1))
     GiftAidDeclaration.objects.filter(pk=declaration.pk).update(cancelled_on=D(2025, 8, 1),
                                                                 cancellation_reason="No longer pays UK tax")
-    assert verdict(before).status == gift_aid.ELIGIBLE
-    assert verdict(after).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(before).status == gift_aid_rules.ELIGIBLE
+    assert verdict(after).status == gift_aid_rules.NOT_ELIGIBLE
     assert verdict(after).reason == "The declaration was cancelled on 01 August 2025"
 
     declare(donor, D(2025, 10, 1), scope="future_gifts")  # a new declaration re-opens only what it covers
-    assert verdict(after).status == gift_aid.NOT_ELIGIBLE
-    assert verdict(gift(donor, 1000, D(2025, 10, 1))).status == gift_aid.ELIGIBLE
+    assert verdict(after).status == gift_aid_rules.NOT_ELIGIBLE
+    assert verdict(gift(donor, 1000, D(2025, 10, 1))).status == gift_aid_rules.ELIGIBLE
 
 
 def test_a_repeat_donors_cancellation_stops_gift_aid_whatever_older_declarations_say():
@@ -113,10 +114,10 @@ def test_a_repeat_donors_cancellation_stops_gift_aid_whatever_older_declarations
     entry = donor.interactions.get(summary__startswith="Gift Aid cancelled")
     assert all(d.reference in entry.summary for d in (oldest, middle, latest))
 
-    assert verdict(before).status == gift_aid.ELIGIBLE
-    assert verdict(after).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(before).status == gift_aid_rules.ELIGIBLE
+    assert verdict(after).status == gift_aid_rules.NOT_ELIGIBLE
     assert verdict(after).reason == "The declaration was cancelled on 01 June 2025"
-    assert verdict(gift(donor, 2000, D(2025, 12, 2))).status == gift_aid.ELIGIBLE
+    assert verdict(gift(donor, 2000, D(2025, 12, 2))).status == gift_aid_rules.ELIGIBLE
 
 
 def test_the_latest_declaration_decides_even_when_only_it_was_cancelled():
@@ -126,17 +127,17 @@ def test_the_latest_declaration_decides_even_when_only_it_was_cancelled():
     declare(donor, D(2024, 1, 10))
     latest = declare(donor, D(2025, 3, 10))
     GiftAidDeclaration.objects.filter(pk=latest.pk).update(cancelled_on=D(2025, 6, 1), cancellation_reason="Asked")
-    assert verdict(gift(donor, 2000, D(2025, 7, 1))).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(gift(donor, 2000, D(2025, 7, 1))).status == gift_aid_rules.NOT_ELIGIBLE
 
 
 def test_an_oral_declaration_cancelled_within_thirty_days_never_counted():
     donor = SupporterFactory()
     declaration = declare(donor, D(2026, 3, 1), method="oral")
     given = gift(donor, 3000, D(2026, 3, 2))
-    assert verdict(given).status == gift_aid.ELIGIBLE
+    assert verdict(given).status == gift_aid_rules.ELIGIBLE
     GiftAidDeclaration.objects.filter(pk=declaration.pk).update(confirmation_sent_on=D(2026, 3, 3),
                                                                 cancelled_on=D(2026, 3, 20))
-    assert verdict(given).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(given).status == gift_aid_rules.NOT_ELIGIBLE
     assert verdict(given).reason == "No Gift Aid declaration covers this gift"
 
 
@@ -153,7 +154,7 @@ def test_gifts_hmrc_does_not_allow_say_why(change, reason):
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     result = verdict(gift(donor, 5000, D(2026, 2, 1), **change))
-    assert result.status == gift_aid.NOT_ELIGIBLE
+    assert result.status == gift_aid_rules.NOT_ELIGIBLE
     assert reason in result.reason
 
 
@@ -164,16 +165,16 @@ def test_the_yearly_benefits_limit_fails_the_gift_that_crosses_it_not_the_earlie
     declare(donor, D(2025, 4, 6))
     first = gift(donor, 5_000_000, D(2025, 5, 1), benefit_pence=150_000)   # £50,000 gift, £1,500 benefit
     second = gift(donor, 2_000_000, D(2025, 9, 1), benefit_pence=100_000)  # £2,500 in the year: at the limit
-    assert verdict(first).status == gift_aid.ELIGIBLE
-    assert verdict(second).status == gift_aid.ELIGIBLE
+    assert verdict(first).status == gift_aid_rules.ELIGIBLE
+    assert verdict(second).status == gift_aid_rules.ELIGIBLE
 
     third = gift(donor, 1_000_000, D(2025, 12, 1), benefit_pence=1)  # one penny over
-    assert verdict(third).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(third).status == gift_aid_rules.NOT_ELIGIBLE
     assert "£2,500.01" in verdict(third).reason
-    assert verdict(first).status == gift_aid.ELIGIBLE, "an earlier gift's verdict does not change"
-    assert verdict(second).status == gift_aid.ELIGIBLE
+    assert verdict(first).status == gift_aid_rules.ELIGIBLE, "an earlier gift's verdict does not change"
+    assert verdict(second).status == gift_aid_rules.ELIGIBLE
     # A new tax year starts again from nothing.
-    assert verdict(gift(donor, 5_000_000, D(2026, 4, 6), benefit_pence=100_000)).status == gift_aid.ELIGIBLE
+    assert verdict(gift(donor, 5_000_000, D(2026, 4, 6), benefit_pence=100_000)).status == gift_aid_rules.ELIGIBLE
     # The claim builder decides alike.
     claim = build(D(2025, 4, 6), D(2026, 4, 5))
     assert set(claim.gifts.values_list("donation_id", flat=True)) == {first.pk, second.pk}
@@ -182,10 +183,10 @@ def test_the_yearly_benefits_limit_fails_the_gift_that_crosses_it_not_the_earlie
 def test_a_benefit_within_the_limit_is_allowed():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
-    assert verdict(gift(donor, 5000, D(2026, 2, 1), benefit_pence=1250)).status == gift_aid.ELIGIBLE
+    assert verdict(gift(donor, 5000, D(2026, 2, 1), benefit_pence=1250)).status == gift_aid_rules.ELIGIBLE
     # Above £100: £25 plus 5% of the excess (£200 gift: £30).
-    assert verdict(gift(donor, 20000, D(2026, 2, 1), benefit_pence=3000)).status == gift_aid.ELIGIBLE
-    assert verdict(gift(donor, 20000, D(2026, 2, 1), benefit_pence=3001)).status == gift_aid.NOT_ELIGIBLE
+    assert verdict(gift(donor, 20000, D(2026, 2, 1), benefit_pence=3000)).status == gift_aid_rules.ELIGIBLE
+    assert verdict(gift(donor, 20000, D(2026, 2, 1), benefit_pence=3001)).status == gift_aid_rules.NOT_ELIGIBLE
 
 
 def test_sponsorship_from_a_relative_depends_on_who_pays_the_event():
@@ -195,10 +196,10 @@ def test_sponsorship_from_a_relative_depends_on_who_pays_the_event():
     paid_by_runner = Campaign.objects.create(name="Own place", code="own-place", kind="event",
                                              charity_pays_event_costs=False)
     relative = dict(is_sponsorship=True, sponsor_relationship="connected")
-    assert verdict(gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_charity, **relative)).status == gift_aid.NOT_ELIGIBLE
-    assert verdict(gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_runner, **relative)).status == gift_aid.ELIGIBLE
+    assert verdict(gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_charity, **relative)).status == gift_aid_rules.NOT_ELIGIBLE
+    assert verdict(gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_runner, **relative)).status == gift_aid_rules.ELIGIBLE
     friend = gift(donor, 2500, D(2026, 4, 1), campaign=paid_by_charity, is_sponsorship=True)
-    assert verdict(friend).status == gift_aid.ELIGIBLE
+    assert verdict(friend).status == gift_aid_rules.ELIGIBLE
 
 
 def test_the_four_year_limit_runs_from_the_end_of_the_accounting_period():
@@ -207,9 +208,9 @@ def test_the_four_year_limit_runs_from_the_end_of_the_accounting_period():
     old = gift(donor, 1000, D(2021, 5, 1))  # period ends 31 March 2022: deadline 31 March 2026
     assert verdict(old).reason == "Too old to claim: the deadline was 31 March 2026"
     nearly = gift(donor, 1000, D(2022, 12, 1))  # deadline 31 March 2027
-    assert verdict(nearly, today=D(2027, 3, 31)).status == gift_aid.ELIGIBLE
-    assert verdict(nearly, today=D(2027, 4, 1)).status == gift_aid.NOT_ELIGIBLE
-    follow_ups = gift_aid.gift_aid_follow_ups(today=D(2027, 1, 15))
+    assert verdict(nearly, today=D(2027, 3, 31)).status == gift_aid_rules.ELIGIBLE
+    assert verdict(nearly, today=D(2027, 4, 1)).status == gift_aid_rules.NOT_ELIGIBLE
+    follow_ups = selectors.gift_aid_follow_ups(today=D(2027, 1, 15))
     assert [(g.id, deadline) for g, _v, deadline in follow_ups["nearing_deadline"]] == [(nearly.id, D(2027, 3, 31))]
 
 
@@ -221,8 +222,8 @@ def test_a_declaration_missing_hmrc_details_holds_the_gift_as_needs_data():
                                       wording="(imported)", wording_version="legacy")
     held = gift(donor, 4000, D(2026, 1, 5))
     result = verdict(held)
-    assert (result.status, result.reason) == (gift_aid.NEEDS_DATA, "The declaration has no house name or number")
-    assert [g.id for g, _v in gift_aid.gift_aid_follow_ups(today=TODAY)["needs_data"]] == [held.id]
+    assert (result.status, result.reason) == (gift_aid_rules.NEEDS_DATA, "The declaration has no house name or number")
+    assert [g.id for g, _v in selectors.gift_aid_follow_ups(today=TODAY)["needs_data"]] == [held.id]
 
     other = SupporterFactory()
     declare(other, D(2026, 1, 1))
@@ -289,8 +290,8 @@ def test_rows_never_span_two_accounting_periods_and_dates_follow_london_time():
 
 
 def test_a_tax_year_boundary_is_where_hmrc_puts_it():
-    assert gift_aid.tax_year_start(D(2026, 4, 5)) == D(2025, 4, 6)
-    assert gift_aid.tax_year_start(D(2026, 4, 6)) == D(2026, 4, 6)
+    assert tax_years.tax_year_start(D(2026, 4, 5)) == D(2025, 4, 6)
+    assert tax_years.tax_year_start(D(2026, 4, 6)) == D(2026, 4, 6)
     donor = SupporterFactory()
     declare(donor, D(2025, 1, 1))
     late = gift(donor, 4000, D(2026, 4, 5), at=when(D(2026, 4, 5), 23, 59))
@@ -335,9 +336,9 @@ def test_a_submitted_claim_is_locked():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     gift(donor, 5000, D(2026, 2, 1))
-    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)), hmrc_reference="CORR-1")
-    for attempt in (lambda: gift_aid.gift_aid_claim_submit(claim=claim),
-                    lambda: gift_aid.gift_aid_claim_discard(claim=claim)):
+    claim = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)), hmrc_reference="CORR-1")
+    for attempt in (lambda: gift_aid_claims.gift_aid_claim_submit(claim=claim),
+                    lambda: gift_aid_claims.gift_aid_claim_discard(claim=claim)):
         with pytest.raises(ApplicationError, match="can no longer be changed"):
             attempt()
     claim.refresh_from_db()
@@ -359,11 +360,11 @@ def test_a_rejected_claim_returns_its_gifts_to_the_pool():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     given = gift(donor, 5000, D(2026, 2, 1))
-    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    claim = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
     with pytest.raises(ApplicationError, match="Say why"):
-        gift_aid.gift_aid_claim_record_outcome(claim=claim, accepted=False)
-    gift_aid.gift_aid_claim_record_outcome(claim=claim, accepted=False, reason="Charity reference not recognised")
-    assert verdict(given).status == gift_aid.ELIGIBLE
+        gift_aid_claims.gift_aid_claim_record_outcome(claim=claim, accepted=False)
+    gift_aid_claims.gift_aid_claim_record_outcome(claim=claim, accepted=False, reason="Charity reference not recognised")
+    assert verdict(given).status == gift_aid_rules.ELIGIBLE
     again = build(D(2026, 1, 1), D(2026, 3, 31))
     assert list(again.gifts.values_list("donation_id", flat=True)) == [given.id]
     assert GiftAidClaimedGift.objects.filter(donation=given).count() == 2  # the history stays
@@ -373,7 +374,7 @@ def test_a_gift_refunded_after_its_claim_is_an_adjustment_in_the_next_claim():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     refunded = gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_refund_after_claim")
-    first = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    first = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
     assert first.tax_pence == 2500
 
     services.donation_apply_refund_total(charge_id="ch_refund_after_claim", payment_intent_id=None,
@@ -389,10 +390,10 @@ def test_adjustments_add_up_across_refunds_and_never_repeat():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_two_refunds")
-    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
     services.donation_apply_refund_total(charge_id="ch_two_refunds", payment_intent_id=None, refunded_pence=4000)
     gift(donor, 10_000, D(2026, 4, 2))
-    second = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 4, 1), D(2026, 6, 30)))
+    second = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 4, 1), D(2026, 6, 30)))
     assert second.adjustment_pence == 1000
 
     services.donation_apply_refund_total(charge_id="ch_two_refunds", payment_intent_id=None, refunded_pence=10_000)
@@ -400,7 +401,7 @@ def test_adjustments_add_up_across_refunds_and_never_repeat():
     third = build(D(2026, 7, 1), D(2026, 9, 30))
     assert third.adjustment_pence == 1500, "£25 claimed in all: £10 repaid already, £15 now"
     gift(donor, 10_000, D(2026, 10, 2))
-    gift_aid.gift_aid_claim_discard(claim=third)
+    gift_aid_claims.gift_aid_claim_discard(claim=third)
     fourth = build(D(2026, 7, 1), D(2026, 10, 31))
     assert fourth.adjustment_pence == 1500, "a discarded draft's adjustment is made again, once"
 
@@ -413,7 +414,7 @@ def test_a_draft_whose_gift_was_refunded_must_be_rebuilt():
     services.donation_apply_refund_total(charge_id="ch_refund_before_submit", payment_intent_id=None,
                                          refunded_pence=10_000)
     with pytest.raises(ApplicationError, match=f"{given.reference} \\(refunded\\).*Discard the draft"):
-        gift_aid.gift_aid_claim_submit(claim=claim)
+        gift_aid_claims.gift_aid_claim_submit(claim=claim)
     claim.refresh_from_db()
     assert claim.status == "draft"
 
@@ -427,8 +428,8 @@ def test_a_draft_whose_declaration_was_cancelled_from_before_a_gift_must_be_rebu
     supporter_services.gift_aid_declaration_cancel(declaration=declaration, cancelled_on=D(2026, 1, 15),
                                                    reason="Phoned on the 15th")
     with pytest.raises(ApplicationError, match=f"{after.reference} \\(declaration .* cancelled from 15/01/2026"):
-        gift_aid.gift_aid_claim_submit(claim=claim)
-    gift_aid.gift_aid_claim_discard(claim=claim)
+        gift_aid_claims.gift_aid_claim_submit(claim=claim)
+    gift_aid_claims.gift_aid_claim_discard(claim=claim)
     assert list(build(D(2026, 1, 1), D(2026, 1, 31)).gifts.values_list("amount_pence", flat=True)) == [4_000]
 
 
@@ -436,7 +437,7 @@ def test_an_adjustment_larger_than_the_claim_is_refused():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_big_refund")
-    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
     services.donation_apply_refund_total(charge_id="ch_big_refund", payment_intent_id=None, refunded_pence=10_000)
     gift(donor, 2000, D(2026, 4, 2))
     with pytest.raises(ApplicationError, match="more than this claim's tax"):
@@ -449,7 +450,7 @@ def test_a_declaration_made_void_after_its_gifts_were_claimed_is_repaid_through_
     oral = declare(donor, D(2026, 1, 5), method="oral")
     GiftAidDeclaration.objects.filter(pk=oral.pk).update(confirmation_sent_on=D(2026, 1, 6))
     claimed = gift(donor, 8_000, D(2026, 1, 7))
-    first = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 1, 31)))
+    first = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 1, 31)))
     assert first.tax_pence == 2000
 
     supporter_services.gift_aid_declaration_cancel(declaration=oral, cancelled_on=D(2026, 2, 1),
@@ -462,10 +463,10 @@ def test_a_declaration_made_void_after_its_gifts_were_claimed_is_repaid_through_
     adjustment = second.adjustments.get()
     assert adjustment.claimed_gift.donation == claimed
     assert f"declaration {oral.reference} cancelled within 30 days" in adjustment.reason
-    part = gift_aid.claim_part(second, 1)
-    assert "no longer covered by a declaration" in gift_aid.claim_header(second, part).other_info
+    part = selectors.claim_part(second, 1)
+    assert "no longer covered by a declaration" in selectors.claim_header(second, part).other_info
     # Repaid once: a later claim carries nothing more for it.
-    gift_aid.gift_aid_claim_submit(claim=second)
+    gift_aid_claims.gift_aid_claim_submit(claim=second)
     gift(other, 10_000, D(2026, 3, 10))
     assert build(D(2026, 3, 1), D(2026, 3, 31)).adjustment_pence == 0
 
@@ -474,7 +475,7 @@ def test_a_cancellation_dated_before_a_claimed_gift_is_repaid():
     donor = SupporterFactory()
     declaration = declare(donor, D(2025, 1, 1))
     before, after = gift(donor, 4_000, D(2026, 1, 10)), gift(donor, 6_000, D(2026, 1, 20))
-    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 1, 31)))
+    gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 1, 31)))
     # The donor phoned on the 15th; it was recorded later, from that date.
     supporter_services.gift_aid_declaration_cancel(declaration=declaration, cancelled_on=D(2026, 1, 15),
                                                    reason="Phoned on the 15th: stopped paying tax")
@@ -484,7 +485,7 @@ def test_a_cancellation_dated_before_a_claimed_gift_is_repaid():
     second = build(D(2026, 2, 1), D(2026, 2, 28))
     assert second.adjustment_pence == 1500  # the tax on the £60 after the 15th, not on the £40 before
     assert second.adjustments.get().claimed_gift.donation == after
-    assert verdict(before).status == gift_aid.CLAIMED
+    assert verdict(before).status == gift_aid_rules.CLAIMED
 
 
 def test_the_earliest_gift_date_is_the_earliest_gift_not_the_earliest_row():
@@ -501,31 +502,31 @@ def test_the_earliest_gift_date_is_the_earliest_gift_not_the_earliest_row():
     claim = build(D(2026, 1, 1), D(2026, 2, 28))
     assert sorted(claim.rows.values_list("date", flat=True)) == [D(2026, 2, 14), D(2026, 2, 20)]
     assert claim.earliest_gift_on == D(2026, 1, 10)
-    assert gift_aid.claim_part(claim, 1)["earliest_gift_date"] == D(2026, 1, 10)
-    assert gift_aid.claim_part_summaries(claim)[0]["earliest_gift_date"] == D(2026, 1, 10)
-    assert gift_aid.claim_header(claim, gift_aid.claim_part(claim, 1)).earliest_gift_date == D(2026, 1, 10)
+    assert selectors.claim_part(claim, 1)["earliest_gift_date"] == D(2026, 1, 10)
+    assert selectors.claim_part_summaries(claim)[0]["earliest_gift_date"] == D(2026, 1, 10)
+    assert selectors.claim_header(claim, selectors.claim_part(claim, 1)).earliest_gift_date == D(2026, 1, 10)
 
 
 def test_an_over_claim_with_no_claim_to_carry_it_is_repaid_directly_once():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     gift(donor, 10_000, D(2026, 2, 1), stripe_charge_id="ch_nowhere_to_go")
-    gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
     services.donation_apply_refund_total(charge_id="ch_nowhere_to_go", payment_intent_id=None, refunded_pence=10_000)
 
     with pytest.raises(ApplicationError, match="repay the £25.00 over-claimed directly"):
         build(D(2026, 4, 1), D(2026, 6, 30))  # no new gifts: HMRC takes no claim of adjustments alone
-    assert sum(a.tax_pence for a in gift_aid.gift_aid_adjustments_outstanding()) == 2500
+    assert sum(a.tax_pence for a in gift_aid_claims.gift_aid_adjustments_outstanding()) == 2500
     with pytest.raises(ApplicationError, match="£25.00 is owed to HMRC for 1 gift"):
-        gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2000, reference="X", today=TODAY)
+        gift_aid_claims.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2000, reference="X", today=TODAY)
     with pytest.raises(ApplicationError, match="reference"):
-        gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500, reference=" ", today=TODAY)
-    repayment = gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500,
+        gift_aid_claims.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500, reference=" ", today=TODAY)
+    repayment = gift_aid_claims.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500,
                                                           reference="CHY-REPAY-1", today=TODAY)
     assert repayment.adjustments.get().tax_pence == 2500
-    assert gift_aid.gift_aid_adjustments_outstanding() == []
+    assert gift_aid_claims.gift_aid_adjustments_outstanding() == []
     with pytest.raises(ApplicationError, match="Nothing is owed"):
-        gift_aid.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500, reference="again",
+        gift_aid_claims.gift_aid_direct_repayment_record(repaid_on=D(2026, 7, 1), amount_pence=2500, reference="again",
                                                   today=TODAY)
     gift(donor, 4_000, D(2026, 7, 2))
     assert build(D(2026, 7, 1), D(2026, 9, 30)).adjustment_pence == 0, "repaid directly: never carried again"
@@ -535,13 +536,13 @@ def test_a_repayment_is_reconciled_against_the_claim():
     donor = SupporterFactory()
     declare(donor, D(2026, 1, 1))
     gift(donor, 10_001, D(2026, 2, 1))
-    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
-    claim = gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=2400, received_on=D(2026, 5, 1),
+    claim = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 1, 1), D(2026, 3, 31)))
+    claim = gift_aid_claims.gift_aid_claim_record_repayment(claim=claim, amount_pence=2400, received_on=D(2026, 5, 1),
                                                      reference="HMRC BACS 123")
     assert claim.status == "accepted"
     assert (claim.repayment_due_pence, claim.repayment_difference_pence) == (2500, -100)
     with pytest.raises(ApplicationError, match="already recorded"):
-        gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=2500, received_on=D(2026, 5, 2))
+        gift_aid_claims.gift_aid_claim_record_repayment(claim=claim, amount_pence=2500, received_on=D(2026, 5, 2))
 
 
 @pytest.mark.postgres
@@ -587,10 +588,10 @@ def test_more_than_a_thousand_rows_make_more_than_one_schedule(settings):
         Donation(supporter=d, amount_pence=1000 + i, status="succeeded", created_at=when(D(2026, 2, 1)),
                  paid_at=when(D(2026, 2, 1 + i % 20))) for i, d in enumerate(donors)])
     claim = build(D(2026, 1, 1), D(2026, 3, 31))
-    summaries = gift_aid.claim_part_summaries(claim)
+    summaries = selectors.claim_part_summaries(claim)
     assert [p["row_count"] for p in summaries] == [1000, 1]
-    parts = [gift_aid.claim_part(claim, p["number"]) for p in summaries]
-    assert gift_aid.claim_part(claim, 3) is None
+    parts = [selectors.claim_part(claim, p["number"]) for p in summaries]
+    assert selectors.claim_part(claim, 3) is None
     assert [len(p["rows"]) for p in parts] == [1000, 1]
     assert sum(p["amount_pence"] for p in parts) == claim.gifts_pence
     assert parts[1]["earliest_gift_date"] == parts[1]["rows"][0].date

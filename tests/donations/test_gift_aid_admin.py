@@ -149,13 +149,13 @@ def test_an_offline_ticket_is_recorded_as_such_and_carries_no_gift_aid(finance_c
 def _refunded_after_claim(charge_id="ch_owed_screen"):
     """A £100 gift claimed and submitted, then refunded in full: £25 owed to HMRC."""
     from donations import services
-    from donations.services import gift_aid
+    from donations.services import gift_aid_claims
 
     donor = SupporterFactory()
     declare(donor, LAST_MONTH_START)
     given = gift(donor, 10_000, LAST_MONTH_START, stripe_charge_id=charge_id)
-    claim = gift_aid.gift_aid_claim_build(period_start=LAST_MONTH_START, period_end=LAST_MONTH_END)
-    gift_aid.gift_aid_claim_submit(claim=claim)
+    claim = gift_aid_claims.gift_aid_claim_build(period_start=LAST_MONTH_START, period_end=LAST_MONTH_END)
+    gift_aid_claims.gift_aid_claim_submit(claim=claim)
     services.donation_apply_refund_total(charge_id=charge_id, payment_intent_id=None, refunded_pence=10_000)
     return given
 

@@ -12,7 +12,8 @@ from config.errors import ApplicationError
 from donations import services
 from donations.hmrc import r68_xml
 from donations.models import Donation, GiftAidSmallDonation
-from donations.services import gift_aid
+from donations import selectors
+from donations.services import gift_aid_claims
 from tests.donations.test_gift_aid import D, TODAY, build, declare, gift
 from tests.supporters.factories import SupporterFactory
 
@@ -63,8 +64,8 @@ def test_small_donations_go_in_the_claim_with_their_own_gasds_part():
     assert claim.repayment_due_pence == 12_500 + 6_140
     assert list(claim.small_donations.values_list("donation_id", "tax_year_end")) == [(bucket.pk, 2027)]
 
-    part = gift_aid.claim_part(claim, 1)
-    xml = etree.fromstring(r68_xml(gift_aid.claim_header(claim, part), part["rows"]))
+    part = selectors.claim_part(claim, 1)
+    xml = etree.fromstring(r68_xml(selectors.claim_header(claim, part), part["rows"]))
     gasds = xml.find(f".//{R68}GASDS")
     assert [child.tag.replace(R68, "") for child in gasds] == ["ConnectedCharities", "GASDSClaim", "CommBldgs"]
     assert (gasds.findtext(f"{R68}GASDSClaim/{R68}Year"), gasds.findtext(f"{R68}GASDSClaim/{R68}Amount")) == \
@@ -76,8 +77,8 @@ def test_small_donations_go_in_the_claim_with_their_own_gasds_part():
 def test_a_claim_without_small_donations_has_no_gasds_part():
     gift_aid_gifts(50_000, D(2026, 5, 1))
     claim = build(D(2026, 5, 1), D(2026, 5, 31))
-    part = gift_aid.claim_part(claim, 1)
-    assert etree.fromstring(r68_xml(gift_aid.claim_header(claim, part), part["rows"])).find(f".//{R68}GASDS") is None
+    part = selectors.claim_part(claim, 1)
+    assert etree.fromstring(r68_xml(selectors.claim_header(claim, part), part["rows"])).find(f".//{R68}GASDS") is None
 
 
 def test_the_yearly_limits_hold_and_what_does_not_fit_waits():
@@ -89,7 +90,7 @@ def test_the_yearly_limits_hold_and_what_does_not_fit_waits():
     assert set(claim.small_donations.values_list("donation_id", flat=True)) == {first.pk, third.pk}
     assert claim.small_donations_pence == 100_000
 
-    gift_aid.gift_aid_claim_submit(claim=claim)
+    gift_aid_claims.gift_aid_claim_submit(claim=claim)
     gift_aid_gifts(100_000, D(2026, 6, 1))  # £1,000 more Gift Aid for the year: room for the £500
     later = build(D(2026, 6, 1), D(2026, 6, 30))
     assert list(later.small_donations.values_list("donation_id", flat=True)) == [second.pk]
@@ -116,12 +117,12 @@ def test_a_small_gift_that_a_declaration_covers_is_gift_aid_not_gasds():
 def test_a_small_donation_is_claimed_once_and_a_rejection_frees_it():
     gift_aid_gifts(50_000, D(2026, 5, 1))
     bucket = collection(10_000, D(2026, 5, 2))
-    claim = gift_aid.gift_aid_claim_submit(claim=build(D(2026, 5, 1), D(2026, 5, 31)))
+    claim = gift_aid_claims.gift_aid_claim_submit(claim=build(D(2026, 5, 1), D(2026, 5, 31)))
     gift_aid_gifts(50_000, D(2026, 6, 1))
     assert not build(D(2026, 6, 1), D(2026, 6, 30)).small_donations.exists()
     with pytest.raises(IntegrityError), transaction.atomic():
         GiftAidSmallDonation.objects.create(claim=claim, donation=bucket, tax_year_end=2027, amount_pence=10_000)
-    gift_aid.gift_aid_claim_record_outcome(claim=claim, accepted=False, reason="Wrong reference")
+    gift_aid_claims.gift_aid_claim_record_outcome(claim=claim, accepted=False, reason="Wrong reference")
     assert GiftAidSmallDonation.objects.get(donation=bucket, claim=claim).active is False
 
 

@@ -16,9 +16,10 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from donations import statements
+
 from donations.models import Donation, GiftKind
-from donations.services import gift_aid
+from donations import tax_years
+from donations.services import gift_aid_claims, statements
 from supporters import services as supporter_services
 from supporters.models import EmailMessage, GiftAidDeclaration
 from tests.helpers import run_at_once
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 D = datetime.date
 TODAY = D(2026, 11, 25)
-YEAR = statements.TaxYear(2025)  # 6 April 2025 to 5 April 2026
+YEAR = tax_years.TaxYear(2025)  # 6 April 2025 to 5 April 2026
 
 
 def when(day: datetime.date, hour: int = 12, minute: int = 0) -> datetime.datetime:
@@ -64,9 +65,9 @@ def text_of(page: str) -> str:
 def test_a_tax_year_runs_from_6_april_to_5_april():
     assert (YEAR.first_day, YEAR.last_day, YEAR.label) == (D(2025, 4, 6), D(2026, 4, 5), "2025–26")
     assert YEAR.period == "6 April 2025 to 5 April 2026"
-    assert statements.TaxYear.containing(D(2026, 4, 5)) == YEAR
-    assert statements.TaxYear.containing(D(2026, 4, 6)) == statements.TaxYear(2026)
-    assert statements.TaxYear(2099).label == "2099–00"
+    assert tax_years.TaxYear.containing(D(2026, 4, 5)) == YEAR
+    assert tax_years.TaxYear.containing(D(2026, 4, 6)) == tax_years.TaxYear(2026)
+    assert tax_years.TaxYear(2099).label == "2099–00"
 
 
 # --- what the statement lists ---------------------------------------------------------
@@ -107,8 +108,8 @@ def test_the_statement_lists_the_gifts_kept_in_the_tax_year_and_adds_them_up():
     assert statement.lines[0].purpose == "Where it's needed most"
     assert statement.total_pence == 9500 == sum(line.amount_pence for line in statement.lines)
     assert statement.total_display == "£95.00"
-    assert statement_for(donor, statements.TaxYear(2024)).total_pence == 1111
-    assert statement_for(donor, statements.TaxYear(2026)).total_pence == 2222
+    assert statement_for(donor, tax_years.TaxYear(2024)).total_pence == 1111
+    assert statement_for(donor, tax_years.TaxYear(2026)).total_pence == 2222
 
 
 def test_gift_aid_is_claimed_once_sent_to_hmrc_and_expected_until_then():
@@ -118,12 +119,12 @@ def test_gift_aid_is_claimed_once_sent_to_hmrc_and_expected_until_then():
     in_draft = gift(donor, 3000, D(2025, 6, 10))
     not_yet = gift(donor, 4001, D(2025, 12, 24))
     by_platform = gift(donor, 1000, D(2026, 2, 1), gift_aid_claimed_by="JustGiving")
-    first = gift_aid.gift_aid_claim_build(period_start=D(2025, 4, 6), period_end=D(2025, 5, 31),
+    first = gift_aid_claims.gift_aid_claim_build(period_start=D(2025, 4, 6), period_end=D(2025, 5, 31),
                                           include_earlier=False, today=TODAY)
-    gift_aid.gift_aid_claim_submit(claim=first)
+    gift_aid_claims.gift_aid_claim_submit(claim=first)
     # Refunded in part after the claim went to HMRC: the tax on the refund goes back in a later claim.
     Donation.objects.filter(pk=sent.pk).update(refunded_pence=800, status=Donation.Status.PARTLY_REFUNDED)
-    gift_aid.gift_aid_claim_build(period_start=D(2025, 6, 1), period_end=D(2025, 6, 30), include_earlier=False,
+    gift_aid_claims.gift_aid_claim_build(period_start=D(2025, 6, 1), period_end=D(2025, 6, 30), include_earlier=False,
                                   today=TODAY)  # left as a draft: not yet sent
 
     statement = statement_for(donor)
@@ -221,7 +222,7 @@ def test_the_signed_link_shows_the_supporter_their_statement_without_a_login(cli
     token = url.rstrip("/").rsplit("/", 1)[1]
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     assert client.get(f"/giving/statement/{tampered}/").status_code == 404
-    other_year = statements.statement_url(supporter=donor, tax_year=statements.TaxYear(2024))
+    other_year = statements.statement_url(supporter=donor, tax_year=tax_years.TaxYear(2024))
     assert "Total £9.99" in text_of(client.get(other_year).content.decode())
 
     supporter_services.supporter_erase(supporter=donor, reason="Asked to be forgotten")
@@ -257,7 +258,7 @@ def test_a_donor_without_gift_aid_is_told_how_a_declaration_would_help(mailoutbo
 
 def test_sending_the_statement_twice_sends_one_email(donor, mailoutbox):
     first = statements.annual_statement_send(supporter=donor, tax_year=2025)
-    again = statements.annual_statement_send(supporter=donor, tax_year=statements.TaxYear(2025))
+    again = statements.annual_statement_send(supporter=donor, tax_year=tax_years.TaxYear(2025))
     assert again.pk == first.pk
     assert len(mailoutbox) == 1
     assert EmailMessage.objects.filter(category="annual_statement").count() == 1
@@ -329,6 +330,6 @@ def test_the_command_sends_each_giver_their_statement_once(donor, mailoutbox):
 
 
 def test_the_command_will_not_send_before_the_tax_year_is_over():
-    current = statements.TaxYear.containing(timezone.localdate())
+    current = tax_years.TaxYear.containing(timezone.localdate())
     with pytest.raises(CommandError, match="is not over"):
         call_command("send_annual_statements", "--tax-year", str(current.start_year))

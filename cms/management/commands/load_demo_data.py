@@ -443,20 +443,20 @@ class Command(BaseCommand):
     def create_past_gift_aid_claim(self):
         """Last accounting year's Gift Aid, already claimed and repaid, so that
         finance starts from where a real charity would: the months since."""
-        from donations.services import gift_aid
+        from donations.services import gift_aid_claims, gift_aid_rules
 
-        year_end = gift_aid.accounting_period_end(timezone.localdate())
+        year_end = gift_aid_rules.accounting_period_end(timezone.localdate())
         last_year_end = year_end.replace(year=year_end.year - 1)
         if GiftAidClaim.objects.exists() or not Donation.objects.filter(paid_at__date__lte=last_year_end).exists():
             return
         try:
-            claim = gift_aid.gift_aid_claim_build(
+            claim = gift_aid_claims.gift_aid_claim_build(
                 period_start=last_year_end.replace(year=last_year_end.year - 1) + datetime.timedelta(days=1),
                 period_end=last_year_end)
         except ApplicationError:
             return  # nothing eligible in a tiny data set
-        claim = gift_aid.gift_aid_claim_submit(claim=claim, hmrc_reference="DEMO-2026-0001")
-        gift_aid.gift_aid_claim_record_repayment(claim=claim, amount_pence=claim.repayment_due_pence,
+        claim = gift_aid_claims.gift_aid_claim_submit(claim=claim, hmrc_reference="DEMO-2026-0001")
+        gift_aid_claims.gift_aid_claim_record_repayment(claim=claim, amount_pence=claim.repayment_due_pence,
                                                  received_on=last_year_end + datetime.timedelta(days=40),
                                                  reference="HMRC CHARITIES REPAYMENT")
         # As finance did it then: built and sent a few days after the year end, paid weeks later.

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from donations import statements
+
+from donations import selectors, tax_years
 
 
 class Command(BaseCommand):
@@ -18,13 +19,13 @@ class Command(BaseCommand):
     def handle(self, *args, tax_year, **options):
         from donations.tasks import send_annual_statement
 
-        year = statements.TaxYear(tax_year)
+        year = tax_years.TaxYear(tax_year)
         if year.last_day >= timezone.localdate():
             raise CommandError(f"The {year.label} tax year is not over until {year.last_day:%-d %B %Y}: "
                                "send its statements after that.")
-        already = statements.statement_supporters(tax_year=year).count()
+        already = selectors.statement_supporters(tax_year=year).count()
         queued = 0
-        for supporter_id in statements.statement_supporters_to_send(tax_year=year).values_list("pk", flat=True):
+        for supporter_id in selectors.statement_supporters_to_send(tax_year=year).values_list("pk", flat=True):
             send_annual_statement.enqueue(supporter_id=supporter_id, tax_year=year.start_year)
             queued += 1
         self.stdout.write(f"Tax year {year.label}: queued {queued} statement{'s' if queued != 1 else ''}; "

@@ -7,25 +7,25 @@ refunded in full, failed, unpaid, under an open card dispute or lost in one are
 left out, and so is money that was not the supporter's own gift (a company's, a
 collection, tickets, raffles, purchases): a donor may use the statement for
 their tax return. Whether a gift carries Gift Aid is the claim builder's own
-verdict (donations.services.gift_aid), never decided again here."""
+verdict (donations.services.gift_aid_rules), never decided again here."""
 
 import dataclasses
 import datetime
 
 from django.core import signing
-from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from config.formats import day_start
 from config.money import format_pence
-from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift, GiftKind
-from donations.services import gift_aid
+from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift
+from donations.selectors import STATEMENT_EMAIL_KEY, statement_gifts
+from donations.services import gift_aid_rules
+from donations.tax_years import TaxYear
 from supporters.email_wording import gift_aid_sentence
 from supporters.models import EmailMessage, Supporter
 
-EMAIL_KEY = "annual_statement"
+EMAIL_KEY = STATEMENT_EMAIL_KEY
 LINK_SALT = "donations.annual-statement"
 # Long enough for a Self Assessment return (due 31 January, ten months after the year ends).
 LINK_DAYS = 400
@@ -37,41 +37,6 @@ NEEDS_DATA = "needs_data"
 NONE = "none"
 
 GIFT_AID_LABELS = {CLAIMED: "Claimed", EXPECTED: "To be claimed", NEEDS_DATA: "Held: details needed", NONE: "None"}
-
-
-@dataclasses.dataclass(frozen=True, order=True)
-class TaxYear:
-    """A UK tax year, named by the year it starts: TaxYear(2025) runs from
-    6 April 2025 to 5 April 2026 and reads "2025–26"."""
-
-    start_year: int
-
-    @classmethod
-    def containing(cls, day: datetime.date) -> "TaxYear":
-        return cls(gift_aid.tax_year_start(day).year)
-
-    @classmethod
-    def last_complete(cls, today: datetime.date | None = None) -> "TaxYear":
-        return cls(cls.containing(today or timezone.localdate()).start_year - 1)
-
-    @property
-    def first_day(self) -> datetime.date:
-        return datetime.date(self.start_year, 4, 6)
-
-    @property
-    def last_day(self) -> datetime.date:
-        return datetime.date(self.start_year + 1, 4, 5)
-
-    @property
-    def label(self) -> str:
-        return f"{self.start_year}–{(self.start_year + 1) % 100:02d}"
-
-    @property
-    def period(self) -> str:
-        return f"{self.first_day:%-d %B %Y} to {self.last_day:%-d %B %Y}"
-
-    def __str__(self) -> str:
-        return self.label
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,40 +122,6 @@ class Statement:
         return any(line.gift_aid_status == NEEDS_DATA for line in self.lines)
 
 
-# --- selectors ------------------------------------------------------------------
-
-def statement_gifts(*, tax_year: TaxYear) -> QuerySet[Donation]:
-    """The gifts that count on statements for the tax year, received (given_on,
-    local time) from 6 April to 5 April inclusive; for every supporter."""
-    start, end = day_start(tax_year.first_day), day_start(tax_year.last_day + datetime.timedelta(days=1))
-    received = Q(paid_at__gte=start, paid_at__lt=end) | Q(paid_at__isnull=True, created_at__gte=start,
-                                                          created_at__lt=end)
-    # A lost dispute is left out whole: the donor took the money back through their bank.
-    return (Donation.objects.filter(received, currency="gbp", gift_kind=GiftKind.OWN_GIFT,
-                                    status__in=[Donation.Status.SUCCEEDED, Donation.Status.PARTLY_REFUNDED])
-            .exclude(dispute_status="lost"))
-
-
-def statement_supporters(*, tax_year: TaxYear) -> QuerySet[Supporter]:
-    """Supporters who gave in the tax year and can be emailed their statement
-    (an address, not erased), in reference order."""
-    gave = statement_gifts(tax_year=tax_year).filter(supporter_id=OuterRef("pk"))
-    return Supporter.objects.filter(Exists(gave), erased_at__isnull=True).exclude(email="").order_by("pk")
-
-
-def statement_tax_years(*, supporter: Supporter, today: datetime.date | None = None) -> list[TaxYear]:
-    """The tax years to offer for a supporter's statement, latest first: each year
-    they gave in, and always the current and the last complete one."""
-    today = today or timezone.localdate()
-    current = TaxYear.containing(today)
-    years = {current, TaxYear(current.start_year - 1)}
-    paid = Donation.objects.filter(supporter=supporter, status__in=[Donation.Status.SUCCEEDED,
-                                                                    Donation.Status.PARTLY_REFUNDED])
-    for paid_at, created_at in paid.values_list("paid_at", "created_at"):
-        years.add(TaxYear.containing(timezone.localdate(paid_at or created_at)))
-    return sorted((year for year in years if year <= current), reverse=True)
-
-
 def _purpose(donation: Donation) -> tuple[str, str]:
     purpose = donation.campaign.name if donation.campaign else "Where it's needed most"
     if donation.fundraiser_page:
@@ -220,7 +151,7 @@ def annual_statement(*, supporter: Supporter, tax_year: TaxYear, today: datetime
     sent = {claimed.donation_id: claimed for claimed in GiftAidClaimedGift.objects.filter(
         donation_id__in=ids, active=True, claim__status__in=[GiftAidClaim.Status.SUBMITTED,
                                                              GiftAidClaim.Status.ACCEPTED])}
-    verdicts = {facts.id: verdict for facts, verdict in gift_aid.verdicts_for(
+    verdicts = {facts.id: verdict for facts, verdict in gift_aid_rules.verdicts_for(
         Donation.objects.filter(pk__in=ids), today=today, unclaimed_only=True)}
     lines = []
     for gift in gifts:
@@ -228,10 +159,10 @@ def annual_statement(*, supporter: Supporter, tax_year: TaxYear, today: datetime
         verdict = verdicts.get(gift.pk)
         if gift.pk in sent:
             # A refund after the claim is repaid to HMRC (an adjustment): the tax left is on what was kept.
-            status, tax, reason = CLAIMED, min(sent[gift.pk].tax_pence, gift_aid.tax_on(kept)), ""
-        elif verdict is not None and verdict.status == gift_aid.ELIGIBLE:
-            status, tax, reason = EXPECTED, gift_aid.tax_on(kept), ""
-        elif verdict is not None and verdict.status == gift_aid.NEEDS_DATA:
+            status, tax, reason = CLAIMED, min(sent[gift.pk].tax_pence, gift_aid_rules.tax_on(kept)), ""
+        elif verdict is not None and verdict.status == gift_aid_rules.ELIGIBLE:
+            status, tax, reason = EXPECTED, gift_aid_rules.tax_on(kept), ""
+        elif verdict is not None and verdict.status == gift_aid_rules.NEEDS_DATA:
             status, tax, reason = NEEDS_DATA, 0, verdict.reason
         else:
             status, tax, reason = NONE, 0, verdict.reason if verdict else "Not paid"
@@ -307,11 +238,3 @@ def annual_statement_send(*, supporter: Supporter, tax_year: TaxYear | int,
         extra_text=render_to_string("donations/emails/annual_statement_gifts.txt", context).strip(),
         once_key=once_key(supporter=supporter, tax_year=tax_year))
 
-
-def statement_supporters_to_send(*, tax_year: TaxYear) -> QuerySet[Supporter]:
-    """statement_supporters() less those already sent (or being sent) the
-    statement: what a rerun still has to do."""
-    done = EmailMessage.objects.filter(
-        supporter_id=OuterRef("pk"), once_key__startswith=f"{EMAIL_KEY}:{tax_year.start_year}:"
-    ).exclude(status__in=[EmailMessage.Status.FAILED, EmailMessage.Status.SKIPPED])
-    return statement_supporters(tax_year=tax_year).exclude(Exists(done))
