@@ -14,7 +14,8 @@ from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 
-from cms import selectors, services
+from cms import selectors
+from cms.services import mailings
 from cms.models import Mailing, MailingRecipient
 from config.admin_screens import StaffScreen
 from config.errors import ApplicationError
@@ -29,7 +30,7 @@ SAMPLE_VALUES = {"first_name": "Amara", "full_name": "Ms Amara Okafor"}  # the s
 
 def mailing_sample(mailing: Mailing):
     """The mailing as the sample supporter Amara would receive it, for the screens."""
-    return services.mailing_render(mailing=mailing, supporter=None, unsubscribe_url="#", values=SAMPLE_VALUES)
+    return mailings.mailing_render(mailing=mailing, supporter=None, unsubscribe_url="#", values=SAMPLE_VALUES)
 
 
 def sample_subject(mailing: Mailing, subject: str | None = None) -> str:
@@ -140,7 +141,7 @@ class MailingInspectView(generic.InspectView):
             context["audience"] = selectors.mailing_audience_count(mailing=mailing)
         else:
             progress = selectors.mailing_progress(mailing=mailing)
-            done = sum(n for status, n in progress.items() if status not in services.IN_FLIGHT)
+            done = sum(n for status, n in progress.items() if status not in mailings.IN_FLIGHT)
             last_activity = selectors.mailing_last_activity(mailing=mailing)
             stalled = selectors.mailing_stalled(mailing=mailing)
             context.update(progress=[(MailingRecipient.Status(s).label, n) for s, n in progress.items() if n],
@@ -177,7 +178,7 @@ class MailingSendView(StaffScreen, TemplateView):
 
     def post(self, request, *args, **kwargs):
         try:
-            mailing = services.mailing_send(mailing=self.mailing, by=request.user)
+            mailing = mailings.mailing_send(mailing=self.mailing, by=request.user)
         except ApplicationError as error:
             messages.error(request, error.message)
             return redirect("mailing:inspect", self.mailing.pk)
@@ -191,7 +192,7 @@ def mailing_test(request, pk):
     require_perm(request, CHANGE)
     mailing = get_object_or_404(Mailing, pk=pk)
     try:
-        address = services.mailing_send_test(mailing=mailing, user=request.user)
+        address = mailings.mailing_send_test(mailing=mailing, user=request.user)
     except ApplicationError as error:
         messages.error(request, error.message)
     except Exception as error:  # the mail provider refused: say so rather than fail the page
@@ -205,7 +206,7 @@ def mailing_test(request, pk):
 def mailing_resume(request, pk):
     require_perm(request, SEND)
     mailing = get_object_or_404(Mailing, pk=pk)
-    result = services.mailing_resume(mailing=mailing)
+    result = mailings.mailing_resume(mailing=mailing)
     messages.success(request, f"Sending resumed at {timezone.localtime():%H:%M}. "
                               f"{result['returned']} waiting again; {result['unknown']} interrupted mid-send "
                               "(not sent again).")
@@ -215,7 +216,7 @@ def mailing_resume(request, pk):
 @require_POST
 def mailing_copy(request, pk):
     require_perm(request, "cms.add_mailing")
-    copy = services.mailing_copy(mailing=get_object_or_404(Mailing, pk=pk), by=request.user)
+    copy = mailings.mailing_copy(mailing=get_object_or_404(Mailing, pk=pk), by=request.user)
     request.session[COPIED_SESSION_KEY] = copy.pk
     messages.success(request, "A new draft with the same wording and segment. Change what you need, then send.")
     return redirect("mailing:edit", copy.pk)

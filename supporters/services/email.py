@@ -219,6 +219,35 @@ def email_send(*, supporter: Supporter, category: str, rendered_for, marketing: 
     return message
 
 
+def email_message_queue(*, supporter: Supporter, category: str, subject: str, marketing: bool) -> EmailMessage:
+    """The record of a message about to be sent to the supporter (status 'queued'),
+    for a sender of many (a mailing) that ties its own state to it before
+    sending it with email_send(message=...)."""
+    return EmailMessage.objects.create(supporter=supporter, to_email=supporter.email, category=category,
+                                       is_marketing=marketing, subject=subject[:255])
+
+
+def email_message_record_sent(*, message: EmailMessage, timeline_summary: str = "", by=None) -> None:
+    """Save a message sent with email_send(save_sent=False) and put it on its
+    supporter's timeline, in the caller's transaction."""
+    from supporters.services import timeline_add
+
+    if message._state.adding:  # sent without a record made beforehand
+        message.save()
+    else:
+        message.save(update_fields=["to_email", "subject", "status", "sent_at", "error", "esp_message_id"])
+    timeline_add(supporter=message.supporter, kind=Interaction.Kind.EMAIL,
+                 summary=timeline_summary or f"Email sent: {message.subject}", source_ref=f"email:{message.uid}",
+                 occurred_at=message.sent_at, by=by)
+
+
+def email_messages_mark_interrupted(message_ids) -> int:
+    """Messages a worker died while sending: they may or may not have arrived,
+    so they are marked failed (and never sent again by the sender)."""
+    return EmailMessage.objects.filter(pk__in=[pk for pk in message_ids if pk], status=EmailMessage.Status.QUEUED).update(
+        status=EmailMessage.Status.FAILED, error="Interrupted while sending: it may or may not have arrived.")
+
+
 def email_send_template(*, supporter: Supporter, key: str, values: dict | None = None,
                         details: list[tuple[str, str]] = (), action: tuple[str, str] | None = None,
                         extra_html: str = "", extra_text: str = "", once_key: str | None = None,
@@ -234,13 +263,11 @@ def email_send_template(*, supporter: Supporter, key: str, values: dict | None =
         return email_render(subject=template.subject, body=template.body, values=merged, details=details,
                             action=action, extra_html=extra_html, extra_text=extra_text)
 
-    message = email_send(supporter=supporter, category=key, rendered_for=rendered_for, once_key=once_key)
+    message = email_send(supporter=supporter, category=key, rendered_for=rendered_for, once_key=once_key,
+                         save_sent=False)
     if message.status == EmailMessage.Status.SENT:
-        from supporters.services import timeline_add
-
-        timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL,
-                     summary=timeline_summary or f"Email sent: {message.subject}", source_ref=f"email:{message.uid}",
-                     by=by)
+        with transaction.atomic():
+            email_message_record_sent(message=message, timeline_summary=timeline_summary, by=by)
     return message
 
 

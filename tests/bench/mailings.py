@@ -177,7 +177,8 @@ def _queue(mailing) -> dict:
     """Time the audience count staff see, then `mailing_send` (audience -> MailingRecipient rows)."""
     from django_tasks import task_backends
 
-    from cms import selectors, services
+    from cms import selectors
+    from cms.services import mailings
 
     timings, counted = [], None
     for _ in range(3):
@@ -187,7 +188,7 @@ def _queue(mailing) -> dict:
     backend = task_backends["default"]
     enqueued_before = len(backend.results)
     started = time.perf_counter()
-    mailing = services.mailing_send(mailing=mailing)
+    mailing = mailings.mailing_send(mailing=mailing)
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE cms_mailingrecipient")
@@ -196,7 +197,7 @@ def _queue(mailing) -> dict:
 
 
 def _send_loop(mailing_id: int, received: Received, size: int) -> int:
-    from cms.services import mailing_send_batch
+    from cms.services.mailings import mailing_send_batch
 
     sent = 0
     while claimed := mailing_send_batch(mailing_id=mailing_id, size=size):
@@ -287,7 +288,7 @@ def run(url: str, supporters: int = SUPPORTERS) -> None:
     from django.conf import settings
 
     from cms.models import Mailing
-    from cms.services import mailing_copy, mailing_send_batch
+    from cms.services.mailings import mailing_copy, mailing_send_batch
 
     with override_settings(**BENCH_SETTINGS):
         size = settings.MAILING_BATCH_SIZE

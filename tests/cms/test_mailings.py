@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from cms import selectors, services
+from cms import selectors
+from cms.services import mailings
 from cms.models import Mailing, MailingRecipient
 from campaigns.models import Campaign
 from config.errors import ApplicationError
@@ -125,7 +126,7 @@ def test_fundraising_tests_sends_and_watches_a_mailing(fundraiser_client, fundra
     assert Interaction.objects.filter(supporter=fans[0], summary__startswith="Mailing sent").count() == 1
 
     with pytest.raises(ApplicationError, match="a mailing goes out once"):
-        services.mailing_send(mailing=appeal)
+        mailings.mailing_send(mailing=appeal)
     assert fundraiser_client.get(f"/admin/mailing/edit/{appeal.pk}/").status_code == 302, "what was sent stays"
     assert fundraiser_client.post(f"/admin/mailing/delete/{appeal.pk}/").status_code == 302
     assert Mailing.objects.filter(pk=appeal.pk).exists(), "a sent mailing is the record of what went"
@@ -135,7 +136,7 @@ def test_unsubscribing_by_the_link_leaves_the_supporter_out_of_the_next_mailing(
     leaver, stayer = SupporterFactory.create_batch(2, consent_email=True)
     appeal = mailing()
     with django_capture_on_commit_callbacks(execute=True):
-        services.mailing_send(mailing=appeal)
+        mailings.mailing_send(mailing=appeal)
     to_leaver = next(m for m in mail.outbox if m.to == [leaver.email])
     link = to_leaver.extra_headers["List-Unsubscribe"].strip("<>")
     assert client.post(link[link.index("/email/"):]).status_code == 200
@@ -145,19 +146,19 @@ def test_unsubscribing_by_the_link_leaves_the_supporter_out_of_the_next_mailing(
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.mailing_send(mailing=services.mailing_copy(mailing=appeal))
+        mailings.mailing_send(mailing=mailings.mailing_copy(mailing=appeal))
     assert recipients_in(mail.outbox) == [stayer.email]
 
 
 def test_someone_who_unsubscribes_after_sending_began_is_skipped(django_capture_on_commit_callbacks):
     first, second = SupporterFactory.create_batch(2, consent_email=True)
     appeal = mailing()
-    services.mailing_send(mailing=appeal)  # no worker yet: everyone waits
+    mailings.mailing_send(mailing=appeal)  # no worker yet: everyone waits
     from supporters.services import consent_record
     from supporters.models import Channel, ConsentMethod
     consent_record(supporter=second, channel=Channel.EMAIL, granted=False, method=ConsentMethod.UNSUBSCRIBE,
                    wording="Unsubscribed.", source_detail="test")
-    services.mailing_send_batch(mailing_id=appeal.pk)
+    mailings.mailing_send_batch(mailing_id=appeal.pk)
     assert recipients_in(mail.outbox) == [first.email]
     assert MailingRecipient.objects.get(mailing=appeal, supporter=second).status == "skipped"
 
@@ -179,21 +180,21 @@ class DiesOnThirdSend(EmailBackend):
 def test_a_worker_that_dies_mid_mailing_is_resumed_without_mailing_anyone_twice(settings):
     supporters = SupporterFactory.create_batch(6, consent_email=True)
     appeal = mailing()
-    services.mailing_send(mailing=appeal)
+    mailings.mailing_send(mailing=appeal)
     settings.EMAIL_BACKEND = "tests.cms.test_mailings.DiesOnThirdSend"
     DiesOnThirdSend.sends = 0
     with pytest.raises(WorkerKilled):
-        services.mailing_send_batch(mailing_id=appeal.pk, size=5)
+        mailings.mailing_send_batch(mailing_id=appeal.pk, size=5)
     states = dict(MailingRecipient.objects.filter(mailing=appeal).values_list("supporter_id", "status"))
     assert sorted(states.values()) == ["claimed", "claimed", "pending", "sending", "sent", "sent"]
     in_doubt = next(pk for pk, status in states.items() if status == "sending")
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Within the stale time the rows may still belong to a live worker: left alone.
-    assert services.mailing_resume(mailing=appeal) == {"returned": 0, "unknown": 0}
-    result = services.mailing_resume(mailing=appeal, stale_after=datetime.timedelta(0))
+    assert mailings.mailing_resume(mailing=appeal) == {"returned": 0, "unknown": 0}
+    result = mailings.mailing_resume(mailing=appeal, stale_after=datetime.timedelta(0))
     assert result == {"returned": 2, "unknown": 1}
-    while services.mailing_send_batch(mailing_id=appeal.pk, size=5):
+    while mailings.mailing_send_batch(mailing_id=appeal.pk, size=5):
         pass
 
     received = recipients_in(mail.outbox)
@@ -209,7 +210,7 @@ def test_a_worker_that_dies_mid_mailing_is_resumed_without_mailing_anyone_twice(
 def test_the_send_mailings_command_resumes_and_finishes(settings):
     SupporterFactory.create_batch(4, consent_email=True)
     appeal = mailing()
-    services.mailing_send(mailing=appeal)
+    mailings.mailing_send(mailing=appeal)
     settings.MAILING_STALE_MINUTES = 0
     output = []
 
@@ -230,9 +231,9 @@ def test_three_workers_at_once_send_each_supporter_one_message():
         pytest.skip("SKIP LOCKED needs PostgreSQL")
     supporters = SupporterFactory.create_batch(60, consent_email=True)
     appeal = mailing()
-    services.mailing_send(mailing=appeal)
+    mailings.mailing_send(mailing=appeal)
     def drain():
-        while services.mailing_send_batch(mailing_id=appeal.pk, size=7):
+        while mailings.mailing_send_batch(mailing_id=appeal.pk, size=7):
             pass
 
     run_at_once(drain, workers=3)
@@ -264,7 +265,7 @@ def test_through_anymail_each_message_carries_what_tracking_needs(settings, djan
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     fan = SupporterFactory(consent_email=True)
     with django_capture_on_commit_callbacks(execute=True):
-        services.mailing_send(mailing=mailing())
+        mailings.mailing_send(mailing=mailing())
     (sent,) = mail.outbox
     params = sent.anymail_test_params
     message = EmailMessage.objects.get(supporter=fan, category="mailing")
@@ -282,7 +283,7 @@ def test_two_records_of_one_person_get_one_message_and_one_unsubscribe_stops_bot
     count = selectors.mailing_audience_count(mailing=appeal)
     assert (count.in_segment, count.same_address, count.will_receive) == (3, 1, 2)
     with django_capture_on_commit_callbacks(execute=True):
-        services.mailing_send(mailing=appeal)
+        mailings.mailing_send(mailing=appeal)
     assert recipients_in(mail.outbox) == sorted(["lily@example.org", other.email])
 
     link = next(m for m in mail.outbox if m.to == ["lily@example.org"]).extra_headers["List-Unsubscribe"].strip("<>")
@@ -290,7 +291,7 @@ def test_two_records_of_one_person_get_one_message_and_one_unsubscribe_stops_bot
     first.refresh_from_db()
     second.refresh_from_db()
     assert not first.consent_email and not second.consent_email
-    assert selectors.mailing_audience_count(mailing=services.mailing_copy(mailing=appeal)).will_receive == 1
+    assert selectors.mailing_audience_count(mailing=mailings.mailing_copy(mailing=appeal)).will_receive == 1
 
 
 def test_a_claim_given_back_after_a_long_stall_is_not_sent_by_its_old_worker(settings):
@@ -298,14 +299,14 @@ def test_a_claim_given_back_after_a_long_stall_is_not_sent_by_its_old_worker(set
     others, so when it wakes it sends none of them."""
     SupporterFactory.create_batch(3, consent_email=True)
     appeal = mailing()
-    services.mailing_send(mailing=appeal)
-    slow_worker_rows = services._claim(appeal.pk, 3)
-    assert services.mailing_resume(mailing=appeal, stale_after=datetime.timedelta(0))["returned"] == 3
-    while services.mailing_send_batch(mailing_id=appeal.pk):
+    mailings.mailing_send(mailing=appeal)
+    slow_worker_rows = mailings._claim(appeal.pk, 3)
+    assert mailings.mailing_resume(mailing=appeal, stale_after=datetime.timedelta(0))["returned"] == 3
+    while mailings.mailing_send_batch(mailing_id=appeal.pk):
         pass
     assert len(mail.outbox) == 3
     for row in slow_worker_rows:  # the slow worker carries on with what it held
-        services._send_one(appeal, row, get_connection(), {})
+        mailings._send_one(appeal, row, get_connection(), {})
     assert len(mail.outbox) == 3, "nobody twice"
 
 
@@ -317,7 +318,7 @@ def test_the_real_task_queue_sends_the_mailing_in_batches(settings):
     settings.MAILING_BATCH_SIZE = 2
     supporters = SupporterFactory.create_batch(5, consent_email=True)
     appeal = mailing()
-    services.mailing_send(mailing=appeal)
+    mailings.mailing_send(mailing=appeal)
     assert not mail.outbox, "nothing is sent in the request"
     appeal.refresh_from_db()
     assert appeal.status == "sending"

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from cms import services
+from cms.services import mailings
 from cms.models import Mailing
 
 
@@ -17,13 +17,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, resume_only=False, **options):
         for mailing in Mailing.objects.filter(status=Mailing.Status.SENDING):
-            result = services.mailing_resume(mailing=mailing)
+            result = mailings.mailing_resume(mailing=mailing)
             self.stdout.write(f"{mailing.name}: {result['returned']} waiting again, "
                               f"{result['unknown']} interrupted mid-send (not sent again).")
             if resume_only:
                 continue
             total = 0
-            while claimed := services.mailing_send_batch(mailing_id=mailing.pk):
+            while claimed := mailings.mailing_send_batch(mailing_id=mailing.pk):
                 total += claimed
             mailing.refresh_from_db()
             self.stdout.write(f"{mailing.name}: {total} sent or skipped here; {mailing.get_status_display().lower()}.")

@@ -19,9 +19,8 @@ from django.utils import timezone
 from cms.models import Mailing, MailingRecipient
 from cms.selectors import mailing_audience, mailing_stalled
 from config.errors import ApplicationError
-from supporters.models import EmailMessage, Interaction, Supporter
+from supporters.models import EmailMessage, Supporter
 from supporters.services import email as email_services
-from supporters.services import timeline_add
 
 logger = logging.getLogger(__name__)
 Status = MailingRecipient.Status
@@ -120,8 +119,8 @@ def mailing_send_batch(*, mailing_id: int, size: int | None = None) -> int:
 def _send_one(mailing: Mailing, recipient: MailingRecipient, mail_connection, suppressions: dict) -> None:
     supporter = recipient.supporter
     with transaction.atomic():
-        message = EmailMessage.objects.create(supporter=supporter, to_email=supporter.email, category="mailing",
-                                              is_marketing=True, subject=mailing.subject[:255])
+        message = email_services.email_message_queue(supporter=supporter, category="mailing",
+                                                     subject=mailing.subject, marketing=True)
         # Only while this worker's claim still holds (its claim time is the token):
         # a resume may have given the row back to the others after a long stall.
         held = MailingRecipient.objects.filter(
@@ -146,9 +145,7 @@ def _send_one(mailing: Mailing, recipient: MailingRecipient, mail_connection, su
     # The message, the recipient's state and the timeline in one commit.
     with transaction.atomic():
         if status == Status.SENT:
-            message.save(update_fields=["to_email", "subject", "status", "sent_at", "error", "esp_message_id"])
-            timeline_add(supporter=supporter, kind=Interaction.Kind.EMAIL, summary=f"Mailing sent: {message.subject}",
-                         source_ref=f"email:{message.uid}", occurred_at=message.sent_at)
+            email_services.email_message_record_sent(message=message, timeline_summary=f"Mailing sent: {message.subject}")
         MailingRecipient.objects.filter(pk=recipient.pk).update(status=status, updated_at=timezone.now())
 
 
@@ -175,8 +172,7 @@ def mailing_resume(*, mailing: Mailing, stale_after: datetime.timedelta | None =
         returned = stale.filter(status=Status.CLAIMED).update(status=Status.PENDING, updated_at=timezone.now())
         interrupted = list(stale.filter(status=Status.SENDING).values_list("message_id", flat=True))
         unknown = stale.filter(status=Status.SENDING).update(status=Status.UNKNOWN, updated_at=timezone.now())
-        EmailMessage.objects.filter(pk__in=[pk for pk in interrupted if pk], status=EmailMessage.Status.QUEUED).update(
-            status=EmailMessage.Status.FAILED, error="Interrupted while sending: it may or may not have arrived.")
+        email_services.email_messages_mark_interrupted(interrupted)
         transaction.on_commit(lambda: mailing_start_workers(mailing_id=mailing.pk))
     mailing_finish_if_done(mailing_id=mailing.pk)
     return {"returned": returned, "unknown": unknown}
