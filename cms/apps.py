@@ -8,8 +8,8 @@ class CmsConfig(AppConfig):
 
     def ready(self):
         from cms.models import charity_email_footer
-        from config import spreadsheets
+        from config import exports
         from supporters.services import email
 
         email.register_footer(charity_email_footer)
-        spreadsheets.install_for_wagtail()  # every admin download escaped and complete
+        exports.install_for_wagtail()  # every admin download escaped, complete and logged

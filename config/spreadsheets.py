@@ -7,25 +7,18 @@
 - The whole file is made before the response starts (in memory, or on disk once
   it is large), so an error is a 500 that staff see, never a 200 that stops halfway.
 
-Wagtail's own listings (our admin lists, its reports, redirects, form
-submissions) make their downloads here too: see `install_for_wagtail`."""
+Downloads are made by an exporter (config.exports), which uses this module."""
 
 import contextlib
 import csv
 import datetime
 import io
-import logging
 import tempfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import FileResponse
 from django.utils import timezone
-from django.utils.functional import cached_property
-
-logger = logging.getLogger(__name__)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
@@ -109,10 +102,12 @@ def csv_bytes(rows: Iterable[Sequence]) -> bytes:
     return buffer.getvalue()
 
 
-def spreadsheet_response(*, rows: Iterable[Sequence], file_format: str, filename: str, user=None) -> FileResponse:
+def spreadsheet_file(*, rows: Iterable[Sequence], file_format: str, filename: str) -> tuple[FileResponse, int]:
     """The rows (the header first) as a CSV or XLSX download named `filename`
-    (without its extension). The file is complete before the response is made:
-    an error while making it propagates (a 500), with nothing sent."""
+    (without its extension), and how many rows it holds after the header. The
+    file is complete before the response is made: an error while making it
+    propagates (a 500), with nothing sent. Exports call this through
+    config.exports.Exporter, which checks the role and logs the download."""
     if file_format not in CONTENT_TYPES:
         raise ValueError(f"Unknown spreadsheet format: {file_format}")
     output = tempfile.SpooledTemporaryFile(max_size=_IN_MEMORY_BYTES)
@@ -122,9 +117,8 @@ def spreadsheet_response(*, rows: Iterable[Sequence], file_format: str, filename
         output.close()
         raise
     output.seek(0)
-    logger.info("%s downloaded %s.%s (%d rows)", user or "Someone", filename, file_format, count)
     return FileResponse(output, as_attachment=True, filename=f"{filename}.{file_format}",
-                        content_type=CONTENT_TYPES[file_format])
+                        content_type=CONTENT_TYPES[file_format]), count
 
 
 def lookup(item, dotted: str):
@@ -138,48 +132,3 @@ def lookup(item, dotted: str):
         if callable(value):
             value = value()
     return value
-
-
-class ExportPermissionMixin:
-    """For an admin IndexView with `list_export`: the download buttons and the
-    files are for users with `export_permission` only, and an empty relation is
-    an empty cell rather than an error."""
-
-    export_permission = ""
-
-    @cached_property
-    def show_export_buttons(self):
-        return bool(self.list_export) and self.request.user.has_perm(self.export_permission)
-
-    def get(self, request, *args, **kwargs):
-        if self.is_export and not self.show_export_buttons:
-            raise PermissionDenied
-        return super().get(request, *args, **kwargs)
-
-    def to_row_dict(self, item):
-        return {field: lookup(item, field) for field in self.list_export}
-
-
-def _wagtail_as_spreadsheet(view, queryset, spreadsheet_format):
-    """Wagtail's SpreadsheetExportMixin.as_spreadsheet, through spreadsheet_response."""
-    if spreadsheet_format not in CONTENT_TYPES:
-        raise PermissionDenied  # as Wagtail, which offers only these two
-    items = queryset.iterator(chunk_size=2000) if isinstance(queryset, QuerySet) else queryset
-
-    def rows():
-        yield [view.get_heading(queryset, field) for field in view.list_export]
-        for item in items:
-            yield [view.preprocess_field_value(field, value, view.FORMAT_CSV)
-                   for field, value in view.to_row_dict(item).items()]
-
-    return spreadsheet_response(rows=rows(), file_format=spreadsheet_format, filename=view.get_filename(),
-                                user=view.request.user)
-
-
-def install_for_wagtail() -> None:
-    """Every Wagtail listing's download (ours, and Wagtail's reports, whose cells
-    can hold text from the public, such as a fundraising page's title in Site
-    history) is made by spreadsheet_response: escaped and complete."""
-    from wagtail.admin.views.mixins import SpreadsheetExportMixin
-
-    SpreadsheetExportMixin.as_spreadsheet = _wagtail_as_spreadsheet

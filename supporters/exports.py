@@ -1,37 +1,12 @@
-"""Mailing-list exports: only supporters whose current consent covers the channel
-(written, escaped, by config.spreadsheets like every export)."""
+"""Supporters' downloads: the mailing list for a channel, only supporters whose
+current consent covers it (an exporter: see config.exports)."""
 
-from django.http import FileResponse
 from django.utils import timezone
-from import_export import fields, resources
 
-from config.spreadsheets import spreadsheet_response
+from config.exports import Column, Exporter
 from supporters.models import Channel, Supporter
 
 MAILING_CHANNELS = {Channel.EMAIL.value: "email", Channel.POST.value: "post", Channel.PHONE.value: "phone", Channel.SMS.value: "SMS"}
-
-
-class MailingListResource(resources.Resource):
-    reference = fields.Field(attribute="reference", column_name="Reference")
-    title = fields.Field(attribute="title", column_name="Title")
-    first_name = fields.Field(attribute="first_name", column_name="First name")
-    last_name = fields.Field(attribute="last_name", column_name="Last name")
-    preferred_name = fields.Field(attribute="preferred_name", column_name="Preferred name")
-    email = fields.Field(attribute="email", column_name="Email")
-    phone = fields.Field(column_name="Phone")
-    address_house = fields.Field(attribute="address_house", column_name="House name or number")
-    address_street = fields.Field(attribute="address_street", column_name="Street")
-    address_locality = fields.Field(attribute="address_locality", column_name="Address line 2")
-    address_town = fields.Field(attribute="address_town", column_name="Town")
-    address_county = fields.Field(attribute="address_county", column_name="County")
-    postcode = fields.Field(attribute="postcode", column_name="Postcode")
-    country = fields.Field(column_name="Country")
-
-    def dehydrate_phone(self, supporter):
-        return supporter.phone.as_international if supporter.phone else ""
-
-    def dehydrate_country(self, supporter):
-        return supporter.country.name
 
 
 def mailing_list_queryset(*, channel: str):
@@ -46,8 +21,37 @@ def mailing_list_queryset(*, channel: str):
     return queryset.order_by("last_name", "first_name", "pk")
 
 
-def mailing_list_response(*, channel: str, file_format: str, user=None) -> FileResponse:
-    dataset = MailingListResource().export(queryset=mailing_list_queryset(channel=channel))
-    stamp = timezone.localdate().isoformat()
-    return spreadsheet_response(rows=[dataset.headers, *dataset], filename=f"mailing-list-{channel}-{stamp}",
-                                file_format="xlsx" if file_format == "xlsx" else "csv", user=user)
+class MailingListExport(Exporter):
+    name = "mailing_list"
+    label = "Mailing list"
+    permission = "supporters.export_supporter_list"
+    columns = [
+        Column("Reference", "reference"),
+        Column("Title", "title"),
+        Column("First name", "first_name"),
+        Column("Last name", "last_name"),
+        Column("Preferred name", "preferred_name"),
+        Column("Email", "email"),
+        Column("Phone", lambda supporter: supporter.phone.as_international if supporter.phone else ""),
+        Column("House name or number", "address_house"),
+        Column("Street", "address_street"),
+        Column("Address line 2", "address_locality"),
+        Column("Town", "address_town"),
+        Column("County", "address_county"),
+        Column("Postcode", "postcode"),
+        Column("Country", lambda supporter: supporter.country.name),
+    ]
+
+    def __init__(self, *, channel: str):
+        if channel not in MAILING_CHANNELS:
+            raise ValueError(f"No mailing list for the channel {channel!r}")
+        self.channel = channel
+
+    def items(self):
+        return mailing_list_queryset(channel=self.channel)
+
+    def filename(self) -> str:
+        return f"mailing-list-{self.channel}-{timezone.localdate().isoformat()}"
+
+    def describe(self) -> str:
+        return f"the {MAILING_CHANNELS[self.channel]} mailing list"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from config.spreadsheets import csv_bytes, safe_cell, spreadsheet_response
+from config.spreadsheets import csv_bytes, safe_cell, spreadsheet_file
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@A1", "\t=1", "\r=1", "-", "=", '=HYPERLINK("x")'])
@@ -29,8 +29,9 @@ def test_numbers_stay_numbers_negative_ones_too(number):
 
 
 def test_a_negative_amount_is_a_number_cell_in_xlsx_and_text_is_never_a_formula():
-    response = spreadsheet_response(rows=[["Refund", "Name"], [Decimal("-12.50"), "=1+1"], [-500, "-2"]],
-                                    file_format="xlsx", filename="t")
+    response, count = spreadsheet_file(rows=[["Refund", "Name"], [Decimal("-12.50"), "=1+1"], [-500, "-2"]],
+                                       file_format="xlsx", filename="t")
+    assert count == 2
     sheet = openpyxl.load_workbook(io.BytesIO(response.getvalue())).active
     rows = [[(cell.value, cell.data_type) for cell in row] for row in sheet.iter_rows(min_row=2)]
     assert rows == [[(-12.5, "n"), ("'=1+1", "s")], [(-500, "n"), ("'-2", "s")]]
@@ -51,4 +52,4 @@ def test_a_failure_while_writing_is_loud_not_a_short_file():
 
     for file_format in ("csv", "xlsx"):
         with pytest.raises(AttributeError):
-            spreadsheet_response(rows=rows(), file_format=file_format, filename="donations")
+            spreadsheet_file(rows=rows(), file_format=file_format, filename="donations")

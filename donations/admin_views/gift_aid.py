@@ -6,7 +6,7 @@ permission, validates input and calls one service."""
 
 from django import forms
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -22,11 +22,10 @@ from config.admin_screens import StaffScreen
 from config.errors import ApplicationError
 from config.money import format_pence, pence_as_pounds_text
 from config.permissions import require_perm
-from config.spreadsheets import pounds, spreadsheet_response
-from donations import hmrc
+from donations import selectors
+from donations.exports import ClaimGiftsExport, ClaimScheduleExport, ClaimXmlExport
 from donations.forms import parse_staff_amount_pence
 from donations.models import Donation, GiftAidClaim, GiftAidDirectRepayment
-from donations import selectors
 from donations.services import gift_aid_claims
 
 VIEW, BUILD, SUBMIT = "donations.view_giftaidclaim", "donations.add_giftaidclaim", "donations.submit_giftaidclaim"
@@ -298,64 +297,18 @@ def claim_discard(request, pk):
     return redirect("gift_aid_claim:index")
 
 
-def _part(claim, number):
-    part = selectors.claim_part(claim, number)
-    if part is None:
-        raise Http404("No such schedule")
-    return part
-
-
-def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 def claim_schedule(request, pk, number, fmt):
-    """A schedule (1,000 rows at most) as HMRC's .ods spreadsheet or as CSV."""
-    require_perm(request, VIEW)
-    claim = get_object_or_404(GiftAidClaim, pk=pk)
-    if fmt not in ("ods", "csv"):
+    if fmt not in ClaimScheduleExport.formats:
         raise Http404("No such format")
-    part = _part(claim, number)
-    name = f"gift-aid-{claim.reference}-schedule-{number}"
-    if fmt == "ods":
-        content = hmrc.schedule_ods(part["rows"], earliest_gift_date=part["earliest_gift_date"],
-                                    adjustment_pence=part["adjustment_pence"])
-        return _download(content, f"{name}.ods", "application/vnd.oasis.opendocument.spreadsheet")
-    return _download(hmrc.schedule_csv(part["rows"]), f"{name}.csv", "text/csv; charset=utf-8")
+    return ClaimScheduleExport(claim_id=pk, number=number).response(user=request.user, file_format=fmt)
 
 
 def claim_xml(request, pk, number):
-    """The Charities Online claim (R68, GovTalk) with its IRmark."""
-    require_perm(request, VIEW)
-    claim = get_object_or_404(GiftAidClaim, pk=pk)
-    part = _part(claim, number)
-    content = hmrc.r68_xml(selectors.claim_header(claim, part), part["rows"])
-    return _download(content, f"gift-aid-{claim.reference}-r68-{number}.xml", "application/xml")
+    return ClaimXmlExport(claim_id=pk, number=number).response(user=request.user, file_format="xml")
 
 
 def claim_gifts_csv(request, pk):
-    """Every gift in the claim, with its row and declaration: the audit trail
-    HMRC may ask for (a claim may hold a million gifts: the file is written
-    whole, to disk once large, before it is sent)."""
-    require_perm(request, VIEW)
-    claim = get_object_or_404(GiftAidClaim, pk=pk)
-    header = ["Gift", "Supporter", "Date received", "Amount claimed", "Gift Aid", "Schedule", "Row", "Declaration",
-              "Still in claim"]
-
-    def rows():
-        yield header
-        gifts = (claim.gifts.order_by("row__number", "donation_id")
-                 .values_list("donation_id", "donation__supporter_id", "donation__paid_at", "amount_pence",
-                              "tax_pence", "row__number", "declaration_id", "active"))
-        for donation_id, supporter_id, paid_at, amount, tax, row, declaration_id, active in gifts.iterator(5000):
-            yield [f"D{donation_id:07d}", f"S{supporter_id:07d}", timezone.localtime(paid_at).date(),
-                   pounds(amount), pounds(tax), (row - 1) // hmrc.MAX_ROWS_PER_SCHEDULE + 1, row,
-                   f"GAD{declaration_id:06d}", "yes" if active else "no (claim rejected)"]
-
-    return spreadsheet_response(rows=rows(), file_format="csv", filename=f"gift-aid-{claim.reference}-gifts",
-                                user=request.user)
+    return ClaimGiftsExport(claim_id=pk).response(user=request.user, file_format="csv")
 
 
 class FollowUpsView(ClaimScreen, TemplateView):

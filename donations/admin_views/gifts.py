@@ -21,7 +21,7 @@ from config.errors import ApplicationError
 from config.formats import admin_datetime
 from config.money import format_pence, pence_as_pounds_text
 from config.permissions import require_perm
-from config.spreadsheets import ExportPermissionMixin
+from config.exports import ExportPermissionMixin
 from donations import selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent

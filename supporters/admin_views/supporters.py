@@ -28,9 +28,9 @@ from wagtail.admin.widgets.button import Button
 from config.admin_screens import StaffPermissionRequired, StaffScreen
 from config.errors import ApplicationError
 from config.permissions import require_perm
-from config.spreadsheets import ExportPermissionMixin
+from config.exports import ExportPermissionMixin
 from supporters import imports, selectors, services
-from supporters.exports import MAILING_CHANNELS, mailing_list_response
+from supporters.exports import MAILING_CHANNELS, MailingListExport
 from supporters.forms import (
     ConsentChangeForm,
     EraseForm,
@@ -338,10 +338,9 @@ class DuplicatesView(StaffScreen, TemplateView):
 
 
 def mailing_list_export(request, channel):
-    require_perm(request, "supporters.export_supporter_list")
     if channel not in MAILING_CHANNELS:
         raise PermissionDenied
-    return mailing_list_response(channel=channel, file_format=request.GET.get("format", "csv"), user=request.user)
+    return MailingListExport(channel=channel).response(user=request.user, file_format=request.GET.get("format", "csv"))
 
 
 # --- Gift Aid declarations ----------------------------------------------------------
