@@ -15,8 +15,8 @@ from wagtail.admin import messages
 from campaigns import services
 from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 from campaigns.selectors import days_left
+from config.admin_screens import staff_permission_required
 from config.money import format_pence
-from config.permissions import require_perm
 
 
 def _total(field):
@@ -79,9 +79,9 @@ class FundraiserPageInspectView(generic.InspectView):
 
 
 @require_POST
+@staff_permission_required("campaigns.moderate_fundraiserpage")
 def fundraiser_page_review(request, pk):
     """Approve a pending page (it goes public) or hide a page (it stops being public)."""
-    require_perm(request, "campaigns.moderate_fundraiserpage")
     page = services.fundraiser_page_review(page=get_object_or_404(FundraiserPage, pk=pk),
                                            status=request.POST.get("status"), by=request.user)
     messages.success(request, f"“{page.title}” is now {page.get_status_display().lower()}.")

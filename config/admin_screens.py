@@ -4,8 +4,11 @@ A screen names the permission it needs (`permission_required`: Django's
 PermissionRequiredMixin refuses with 403 before the view runs) and where it
 sits (`crumbs`: (URL name, label) pairs between the admin's home and the page
 itself, or `get_parent_crumbs()` when they depend on the object shown).
-Function views check with `config.permissions.require_perm`."""
+A function view (the admin's POST actions) takes the same guard as a decorator,
+`staff_permission_required`; a screen whose form needs more than viewing it
+names that in `post_permission_required`."""
 
+from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.urls import reverse
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
@@ -16,10 +19,23 @@ from config.permissions import LimitedPolicy
 
 
 class StaffPermissionRequired(PermissionRequiredMixin):
-    """Refuse (403) a member of staff without `permission_required`; never a login redirect
-    (the admin's own URLs already send anonymous visitors to log in)."""
+    """Refuse (403) a member of staff without `permission_required` (and, to
+    post its form, `post_permission_required`); never a login redirect (the
+    admin's own URLs already send anonymous visitors to log in)."""
 
     raise_exception = True
+    post_permission_required = ""
+
+    def get_permission_required(self):
+        required = list(super().get_permission_required())
+        if self.request.method == "POST" and self.post_permission_required:
+            required.append(self.post_permission_required)
+        return required
+
+
+def staff_permission_required(permission: str):
+    """StaffPermissionRequired for a function view: 403 without `permission`."""
+    return permission_required(permission, raise_exception=True)
 
 
 class StaffScreen(StaffPermissionRequired, WagtailAdminTemplateMixin):
@@ -31,6 +47,20 @@ class StaffScreen(StaffPermissionRequired, WagtailAdminTemplateMixin):
 
     def get_breadcrumbs_items(self):
         return self.breadcrumbs_items + self.get_parent_crumbs() + [{"url": "", "label": self.crumb_label or self.get_page_title()}]
+
+
+class SubtitleCrumb:
+    """For Wagtail's generic views: the page's own crumb is its subtitle (a
+    supporter's name, an address), not the model's name; `hidden_crumb_urls`
+    leaves out crumbs the page shows as actions instead."""
+
+    def hidden_crumb_urls(self) -> set[str]:
+        return set()
+
+    def get_breadcrumbs_items(self):
+        hidden = self.hidden_crumb_urls()
+        items = [item for item in super().get_breadcrumbs_items()[:-1] if item.get("url") not in hidden]
+        return [*items, {"url": "", "label": self.get_page_subtitle()}]
 
 
 class ReadOnlyViewSet(ModelViewSet):

@@ -24,10 +24,3 @@ class LimitedPolicy(ModelPermissionPolicy):
     def user_has_any_permission_for_instance(self, user, actions, instance):
         return self.user_has_any_permission(user, actions)
 
-
-def require_perm(request, permission: str) -> None:
-    """For admin views that act on a permission rather than a model's policy."""
-    from django.core.exceptions import PermissionDenied
-
-    if not request.user.has_perm(permission):
-        raise PermissionDenied

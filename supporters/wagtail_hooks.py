@@ -9,22 +9,21 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from config.admin_screens import SubtitleCrumb
 from supporters.admin_views import supporters as views
 from supporters.models import EmailTemplate, Supporter
 
 
-class SupporterRecordView(views.SupporterInspectView):
+class SupporterRecordView(SubtitleCrumb, views.SupporterInspectView):
     """The record, with buttons from the apps above (which `supporters` may not
     import): each function registered under the hook "register_supporter_record_buttons"
     takes supporter= and user= and returns Buttons (label and url), shown in the
     record's row of actions rather than the header, where a phone needs the room for the name."""
 
-    def get_breadcrumbs_items(self):
+    def hidden_crumb_urls(self):
         # The header shows the supporter's name alone (on a phone "Supporter record" took its room),
         # and no link to the edit form before it: "Edit details" is in the row of actions.
-        edit_url = self.get_edit_url()
-        items = [item for item in super().get_breadcrumbs_items()[:-1] if not edit_url or item["url"] != edit_url]
-        return [*items, {"url": "", "label": self.get_page_subtitle()}]
+        return {self.get_edit_url()}
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

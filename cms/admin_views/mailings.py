@@ -17,10 +17,9 @@ from wagtail.admin.views import generic
 from cms import selectors
 from cms.services import mailings
 from cms.models import Mailing, MailingRecipient
-from config.admin_screens import StaffScreen
+from config.admin_screens import StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.formats import admin_datetime
-from config.permissions import require_perm
 from supporters.email_wording import fill
 
 VIEW, CHANGE, SEND = "cms.view_mailing", "cms.change_mailing", "cms.send_mailing"
@@ -188,8 +187,8 @@ class MailingSendView(StaffScreen, TemplateView):
 
 
 @require_POST
+@staff_permission_required(CHANGE)
 def mailing_test(request, pk):
-    require_perm(request, CHANGE)
     mailing = get_object_or_404(Mailing, pk=pk)
     try:
         address = mailings.mailing_send_test(mailing=mailing, user=request.user)
@@ -203,8 +202,8 @@ def mailing_test(request, pk):
 
 
 @require_POST
+@staff_permission_required(SEND)
 def mailing_resume(request, pk):
-    require_perm(request, SEND)
     mailing = get_object_or_404(Mailing, pk=pk)
     result = mailings.mailing_resume(mailing=mailing)
     messages.success(request, f"Sending resumed at {timezone.localtime():%H:%M}. "
@@ -214,8 +213,8 @@ def mailing_resume(request, pk):
 
 
 @require_POST
+@staff_permission_required("cms.add_mailing")
 def mailing_copy(request, pk):
-    require_perm(request, "cms.add_mailing")
     copy = mailings.mailing_copy(mailing=get_object_or_404(Mailing, pk=pk), by=request.user)
     request.session[COPIED_SESSION_KEY] = copy.pk
     messages.success(request, "A new draft with the same wording and segment. Change what you need, then send.")

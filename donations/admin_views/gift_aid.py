@@ -18,10 +18,9 @@ from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import HeaderButton
 
-from config.admin_screens import StaffScreen
+from config.admin_screens import StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.money import format_pence, pence_as_pounds_text
-from config.permissions import require_perm
 from donations import selectors
 from donations.exports import ClaimGiftsExport, ClaimScheduleExport, ClaimXmlExport
 from donations.forms import parse_staff_amount_pence
@@ -285,8 +284,8 @@ class OwedToHmrcView(ClaimScreen, FormView):
 
 
 @require_POST
+@staff_permission_required(BUILD)
 def claim_discard(request, pk):
-    require_perm(request, BUILD)
     claim = get_object_or_404(GiftAidClaim, pk=pk)
     try:
         gift_aid_claims.gift_aid_claim_discard(claim=claim)

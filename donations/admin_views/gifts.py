@@ -16,11 +16,10 @@ from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 
-from config.admin_screens import StaffPermissionRequired, StaffScreen
+from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.formats import admin_datetime
 from config.money import format_pence, pence_as_pounds_text
-from config.permissions import require_perm
 from config.exports import ExportPermissionMixin
 from donations import selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
@@ -215,9 +214,9 @@ class StripeEventInspectView(generic.InspectView):
 
 
 @require_POST
+@staff_permission_required("donations.retry_stripeevent")
 def stripe_event_retry(request, pk):
     """Apply a failed event again (after the cause is fixed)."""
-    require_perm(request, "donations.retry_stripeevent")
     stored = get_object_or_404(StripeEvent, pk=pk)
     try:
         stored = webhooks.stripe_event_process(stored_event_id=stored.pk)

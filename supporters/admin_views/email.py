@@ -17,7 +17,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
 
-from config.admin_screens import ReadOnlyViewSet
+from config.admin_screens import ReadOnlyViewSet, SubtitleCrumb
 from config.formats import admin_datetime
 from config.permissions import LimitedPolicy
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate
@@ -215,16 +215,13 @@ class EmailSuppressionIndexView(SuppressionNames, generic.IndexView):
         ]
 
 
-class EmailSuppressionCreateView(SuppressionNames, generic.CreateView):
+class EmailSuppressionCreateView(SubtitleCrumb, SuppressionNames, generic.CreateView):
     page_subtitle = "Suppress an address"
     submit_button_label = "Suppress this address"
     submit_button_active_label = "Suppressing…"
 
     def get_header_title(self):
         return self.page_subtitle
-
-    def get_breadcrumbs_items(self):
-        return super().get_breadcrumbs_items()[:-1] + [{"url": "", "label": self.get_page_subtitle()}]
 
     def get_success_message(self, instance):
         return f"{instance.email} is suppressed: no email goes to it now."

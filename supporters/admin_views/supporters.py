@@ -6,9 +6,8 @@ import json
 import django_filters
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -25,9 +24,8 @@ from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import Button
 
-from config.admin_screens import StaffPermissionRequired, StaffScreen
+from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_permission_required
 from config.errors import ApplicationError
-from config.permissions import require_perm
 from config.exports import ExportPermissionMixin
 from supporters import imports, selectors, services
 from supporters.exports import MAILING_CHANNELS, MailingListExport
@@ -339,7 +337,7 @@ class DuplicatesView(StaffScreen, TemplateView):
 
 def mailing_list_export(request, channel):
     if channel not in MAILING_CHANNELS:
-        raise PermissionDenied
+        raise Http404("No mailing list for that channel")
     return MailingListExport(channel=channel).response(user=request.user, file_format=request.GET.get("format", "csv"))
 
 
@@ -503,9 +501,9 @@ class GiftAidCompleteView(GiftAidDeclarationActionView):
 
 
 @require_POST
+@staff_permission_required("supporters.add_giftaiddeclaration")
 def gift_aid_send_confirmation(request, pk, declaration_pk):
     """Email the written record of an oral declaration recorded earlier."""
-    require_perm(request, "supporters.add_giftaiddeclaration")
     declaration = get_object_or_404(GiftAidDeclaration.objects.select_related("supporter"), pk=declaration_pk,
                                     supporter_id=pk)
     try:
@@ -524,6 +522,7 @@ class GiftAidLetterView(StaffPermissionRequired, TemplateView):
 
     template_name = "supporters/admin/gift_aid_letter.html"
     permission_required = "supporters.view_giftaiddeclaration"
+    post_permission_required = "supporters.add_giftaiddeclaration"  # recording that the letter was posted
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
@@ -552,7 +551,6 @@ class GiftAidLetterView(StaffPermissionRequired, TemplateView):
         return context
 
     def post(self, request, *args, **kwargs):
-        require_perm(request, "supporters.add_giftaiddeclaration")
         form = GiftAidConfirmationPostedForm(request.POST)
         if form.is_valid():
             try:
