@@ -1,14 +1,16 @@
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
 from wagtail.fields import RichTextField, StreamField
-from wagtail.models import Page
+from wagtail.models import Page, Site
 from wagtail.search import index
 
+from campaigns.selectors import campaign_totals, fundraiser_leaderboard
 from cms.blocks import StoryBlock
 from donations.form_context import donate_context
 
@@ -42,9 +44,6 @@ class CharitySettings(BaseSiteSetting):
 def charity_email_footer() -> list[str]:
     """The charity's registration and address, at the foot of every email
     (cached for a minute: a mailing renders it once per message)."""
-    from django.core.cache import cache
-    from wagtail.models import Site
-
     lines = cache.get("charity-email-footer")
     if lines is None:
         site = Site.objects.filter(is_default_site=True).first()
@@ -83,8 +82,6 @@ class HomePage(SocialImageMixin, Page):
     max_count = 1
 
     def get_context(self, request, *args, **kwargs):
-        from campaigns.selectors import campaign_totals
-
         context = super().get_context(request, *args, **kwargs)
         campaigns = CampaignPage.objects.live().public().child_of(self).select_related("campaign", "hero_image")
         context["campaigns"] = [(page, campaign_totals(campaign=page.campaign)) for page in campaigns[:3]]
@@ -138,13 +135,9 @@ class CampaignPage(SocialImageMixin, Page):
         return amounts[:4]
 
     def get_context(self, request, *args, **kwargs):
-        from campaigns.selectors import campaign_totals
-
         context = super().get_context(request, *args, **kwargs)
         context["totals"] = campaign_totals(campaign=self.campaign)
         if self.campaign.kind == self.campaign.Kind.PEER_TO_PEER:
-            from campaigns.selectors import fundraiser_leaderboard
-
             context["leaderboard"] = fundraiser_leaderboard(campaign=self.campaign)
         context.update(donate_context(request, campaign=self.campaign, presets=self.preset_pence()))
         return context

@@ -1,3 +1,4 @@
+from django import forms
 from django.db.models import Exists, OuterRef
 from django.urls import path
 from taggit.models import Tag
@@ -39,8 +40,6 @@ class MailingViewSet(ModelViewSet):
     ]
 
     def get_form_class(self, for_update=False):
-        from django import forms
-
         form_class = super().get_form_class(for_update)
         form_class.base_fields["tags"].widget = forms.CheckboxSelectMultiple()
         form_class.base_fields["campaign"].empty_label = "Any (no condition)"

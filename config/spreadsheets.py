@@ -19,6 +19,8 @@ from decimal import Decimal
 
 from django.http import FileResponse
 from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
@@ -68,9 +70,6 @@ def write_csv(rows: Iterable[Sequence], output) -> int:
 
 def write_xlsx(rows: Iterable[Sequence], output, *, title: str = "Sheet1") -> int:
     """Write rows (the header first) as one XLSX sheet to a binary file; returns the rows after the header."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
     count = -1

@@ -1,6 +1,7 @@
 """Views behind the money screens of the admin. Each checks its permission,
 validates input and calls one service."""
 
+import json
 import re
 
 from django import forms
@@ -15,17 +16,21 @@ from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
+from wagtail.admin.widgets.button import Button
 
+from campaigns.models import Campaign
+from campaigns.selectors import appeal_for_code
 from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_permission_required
 from config.errors import ApplicationError
+from config.exports import ExportPermissionMixin
 from config.formats import admin_datetime
 from config.money import format_pence, pence_as_pounds_text
-from config.exports import ExportPermissionMixin
 from donations import selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
 from donations.models import Donation, GiftKind, RecurringGift, StripeEvent
 from donations.services import gift_aid_rules, monthly, statements
 from supporters.models import Supporter
+from supporters.selectors import supporter_search
 
 
 def _money(field):
@@ -43,8 +48,6 @@ class DonationIndexView(ExportPermissionMixin, generic.IndexView):
     def header_more_buttons(self):
         buttons = super().header_more_buttons.copy()
         if self.request.user.has_perm("donations.add_offline_donation"):
-            from wagtail.admin.widgets.button import Button
-
             buttons.append(Button("Record an offline gift", url=reverse("donation:offline"), icon_name="plus",
                                   priority=10))
         return buttons
@@ -62,7 +65,6 @@ class DonationIndexView(ExportPermissionMixin, generic.IndexView):
         if query.startswith(("pi_", "ch_", "txn_")):
             return queryset.filter(Q(stripe_payment_intent_id=query) | Q(stripe_charge_id=query)
                                    | Q(stripe_balance_transaction_id=query))
-        from supporters.selectors import supporter_search
 
         return queryset.filter(supporter__in=supporter_search(query=query).values("pk"))
 
@@ -205,7 +207,6 @@ class StripeEventInspectView(generic.InspectView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        import json
 
         context["payload"] = json.dumps(self.object.payload, indent=2, sort_keys=True)
         context["can_retry"] = (self.request.user.has_perm("donations.retry_stripeevent")
@@ -255,14 +256,10 @@ class OfflineGiftForm(forms.Form):
     note = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
-        from campaigns.models import Campaign
-
         super().__init__(*args, **kwargs)
         self.fields["campaign"].queryset = Campaign.objects.all()
 
     def clean_supporter(self):
-        from supporters.models import Supporter
-
         if not self.cleaned_data["supporter"].strip():
             return None  # a collection: the service checks that it is one
         match = re.fullmatch(r"[Ss]?0*(\d+)", self.cleaned_data["supporter"].strip())
@@ -282,8 +279,6 @@ class OfflineGiftForm(forms.Form):
         return parse_amount_pence(text) if text.strip("0.") else 0
 
     def clean_appeal_code(self):
-        from campaigns.selectors import appeal_for_code
-
         code = self.cleaned_data["appeal_code"].strip()
         if not code:
             return None

@@ -25,6 +25,7 @@ from donations.models import Donation
 from donations.services.totals import _move_totals, _worth
 from supporters import services as supporter_services
 from supporters.models import Channel, ConsentMethod, Interaction, Supporter
+from supporters.services import email as email_services
 
 logger = logging.getLogger(__name__)
 
@@ -390,8 +391,6 @@ def _enqueue_receipt(donation_id: int) -> None:
 def donation_send_receipt(*, donation_id: int) -> None:
     """Email the donor their receipt (transactional: no marketing consent needed),
     in the wording staff keep in the admin; recorded on their timeline."""
-    from supporters.services import email as email_services
-
     donation = Donation.objects.select_related("supporter", "campaign").get(pk=donation_id)
     amount = donation.amount_display
     if donation.fee_cover_pence:

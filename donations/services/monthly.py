@@ -31,6 +31,7 @@ from donations.services.gifts import (
 )
 from supporters import services as supporter_services
 from supporters.models import EmailMessage, Interaction
+from supporters.services import email as email_services
 
 logger = logging.getLogger(__name__)
 
@@ -422,8 +423,6 @@ def monthly_charge_send_failure_notice(*, charge_id: int, attempt: int) -> Email
     a rerun sends nothing more. Nothing for a cancelled gift, nor for an attempt
     the charge has moved on from (a later attempt, a success). Returns the
     message recorded (sent, or skipped for a suppressed address), or None."""
-    from supporters.services import email as email_services
-
     charge = MonthlyCharge.objects.select_related("recurring_gift__supporter").get(pk=charge_id)
     recurring, supporter = charge.recurring_gift, charge.recurring_gift.supporter
     if (recurring.status == RecurringGift.Status.CANCELLED or charge.attempts != attempt
@@ -557,8 +556,6 @@ def recurring_gift_card_changed(*, payment_method_id: str, detached: bool, metho
 
 def recurring_gift_send_welcome(*, recurring_gift_id: int) -> None:
     """Welcome a new monthly giver, with the signed link to manage their gift."""
-    from supporters.services import email as email_services
-
     recurring = RecurringGift.objects.select_related("supporter").get(pk=recurring_gift_id)
     day = f"{recurring.day_of_month}{recurring.day_suffix}"
     details = [("Monthly gift", recurring.amount_display), ("Taken on", f"the {day} of each month")]

@@ -24,6 +24,7 @@ from donations.services import gift_aid_rules
 from donations.tax_years import TaxYear
 from supporters.email_wording import gift_aid_sentence
 from supporters.models import EmailMessage, Supporter
+from supporters.services import email as email_services
 
 EMAIL_KEY = STATEMENT_EMAIL_KEY
 LINK_SALT = "donations.annual-statement"
@@ -217,7 +218,6 @@ def annual_statement_send(*, supporter: Supporter, tax_year: TaxYear | int,
     statement = annual_statement(supporter=supporter, tax_year=tax_year, today=today)
     if not statement.lines:
         return None
-    from supporters.services import email as email_services
 
     url = email_services.site_url() + statement_url(supporter=supporter, tax_year=tax_year)
     shown = statement.lines[:EMAIL_MAX_LINES]

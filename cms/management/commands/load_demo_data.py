@@ -22,11 +22,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, FundraiserPage
+from cms.demo_images import demo_image
+from cms.models import CampaignPage, HomePage, Mailing, StandardPage, StoryIndexPage, StoryPage
 from config.errors import ApplicationError
 from donations.models import Donation, GiftAidClaim, GiftKind, RecurringGift
+from donations.services import (
+    campaign_totals_rebuild,
+    donation_record_offline,
+    donations_import,
+    gift_aid_claims,
+    gift_aid_rules,
+)
 from donations.services.monthly import recurring_gifts_import
-from donations.services import campaign_totals_rebuild, donations_import
 from supporters.models import (
     AcquisitionSource,
     Channel,
@@ -209,9 +217,6 @@ class Command(BaseCommand):
         )
 
     def create_pages(self):
-        from cms.demo_images import demo_image
-        from cms.models import CampaignPage, HomePage, StandardPage, StoryIndexPage, StoryPage
-
         home = HomePage.objects.first()
         if home is None:
             return
@@ -335,8 +340,6 @@ class Command(BaseCommand):
 
     def create_fundraisers(self, rng):
         """A few approved fundraising pages under the marathon, with sponsorship gifts."""
-        from campaigns.models import FundraiserPage
-
         marathon = Campaign.objects.filter(code="london-marathon-2027").first()
         if marathon is None or FundraiserPage.objects.filter(campaign=marathon).exists():
             return
@@ -428,8 +431,6 @@ class Command(BaseCommand):
     def create_collections(self, rng):
         """Street and event bucket collections of the last year, recorded as small
         donations (GASDS) through the offline-gift service, as finance records them."""
-        from donations.services import donation_record_offline
-
         christmas = Campaign.objects.filter(code="home-for-christmas-2026").first()
         today = timezone.localdate()
         for days_ago, where in ((320, "Street collection, York"), (250, "Bucket collection, Leeds summer fair"),
@@ -443,8 +444,6 @@ class Command(BaseCommand):
     def create_past_gift_aid_claim(self):
         """Last accounting year's Gift Aid, already claimed and repaid, so that
         finance starts from where a real charity would: the months since."""
-        from donations.services import gift_aid_claims, gift_aid_rules
-
         year_end = gift_aid_rules.accounting_period_end(timezone.localdate())
         last_year_end = year_end.replace(year=year_end.year - 1)
         if GiftAidClaim.objects.exists() or not Donation.objects.filter(paid_at__date__lte=last_year_end).exists():
@@ -488,8 +487,6 @@ class Command(BaseCommand):
     def create_draft_mailing(self):
         """An appeal ready to send (Mailings in the admin): to everyone who gave
         before this year's appeal began, to bring them back."""
-        from cms.models import Mailing
-
         if Mailing.objects.exists():
             return
         appeal = Campaign.objects.get(code="home-for-christmas-2026")
