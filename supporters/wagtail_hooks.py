@@ -11,6 +11,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from config.admin_screens import SubtitleCrumb
 from supporters.admin_views import supporters as views
+from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
 from supporters.models import EmailTemplate, Supporter
 
 
@@ -126,8 +127,6 @@ def register_supporter_viewsets():
 
 @hooks.register("register_admin_viewset")
 def register_email_viewsets():
-    from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
-
     return EmailGroup()
 
 

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from wagtail.log_actions import log
+from wagtail.models import ModelLogEntry
 
 from config.errors import ApplicationError
 from config.formats import long_date
@@ -297,7 +298,6 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
         erase(supporter)
 
     # The audit trail names the person in its labels and merge snapshots: scrub them too.
-    from wagtail.models import ModelLogEntry
 
     ModelLogEntry.objects.for_instance(supporter).update(label=str(supporter), data={})
     ErasureRecord.objects.create(supporter=supporter, erased_by=by, reason=reason.strip()[:255])

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
+from wagtail.models import ModelLogEntry
 
 from config.errors import ApplicationError
 from supporters.email_wording import DEFAULTS, SAMPLE_VALUES, allowed_placeholders, fill
@@ -380,8 +381,6 @@ def email_history_erase(*, supporter: Supporter, address: str) -> None:
     and any error; the provider's events on them, or on the address, lose it too.
     A suppression of the address is deleted with its log entries, unless another
     live record holds the address (the suppression is theirs as well)."""
-    from wagtail.models import ModelLogEntry
-
     address = (address or "").strip().lower()
     labels = dict(EmailTemplate.Key.choices)
     messages = EmailMessage.objects.filter(supporter=supporter)
