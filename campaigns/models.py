@@ -95,7 +95,7 @@ class TotalShard(models.Model):
         constraints = [models.UniqueConstraint(fields=["key", "shard"], name="one_total_row_per_shard")]
 
     @staticmethod
-    def key_for(kind: str, pk: int) -> str:
+    def key_for(kind: str, pk: int | str) -> str:
         """The totals' key of a campaign, an appeal or a fundraising page ("campaign", "appeal", "fundraiser")."""
         return f"{kind}:{pk}"
 

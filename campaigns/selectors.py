@@ -2,7 +2,8 @@
 
 import datetime
 
-from django.db.models import Sum
+from django.db.models import CharField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
@@ -13,6 +14,14 @@ def _totals(key: str) -> dict:
         raised_pence=Sum("raised_pence"), gift_aid_pence=Sum("gift_aid_pence"), gifts=Sum("gifts"),
         donors=Sum("donors"))
     return {name: value or 0 for name, value in sums.items()}
+
+
+def campaign_total_subquery(figure: str):
+    """A campaign's total of one figure (raised_pence, gift_aid_pence, gifts,
+    donors), summed over its shards, as a subquery to annotate a list of campaigns with."""
+    key = Concat(Value(TotalShard.key_for("campaign", "")), Cast(OuterRef("pk"), CharField()))
+    shards = TotalShard.objects.filter(key=key)
+    return Coalesce(Subquery(shards.values("key").annotate(total=Sum(figure)).values("total")[:1]), 0)
 
 
 def campaign_totals(*, campaign: Campaign) -> dict:

@@ -1,48 +1,13 @@
-from django.db.models import CharField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat
-from django.utils.functional import cached_property
+"""The campaigns' admin: campaigns, appeals and fundraising pages (their
+screens are in campaigns/admin_views/)."""
+
+from django.urls import path
 from wagtail import hooks
-from wagtail.admin.ui.tables import Column
-from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
-from django.views.decorators.http import require_POST
-from wagtail.admin import messages
-
-from campaigns import services
-from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
-from campaigns.selectors import days_left
-from config.admin_screens import staff_permission_required
-from config.money import format_pence
-
-
-def _total(field):
-    """A campaign's total of one figure, summed over its shards, as a subquery."""
-    shards = TotalShard.objects.filter(key=Concat(Value("campaign:"), Cast(OuterRef("pk"), CharField())))
-    return Coalesce(Subquery(shards.values("key").annotate(total=Sum(field)).values("total")[:1]), 0)
-
-
-class CampaignIndexView(generic.IndexView):
-    def get_base_queryset(self):
-        return super().get_base_queryset().annotate(
-            raised=_total("raised_pence"), gift_aid=_total("gift_aid_pence"), donor_count=_total("donors"))
-
-    @cached_property
-    def columns(self):
-        columns = super().columns[:1]
-        return columns + [
-            Column("code", label="Code"),
-            Column("kind", label="Type", accessor="get_kind_display"),
-            Column("status", label="Status", accessor="get_status_display"),
-            Column("target", label="Target", accessor=lambda c: format_pence(c.target_pence), sort_key="target_pence"),
-            Column("raised", label="Raised", accessor=lambda c: format_pence(c.raised), sort_key="raised"),
-            Column("gift_aid", label="Gift Aid expected", accessor=lambda c: format_pence(c.gift_aid)),
-            Column("donors", label="Donors", accessor="donor_count", sort_key="donor_count"),
-            Column("days_left", label="Days left", accessor=lambda c: "—" if c.ends_on is None else days_left(c)),
-        ]
+from campaigns.admin_views.campaigns import CampaignIndexView, FundraiserPageInspectView, fundraiser_page_review
+from campaigns.models import Appeal, Campaign, FundraiserPage
 
 
 class CampaignViewSet(ModelViewSet):
@@ -66,26 +31,6 @@ class AppealViewSet(ModelViewSet):
     list_filter = ["campaign", "channel"]
     search_fields = ["code", "name"]
     form_fields = ["campaign", "code", "name", "channel"]
-
-
-class FundraiserPageInspectView(generic.InspectView):
-    template_name = "campaigns/admin/fundraiser_page_inspect.html"
-    page_title = "Fundraising page"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["can_moderate"] = self.request.user.has_perm("campaigns.moderate_fundraiserpage")
-        return context
-
-
-@require_POST
-@staff_permission_required("campaigns.moderate_fundraiserpage")
-def fundraiser_page_review(request, pk):
-    """Approve a pending page (it goes public) or hide a page (it stops being public)."""
-    page = services.fundraiser_page_review(page=get_object_or_404(FundraiserPage, pk=pk),
-                                           status=request.POST.get("status"), by=request.user)
-    messages.success(request, f"“{page.title}” is now {page.get_status_display().lower()}.")
-    return redirect("fundraiser_page:inspect", pk)
 
 
 class FundraiserPageViewSet(ModelViewSet):
