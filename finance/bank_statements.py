@@ -162,8 +162,9 @@ LAYOUTS = (
             date="date", description=("counter party", "reference"), amount="amount (gbp)",
             balance="balance (gbp)", opening_balance_row=("counter party", "opening balance")),
 )
-# HSBC UK's download has no header at all: date, description, signed amount. Santander's "text file"
-# download is no CSV but "Date:", "Description:", "Amount:", "Balance:" lines under "From: … to …".
+# HSBC UK's download has no header at all: date, description, signed amount (as importers report it; any
+# three-column file starting with a date is taken for it). Santander's "text file" download is no CSV but
+# "Date:", "Description:", "Amount:", "Balance:" lines under "From: … to …".
 _HSBC = "HSBC UK (no header row)"
 _SANTANDER = "Santander"
 _KNOWN_BANKS = ("Lloyds Bank (and Halifax, Bank of Scotland), Barclays, HSBC UK, NatWest, Santander, CAF Bank, "
