@@ -112,6 +112,8 @@ class Donation(models.Model):
     stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     stripe_charge_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     stripe_balance_transaction_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # A charge has one dispute at most; its balance transactions name the dispute, not the charge.
+    stripe_dispute_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     stripe_payment_method_id = models.CharField(max_length=255, blank=True)
     # The donation form's one-time token: pressing Pay twice finds this row again.

@@ -9,6 +9,7 @@ derived from our own row, so a retry can never make a second payment."""
 
 import functools
 import json
+from collections.abc import Iterator
 
 import stripe
 from django.conf import settings
@@ -150,3 +151,39 @@ def refunds_for_charge(charge_id: str) -> list[dict]:
         if not page.get("has_more") or not page["data"]:
             return refunds
         after = page["data"][-1]["id"]
+
+
+# --- payouts (for finance) -------------------------------------------------------------
+
+_PAGE = 100  # Stripe's largest page
+
+
+def payouts_since(created_gte: int) -> Iterator[dict]:
+    """Every payout created at or after the Unix time, newest first, page by page."""
+    params = {"limit": _PAGE, "created": {"gte": created_gte}}
+    while True:
+        page = client().v1.payouts.list(params=params).to_dict()
+        yield from page["data"]
+        if not page.get("has_more") or not page["data"]:
+            return
+        params["starting_after"] = page["data"][-1]["id"]
+
+
+def payout_retrieve(payout_id: str) -> dict:
+    return client().v1.payouts.retrieve(payout_id).to_dict()
+
+
+def balance_transactions_for_payout(payout_id: str) -> Iterator[dict]:
+    """The balance transactions an automatic payout paid out (Stripe lists them
+    by `payout`), page by page."""
+    params = {"limit": _PAGE, "payout": payout_id}
+    while True:
+        page = client().v1.balance_transactions.list(params=params).to_dict()
+        yield from page["data"]
+        if not page.get("has_more") or not page["data"]:
+            return
+        params["starting_after"] = page["data"][-1]["id"]
+
+
+def dispute_retrieve(dispute_id: str) -> dict:
+    return client().v1.disputes.retrieve(dispute_id).to_dict()

@@ -35,10 +35,16 @@ class StatementError(ApplicationError):
     `line` is the line as a spreadsheet numbers it (the header counts), and
     `column` the column's header (or its letter when the file has no header)."""
 
-    def __init__(self, message: str, *, line: int | None = None, column: str | None = None):
+    def __init__(self, message: str, *, line: int | None = None, column: str | None = None,
+                 unknown_layout: bool = False):
         super().__init__(message)
         self.line = line
         self.column = column
+        self.unknown_layout = unknown_layout  # Finance's column map may read it
+
+
+def is_unknown_layout(error: StatementError) -> bool:
+    return error.unknown_layout
 
 
 Column = str | int
@@ -310,7 +316,7 @@ def _recognise(records: list[_Record]) -> _Plan:
         f"We don't recognise this bank's export. Line {seen.line} reads: {shown}. We recognise exports from "
         f"{_KNOWN_BANKS}. Finance can map this file's columns (date, description, and paid in and out or one "
         f"amount) once for this bank account, and its statements will be read with that map.",
-        line=seen.line)
+        line=seen.line, unknown_layout=True)
 
 
 def _plan_for_layout(layout: _Layout, records: list[_Record], index: int, names: list[str]) -> _Plan:

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "supporters",
     "campaigns",
     "donations",
+    "finance",
     "cms",
     # Wagtail
     "wagtail.contrib.forms",

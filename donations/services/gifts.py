@@ -337,6 +337,24 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
     return donation
 
 
+def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> int:
+    """Stripe's fee and net on each gift, from its charge's balance transaction
+    (donation id, balance transaction id, fee, net), as finance's payout lines
+    carry them. Only gifts whose figures differ are written; returns how many."""
+    wanted = {donation_id: (transaction_id, fee, net) for donation_id, transaction_id, fee, net in fees}
+    changed = []
+    for start in range(0, len(fees), 5000):
+        ids = [donation_id for donation_id, *_ in fees[start:start + 5000]]
+        for donation in Donation.objects.filter(pk__in=ids).only("pk", "stripe_balance_transaction_id", "fee_pence",
+                                                                 "net_pence"):
+            transaction_id, fee, net = wanted[donation.pk]
+            if (donation.stripe_balance_transaction_id, donation.fee_pence, donation.net_pence) != (transaction_id, fee, net):
+                donation.stripe_balance_transaction_id, donation.fee_pence, donation.net_pence = transaction_id, fee, net
+                changed.append(donation)
+    Donation.objects.bulk_update(changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"], batch_size=2000)
+    return len(changed)
+
+
 _TRACKED = ("status", "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "fee_pence",
             "net_pence", "paid_at", "failure_reason", "receipt_sent_at")
 

@@ -63,7 +63,7 @@ _DISPUTE_RANK = {"": 0, "warning_needs_response": 1, "needs_response": 1, "warni
 
 @transaction.atomic
 def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dispute_status: str,
-                           amount_pence: int, closed: bool) -> Donation | None:
+                           amount_pence: int, closed: bool, dispute_id: str | None = None) -> Donation | None:
     """A card dispute opened or closed. While open the gift is 'disputed'; won,
     it returns to what its refunds make it; lost, the disputed sum is gone."""
     donation = _donation_for_charge(charge_id=charge_id, payment_intent_id=payment_intent_id)
@@ -73,6 +73,8 @@ def donation_apply_dispute(*, charge_id: str, payment_intent_id: str | None, dis
         return donation  # an older event than one already applied
     before = _worth(donation)
     donation.dispute_status = dispute_status
+    if dispute_id:
+        donation.stripe_dispute_id = dispute_id  # finance matches the dispute's balance transactions by it
     if dispute_status == "lost":
         # Stripe disputes only what was not refunded, so a lost dispute takes the
         # disputed sum on top of the refunds; worked out from the refund records,
