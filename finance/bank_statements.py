@@ -217,16 +217,26 @@ class _Row:
     record: _Record
 
 
-def read_bank_statement(data: bytes, *, columns: ColumnMap | None = None) -> BankStatement:
+def layout_names() -> list[str]:
+    return [layout.name for layout in LAYOUTS] + [_HSBC, _SANTANDER]
+
+
+def read_bank_statement(data: bytes, *, columns: ColumnMap | None = None, layout: str | None = None) -> BankStatement:
     """Every line of one account's statement export, oldest first, or a
     StatementError (line and column named) and nothing. `columns` reads a bank
-    whose layout isn't recognised. Refuses a file over 5 MB before reading it."""
+    whose layout isn't recognised; `layout` (one of layout_names()) insists on
+    one bank's layout. Refuses a file over 5 MB before reading it."""
+    if layout is not None and layout not in layout_names():
+        raise StatementError(f"No layout is called “{layout}”. Layouts: {', '.join(layout_names())}.")
     text = _decode(data)
-    if columns is None and _is_santander_text(text):
+    if columns is None and _is_santander_text(text) and layout in (None, _SANTANDER):
         plan, records = _santander(text)
     else:
         records = _csv_records(text)
         plan = _plan_from_map(columns, records) if columns else _recognise(records)
+        if layout is not None and plan.layout != layout:
+            raise StatementError(f"This file is in {plan.layout}'s layout, not {layout}'s. Leave the layout out "
+                                 "to have it recognised.")
     rows, stated_opening, sort_code, account_number = _read_rows(plan, records)
     newest_first = _newest_first(plan, rows)
     in_order = rows[::-1] if newest_first else rows

@@ -91,14 +91,25 @@ def payouts_not_adding_up(payouts=None) -> list[tuple[Payout, int]]:
 
 # --- the bank ----------------------------------------------------------------------
 
+def unmatched_credits_by_amount() -> dict[int, list[BankLine]]:
+    """Every unmatched bank credit, by its amount (for matching many at once)."""
+    by_amount = defaultdict(list)
+    for line in BankLine.objects.filter(status=BankLine.Status.UNMATCHED, paid_in_pence__gt=0).order_by("date", "pk"):
+        by_amount[line.paid_in_pence].append(line)
+    return by_amount
+
+
 def credit_candidates(*, amount_pence: int, expected_on: datetime.date, reference: str = "",
-                      exclude_ids=()) -> list[BankLine]:
+                      credits_by_amount: dict[int, list[BankLine]] | None = None) -> list[BankLine]:
     """Unmatched bank credits of exactly the amount, within three working days of
-    the day expected, those naming the reference first, then nearest the day."""
+    the day expected; those naming the reference if any does, nearest the day first."""
     start = working_days.add(expected_on, -MATCH_WINDOW_WORKING_DAYS)
     end = working_days.add(expected_on, MATCH_WINDOW_WORKING_DAYS)
-    credits = list(BankLine.objects.filter(paid_in_pence=amount_pence, date__range=(start, end),
-                                           status=BankLine.Status.UNMATCHED).exclude(pk__in=exclude_ids))
+    if credits_by_amount is None:
+        credits = list(BankLine.objects.filter(paid_in_pence=amount_pence, date__range=(start, end),
+                                               status=BankLine.Status.UNMATCHED))
+    else:
+        credits = [line for line in credits_by_amount.get(amount_pence, ()) if start <= line.date <= end]
     reference = reference.strip().lower()
     named = [line for line in credits if reference and reference in line.description.lower()]
     if named:

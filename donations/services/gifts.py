@@ -22,6 +22,7 @@ from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
 from donations.models import Donation
+from donations.services import books
 from donations.services.totals import _move_totals, _worth
 from supporters import services as supporter_services
 from supporters.models import Channel, ConsentMethod, Interaction, Supporter
@@ -383,6 +384,8 @@ def donations_import(*, donations: list[Donation]) -> list[Donation]:
     written in bulk and each put on its supporter's timeline as a gift recorded
     one by one is. Campaign totals are not moved: call campaign_totals_rebuild()
     once the load is done."""
+    for day in sorted({timezone.localdate(d.paid_at or d.created_at) for d in donations}):
+        books.refuse_if_month_closed(day, what="a gift")
     Donation.objects.bulk_create(donations, batch_size=2000)
     supporter_services.timeline_add_many(entries=[gift_timeline_entry(d) for d in donations
                                                   if d.status in Donation.INCOME_STATUSES])
@@ -455,6 +458,7 @@ def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, r
         raise ApplicationError("Enter an amount above zero.", field="amount")
     if received_on > timezone.localdate():
         raise ApplicationError("The date received cannot be in the future.", field="received_on")
+    books.refuse_if_month_closed(received_on, what="a gift", field="received_on")
     if channel not in (Donation.Channel.OFFLINE, Donation.Channel.POST, Donation.Channel.PHONE, Donation.Channel.EVENT):
         raise ApplicationError("Choose how the gift came in.", field="channel")
     if benefit_pence < 0 or benefit_pence > amount_pence:

@@ -10,6 +10,7 @@ from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
 from donations.models import Donation, Refund
+from donations.services import books
 from donations.services.totals import _move_totals, _worth
 from supporters import services as supporter_services
 from supporters.models import Interaction
@@ -141,6 +142,7 @@ def donation_refund(*, donation: Donation, amount_pence: int, reason: str, by=No
         )
     if not (reason or "").strip():
         raise ApplicationError("Give the reason for the refund.", field="reason")
+    books.refuse_if_month_closed(timezone.localdate(), what="a refund")
     try:
         refund = stripe_gateway.refund_create(
             payment_intent_id=donation.stripe_payment_intent_id, amount_pence=amount_pence,

@@ -19,9 +19,9 @@ from finance import bank_statements, selectors
 from finance.models import BankAccount, BankLine, BankStatement, PayingInBatch, Payout
 
 
-def _read(*, account: BankAccount, data: bytes, columns: bank_statements.ColumnMap | None):
-    if columns is not None:
-        return bank_statements.read_bank_statement(data, columns=columns)
+def _read(*, account: BankAccount, data: bytes, columns: bank_statements.ColumnMap | None, layout: str | None):
+    if columns is not None or layout is not None:
+        return bank_statements.read_bank_statement(data, columns=columns, layout=layout)
     try:
         return bank_statements.read_bank_statement(data)
     except bank_statements.StatementError as unknown:
@@ -55,14 +55,15 @@ def _check_account(account: BankAccount, statement) -> None:
 
 @transaction.atomic
 def bank_statement_import(*, account: BankAccount, data: bytes, filename: str,
-                          columns: bank_statements.ColumnMap | None = None, by=None) -> BankStatement:
+                          columns: bank_statements.ColumnMap | None = None, layout: str | None = None,
+                          by=None) -> BankStatement:
     """Import a statement file into the account: every line not already held is
     added (a re-import of an overlapping statement adds nothing twice; two
     identical lines on one day are two lines). The whole file or nothing:
     StatementError (an ApplicationError naming the line and column) for a file
     we cannot read. Columns Finance mapped for an unknown layout are remembered
     for the account."""
-    statement = _read(account=account, data=data, columns=columns)
+    statement = _read(account=account, data=data, columns=columns, layout=layout)
     if not statement.lines:
         raise ApplicationError("The statement has no transactions in it.", field="file")
     _check_account(account, statement)
@@ -118,14 +119,16 @@ def bank_match_proposals() -> tuple[list[Proposal], list[Proposal]]:
     """(one credit fits: proposed for Finance to confirm; several fit: for Finance
     to choose). A credit that fits two payouts is offered to neither as certain."""
     proposals = []
+    credits = selectors.unmatched_credits_by_amount()
     for payout in selectors.payouts_awaiting_bank():
         candidates = selectors.credit_candidates(amount_pence=payout.amount_pence, expected_on=payout.arrival_date,
-                                                 reference=_payout_reference(payout))
+                                                 reference=_payout_reference(payout), credits_by_amount=credits)
         if candidates:
             proposals.append(Proposal(payout, None, candidates))
     for batch in selectors.batches_awaiting_bank():
         candidates = selectors.credit_candidates(amount_pence=batch.expected_total_pence,
-                                                 expected_on=batch.banking_date, reference=batch.reference)
+                                                 expected_on=batch.banking_date, reference=batch.reference,
+                                                 credits_by_amount=credits)
         if candidates:
             proposals.append(Proposal(None, batch, candidates))
     wanted: dict[int, int] = {}
@@ -167,12 +170,13 @@ def bank_match_confirm(*, line: BankLine, payout: Payout | None = None, batch: P
     return line
 
 
-def bank_matches_confirm(*, keys: list[str], by=None) -> int:
-    """Confirm the proposed matches named by their keys (those still certain)."""
+def bank_matches_confirm(*, keys: list[str] | None = None, by=None) -> int:
+    """Confirm the proposed matches named by their keys (all, with none named),
+    those still certain; returns how many."""
     certain, _ = bank_match_proposals()
     done = 0
     for proposal in certain:
-        if proposal.key in keys:
+        if keys is None or proposal.key in keys:
             bank_match_confirm(line=proposal.candidates[0], payout=proposal.payout, batch=proposal.batch, by=by)
             done += 1
     return done

@@ -106,7 +106,8 @@ def payout_lines_record(*, payout: Payout, transactions: Iterable[dict]) -> list
         PayoutLine.objects.bulk_create(
             lines, batch_size=2000, update_conflicts=True, unique_fields=["stripe_balance_transaction_id"],
             update_fields=["payout", *_UPDATABLE])
-        Payout.objects.filter(pk=payout.pk).update(lines_fetched_at=timezone.now())
+        payout.lines_fetched_at = timezone.now()
+        Payout.objects.filter(pk=payout.pk).update(lines_fetched_at=payout.lines_fetched_at)
         payout_lines_match(lines=PayoutLine.objects.filter(payout=payout))
     return lines
 

@@ -1,0 +1,30 @@
+"""Reconciliation in one call (for the screen, the command and cron): lines
+matched to gifts that have since arrived, every certain bank match confirmed,
+and what is left, by kind."""
+
+import dataclasses
+import datetime
+
+from finance import selectors
+from finance.models import PayoutLine
+from finance.services import bank, payouts
+
+
+@dataclasses.dataclass
+class Reconciliation:
+    lines_matched_now: int
+    bank_matches_now: int
+    to_choose: list[bank.Proposal]
+    exceptions: selectors.Exceptions
+
+
+def reconcile(*, month: datetime.date | None = None, confirm_certain: bool = True, by=None,
+              today: datetime.date | None = None) -> Reconciliation:
+    """Idempotent: a second run finds nothing new to match."""
+    waiting = PayoutLine.objects.filter(donation__isnull=True, reporting_category__in=payouts.GIFT_CATEGORIES,
+                                        resolution="")
+    lines_matched = payouts.payout_lines_match(lines=waiting)
+    matched = bank.bank_matches_confirm(by=by) if confirm_certain else 0
+    _certain, to_choose = bank.bank_match_proposals()
+    return Reconciliation(lines_matched_now=lines_matched, bank_matches_now=matched, to_choose=to_choose,
+                          exceptions=selectors.finance_exceptions(today=today, month=month))
