@@ -11,7 +11,10 @@ names that in `post_permission_required`."""
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.urls import reverse
+from django.utils.functional import cached_property
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
 
@@ -61,6 +64,20 @@ class SubtitleCrumb:
         hidden = self.hidden_crumb_urls()
         items = [item for item in super().get_breadcrumbs_items()[:-1] if item.get("url") not in hidden]
         return [*items, {"url": "", "label": self.get_page_subtitle()}]
+
+
+class ScreenViewSet(ViewSet):
+    """Screens that are not a model's list (an import, a reconciliation), under
+    one URL prefix, in the menu only for those with `permission` (each view
+    still guards itself)."""
+
+    permission = ""
+
+    @cached_property
+    def menu_item_class(self):
+        permission = self.permission
+        return type(f"{self.__class__.__name__}MenuItem", (MenuItem,),
+                    {"is_shown": lambda _item, request: request.user.has_perm(permission)})
 
 
 class ReadOnlyViewSet(ModelViewSet):

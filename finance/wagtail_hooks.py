@@ -1,17 +1,41 @@
 """Finance's admin: one menu, for Finance (and superusers) only. Each screen's
 view is in finance/admin_views/; the viewsets are listed here."""
 
+from django.urls import path
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 
+from config.admin_screens import ScreenViewSet
+from finance.admin_views import reconciliation
+from finance.admin_views.bank import BankAccountViewSet, BankLineViewSet
 from finance.admin_views.payouts import PayoutViewSet
+
+
+class ReconciliationViewSet(ScreenViewSet):
+    icon = "tick-inverse"
+    menu_label = "Reconciliation"
+    permission = reconciliation.VIEW
+    url_prefix = "reconciliation"
+
+    def get_urlpatterns(self):
+        return [
+            path("", reconciliation.ReconciliationView.as_view(), name="index"),
+            path("confirm/", reconciliation.matches_confirm, name="confirm"),
+            path("choose/", reconciliation.match_choose, name="choose"),
+            path("credit/<int:pk>/other-income/", reconciliation.credit_other_income, name="other_income"),
+            path("credit/<int:pk>/unmatch/", reconciliation.credit_unmatch, name="unmatch"),
+            path("months/", reconciliation.MonthsView.as_view(), name="months"),
+            path("months/close/", reconciliation.month_close, name="month_close"),
+            path("months/reopen/", reconciliation.month_reopen, name="month_reopen"),
+        ]
 
 
 class FinanceGroup(ViewSetGroup):
     menu_label = "Finance"
     menu_icon = "table"
     menu_order = 130
-    items = (PayoutViewSet("payout"),)
+    items = (ReconciliationViewSet("reconciliation"), PayoutViewSet("payout"), BankLineViewSet("bank_line"),
+             BankAccountViewSet("bank_account"))
 
 
 @hooks.register("register_admin_viewset")

@@ -2,14 +2,13 @@ from django.templatetags.static import static
 from django.urls import path
 from django.utils.html import format_html
 from wagtail import hooks
-from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel, MultiFieldPanel, ObjectList
-from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
+from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from config.admin_screens import SubtitleCrumb
+from config.admin_screens import ScreenViewSet, SubtitleCrumb
 from supporters.admin_views import supporters as views
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
 from supporters.models import EmailTemplate, Supporter
@@ -96,17 +95,12 @@ class SupporterViewSet(ModelViewSet):
         ]
 
 
-class DeclarationImportMenuItem(MenuItem):
-    def is_shown(self, request):
-        return request.user.has_perm("supporters.add_giftaiddeclaration")
-
-
-class GiftAidImportViewSet(ViewSet):
+class GiftAidImportViewSet(ScreenViewSet):
     """The import of paper Gift Aid declarations, at /admin/gift-aid-import/."""
 
     icon = "upload"
     menu_label = "Import Gift Aid declarations"
-    menu_item_class = DeclarationImportMenuItem
+    permission = "supporters.add_giftaiddeclaration"
     url_prefix = "gift-aid-import"
 
     def get_urlpatterns(self):
