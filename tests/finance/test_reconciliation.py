@@ -3,7 +3,6 @@ matched to gifts, refunds and disputes and adding up to the penny; bank
 statements imported once per line; credits matched only on an exact amount in
 the window; closed months refused by donations' own services."""
 
-import datetime
 import io
 
 import pytest
@@ -11,70 +10,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from config.errors import ApplicationError
-from donations.models import Donation, Refund
+from donations.models import Donation
 from donations.services import donation_record_offline
 from finance import selectors
-from finance.models import BankAccount, BankLine, ClosedMonth, MonthReopening, Payout, PayoutLine
+from finance.models import BankLine, ClosedMonth, MonthReopening, Payout, PayoutLine
 from finance.services import bank, months, payouts
 from finance.services.reconcile import reconcile
-from supporters.models import Supporter
+from tests.finance.builders import D, LLOYDS_HEADER, bt, card_gift, lloyds, payout_data
 
 pytestmark = pytest.mark.django_db
-
-D = datetime.date
-ARRIVAL = D(2026, 11, 10)  # a Tuesday
-
-
-def ts(day: datetime.date) -> int:
-    return int(datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC).timestamp())
-
-
-def card_gift(supporter, pence, charge, *, on=D(2026, 11, 2), campaign=None) -> Donation:
-    moment = datetime.datetime.combine(on, datetime.time(12), tzinfo=datetime.UTC)
-    return Donation.objects.create(supporter=supporter, amount_pence=pence, status=Donation.Status.SUCCEEDED,
-                                   channel=Donation.Channel.WEB, stripe_charge_id=charge,
-                                   stripe_payment_intent_id=f"pi_{charge}", created_at=moment, paid_at=moment,
-                                   campaign=campaign)
-
-
-def bt(id, category, amount, fee=0, source="", type=None, on=D(2026, 11, 3)) -> dict:
-    """A balance transaction in Stripe's shape."""
-    return {"id": id, "object": "balance_transaction", "amount": amount, "fee": fee, "net": amount - fee,
-            "currency": "gbp", "created": ts(on), "available_on": ts(on + datetime.timedelta(days=2)),
-            "reporting_category": category, "type": type or category, "source": source, "status": "available",
-            "description": f"{category} {id}"}
-
-
-def payout_data(id, amount, status="paid", arrival=ARRIVAL) -> dict:
-    return {"id": id, "object": "payout", "amount": amount, "currency": "gbp", "arrival_date": ts(arrival),
-            "created": ts(arrival - datetime.timedelta(days=2)), "automatic": True, "status": status,
-            "statement_descriptor": "BRIGHTWELL", "failure_code": None, "failure_message": None}
-
-
-@pytest.fixture
-def donor():
-    return Supporter.objects.create(first_name="Ada", last_name="Lovelace", email="ada@example.org")
-
-
-@pytest.fixture
-def month_of_payout(donor):
-    """Three gifts, a refund of one, a lost dispute on another, a Radar fee."""
-    first = card_gift(donor, 5000, "ch_1")
-    second = card_gift(donor, 2000, "ch_2")
-    third = card_gift(donor, 1000, "ch_3")
-    refund = Refund.objects.create(donation=first, stripe_refund_id="re_1", amount_pence=500)
-    third.stripe_dispute_id = "dp_1"
-    third.save()
-    lines = [bt("txn_1", "charge", 5000, 95, "ch_1"), bt("txn_2", "charge", 2000, 50, "ch_2"),
-             bt("txn_3", "charge", 1000, 35, "ch_3"), bt("txn_4", "refund", -500, 0, "re_1"),
-             bt("txn_5", "dispute", -1000, 2000, "dp_1", type="adjustment"),
-             bt("txn_6", "fee", -5, 0, "", type="stripe_fee"),
-             bt("txn_po", "payout", -0, 0, "po_1", type="payout")]
-    net = sum(line["net"] for line in lines)
-    payout = payouts.payout_record(payout=payout_data("po_1", net))
-    payouts.payout_lines_record(payout=payout, transactions=lines)
-    return {"payout": payout, "gifts": (first, second, third), "refund": refund, "net": net}
-
 
 def test_each_line_is_matched_to_its_gift_refund_or_dispute_and_gifts_get_their_fees(month_of_payout):
     payout = month_of_payout["payout"]
@@ -132,24 +76,6 @@ def test_a_gift_in_no_payout_after_seven_days_is_an_exception(donor, month_of_pa
 
 
 # --- the bank ----------------------------------------------------------------------
-
-LLOYDS_HEADER = "Transaction Date,Transaction Type,Sort Code,Account Number,Transaction Description,Debit Amount,Credit Amount,Balance\n"
-
-
-def lloyds(*rows) -> bytes:
-    """Rows oldest first as (date, description, out, in); written newest first, with balances, as Lloyds does."""
-    balance, lines = 100_000, []
-    for day, description, out, in_ in rows:
-        balance += round(in_ * 100) - round(out * 100)
-        lines.append(f"{day:%d/%m/%Y},BGC,'30-94-12,12345678,{description},{out or ''},{in_ or ''},{balance / 100:.2f}")
-    return (LLOYDS_HEADER + "\n".join(reversed(lines)) + "\n").encode()
-
-
-@pytest.fixture
-def account():
-    return BankAccount.objects.create(name="Current account", code="090", sort_code="30-94-12",
-                                      account_number="12345678")
-
 
 def test_a_statement_is_imported_once_per_line_even_overlapping(account):
     first = bank.bank_statement_import(account=account, filename="nov-1.csv", data=lloyds(

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from finance.models import BankAccount, BankLine, ClosedMonth, MonthReopening, Payout
-from tests.finance.test_reconciliation import D, lloyds, month_of_payout, donor  # noqa: F401 -- fixtures
+from tests.finance.builders import D, lloyds
 
 pytestmark = pytest.mark.django_db
 
