@@ -15,10 +15,14 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` / `charge.dispute.closed`);
+- a test clock: `POST /_config/clock` with `now` (a Unix time) stamps every object made after it with that
+  time, until it is posted without `now`. Webhooks are signed with the real time of sending, as
+  Stripe signs them, so they pass the library's tolerance whatever the clock says;
 - an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
   and handleNextAction, whose card box takes the expiry year as YY or YYYY (and says so);
 - test-only routes so that each test owns what it starts: `DELETE /_config/webhooks/<id>`
-  removes a registration, and `POST /_config/reset` removes them all and empties the store;
+  removes a registration, and `POST /_config/reset` removes them all, empties the store
+  and sets the clock back to the real time;
   both answer only once every delivery already under way has finished, so no event
   reaches a test server after the test that caused it has ended.
 Production code never knows it is talking to this.
@@ -31,6 +35,7 @@ import hmac
 import json
 import logging
 import socket
+import time
 from pathlib import Path
 
 import aiohttp
@@ -49,6 +54,33 @@ def uk_card_fee(amount: int) -> int:
 def _patch_store():
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
+
+
+class Clock:
+    """The `time` module as localstripe's objects see it: the real time, or the
+    one a test has set, so that a test can make a month of data in a second."""
+
+    def __init__(self):
+        self.now = None
+
+    def time(self) -> float:
+        return time.time() if self.now is None else float(self.now)
+
+
+clock = Clock()
+
+
+def _patch_clock():
+    resources.time = clock  # localstripe reads only time.time()
+
+
+async def set_clock(request):
+    data = await request.post()
+    try:
+        clock.now = int(data["now"]) if data.get("now") else None
+    except ValueError:
+        return web.json_response({"error": {"message": "now must be a Unix time"}}, status=400)
+    return web.json_response({"now": int(clock.time())})
 
 
 def _patch_fees():
@@ -147,21 +179,23 @@ async def _deliver(event):
     """localstripe's delivery, except that the registrations are read once, after
     its one-second wait: a webhook removed meanwhile is never posted to."""
     payload = json.dumps(event._export(), indent=2, sort_keys=True).encode()
-    signed_payload = b"%d.%s" % (event.created, payload)
     await asyncio.sleep(1)
     targets = [webhook for webhook in webhooks._webhooks.values()
                if webhook.events is None or event.type in webhook.events]
     if targets:
-        posting = asyncio.ensure_future(_post(targets, event, payload, signed_payload))
+        posting = asyncio.ensure_future(_post(targets, event, payload))
         _deliveries.add(posting)
         posting.add_done_callback(_deliveries.discard)
 
 
-async def _post(targets, event, payload, signed_payload):
+async def _post(targets, event, payload):
     for webhook in targets:
-        signature = hmac.new(webhook.secret.encode(), signed_payload, hashlib.sha256).hexdigest()
+        # Signed at the time of sending, as Stripe signs, not the event's (the
+        # test clock may have made it months ago).
+        sent = int(time.time())
+        signature = hmac.new(webhook.secret.encode(), b"%d.%s" % (sent, payload), hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json; charset=utf-8",
-                   "Stripe-Signature": f"t={event.created},v1={signature}"}
+                   "Stripe-Signature": f"t={sent},v1={signature}"}
         try:
             async with aiohttp.ClientSession() as session, session.post(webhook.url, data=payload, headers=headers):
                 pass
@@ -194,6 +228,7 @@ async def reset(request):
     webhooks._webhooks.clear()
     await _deliveries_finished()
     resources.store.clear()
+    clock.now = None
     _idempotent_responses.clear()
     return web.Response()
 
@@ -355,6 +390,7 @@ async def extended_js(request):
 
 def build_app() -> web.Application:
     _patch_store()
+    _patch_clock()
     _patch_webhook_deliveries()
     _patch_fees()
     _patch_payment_intents()
@@ -368,6 +404,7 @@ def build_app() -> web.Application:
     app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)
     app.router.add_post("/_test/charges/{id}/dispute", open_dispute)
     app.router.add_post("/_test/disputes/{id}/close", close_dispute)
+    app.router.add_post("/_config/clock", set_clock)
     app.router.add_delete("/_config/webhooks/{id}", remove_webhook)
     app.router.add_post("/_config/reset", reset)
     return app
