@@ -38,8 +38,9 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
 - test-only routes so that each test owns what it starts: `DELETE /_config/webhooks/<id>`
   removes a registration, and `POST /_config/reset` removes them all, empties the store
   (with the payouts and their indexes) and sets the clock back to the real time;
-  both answer only once every delivery already under way has finished, so no event
-  reaches a test server after the test that caused it has ended.
+  both answer only once every delivery already under way has finished, and a reset drops
+  the events still waiting to be sent, so no event reaches a test server after the test
+  that caused it has ended.
 Production code never knows it is talking to this.
 """
 
@@ -190,13 +191,19 @@ def _patch_payment_intent_list():
 
 # Deliveries past their one-second wait, posting to the webhooks registered then.
 _deliveries: set[asyncio.Future] = set()
+# Counts the resets: an event made before one is dropped after its wait, or it
+# would go to whatever webhook the next test has registered meanwhile.
+_resets = 0
 
 
 async def _deliver(event):
     """localstripe's delivery, except that the registrations are read once, after
     its one-second wait: a webhook removed meanwhile is never posted to."""
     payload = json.dumps(event._export(), indent=2, sort_keys=True).encode()
+    made_after = _resets
     await asyncio.sleep(1)
+    if made_after != _resets:
+        return
     targets = [webhook for webhook in webhooks._webhooks.values()
                if webhook.events is None or event.type in webhook.events]
     if targets:
@@ -241,7 +248,9 @@ async def remove_webhook(request):
 
 
 async def reset(request):
-    """Between tests: no registrations, no deliveries under way, an empty store."""
+    """Between tests: no registrations, no deliveries under way or to come, an empty store."""
+    global _resets
+    _resets += 1
     webhooks._webhooks.clear()
     await _deliveries_finished()
     resources.store.clear()

@@ -78,3 +78,13 @@ def test_a_reset_ends_every_registration_and_empties_the_store(local_stripe, str
     response = requests.get(f"{local_stripe}/v1/payment_intents/{intent.id}",
                             auth=(SECRET_KEY, ""), timeout=10)
     assert response.status_code == 404
+
+def test_events_made_before_a_reset_never_reach_the_next_tests_webhook(local_stripe, stripe_client, card,
+                                                                       webhook_sink):
+    url, received = webhook_sink
+    _pay(stripe_client, card)   # its events wait a second before they are sent
+    requests.post(f"{local_stripe}/_config/reset", timeout=60).raise_for_status()
+    requests.post(f"{local_stripe}/_config/webhooks/sink", data={"url": url, "secret": WEBHOOK_SECRET},
+                  timeout=10).raise_for_status()
+    time.sleep(1.5)
+    assert received == []
