@@ -14,13 +14,33 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
 - PaymentIntents listed by `created` (gte/lt), newest first, as Stripe lists them;
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
-  dispute (`charge.dispute.created` / `charge.dispute.closed`);
+  dispute (`charge.dispute.created` and `.funds_withdrawn`; `.closed`, and `.funds_reinstated` when won),
+  with its balance transactions (see below);
+- balance transactions in Stripe's current shape (`reporting_category`, `balance_type`, no exchange rate
+  where nothing was converted): a dispute takes the sum and the £20.00 UK dispute fee when it opens
+  (`adjustment`, `dispute`); a won one gives the sum back (`dispute_reversal`; the UK fee is not returned);
+  test-only routes add a Radar fee (`POST /_test/radar_fees`: `stripe_fee`, `fee`) and an adjustment
+  (`POST /_test/adjustments`: `other_adjustment`);
+- automatic payouts in GBP (or any currency): `POST /_test/payouts` pays out everything available and not
+  yet paid out, with its own `payout` transaction, and sends `payout.created` then `payout.paid` (or
+  `payout.failed`, whose sum comes back as a `payout_failure` transaction in the next payout);
+  `POST /_test/payouts/<id>` moves one to in_transit, paid or failed later (`payout.updated` too);
+- `GET /v1/payouts` (by `created`, `arrival_date`, `status`) and `GET /v1/balance_transactions` (by
+  `payout`, `type`, `currency`, `source`, `created`), newest first, paged by `starting_after` /
+  `ending_before` as Stripe pages, from indexes (tests/stripe_server_payouts.py) that keep a year of
+  payouts fast;
+- a test clock: `POST /_config/clock` with `now` (a Unix time) stamps every object made after it with that
+  time, until it is posted without `now` (the test-only routes above also take `created`). Webhooks are
+  signed with the real time of sending, as Stripe signs them, so they pass the library's tolerance
+  whatever the clock says;
 - an extended fake Stripe.js at /js.stripe.com/v3/extended.js with createPaymentMethod
   and handleNextAction, whose card box takes the expiry year as YY or YYYY (and says so);
 - test-only routes so that each test owns what it starts: `DELETE /_config/webhooks/<id>`
-  removes a registration, and `POST /_config/reset` removes them all and empties the store;
-  both answer only once every delivery already under way has finished, so no event
-  reaches a test server after the test that caused it has ended.
+  removes a registration, and `POST /_config/reset` removes them all, empties the store
+  (with the payouts and their indexes) and sets the clock back to the real time;
+  both answer only once every delivery already under way has finished, and a reset drops
+  the events still waiting to be sent, so no event reaches a test server after the test
+  that caused it has ended.
 Production code never knows it is talking to this.
 """
 
@@ -31,11 +51,14 @@ import hmac
 import json
 import logging
 import socket
+import time
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from localstripe import resources, server, webhooks
+
+from tests import stripe_server_payouts as payouts
 
 PUBLISHABLE_KEY = "pk_test_localstripe"
 SECRET_KEY = "sk_test_localstripe"
@@ -49,6 +72,33 @@ def uk_card_fee(amount: int) -> int:
 def _patch_store():
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
+
+
+class Clock:
+    """The `time` module as localstripe's objects see it: the real time, or the
+    one a test has set, so that a test can make a month of data in a second."""
+
+    def __init__(self):
+        self.now = None
+
+    def time(self) -> float:
+        return time.time() if self.now is None else float(self.now)
+
+
+clock = Clock()
+
+
+def _patch_clock():
+    resources.time = clock  # localstripe reads only time.time()
+
+
+async def set_clock(request):
+    data = await request.post()
+    try:
+        clock.now = int(data["now"]) if data.get("now") else None
+    except ValueError:
+        return web.json_response({"error": {"message": "now must be a Unix time"}}, status=400)
+    return web.json_response({"now": int(clock.time())})
 
 
 def _patch_fees():
@@ -141,27 +191,35 @@ def _patch_payment_intent_list():
 
 # Deliveries past their one-second wait, posting to the webhooks registered then.
 _deliveries: set[asyncio.Future] = set()
+# Counts the resets: an event made before one is dropped after its wait, or it
+# would go to whatever webhook the next test has registered meanwhile.
+_resets = 0
 
 
 async def _deliver(event):
     """localstripe's delivery, except that the registrations are read once, after
     its one-second wait: a webhook removed meanwhile is never posted to."""
     payload = json.dumps(event._export(), indent=2, sort_keys=True).encode()
-    signed_payload = b"%d.%s" % (event.created, payload)
+    made_after = _resets
     await asyncio.sleep(1)
+    if made_after != _resets:
+        return
     targets = [webhook for webhook in webhooks._webhooks.values()
                if webhook.events is None or event.type in webhook.events]
     if targets:
-        posting = asyncio.ensure_future(_post(targets, event, payload, signed_payload))
+        posting = asyncio.ensure_future(_post(targets, event, payload))
         _deliveries.add(posting)
         posting.add_done_callback(_deliveries.discard)
 
 
-async def _post(targets, event, payload, signed_payload):
+async def _post(targets, event, payload):
     for webhook in targets:
-        signature = hmac.new(webhook.secret.encode(), signed_payload, hashlib.sha256).hexdigest()
+        # Signed at the time of sending, as Stripe signs, not the event's (the
+        # test clock may have made it months ago).
+        sent = int(time.time())
+        signature = hmac.new(webhook.secret.encode(), b"%d.%s" % (sent, payload), hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json; charset=utf-8",
-                   "Stripe-Signature": f"t={event.created},v1={signature}"}
+                   "Stripe-Signature": f"t={sent},v1={signature}"}
         try:
             async with aiohttp.ClientSession() as session, session.post(webhook.url, data=payload, headers=headers):
                 pass
@@ -190,10 +248,14 @@ async def remove_webhook(request):
 
 
 async def reset(request):
-    """Between tests: no registrations, no deliveries under way, an empty store."""
+    """Between tests: no registrations, no deliveries under way or to come, an empty store."""
+    global _resets
+    _resets += 1
     webhooks._webhooks.clear()
     await _deliveries_finished()
     resources.store.clear()
+    payouts.clear()
+    clock.now = None
     _idempotent_responses.clear()
     return web.Response()
 
@@ -247,17 +309,29 @@ class Dispute(resources.StripeObject):
 
 
 async def open_dispute(request):
+    """The card's bank disputes the whole charge; Stripe takes the sum and its fee
+    from the balance at once (at `created`, if given)."""
     charge = resources.Charge._api_retrieve(request.match_info["id"])
+    created = payouts.int_param(await request.post(), "created")
     dispute = Dispute(charge, charge.amount)
+    if created is not None:
+        dispute.created = created
+    dispute.balance_transactions.append(payouts.dispute_withdrawal(dispute, created))
     webhooks.schedule_webhook(resources.Event("charge.dispute.created", dispute))
+    webhooks.schedule_webhook(resources.Event("charge.dispute.funds_withdrawn", dispute))
     return web.json_response(dispute._export())
 
 
 async def close_dispute(request):
+    """Closed with `status` (lost unless given); won, the sum comes back."""
     dispute = resources.store["dispute:" + request.match_info["id"]]
     data = await request.post()
     dispute.status = data.get("status", "lost")
+    if dispute.status == "won":
+        dispute.balance_transactions.append(payouts.dispute_reversal(dispute, payouts.int_param(data, "created")))
     webhooks.schedule_webhook(resources.Event("charge.dispute.closed", dispute))
+    if dispute.status == "won":
+        webhooks.schedule_webhook(resources.Event("charge.dispute.funds_reinstated", dispute))
     return web.json_response(dispute._export())
 
 
@@ -355,6 +429,7 @@ async def extended_js(request):
 
 def build_app() -> web.Application:
     _patch_store()
+    _patch_clock()
     _patch_webhook_deliveries()
     _patch_fees()
     _patch_payment_intents()
@@ -363,11 +438,14 @@ def build_app() -> web.Application:
     _patch_setup_intents()
     _patch_payment_intent_list()
     _patch_demo_ids()
+    payouts.patch()
     app = server.app
     app.middlewares.insert(0, stripe_manners)
     app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)
     app.router.add_post("/_test/charges/{id}/dispute", open_dispute)
     app.router.add_post("/_test/disputes/{id}/close", close_dispute)
+    payouts.add_routes(app)
+    app.router.add_post("/_config/clock", set_clock)
     app.router.add_delete("/_config/webhooks/{id}", remove_webhook)
     app.router.add_post("/_config/reset", reset)
     return app
