@@ -1,4 +1,5 @@
 import datetime
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -84,9 +85,10 @@ def test_demo_supporters_timelines_show_their_gifts(fundraiser_client):
     from donations.models import Donation
 
     call_command("load_demo_data", supporters=300, no_users=True)
-    gifts = Donation.objects.filter(status="succeeded", supporter__isnull=False)  # collections have no giver
+    # Every gift that was paid (some since refunded or disputed); collections have no giver.
+    gifts = Donation.objects.filter(paid_at__isnull=False, supporter__isnull=False)
     assert gifts.count() > 100
-    on_timelines = set(Supporter.objects.filter(interactions__kind="donation", interactions__source_ref__startswith="donation:")
+    on_timelines = set(Supporter.objects.filter(interactions__kind="donation", interactions__source_ref__regex=r"^donation:\d+$")
                        .values_list("interactions__source_ref", flat=True))
     assert on_timelines == {f"donation:{pk}" for pk in gifts.values_list("pk", flat=True)}
     giver = gifts.filter(channel="monthly").first().supporter
@@ -119,3 +121,29 @@ def test_demo_gifts_and_last_years_claim_have_believable_dates():
         assert gift.campaign.starts_on <= timezone.localdate(gift.paid_at), gift
     claim = GiftAidClaim.objects.get()
     assert claim.period_end < timezone.localdate(claim.submitted_at) < claim.repayment_received_on
+
+
+def test_demo_finance_has_a_closed_reconciled_month_and_an_open_one_with_exceptions():
+    """A new user sees the whole of reconciliation: last month's payouts, cheques
+    and bank lines all matched and the month closed; this month's exceptions."""
+    from finance import selectors
+    from finance.models import BankLine, ClosedMonth, Payout, PayoutLine
+
+    call_command("load_demo_data", supporters=120, no_users=True, stdout=StringIO())
+    this_month = timezone.localdate().replace(day=1)
+    last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
+    assert list(ClosedMonth.objects.values_list("month", flat=True)) == [last_month]
+    closed = selectors.finance_exceptions(month=last_month)
+    assert closed.count == 0, closed
+    last_months_payouts = Payout.objects.filter(arrival_date__lt=this_month)
+    assert last_months_payouts.count() >= 3 and not last_months_payouts.filter(bank_line__isnull=True).exists()
+    assert {"charge", "refund", "dispute", "dispute_reversal", "fee"} <= set(
+        PayoutLine.objects.values_list("reporting_category", flat=True))
+    assert all(selectors.payout_figures(payout).adds_up for payout in Payout.objects.all())
+    open_month = selectors.finance_exceptions()
+    assert len(open_month.lines_without_gift) == 1  # a gift taken on Stripe's dashboard
+    credits = {line.description: line for line in open_month.unmatched_credits}
+    assert "JUSTGIVING PAYOUT REF JG77812" in credits and "FASTER PAYMENT A N OTHER" in credits
+    recent = Payout.objects.get(arrival_date__gte=this_month)
+    assert credits["FASTER PAYMENT A N OTHER"].paid_in_pence != recent.amount_pence  # the decoy never matches
+    assert BankLine.objects.filter(status=BankLine.Status.OTHER_INCOME, description__startswith="INTEREST").exists()

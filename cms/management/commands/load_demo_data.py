@@ -35,6 +35,7 @@ from donations.services import (
     gift_aid_rules,
 )
 from donations.services.monthly import recurring_gifts_import
+from finance.demo import load_finance_demo
 from supporters.models import (
     AcquisitionSource,
     Channel,
@@ -182,6 +183,7 @@ class Command(BaseCommand):
         self.create_fundraisers(rng)
         self.create_collections(rng)
         self.create_past_gift_aid_claim()
+        load_finance_demo(rng=rng)
         self.create_draft_mailing()
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
         elapsed = time.monotonic() - started
