@@ -15,6 +15,7 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` and `.funds_withdrawn`; `.closed`, and `.funds_reinstated` when won),
+  disputes are retrieved by id (GET /v1/disputes/<id>);
   with its balance transactions (see below);
 - balance transactions in Stripe's current shape (`reporting_category`, `balance_type`, no exchange rate
   where nothing was converted): a dispute takes the sum and the £20.00 UK dispute fee when it opens
@@ -335,6 +336,16 @@ async def close_dispute(request):
     return web.json_response(dispute._export())
 
 
+async def retrieve_dispute(request):
+    """GET /v1/disputes/{id}, as Stripe answers it (404 in Stripe's error shape)."""
+    dispute = resources.store.get("dispute:" + request.match_info["id"])
+    if dispute is None:
+        return web.json_response({"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                            "message": f"No such dispute: '{request.match_info['id']}'"}},
+                                 status=404)
+    return web.json_response(dispute._export())
+
+
 _idempotent_responses: dict[tuple[str, str], tuple[int, bytes]] = {}
 
 
@@ -444,6 +455,7 @@ def build_app() -> web.Application:
     app.router.add_get("/js.stripe.com/v3/extended.js", extended_js)
     app.router.add_post("/_test/charges/{id}/dispute", open_dispute)
     app.router.add_post("/_test/disputes/{id}/close", close_dispute)
+    app.router.add_get("/v1/disputes/{id}", retrieve_dispute)
     payouts.add_routes(app)
     app.router.add_post("/_config/clock", set_clock)
     app.router.add_delete("/_config/webhooks/{id}", remove_webhook)
