@@ -15,8 +15,7 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` and `.funds_withdrawn`; `.closed`, and `.funds_reinstated` when won),
-  disputes are retrieved by id (GET /v1/disputes/<id>);
-  with its balance transactions (see below);
+  with its balance transactions (see below); a dispute is retrieved by id (GET /v1/disputes/<id>);
 - balance transactions in Stripe's current shape (`reporting_category`, `balance_type`, no exchange rate
   where nothing was converted): a dispute takes the sum and the £20.00 UK dispute fee when it opens
   (`adjustment`, `dispute`); a won one gives the sum back (`dispute_reversal`; the UK fee is not returned);
