@@ -1,7 +1,9 @@
 """Finance's admin: one menu, for Finance (and superusers) only. Each screen's
 view is in finance/admin_views/; the viewsets are listed here."""
 
+from django.templatetags.static import static
 from django.urls import path
+from django.utils.html import format_html
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 
@@ -41,3 +43,8 @@ class FinanceGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_finance_viewsets():
     return FinanceGroup()
+
+
+@hooks.register("insert_global_admin_css")
+def finance_admin_css():
+    return format_html('<link rel="stylesheet" href="{}">', static("finance/admin.css"))

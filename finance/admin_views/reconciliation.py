@@ -7,16 +7,18 @@ from django import forms
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 from wagtail.admin import messages
+from wagtail.admin.widgets.button import HeaderButton
 
 from config.admin_screens import StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.money import format_pence
 from finance import selectors
 from finance.models import BankLine, ClosedMonth, PayingInBatch, Payout
-from finance.services import bank, months
+from finance.services import bank, months, reconcile
 
 VIEW, CHANGE, CLOSE = "finance.view_payout", "finance.change_bankline", "finance.close_month"
 
@@ -30,10 +32,20 @@ class ReconciliationView(FinanceScreen, TemplateView):
     template_name = "finance/admin/reconciliation.html"
     page_title = "Reconciliation"
 
+    @cached_property
+    def header_buttons(self):
+        buttons = [HeaderButton("Months", url=reverse("reconciliation:months"), icon_name="date")]
+        if self.request.user.has_perm("finance.add_bankstatement"):
+            buttons.insert(0, HeaderButton("Import a bank statement", url=reverse("bank_line:import"),
+                                           icon_name="upload"))
+        return buttons
+
     def get_context_data(self, **kwargs):
         certain, to_choose = bank.bank_match_proposals()
+        # What is proposed above is not also an exception below.
+        exceptions = reconcile.exceptions_beyond(selectors.finance_exceptions(), certain + to_choose)
         return {**super().get_context_data(**kwargs), "certain": certain, "to_choose": to_choose,
-                "exceptions": selectors.finance_exceptions(), "can_change": self.request.user.has_perm(CHANGE),
+                "exceptions": exceptions, "can_change": self.request.user.has_perm(CHANGE),
                 "unexplained": [(payout, format_pence(difference))
                                 for payout, difference in selectors.payouts_not_adding_up()]}
 
