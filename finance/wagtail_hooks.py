@@ -4,6 +4,8 @@ view is in finance/admin_views/; the viewsets are listed here."""
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 
+from finance.admin_views.journals import JournalsViewSet
+from finance.admin_views.ledger_codes import CampaignLedgerCodeViewSet
 from finance.admin_views.payouts import PayoutViewSet
 
 
@@ -11,7 +13,7 @@ class FinanceGroup(ViewSetGroup):
     menu_label = "Finance"
     menu_icon = "table"
     menu_order = 130
-    items = (PayoutViewSet("payout"),)
+    items = (PayoutViewSet("payout"), JournalsViewSet("journals"), CampaignLedgerCodeViewSet("campaign_ledger_code"))
 
 
 @hooks.register("register_admin_viewset")
