@@ -264,7 +264,8 @@ def journal_for_payout(*, payout: Payout | int | str, chart: ChartOfAccounts | N
             code = {REFUNDS: chart.refunds_code, DISPUTES: chart.disputes_code, FEES: chart.stripe_fees_code,
                     ADJUSTMENTS: chart.adjustments_code}[kind]
             campaign = campaigns.campaigns.get(campaign_id) if kind in (REFUNDS, DISPUTES) else None
-            lines.add(kind, code, label, -amount, tracking=_tracking(campaign), count=0 if kind == FEES else row["count"])
+            lines.add(kind, code, label, -amount, tracking=_tracking(campaign),
+                      count=0 if kind == FEES else row["count"])
         else:
             lines.add(ADJUSTMENTS, chart.adjustments_code, f"Stripe {category.replace('_', ' ')}", -amount,
                       count=row["count"], flagged=True)
@@ -340,7 +341,7 @@ def journal_for_gift_aid_direct_repayment(*, repayment: GiftAidDirectRepayment,
     lines = [JournalLine(chart.gift_aid_income_code, f"Gift Aid over-claimed, repaid to HMRC ({repayment.reference})",
                          repayment.amount_pence, kind=GIFT_AID),
              JournalLine(chart.bank_code, f"Repaid to HMRC: {repayment.reference}", -repayment.amount_pence, kind=BANK)]
-    return Journal(narration=f"Gift Aid repaid to HMRC ({repayment.reference})", date=repayment.repaid_on,
+    return Journal(narration=f"Gift Aid repaid to HMRC, {reference} ({repayment.reference})", date=repayment.repaid_on,
                    reference=reference, lines=lines).check_balances()
 
 

@@ -80,6 +80,11 @@ def card_gift(pence, charge_id, campaign=None, *, on=D(2026, 11, 1), supporter=N
 
 @pytest.fixture
 def campaigns():
+    return make_campaigns()
+
+
+def make_campaigns():
+    """Winter appeal has its own code (201); Build a school is restricted, with none."""
     winter = Campaign.objects.create(name="Winter appeal", code="winter-2026")
     school = Campaign.objects.create(name="Build a school", code="school")
     chart_of_accounts.campaign_ledger_code_set(campaign=winter, income_code="201", fund="unrestricted")
@@ -89,9 +94,12 @@ def campaigns():
 
 @pytest.fixture
 def busy_payout(campaigns):
+    return make_busy_payout(*campaigns)
+
+
+def make_busy_payout(winter, school) -> Payout:
     """Charges in two campaigns and one of nobody's, a part refund, a dispute lost,
     a dispute won, and Radar's fee: the payout every figure goes through."""
-    winter, school = campaigns
     card_gift(2500, "ch_1", winter)
     card_gift(1000, "ch_2", winter)
     card_gift(5000, "ch_3", school)
@@ -227,7 +235,8 @@ def test_a_journal_that_does_not_balance_is_a_bug_not_a_file():
 
 # --- a paying-in batch, Gift Aid and a month ----------------------------------------------
 
-def closed_batch(number, gifts, *, banked=D(2026, 11, 10), method="cheque", status="closed", reference="") -> PayingInBatch:
+def closed_batch(number, gifts, *, banked=D(2026, 11, 10), method="cheque", status="closed",
+                 reference="") -> PayingInBatch:
     """A batch of offline gifts recorded through donations' service."""
     from donations.services import gifts as gift_services
 
