@@ -11,10 +11,21 @@ from playwright.sync_api import expect
 from finance.models import CampaignLedgerCode, FinanceDownload
 from tests.browser.conftest import BROWSER_DB as browser_db
 from tests.browser.conftest import shot
+from tests.browser.test_accessibility import BLOCKING, WCAG_TAGS, axe_source
 from tests.browser.test_supporter_admin import log_in
 from tests.finance.test_journals import XERO_HEADER, make_busy_payout, make_campaigns
 
 pytestmark = pytest.mark.browser
+
+AXE_MAIN = """async (tags) => (await axe.run({include: [["main"]]},
+    {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]})).violations
+    .map((v) => ({id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" "))}))"""
+
+
+def serious_problems(page) -> list:
+    """axe-core's serious and critical WCAG A/AA findings in the screen's own content."""
+    page.add_script_tag(content=axe_source())
+    return [v for v in page.evaluate(AXE_MAIN, WCAG_TAGS) if v["impact"] in BLOCKING]
 
 
 @browser_db
@@ -35,6 +46,7 @@ def test_finance_previews_downloads_a_journal_and_codes_a_campaign(page, live_se
     expect(main).to_contain_text("“Build a school” has no income code of its own")
     expect(main).to_contain_text("each journal balances to the penny")
     shot(page, "finance-journal-preview")
+    assert serious_problems(page) == []
     page.locator(".journal").first.scroll_into_view_if_needed()
     page.screenshot(path="test-artifacts/finance-journal-preview-table.png")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -53,6 +65,7 @@ def test_finance_previews_downloads_a_journal_and_codes_a_campaign(page, live_se
     page.get_by_role("link", name="campaigns' income codes").first.click()
     expect(main).to_contain_text("1 campaign without a code of its own.")
     shot(page, "finance-campaign-income-codes")
+    assert serious_problems(page) == []
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "finance-campaign-income-codes-phone")
     page.set_viewport_size({"width": 1366, "height": 900})

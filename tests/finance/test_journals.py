@@ -517,6 +517,8 @@ def test_the_journals_screens_and_downloads_are_finances(fundraiser, busy_payout
 def test_finance_and_superusers_preview_and_download_journals(client, finance_user, admin_user, busy_payout, who):
     user = {"finance": finance_user, "admin": admin_user}[who]
     client.force_login(user)
+    first = client.get("/admin/journals/").content.decode()
+    assert "Show the journals" in first and '<option value="po_busy">5 Nov 2026: £105.64 (po_busy)</option>' in first
     page = client.get("/admin/journals/?journal_for=payout&payout=po_busy&format=xero")
     assert page.status_code == 200
     html = page.content.decode()
