@@ -10,6 +10,8 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from config.admin_screens import ScreenViewSet
 from finance.admin_views import reconciliation
 from finance.admin_views.bank import BankAccountViewSet, BankLineViewSet
+from finance.admin_views.journals import JournalsViewSet
+from finance.admin_views.ledger_codes import CampaignLedgerCodeViewSet
 from finance.admin_views.payouts import PayoutViewSet
 
 
@@ -37,7 +39,8 @@ class FinanceGroup(ViewSetGroup):
     menu_icon = "table"
     menu_order = 130
     items = (ReconciliationViewSet("reconciliation"), PayoutViewSet("payout"), BankLineViewSet("bank_line"),
-             BankAccountViewSet("bank_account"))
+             JournalsViewSet("journals"), BankAccountViewSet("bank_account"),
+             CampaignLedgerCodeViewSet("campaign_ledger_code"))
 
 
 @hooks.register("register_admin_viewset")
