@@ -2,7 +2,10 @@
 the payout's match, explains a credit, and closes the month; at desktop and
 phone widths. Screenshots land in test-artifacts/."""
 
+import csv
 import datetime
+import io
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -68,6 +71,19 @@ def test_finance_imports_a_statement_confirms_the_match_and_closes_the_month(pag
     expect(page.locator(".messages")).to_contain_text(f"{last_month:%B %Y} is closed")
     shot(page, "finance-months")
     assert ClosedMonth.objects.get().month == last_month
+
+    # The month's journal for Xero: the payout, posted to the bank line it matched.
+    page.goto(live_server.url + "/admin/journals/")
+    page.get_by_label("One Stripe payout").check()
+    page.get_by_label("Stripe payout", exact=True).select_option("po_browser")
+    page.get_by_label("Xero (manual journals)").check()
+    page.get_by_role("button", name="Show the journals").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download for Xero manual journals").click()
+    rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
+    amounts = [Decimal(row[5]) for row in rows[1:]]
+    assert amounts == [Decimal("140.90"), Decimal("-143.45"), Decimal("2.55")]  # bank, income, Stripe fees
+    shot(page, "finance-journal-xero")
 
     page.goto(live_server.url + f"/admin/payout/inspect/{payout.pk}/")
     expect(main).to_contain_text("add up to the payout to the penny")
