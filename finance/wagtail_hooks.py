@@ -5,13 +5,14 @@ from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
 
 from finance.admin_views.payouts import PayoutViewSet
+from finance.admin_views.stripe_report import StripeReportViewSet
 
 
 class FinanceGroup(ViewSetGroup):
     menu_label = "Finance"
     menu_icon = "table"
     menu_order = 130
-    items = (PayoutViewSet("payout"),)
+    items = (PayoutViewSet("payout"), StripeReportViewSet("stripe_report"))
 
 
 @hooks.register("register_admin_viewset")
