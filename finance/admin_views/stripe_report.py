@@ -45,7 +45,7 @@ class StripeReportView(StripeReportScreen, FormView):
     """Upload the report; after it, what it held and the exceptions to work through."""
 
     template_name = "finance/admin/stripe_report.html"
-    page_title = "Import Stripe's payout report"
+    page_title = "Stripe's payout report"
     crumbs = ()
     form_class = ReportUploadForm
     permission_required = IMPORT

@@ -470,7 +470,7 @@ class ImportSummary:
         return (f"{self.filename}: {count(self.payouts, 'payout')} ({self.payouts_new} new), "
                 f"{count(self.lines, 'line')} ({self.lines_new} new, {self.lines - self.lines_new} already held), "
                 f"{self.matched} matched to gifts, {count(self.exceptions, 'exception')}, "
-                f"{self.other_lines} fees and other lines.")
+                f"{count(self.other_lines, 'other line')} (Stripe's fees, adjustments).")
 
 
 def _in_chunks(items: list, size: int = _CHUNK):
@@ -585,7 +585,8 @@ def stripe_report_import(*, data: bytes, filename: str, by=None) -> ImportSummar
                     setattr(known, name, values[name])
                 if blanks:
                     filled.append(known)
-        PayoutLine.objects.bulk_create(new_lines, batch_size=2000)
+        # A second import of the same file at the same moment finds them there: no error, nothing twice.
+        PayoutLine.objects.bulk_create(new_lines, batch_size=2000, ignore_conflicts=True)
         PayoutLine.objects.bulk_update(filled, list(_FILLED_FROM_REPORT), batch_size=2000)
         _match(PayoutLine.objects.filter(payout__in=records, donation__isnull=True,
                                          reporting_category__in=GIFT_CATEGORIES))

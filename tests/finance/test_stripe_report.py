@@ -136,7 +136,7 @@ def test_the_report_is_recorded_and_matched_to_our_gifts(gifts):
     summary = stripe_report_import(data=REPORT, filename="payouts-nov.csv")
 
     assert str(summary) == ("payouts-nov.csv: 2 payouts (2 new), 10 lines (10 new, 0 already held), "
-                            "5 matched to gifts, 4 exceptions, 1 fees and other lines.")
+                            "5 matched to gifts, 4 exceptions, 1 other line (Stripe's fees, adjustments).")
     first, second = Payout.objects.get(stripe_payout_id=PO1), Payout.objects.get(stripe_payout_id=PO2)
     assert (first.source, first.amount_pence, first.arrival_date, first.status, first.currency) == (
         "report", PO1_NET, datetime.date(2026, 11, 2), "paid", "gbp")
@@ -460,7 +460,7 @@ def test_the_command_prints_a_one_line_summary(tmp_path, gifts):
     out = io.StringIO()
     call_command("import_stripe_report", str(path), stdout=out)
     assert out.getvalue() == ("stripe-nov.csv: 2 payouts (2 new), 10 lines (10 new, 0 already held), 5 matched to "
-                              "gifts, 4 exceptions, 1 fees and other lines.\n")
+                              "gifts, 4 exceptions, 1 other line (Stripe's fees, adjustments).\n")
 
 
 def test_the_command_names_each_problem_and_fails(tmp_path):
