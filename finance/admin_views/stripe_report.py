@@ -97,6 +97,10 @@ class LineScreen(StripeReportScreen, FormView):
 
     template_name = "finance/admin/stripe_report_line.html"
 
+    @property
+    def submit_label(self) -> str:
+        return self.page_title
+
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.line = get_object_or_404(PayoutLine.objects.select_related("payout", "donation"), pk=kwargs["pk"])
@@ -173,6 +177,7 @@ class LineExplainView(LineScreen):
     """Mark a line "not a gift", with Finance's note."""
 
     page_title = "Not a gift"
+    submit_label = "Mark it not a gift"
     permission_required = RESOLVE
     form_class = ExplainForm
 

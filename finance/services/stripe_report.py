@@ -21,7 +21,9 @@ a payout we do not hold is recorded with that sum.
 A charge with no gift of ours (taken on Stripe's dashboard, or before go-live)
 is an exception, and `stripe_report_line_create_gift` records the gift from it
 through donations' service, for the supporter with its email (or a new one).
-A fee line never becomes a supporter or a gift."""
+The email and name come from the report's customer columns or, for a guest
+payment, from its payment_metadata[email], [name] and the like. A fee line
+never becomes a supporter or a gift."""
 
 from __future__ import annotations
 
@@ -607,7 +609,7 @@ def _match(unmatched) -> None:
     for chunk in _in_chunks(pks):
         payout_lines_match(lines=list(PayoutLine.objects.filter(pk__in=chunk)))
     refunds = list(PayoutLine.objects.filter(pk__in=pks, reporting_category="refund", donation__isnull=False,
-                                             refund__isnull=True).select_related("donation"))
+                                             refund__isnull=True))
     _record_refunds(refunds)
 
 
@@ -619,7 +621,8 @@ def _record_refunds(lines: list[PayoutLine]) -> None:
     for line in lines:
         if line.amount_pence >= 0 or not line.source_id:
             continue
-        donation = line.donation
+        # The gift's lock first: a second import at the same moment then finds the refund recorded.
+        donation = Donation.objects.select_for_update().get(pk=line.donation_id)
         refund = donation_refunds.refund_record(donation=donation, reason="Refunded on Stripe (from its payout report)",
                                                 refund={"id": line.source_id, "amount": -line.amount_pence,
                                                         "status": "succeeded",
@@ -721,7 +724,8 @@ def stripe_report_line_create_gift(*, line: PayoutLine, campaign: Campaign | Non
     that gift returned: nothing is created. Raises ApplicationError for a fee
     line, any line that is not a charge, a line without an email (no supporter
     is created from it) and a line already matched or explained."""
-    line = PayoutLine.objects.select_for_update().select_related("payout", "donation").get(pk=line.pk)
+    # The gift is read after the lock (not joined): a second click then sees the one the first recorded.
+    line = PayoutLine.objects.select_for_update(of=("self",)).select_related("payout").get(pk=line.pk)
     if line.donation_id is None and line.reporting_category == "charge" and not line.resolution:
         payout_lines_match(lines=[line])  # a gift of ours may carry the charge by now
         if line.donation_id is not None:

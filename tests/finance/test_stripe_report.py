@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_totals
@@ -25,6 +26,7 @@ from finance.services import payouts as payout_services
 from finance.services import stripe_report
 from finance.services.stripe_report import StripeReportError, read_stripe_report, stripe_report_import
 from supporters.models import Interaction, Supporter
+from tests.helpers import run_at_once
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -327,6 +329,39 @@ def test_a_donor_without_a_surname_is_named_by_finance(gifts):
                                          ("", ("", "", ""))])
 def test_a_card_holder_s_name_is_split_at_the_last_word(name, parts):
     assert stripe_report.split_name(name) == parts
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the roles that migrations made
+def test_four_clicks_at_once_record_one_gift():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    stripe_report_import(data=REPORT, filename="r.csv")
+    charge = line("txn_1Charge4")
+    results = run_at_once(lambda: stripe_report.stripe_report_line_create_gift(line=charge), workers=4)
+    gifts = [result for result in results if isinstance(result, Donation)]
+    assert len(gifts) == 1 and Donation.objects.filter(stripe_charge_id="ch_pre2").count() == 1
+    assert all("already matched to gift" in result.message for result in results if result not in gifts)
+    assert Supporter.objects.filter(email="new.donor@example.org").count() == 1
+    assert Refund.objects.filter(stripe_refund_id="re_pre2").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_same_report_imported_twice_at_once_is_held_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    first = ours("ch_ours4", "pi_ours4", 10000)
+    text = REPORT.decode() + (f"{PO2},2026-11-09 00:00:00,txn_1Refund3,2026-11-06 12:00:00,,gbp,-10.00,0.00,"
+                              f"-10.00,refund,re_dash,REFUND FOR CHARGE,,,ch_ours4,pi_ours4,,,\n")
+    Payout.objects.create(stripe_payout_id=PO2, amount_pence=PO2_NET - 1000, arrival_date=datetime.date(2026, 11, 9))
+    results = run_at_once(lambda: stripe_report_import(data=text.encode(), filename="r.csv"), workers=3)
+    assert all(not isinstance(result, ApplicationError) for result in results), results
+    assert (PayoutLine.objects.count(), Payout.objects.count()) == (11, 2)
+    # A refund made on Stripe's dashboard, that our gift never heard of, is kept on it once.
+    assert Refund.objects.filter(stripe_refund_id="re_dash", donation=first).count() == 1
+    first.refresh_from_db()
+    assert (first.refunded_pence, first.status) == (1000, "partly_refunded")
 
 
 # --- bad input: a clear message, naming line and column, and nothing saved ------------------
