@@ -13,6 +13,7 @@ from finance.admin_views.bank import BankAccountViewSet, BankLineViewSet
 from finance.admin_views.journals import JournalsViewSet
 from finance.admin_views.ledger_codes import CampaignLedgerCodeViewSet
 from finance.admin_views.payouts import PayoutViewSet
+from finance.admin_views.stripe_report import StripeReportViewSet
 
 
 class ReconciliationViewSet(ScreenViewSet):
@@ -39,7 +40,7 @@ class FinanceGroup(ViewSetGroup):
     menu_icon = "table"
     menu_order = 130
     items = (ReconciliationViewSet("reconciliation"), PayoutViewSet("payout"), BankLineViewSet("bank_line"),
-             JournalsViewSet("journals"), BankAccountViewSet("bank_account"),
+             StripeReportViewSet("stripe_report"), JournalsViewSet("journals"), BankAccountViewSet("bank_account"),
              CampaignLedgerCodeViewSet("campaign_ledger_code"))
 
 

@@ -485,6 +485,43 @@ def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, r
     return donation
 
 
+@transaction.atomic
+def donation_record_from_stripe_report(*, supporter: Supporter, amount_pence: int, fee_pence: int, net_pence: int,
+                                       currency: str, paid_at: datetime.datetime, charge_id: str,
+                                       payment_intent_id: str | None, balance_transaction_id: str,
+                                       campaign: Campaign | None = None, by=None) -> Donation:
+    """A card gift Stripe took that this system never saw (on Stripe's dashboard,
+    or before the system went live), recorded by finance from the line of
+    Stripe's payout report: channel "import", succeeded when Stripe charged it,
+    with Stripe's charge, PaymentIntent and balance transaction ids (so it
+    reconciles like any card gift) and the fee and net the line gives. It counts
+    in its campaign's totals at once and goes on the supporter's timeline; no
+    receipt is sent (the gift is history). Raises ApplicationError, saving
+    nothing, when a gift already carries one of its Stripe ids."""
+    if amount_pence <= 0:
+        raise ApplicationError("Only a payment to the charity (an amount above zero) can be a gift.", field="amount")
+    if not charge_id:
+        raise ApplicationError("The line names no Stripe charge, so a gift recorded from it could never be matched.")
+    if paid_at > timezone.now():
+        raise ApplicationError("The payment's date is in the future.", field="paid_at")
+    same = Q(stripe_charge_id=charge_id) | Q(stripe_balance_transaction_id=balance_transaction_id)
+    if payment_intent_id:
+        same |= Q(stripe_payment_intent_id=payment_intent_id)
+    existing = Donation.objects.filter(same).first()
+    if existing is not None:
+        raise ApplicationError(f"Gift {existing.reference} already carries this Stripe payment ({charge_id}).")
+    donation = Donation(supporter=supporter, amount_pence=amount_pence, currency=currency.lower(), fee_pence=fee_pence,
+                        net_pence=net_pence, status=Donation.Status.SUCCEEDED, channel=Donation.Channel.IMPORT,
+                        campaign=campaign, stripe_charge_id=charge_id, stripe_payment_intent_id=payment_intent_id or None,
+                        stripe_balance_transaction_id=balance_transaction_id, created_at=paid_at, paid_at=paid_at)
+    donation.full_clean()
+    donation.save()
+    _move_totals(donation, (0, 0, 0))
+    supporter_services.timeline_add(**gift_timeline_entry(donation), detail="Recorded from Stripe's payout report.",
+                                    by=by)
+    return donation
+
+
 def _check_small_donation(*, supporter, amount_pence: int, channel: str, gift_aid_declared: bool, gift_kind: str,
                           benefit_pence: int, description: str) -> None:
     """HMRC's conditions for GASDS that can be known when the gift is recorded."""

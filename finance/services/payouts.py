@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.errors import ApplicationError
 from donations import stripe_gateway
 from donations.models import Donation, Refund
 from donations.services import refunds as donation_refunds
@@ -150,6 +151,26 @@ def payout_lines_match(*, lines) -> int:
     if fees:
         donation_gifts.donations_record_stripe_fees(fees=fees)
     return len(linked)
+
+
+@transaction.atomic
+def payout_line_explain(*, line: PayoutLine, note: str, by=None) -> PayoutLine:
+    """Finance's word that a line with no gift of ours is not a gift (a test
+    payment, a Radar fee, money moved on Stripe's dashboard): it leaves the
+    exceptions, with the note kept. Raises ApplicationError for a line already
+    linked to a gift or explained, or without a note."""
+    note = " ".join((note or "").split())
+    if not note:
+        raise ApplicationError("Say what the line is, if not a gift (e.g. “Test payment by staff”).", field="note")
+    line = PayoutLine.objects.select_for_update().get(pk=line.pk)
+    if line.donation_id is not None:
+        raise ApplicationError(f"The line {line.stripe_balance_transaction_id} is already matched to a gift.")
+    if line.resolution:
+        raise ApplicationError(f"The line {line.stripe_balance_transaction_id} is already resolved: "
+                               f"{line.get_resolution_display().lower()}.")
+    line.resolution, line.resolution_note, line.resolved_by = PayoutLine.Resolution.NOT_A_GIFT, note[:255], by
+    line.save(update_fields=["resolution", "resolution_note", "resolved_by"])
+    return line
 
 
 def payout_fetch_lines(*, payout_id: str) -> Payout:
