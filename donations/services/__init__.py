@@ -14,6 +14,7 @@ from donations.services.gifts import (
     attribution_for,
     check_amount,
     donation_apply_payment_intent,
+    donation_offline_withdraw,
     donation_record_failure,
     donation_record_offline,
     donation_refresh_from_stripe,
