@@ -201,6 +201,10 @@ class BatchFormScreen(BatchScreen, FormView):
     template_name = "finance/admin/batch_form.html"
     submit_label = "Open the batch"
 
+    @property
+    def cancel_url(self):
+        return reverse("paying_in_batch:index")
+
     def show_error(self, form, error: ApplicationError):
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return self.form_invalid(form)
@@ -265,8 +269,6 @@ class BatchFromCreditView(BatchFormScreen):
 
 class BatchEditView(BatchFormScreen):
     form_class = BatchForm
-    page_title = "Correct the batch's details"
-    crumb_label = "Details"
     permission_required = CHANGE
     submit_label = "Save the details"
 
@@ -274,8 +276,12 @@ class BatchEditView(BatchFormScreen):
         super().setup(request, *args, **kwargs)
         self.batch = get_object_or_404(PayingInBatch, pk=kwargs["pk"])
 
-    def get_page_subtitle(self):
-        return f"batch {self.batch.number}"
+    def get_page_title(self):
+        return f"Batch {self.batch.number}'s details"
+
+    @property
+    def cancel_url(self):
+        return reverse("paying_in_batch:entry", args=[self.batch.pk])
 
     def get_parent_crumbs(self):
         return super().get_parent_crumbs() + [

@@ -306,6 +306,17 @@ def test_a_new_batch_from_the_form_and_its_errors_name_the_field(finance_client)
         BANKED, 50, 123_456, "004512")
 
 
+def test_a_mistyped_slip_total_is_corrected_while_the_batch_is_open(finance_client):
+    batch = open_batch(count=2, total=5_000)
+    page = finance_client.get(f"/admin/paying_in_batch/{batch.pk}/details/").content.decode()
+    assert 'value="50.00"' in page and f'value="{BANKED:%d/%m/%Y}"' in page
+    finance_client.post(f"/admin/paying_in_batch/{batch.pk}/details/", {
+        "banking_date": f"{BANKED:%d/%m/%Y}", "method": "cheque", "reference": "004512", "expected_count": "3",
+        "expected_total": "50.50"})
+    batch.refresh_from_db()
+    assert (batch.expected_count, batch.expected_total_pence, batch.reference) == (3, 5_050, "004512")
+
+
 def test_keying_a_gift_by_reference_keeps_the_campaign_and_appeal_for_the_next(finance_client, campaign):
     Appeal.objects.create(campaign=campaign, code="WIN26", name="Winter letter")
     batch = open_batch()
