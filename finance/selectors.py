@@ -7,12 +7,14 @@ import dataclasses
 import datetime
 from collections import defaultdict
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from donations.models import Donation, GiftAidAdjustment, GiftAidClaim, GiftAidClaimedGift
+from donations.services import gift_aid_rules
 from finance import working_days
-from finance.models import BankLine, Payout, PayoutLine, PayingInBatch
+from finance.models import BankLine, PayingInBatch, PayingInBatchGift, Payout, PayoutLine
 from finance.services.payouts import GIFT_CATEGORIES
 
 # The order and names of Stripe's reporting categories on a payout's page.
@@ -124,6 +126,68 @@ def payouts_awaiting_bank():
 def batches_awaiting_bank():
     return PayingInBatch.objects.filter(status=PayingInBatch.Status.CLOSED, bank_line__isnull=True).order_by(
         "banking_date", "number")
+
+
+# --- paying-in batches -------------------------------------------------------------
+
+@dataclasses.dataclass
+class BatchFigures:
+    """What a batch holds so far against what its slip says: it adds up when
+    both the count and the total are exactly as expected."""
+
+    batch: PayingInBatch
+    count: int
+    total_pence: int
+
+    @property
+    def count_to_go(self) -> int:
+        return self.batch.expected_count - self.count
+
+    @property
+    def pence_to_go(self) -> int:
+        return self.batch.expected_total_pence - self.total_pence
+
+    @property
+    def count_over(self) -> int:
+        return max(0, -self.count_to_go)
+
+    @property
+    def adds_up(self) -> bool:
+        return self.count_to_go == 0 and self.pence_to_go == 0
+
+
+def batch_figures(batch: PayingInBatch) -> BatchFigures:
+    sums = PayingInBatchGift.objects.filter(batch=batch).aggregate(count=Count("id"), total=Sum("donation__amount_pence"))
+    return BatchFigures(batch, sums["count"] or 0, sums["total"] or 0)
+
+
+def batches_listed():
+    """Every batch, open ones first, each with its gifts' count and total so far."""
+    return (PayingInBatch.objects.annotate(
+        gift_count=Count("gifts"), gifts_pence=Coalesce(Sum("gifts__donation__amount_pence"), 0),
+        is_open=Case(When(status=PayingInBatch.Status.OPEN, then=Value(0)), default=Value(1)))
+        .select_related("entered_by", "bank_line").order_by("is_open", "-number"))
+
+
+def batch_gifts(batch: PayingInBatch):
+    """The batch's gifts, the last keyed first, with what the table shows of each."""
+    return (PayingInBatchGift.objects.filter(batch=batch)
+            .select_related("donation__supporter", "donation__campaign", "donation__appeal").order_by("-position"))
+
+
+def batch_gift_aid_warnings(batch: PayingInBatch) -> dict[int, str]:
+    """For the batch's gifts marked for Gift Aid that a claim could not include
+    as things stand (no declaration on the donor's record covers them, or it
+    lacks a detail HMRC needs): the reason, by donation id."""
+    declared = Donation.objects.filter(paying_in_batch__batch=batch, gift_aid_declared=True)
+    return {gift.id: verdict.reason for gift, verdict in gift_aid_rules.verdicts_for(declared)
+            if verdict.status in (gift_aid_rules.NOT_ELIGIBLE, gift_aid_rules.NEEDS_DATA)}
+
+
+def credits_for_offline_gifts(*, limit: int = 20) -> list[BankLine]:
+    """Recent bank credits nothing explains yet, from which offline gifts can be recorded."""
+    return list(BankLine.objects.filter(status=BankLine.Status.UNMATCHED, paid_in_pence__gt=0)
+                .select_related("account").order_by("-date", "-id")[:limit])
 
 
 # --- exceptions ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from config.admin_screens import ScreenViewSet
 from finance.admin_views import reconciliation
 from finance.admin_views.bank import BankAccountViewSet, BankLineViewSet
+from finance.admin_views.batches import BatchViewSet
 from finance.admin_views.journals import JournalsViewSet
 from finance.admin_views.ledger_codes import CampaignLedgerCodeViewSet
 from finance.admin_views.payouts import PayoutViewSet
@@ -40,8 +41,8 @@ class FinanceGroup(ViewSetGroup):
     menu_icon = "table"
     menu_order = 130
     items = (ReconciliationViewSet("reconciliation"), PayoutViewSet("payout"), BankLineViewSet("bank_line"),
-             StripeReportViewSet("stripe_report"), JournalsViewSet("journals"), BankAccountViewSet("bank_account"),
-             CampaignLedgerCodeViewSet("campaign_ledger_code"))
+             BatchViewSet("paying_in_batch"), StripeReportViewSet("stripe_report"), JournalsViewSet("journals"),
+             BankAccountViewSet("bank_account"), CampaignLedgerCodeViewSet("campaign_ledger_code"))
 
 
 @hooks.register("register_admin_viewset")

@@ -14,6 +14,7 @@ from donations.services.gifts import (
     attribution_for,
     check_amount,
     donation_apply_payment_intent,
+    donation_offline_withdraw,
     donation_record_failure,
     donation_record_offline,
     donation_refresh_from_stripe,
@@ -38,7 +39,7 @@ from donations.services.totals import campaign_totals_rebuild
 __all__ = [
     "FORM_CONSENT_WORDING", "SMALL_DONATION_MAX_PENCE", "Gift", "GiftOutcome", "attribution_for", "campaign_totals_rebuild",
     "check_amount", "donation_apply_dispute", "donation_apply_payment_intent", "donation_apply_refund_total",
-    "donation_record_failure", "donation_record_offline", "donation_refresh_from_stripe", "donation_refund",
+    "donation_offline_withdraw", "donation_record_failure", "donation_record_offline", "donation_refresh_from_stripe", "donation_refund",
     "donation_send_receipt", "donation_start", "donation_sync_refunds", "donations_import", "donations_record_stripe_fees", "donations_resync_day",
     "fee_cover_pence", "gift_row_for_form", "gift_timeline_entry", "refund_record",
 ]

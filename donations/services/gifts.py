@@ -522,6 +522,40 @@ def donation_record_from_stripe_report(*, supporter: Supporter, amount_pence: in
     return donation
 
 
+_OFFLINE_CHANNELS = (Donation.Channel.OFFLINE, Donation.Channel.POST, Donation.Channel.PHONE, Donation.Channel.EVENT)
+
+
+@transaction.atomic
+def donation_offline_withdraw(*, donation: Donation, reason: str, by=None) -> Donation:
+    """Take back an offline gift recorded in error (a mistyped amount, the wrong
+    donor): it stops counting as income and in its campaign's totals, and is kept,
+    marked as withdrawn with the reason, for the audit trail; the supporter's
+    timeline says so. Only a gift recorded by hand (no Stripe payment), with no
+    refund and in no Gift Aid claim can be withdrawn. Locks the gift; raises
+    ApplicationError for anything else, changing nothing."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ApplicationError("Say why the gift is withdrawn.", field="reason")
+    donation = Donation.objects.select_for_update().get(pk=donation.pk)
+    if donation.channel not in _OFFLINE_CHANNELS or donation.stripe_payment_intent_id or donation.stripe_charge_id:
+        raise ApplicationError(f"{donation.reference} was not recorded by hand: only an offline gift can be withdrawn.")
+    if donation.status != Donation.Status.SUCCEEDED or donation.refunded_pence:
+        raise ApplicationError(f"{donation.reference} is {donation.get_status_display().lower()}: only a gift "
+                               f"recorded and not since changed can be withdrawn.")
+    if donation.gift_aid_claims.filter(active=True).exists():
+        raise ApplicationError(f"{donation.reference} is in a Gift Aid claim: it can no longer be withdrawn.")
+    before = _worth(donation)
+    donation.status, donation.failure_reason = Donation.Status.FAILED, f"Withdrawn: {reason}"[:255]
+    donation.save(update_fields=["status", "failure_reason", "updated_at"])
+    _move_totals(donation, before)
+    if donation.supporter_id:
+        supporter_services.timeline_add(
+            supporter=donation.supporter, kind=Interaction.Kind.DONATION,
+            summary=f"Gift of {donation.amount_display} withdrawn ({donation.reference}): {reason}",
+            source_ref=f"donation-withdrawn:{donation.pk}", by=by)
+    return donation
+
+
 def _check_small_donation(*, supporter, amount_pence: int, channel: str, gift_aid_declared: bool, gift_kind: str,
                           benefit_pence: int, description: str) -> None:
     """HMRC's conditions for GASDS that can be known when the gift is recorded."""
