@@ -4,7 +4,7 @@ through finance's and donations' own services, with Stripe's objects in
 Stripe's shapes, as the webhooks and the sync would bring them.
 
 Last month: card gifts paid out weekly by Stripe (with a refund, a dispute lost
-and one won, a Radar fee), a cheque batch, the bank statement that shows them
+and one won, a Radar fee), a batch of cheques, the bank statement that shows them
 all (and bank interest), every credit matched and the month closed.
 This month: a payout holding a gift taken on Stripe's dashboard (no gift of
 ours), a card gift not yet in any payout, a JustGiving credit with no report,
@@ -21,7 +21,7 @@ from donations.models import Donation
 from donations.services import donations_import
 from donations.services import refunds as donation_refunds
 from finance.models import BankAccount, Payout
-from finance.services import bank, months, payouts
+from finance.services import bank, batches, months, payouts
 from supporters.models import Supporter
 
 CARD_FEE = lambda pence: (pence * 15 + 500) // 1000 + 20  # noqa: E731 -- Stripe UK: 1.5% + 20p
@@ -145,6 +145,16 @@ def load_finance_demo(*, rng: random.Random, today: datetime.date | None = None)
                                              "Radar for Fraud Teams", type="stripe_fee"))
         builder.payout(wednesday, lines)
         wednesday += datetime.timedelta(days=7)
+    # A paying-in slip of cheques, keyed by Finance as a batch.
+    banked = last_month + datetime.timedelta(days=19)
+    amounts = [rng.choice((2000, 2500, 5000, 10000)) for _ in range(5)]
+    batch = batches.batch_open(banking_date=banked, method="cheque", expected_count=len(amounts),
+                               expected_total_pence=sum(amounts), reference="000041")
+    for amount in amounts:
+        batches.batch_gift_add(batch=batch, supporter=rng.choice(builder.supporters), amount_pence=amount,
+                               received_on=banked)
+    batches.batch_close(batch=batch)
+    builder.credits.append((banked, "CHEQUES PAID IN 000041", sum(amounts)))
     builder.credits.append((last_month + datetime.timedelta(days=27), "INTEREST (GROSS)", 312))
     builder.credits.append((last_month + datetime.timedelta(days=1), "DD BRITISH GAS", -18_450))
     builder.credits.append((last_month + datetime.timedelta(days=14), "SALARIES NOVEMBER", -1_250_000))
@@ -171,7 +181,8 @@ def load_finance_demo(*, rng: random.Random, today: datetime.date | None = None)
                                filename="lloyds-statement.csv")
     # Finance confirmed last month's matches; this month's wait on the reconciliation screen.
     certain, _ = bank.bank_match_proposals()
-    matched = bank.bank_matches_confirm(keys=[p.key for p in certain if p.payout and p.payout.arrival_date < this_month])
+    matched = bank.bank_matches_confirm(keys=[
+        p.key for p in certain if (p.payout.arrival_date if p.payout else p.batch.banking_date) < this_month])
     for line in bank.unmatched_credits_between(last_month, this_month - datetime.timedelta(days=1)):
         if line.description.startswith("INTEREST"):
             bank.bank_line_mark_other_income(line=line, note="Bank interest")

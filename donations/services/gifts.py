@@ -504,6 +504,7 @@ def donation_record_from_stripe_report(*, supporter: Supporter, amount_pence: in
         raise ApplicationError("The line names no Stripe charge, so a gift recorded from it could never be matched.")
     if paid_at > timezone.now():
         raise ApplicationError("The payment's date is in the future.", field="paid_at")
+    books.refuse_if_month_closed(timezone.localdate(paid_at), what="a gift", field="paid_at")
     same = Q(stripe_charge_id=charge_id) | Q(stripe_balance_transaction_id=balance_transaction_id)
     if payment_intent_id:
         same |= Q(stripe_payment_intent_id=payment_intent_id)
@@ -537,6 +538,7 @@ def donation_offline_withdraw(*, donation: Donation, reason: str, by=None) -> Do
     if not reason:
         raise ApplicationError("Say why the gift is withdrawn.", field="reason")
     donation = Donation.objects.select_for_update().get(pk=donation.pk)
+    books.refuse_if_month_closed(donation.given_on, what="a gift")
     if donation.channel not in _OFFLINE_CHANNELS or donation.stripe_payment_intent_id or donation.stripe_charge_id:
         raise ApplicationError(f"{donation.reference} was not recorded by hand: only an offline gift can be withdrawn.")
     if donation.status != Donation.Status.SUCCEEDED or donation.refunded_pence:

@@ -127,7 +127,7 @@ def test_demo_finance_has_a_closed_reconciled_month_and_an_open_one_with_excepti
     """A new user sees the whole of reconciliation: last month's payouts, cheques
     and bank lines all matched and the month closed; this month's exceptions."""
     from finance import selectors
-    from finance.models import BankLine, ClosedMonth, Payout, PayoutLine
+    from finance.models import BankLine, ClosedMonth, PayingInBatch, Payout, PayoutLine
 
     call_command("load_demo_data", supporters=120, no_users=True, stdout=StringIO())
     this_month = timezone.localdate().replace(day=1)
@@ -135,6 +135,8 @@ def test_demo_finance_has_a_closed_reconciled_month_and_an_open_one_with_excepti
     assert list(ClosedMonth.objects.values_list("month", flat=True)) == [last_month]
     closed = selectors.finance_exceptions(month=last_month)
     assert closed.count == 0, closed
+    batch = PayingInBatch.objects.get()
+    assert (batch.status, batch.gifts.count(), batch.bank_line.description) == ("closed", 5, "CHEQUES PAID IN 000041")
     last_months_payouts = Payout.objects.filter(arrival_date__lt=this_month)
     assert last_months_payouts.count() >= 3 and not last_months_payouts.filter(bank_line__isnull=True).exists()
     assert {"charge", "refund", "dispute", "dispute_reversal", "fee"} <= set(

@@ -3,6 +3,7 @@ matched to gifts, refunds and disputes and adding up to the penny; bank
 statements imported once per line; credits matched only on an exact amount in
 the window; closed months refused by donations' own services."""
 
+import datetime
 import io
 
 import pytest
@@ -196,3 +197,20 @@ def test_reconcile_command_prints_what_is_matched_and_each_unexplained_differenc
     assert lines[1] == "  po_1 (10/11/2026, £43.15): -£0.05 unexplained"
     with pytest.raises(CommandError, match="--month must be YYYY-MM"):
         call_command("reconcile", "--month", "Nov")
+
+
+def test_a_closed_month_refuses_withdrawing_its_gifts_and_recording_them_from_stripes_report(donor, admin_user):
+    from donations.services import donation_offline_withdraw
+    from donations.services.gifts import donation_record_from_stripe_report
+
+    kept = donation_record_offline(supporter=donor, amount_pence=1000, received_on=D(2026, 10, 30),
+                                   channel=Donation.Channel.OFFLINE)
+    months.month_close(month=D(2026, 10, 1), today=D(2026, 11, 1))
+    with pytest.raises(ApplicationError, match="October 2026 is closed"):
+        donation_offline_withdraw(donation=kept, reason="Keyed twice", by=admin_user)
+    with pytest.raises(ApplicationError, match="October 2026 is closed"):
+        donation_record_from_stripe_report(
+            supporter=donor, amount_pence=2000, fee_pence=50, net_pence=1950, currency="gbp",
+            paid_at=datetime.datetime(2026, 10, 15, 12, tzinfo=datetime.UTC), charge_id="ch_old",
+            payment_intent_id=None, balance_transaction_id="txn_old")
+    assert Donation.objects.get().status == Donation.Status.SUCCEEDED
