@@ -13,7 +13,7 @@ from finance.admin_views.bank import BankAccountViewSet, BankLineViewSet
 from finance.admin_views.batches import BatchViewSet
 from finance.admin_views.journals import JournalsViewSet
 from finance.admin_views.ledger_codes import CampaignLedgerCodeViewSet
-from finance.admin_views.payouts import PayoutViewSet
+from finance.admin_views.payouts import FinanceDownloadViewSet, PayoutViewSet
 from finance.admin_views.stripe_report import StripeReportViewSet
 
 
@@ -42,7 +42,8 @@ class FinanceGroup(ViewSetGroup):
     menu_order = 130
     items = (ReconciliationViewSet("reconciliation"), PayoutViewSet("payout"), BankLineViewSet("bank_line"),
              BatchViewSet("paying_in_batch"), StripeReportViewSet("stripe_report"), JournalsViewSet("journals"),
-             BankAccountViewSet("bank_account"), CampaignLedgerCodeViewSet("campaign_ledger_code"))
+             BankAccountViewSet("bank_account"), CampaignLedgerCodeViewSet("campaign_ledger_code"),
+             FinanceDownloadViewSet("finance_download"))
 
 
 @hooks.register("register_admin_viewset")

@@ -5,7 +5,7 @@ from wagtail.admin.views import generic
 
 from config.admin_screens import ReadOnlyViewSet
 from finance import selectors
-from finance.models import Payout
+from finance.models import FinanceDownload, Payout
 
 
 class PayoutInspectView(generic.InspectView):
@@ -28,3 +28,15 @@ class PayoutViewSet(ReadOnlyViewSet):
     search_fields = ["stripe_payout_id", "statement_descriptor"]
     search_backend_name = None
     list_per_page = 50
+
+
+class FinanceDownloadViewSet(ReadOnlyViewSet):
+    """Who took which of Finance's files, and when (for the auditors)."""
+
+    model = FinanceDownload
+    icon = "download"
+    menu_label = "Downloads log"
+    inspect_view_enabled = False
+    list_display = ["at", "user", "what", "file_format", "rows"]
+    list_filter = ["exporter", "file_format"]
+    list_per_page = 100

@@ -12,7 +12,8 @@ from tests.finance.builders import D, lloyds
 pytestmark = pytest.mark.django_db
 
 SCREENS = ["reconciliation:index", "reconciliation:months", "payout:index", "bank_line:index", "bank_line:import",
-           "bank_account:index"]
+           "bank_account:index", "paying_in_batch:index", "stripe_report:index", "journals:index",
+           "campaign_ledger_code:index", "finance_download:index"]
 
 
 def _as(user) -> Client:
@@ -95,3 +96,11 @@ def test_a_bad_statement_names_the_line_and_column_and_saves_nothing(finance_cli
     response = finance_client.post(reverse("bank_line:import"), {
         "account": account.pk, "file": SimpleUploadedFile("other-2.csv", unknown)}, follow=True)
     assert "0 lines added, 2 already held" in response.content.decode()  # the remembered map read it
+
+
+def test_the_downloads_log_says_who_took_which_journal(finance_user, month_of_payout):
+    client = _as(finance_user)
+    response = client.get(reverse("journals:download"), {"journal_for": "payout", "payout": "po_1", "format": "xero"})
+    assert response.status_code == 200
+    page = client.get(reverse("finance_download:index")).content.decode()
+    assert "po_1" in page and "finance" in page.lower()
