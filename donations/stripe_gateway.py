@@ -187,3 +187,7 @@ def balance_transactions_for_payout(payout_id: str) -> Iterator[dict]:
 
 def dispute_retrieve(dispute_id: str) -> dict:
     return client().v1.disputes.retrieve(dispute_id).to_dict()
+
+
+def charge_retrieve(charge_id: str) -> dict:
+    return client().v1.charges.retrieve(charge_id).to_dict()

@@ -13,6 +13,7 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
 - card fees on charge balance transactions (1.5% + 20p, UK standard pricing), so fee and net are real;
 - PaymentIntents listed by `created` (gte/lt), newest first, as Stripe lists them;
 - SetupIntents attach their card to the customer and send `setup_intent.succeeded`;
+- charges carry their card's `billing_details` (name, email), as Stripe copies them;
 - refunds accept a `reason`, and send `charge.refunded` events, and test-only routes that open and close a
   dispute (`charge.dispute.created` and `.funds_withdrawn`; `.closed`, and `.funds_reinstated` when won),
   with its balance transactions (see below); a dispute is retrieved by id (GET /v1/disputes/<id>);
@@ -155,6 +156,22 @@ def _patch_refund_events():
         webhooks.schedule_webhook(resources.Event("charge.refunded", charge))
 
     resources.Refund.__init__ = init
+
+
+def _patch_charge_billing_details():
+    # Stripe copies the card's billing details (name, email) onto its charge.
+    original = resources.Charge.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        method = None
+        if getattr(self, "payment_method", None):
+            method = resources.store.get("payment_method:" + self.payment_method)
+        details = getattr(method, "billing_details", None) or {}
+        self.billing_details = {"address": None, "email": details.get("email"), "name": details.get("name"),
+                                "phone": None}
+
+    resources.Charge.__init__ = init
 
 
 def _patch_setup_intents():
@@ -446,6 +463,7 @@ def build_app() -> web.Application:
     _patch_refund_events()
     _patch_publishable_key_routes()
     _patch_setup_intents()
+    _patch_charge_billing_details()
     _patch_payment_intent_list()
     _patch_demo_ids()
     payouts.patch()

@@ -180,6 +180,7 @@ def payout_fetch_lines(*, payout_id: str) -> Payout:
     if payout.status == Payout.Status.PAID and payout.automatic:
         payout_lines_record(payout=payout, transactions=stripe_gateway.balance_transactions_for_payout(payout_id))
         _apply_unknown_disputes(payout)
+        _describe_unknown_charges(payout)
         payout.refresh_from_db()
     return payout
 
@@ -206,6 +207,25 @@ def _apply_unknown_disputes(payout: Payout) -> None:
         payout_lines_match(lines=PayoutLine.objects.filter(payout=payout))
 
 
+def _describe_unknown_charges(payout: Payout) -> None:
+    """A charge with no gift of ours (taken on Stripe's dashboard): who paid, from
+    the charge's billing details, so Finance can record the gift from the line."""
+    for line in PayoutLine.objects.filter(payout=payout, donation__isnull=True, reporting_category="charge",
+                                          customer_email="").exclude(source_id=""):
+        try:
+            charge = stripe_gateway.charge_retrieve(line.source_id)
+        except Exception:  # noqa: BLE001 -- the line stays an exception either way; Finance can still explain it
+            logger.warning("Could not read charge %s from Stripe", line.source_id, exc_info=True)
+            continue
+        billing = charge.get("billing_details") or {}
+        line.customer_email = (billing.get("email") or charge.get("receipt_email") or "")[:254]
+        line.customer_name = (billing.get("name") or "")[:255]
+        intent = charge.get("payment_intent")
+        line.payment_intent_id = line.payment_intent_id or (intent.get("id") if isinstance(intent, dict) else intent
+                                                            or "")
+        line.save(update_fields=["customer_email", "customer_name", "payment_intent_id"])
+
+
 def payouts_sync(*, since: datetime.date) -> dict[str, int]:
     """Every payout created on or after `since`, with its lines (paid ones).
     Returns counts for the command's summary."""
@@ -218,6 +238,7 @@ def payouts_sync(*, since: datetime.date) -> dict[str, int]:
             lines = payout_lines_record(payout=payout,
                                         transactions=stripe_gateway.balance_transactions_for_payout(payout.stripe_payout_id))
             _apply_unknown_disputes(payout)
+            _describe_unknown_charges(payout)
             counts["lines"] += len(lines)
     return counts
 

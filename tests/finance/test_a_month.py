@@ -85,8 +85,11 @@ def test_a_month_reconciles_to_the_penny_with_exactly_the_expected_exceptions(
     clock(d(13))
     _route(local_stripe, f"/_test/disputes/{won_dispute['id']}/close", status="won")
     _route(local_stripe, "/_test/radar_fees", amount=500)
+    taken_on_dashboard = stripe_client.v1.payment_methods.create(params={
+        "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        "billing_details": {"name": "Mary Seacole", "email": "Mary.Seacole@example.org"}}).id
     missing = stripe_client.v1.payment_intents.create(params={
-        "amount": 3000, "currency": "gbp", "payment_method": card(), "confirm": True})  # no gift of ours
+        "amount": 3000, "currency": "gbp", "payment_method": taken_on_dashboard, "confirm": True})  # no gift of ours
     clock(d(14))
     week_two = _route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL",
                       arrival_date=_unix(d(16), 0))
@@ -124,6 +127,9 @@ def test_a_month_reconciles_to_the_penny_with_exactly_the_expected_exceptions(
     # Exactly what should be left: the card payment we never recorded, and two credits nobody explained.
     missing_charge = missing.latest_charge if isinstance(missing.latest_charge, str) else missing.latest_charge.id
     assert [line.source_id for line in found.lines_without_gift] == [missing_charge]
+    # Who paid, from the charge, so that Finance can record the gift from the line.
+    assert (found.lines_without_gift[0].customer_email, found.lines_without_gift[0].customer_name) == (
+        "Mary.Seacole@example.org", "Mary Seacole")
     assert sorted(line.description for line in found.unmatched_credits) == [
         "FASTER PAYMENT A N OTHER", "JUSTGIVING PAYOUT JG77812"]
     assert (found.gifts_not_paid_out, found.after_gift_aid_claim, found.payouts_not_adding_up,
