@@ -161,12 +161,15 @@ def load_finance_demo(*, rng: random.Random, today: datetime.date | None = None)
 
     # This month: a payout with a gift taken on Stripe's dashboard, a gift still
     # waiting for its payout, a JustGiving credit, and a near-miss credit.
+    # All of it dated in this month (so none of it falls in the closed one), even on its first days.
     in_this_month = max(today - datetime.timedelta(days=1), this_month)
-    gifts, lines = builder.week_of_gifts(in_this_month - datetime.timedelta(days=8), 6, 5)
-    lines.append(builder.transaction("charge", 4000, CARD_FEE(4000), builder._id("ch"),
-                                     in_this_month - datetime.timedelta(days=4),
+    gifts, lines = builder.week_of_gifts(this_month, (in_this_month - this_month).days + 1, 5)
+    lines.append(builder.transaction("charge", 4000, CARD_FEE(4000), builder._id("ch"), in_this_month,
                                      "Payment taken on Stripe's dashboard (phone gift)"))
     recent = builder.payout(in_this_month, lines)
+    # Who paid, as the sync reads it from the charge (the card's billing details).
+    recent.lines.filter(donation__isnull=True, reporting_category="charge").update(
+        customer_email="dorothy.hodgkin@example.org", customer_name="Dorothy Hodgkin")
     # In no payout yet: an exception once seven days old (kept in this month, so last month stays clean).
     builder.card_gift(max(today - datetime.timedelta(days=9), this_month))
     builder.credits.append((in_this_month, "JUSTGIVING PAYOUT REF JG77812", 48_650))

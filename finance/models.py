@@ -66,6 +66,11 @@ class Payout(models.Model):
     def amount_display(self) -> str:
         return format_pence(self.amount_pence, self.currency)
 
+    def amount(self) -> str:
+        return self.amount_display
+
+    amount.short_description = "Amount"
+
 
 class PayoutLine(models.Model):
     """One of Stripe's balance transactions in a payout: a charge, a refund, a

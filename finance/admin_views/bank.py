@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.views.generic import FormView
 from wagtail.admin import messages
-from wagtail.admin.ui.tables import Column
+from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import HeaderButton
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -16,7 +16,7 @@ from config.admin_screens import ReadOnlyViewSet, StaffScreen
 from config.errors import ApplicationError
 from config.money import format_pence
 from finance import bank_statements
-from finance.models import BankAccount, BankLine
+from finance.models import BankAccount, BankLine, PayingInBatch, Payout
 from finance.services import bank
 
 IMPORT = "finance.add_bankstatement"
@@ -79,9 +79,11 @@ class StatementImportView(StaffScreen, FormView):
             form.add_error("file" if getattr(error, "field", None) != "account" else "account",
                            getattr(error, "message", str(error)))
             return self.form_invalid(form)
-        messages.success(self.request, f"{upload.name} ({record.layout}), {record.first_date:%d/%m/%Y} to "
-                                       f"{record.last_date:%d/%m/%Y}: {record.lines_added} lines added, "
-                                       f"{record.lines_already_held} already held. Now confirm the matches.")
+        certain, to_choose = bank.bank_match_proposals()
+        waiting = " Now confirm the matches." if certain or to_choose else ""
+        messages.success(self.request, f"{upload.name} ({record.layout}), {record.first_date:%-d %b %Y} to "
+                                       f"{record.last_date:%-d %b %Y}: {record.lines_added} lines added, "
+                                       f"{record.lines_already_held} already held.{waiting}")
         return redirect("reconciliation:index")
 
 
@@ -102,8 +104,9 @@ class BankLineIndexView(generic.IndexView):
     @cached_property
     def columns(self):
         return [
-            Column("date", label="Date", accessor=lambda line: f"{line.date:%d/%m/%Y}", sort_key="date"),
-            Column("description", label="Description"),
+            Column("date", label="Date", accessor=lambda line: f"{line.date:%-d %b %Y}", sort_key="date"),
+            TitleColumn("description", label="Description", get_url=lambda line: reverse("bank_line:inspect",
+                                                                                       args=[line.pk])),
             Column("paid_in", label="Paid in", accessor=lambda line: _money(line.paid_in_pence),
                    sort_key="paid_in_pence"),
             Column("paid_out", label="Paid out", accessor=lambda line: _money(line.paid_out_pence)),
@@ -120,11 +123,26 @@ class BankLineIndexView(generic.IndexView):
         return buttons
 
 
+class BankLineInspectView(generic.InspectView):
+    """A bank line: what it is matched to or why it is explained, and the undo."""
+
+    template_name = "finance/admin/bank_line_inspect.html"
+
+    def get_context_data(self, **kwargs):
+        line = self.object
+        return {**super().get_context_data(**kwargs),
+                "payout": Payout.objects.filter(bank_line=line).first(),
+                "batch": PayingInBatch.objects.filter(bank_line=line).first(),
+                "can_undo": self.request.user.has_perm("finance.change_bankline") and line.status in (
+                    BankLine.Status.MATCHED, BankLine.Status.OTHER_INCOME)}
+
+
 class BankLineViewSet(ReadOnlyViewSet):
     model = BankLine
     icon = "list-ul"
     menu_label = "Bank lines"
     index_view_class = BankLineIndexView
+    inspect_view_class = BankLineInspectView
     list_filter = ["status", "account"]
     search_fields = ["description"]
     search_backend_name = None

@@ -23,7 +23,7 @@ class PayoutViewSet(ReadOnlyViewSet):
     icon = "pick"
     menu_label = "Stripe payouts"
     inspect_view_class = PayoutInspectView
-    list_display = ["stripe_payout_id", "arrival_date", "amount_display", "status", "bank_line"]
+    list_display = ["stripe_payout_id", "arrival_date", "amount", "status", "bank_line"]
     list_filter = ["status", "source"]
     search_fields = ["stripe_payout_id", "statement_descriptor"]
     search_backend_name = None

@@ -17,7 +17,7 @@ from config.admin_screens import StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.money import format_pence
 from finance import selectors
-from finance.models import BankLine, ClosedMonth, PayingInBatch, Payout
+from finance.models import BankLine, ClosedMonth, MonthReopening, PayingInBatch, Payout
 from finance.services import bank, months, reconcile
 
 VIEW, CHANGE, CLOSE = "finance.view_payout", "finance.change_bankline", "finance.close_month"
@@ -124,12 +124,15 @@ class MonthsView(FinanceScreen, TemplateView):
         today = timezone.localdate()
         first = today.replace(day=1)
         closed = {row.month: row for row in ClosedMonth.objects.select_related("closed_by")}
+        reopened = {}
+        for reopening in MonthReopening.objects.select_related("reopened_by").order_by("reopened_at"):
+            reopened[reopening.month] = reopening  # the latest of each month
         rows = []
         month = first
         for _ in range(12):
             exceptions = selectors.finance_exceptions(today=today, month=month)
             rows.append({"month": month, "closed": closed.get(month), "over": month < first,
-                         "exceptions": exceptions.count})
+                         "exceptions": exceptions.count, "reopened": reopened.get(month)})
             month = (month - datetime.timedelta(days=1)).replace(day=1)
         return {**super().get_context_data(**kwargs), "months": rows,
                 "can_close": self.request.user.has_perm(CLOSE)}

@@ -30,7 +30,7 @@ def month_close(*, month: datetime.date, by=None, today: datetime.date | None = 
     today = today or timezone.localdate()
     next_month = (month + datetime.timedelta(days=32)).replace(day=1)
     if next_month > today:
-        raise ApplicationError(f"{month:%B %Y} is not over yet: a month can be closed from its last day's morrow.",
+        raise ApplicationError(f"{month:%B %Y} is not over yet: it can be closed from {next_month:%-d %B %Y}.",
                                field="month")
     try:
         with transaction.atomic():

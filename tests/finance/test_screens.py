@@ -60,7 +60,15 @@ def test_finance_imports_a_statement_confirms_the_match_and_closes_the_month(fin
     response = finance_client.post(reverse("reconciliation:confirm"),
                                    {"match": f"payout-{month_of_payout['payout'].pk}"}, follow=True)
     assert "1 match confirmed." in response.content.decode()
-    assert Payout.objects.get().bank_line.description == "STRIPE BRIGHTWELL"
+    credit = Payout.objects.get().bank_line
+    assert credit.description == "STRIPE BRIGHTWELL"
+    page = finance_client.get(reverse("bank_line:inspect", args=[credit.pk])).content.decode()
+    assert "Stripe payout po_1" in page and "Undo this match" in page
+    finance_client.post(reverse("reconciliation:unmatch", args=[credit.pk]))
+    assert Payout.objects.get().bank_line is None
+    assert BankLine.objects.get(pk=credit.pk).status == BankLine.Status.UNMATCHED
+    finance_client.post(reverse("reconciliation:confirm"), {"match": f"payout-{month_of_payout['payout'].pk}"})
+    assert Payout.objects.get().bank_line == credit
     interest = BankLine.objects.get(description="INTEREST")
     finance_client.post(reverse("reconciliation:other_income", args=[interest.pk]), {"note": "Bank interest"})
     assert BankLine.objects.get(pk=interest.pk).status == BankLine.Status.OTHER_INCOME
