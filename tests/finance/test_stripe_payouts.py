@@ -90,7 +90,7 @@ def _wait_for(condition, seconds=15.0):
     return condition()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the roles and pages that migrations made
 def test_the_signed_payout_paid_webhook_records_the_payout_and_fetches_its_lines(
         local_stripe, stripe_webhooks_to_live_server, take_gift):
     gift = take_gift(2000)
