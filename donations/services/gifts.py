@@ -444,9 +444,11 @@ def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, r
                             channel: str, campaign: Campaign | None = None, appeal=None,
                             gift_aid_declared: bool = False, gift_kind: str = "own_gift", benefit_pence: int = 0,
                             small_donation: bool = False, description: str = "", note: str = "",
-                            by=None) -> Donation:
+                            gift_aid_claimed_by: str = "", by=None) -> Donation:
     """A gift that did not come through Stripe (cash, cheque, bank transfer, an
     event's takings), recorded by staff. It counts in the campaign's totals at once.
+    `gift_aid_claimed_by` names the platform (JustGiving…) that took the gift and
+    claims its Gift Aid itself, so that no claim of ours ever includes it.
 
     `small_donation` marks cash or contactless taken under the Gift Aid Small
     Donations Scheme (GASDS): one supporter's gift of £30 or less with no Gift
@@ -476,7 +478,8 @@ def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, r
     donation = Donation(supporter=supporter, amount_pence=amount_pence, status=Donation.Status.SUCCEEDED,
                         channel=channel, campaign=campaign, appeal=appeal, gift_aid_declared=gift_aid_declared,
                         gift_kind=gift_kind, benefit_pence=benefit_pence, small_donation=small_donation,
-                        description=description, created_at=when, paid_at=when)
+                        description=description, gift_aid_claimed_by=gift_aid_claimed_by[:60], created_at=when,
+                        paid_at=when)
     donation.full_clean()
     donation.save()
     _move_totals(donation, (0, 0, 0))

@@ -156,7 +156,10 @@ def batch_gift_add(*, batch: PayingInBatch, supporter: Supporter | None, amount_
     donation = donation_services.donation_record_offline(
         supporter=supporter, amount_pence=amount_pence, received_on=received_on, channel=Donation.Channel.OFFLINE,
         campaign=campaign, appeal=appeal, gift_aid_declared=gift_aid_declared,
-        note=note or f"Paying-in batch {batch.number} ({batch.get_method_display().lower()})", by=by)
+        # A platform claims Gift Aid on what it takes: never in a claim of ours, whatever the donor declared to us.
+        gift_aid_claimed_by=(batch.reference or "Another platform") if batch.method == PayingInBatch.Method.PLATFORM
+        else "",
+        note=note or f"Paying-in batch {batch.number} ({batch.get_method_display()})", by=by)
     position = (batch.gifts.aggregate(last=Max("position"))["last"] or 0) + 1
     return PayingInBatchGift.objects.create(batch=batch, donation=donation, position=position)
 

@@ -86,7 +86,7 @@ def test_each_gift_is_recorded_as_an_offline_gift_and_takes_the_next_place(campa
     assert gift.given_on == BANKED  # received on the banking date
     assert campaign_totals(campaign=campaign)["raised_pence"] == 3_550
     entry = Interaction.objects.get(supporter=donor, source_ref=f"donation:{gift.pk}")
-    assert "Gave £25.00" in entry.summary and entry.detail == "Paying-in batch 1 (cheques)"
+    assert "Gave £25.00" in entry.summary and entry.detail == "Paying-in batch 1 (Cheques)"
     assert entry.recorded_by == finance_user
 
 
@@ -505,3 +505,17 @@ def test_two_gifts_keyed_into_one_batch_at_once_take_two_places():
     assert services.batch_close(batch=batch).status == PayingInBatch.Status.CLOSED
     numbers = run_at_once(lambda: open_batch().number, workers=3)
     assert sorted(numbers) == [2, 3, 4]
+
+
+def test_a_platforms_gifts_are_never_in_a_gift_aid_claim_of_ours(finance_user):
+    """JustGiving claims Gift Aid on the gifts it takes: a donor's all-gifts
+    declaration with us must not bring those gifts into our claim too."""
+    from donations.services import gift_aid_rules
+
+    donor = SupporterFactory(first_name="Ada", last_name="Byron")
+    declare(donor, datetime.date(2020, 1, 1))
+    batch = services.batch_open(banking_date=timezone.localdate(), method="platform", expected_count=1,
+                               expected_total_pence=2000, reference="JustGiving payout JG1", by=finance_user)
+    gift = services.batch_gift_add(batch=batch, supporter=donor, amount_pence=2000, by=finance_user).donation
+    assert gift.gift_aid_claimed_by == "JustGiving payout JG1"
+    assert gift_aid_rules.gift_aid_verdict_for(gift).status == gift_aid_rules.NOT_ELIGIBLE
