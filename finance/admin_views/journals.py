@@ -17,7 +17,7 @@ from config.admin_screens import ScreenViewSet, StaffScreen, staff_permission_re
 from config.errors import ApplicationError
 from config.money import format_pence
 from finance.exports import JOURNAL_EXPORTERS, JOURNAL_FORMAT_CHOICES, JOURNAL_PERMISSION, JournalSelection
-from finance.models import PayingInBatch, Payout
+from finance.models import BankAccount, PayingInBatch, Payout
 
 MONTHS_OFFERED = 24
 PAYOUTS_OFFERED = 300
@@ -99,8 +99,16 @@ class JournalsView(StaffScreen, TemplateView):
             except ApplicationError as problem:
                 error, exporter = problem.message, None
         journals = exporter.journals if exporter else []
+        flags = list(exporter.flags) if exporter else []
+        if exporter and form.cleaned_data["format"] == "xero" and any(
+                BankAccount.objects.filter(code=line.account_code).exists()
+                for journal in journals[:1] for line in journal.lines[:1]):
+            # Xero refuses a manual journal that posts to one of its bank accounts.
+            flags.insert(0, "Xero takes no manual journal on a bank account: these post to your bank account's code. "
+                            "Set Settings → Chart of accounts → Bank account to a clearing account first "
+                            "(see docs/journals.md).")
         context.update(
-            form=form, exporter=exporter, journals=journals, flags=exporter.flags if exporter else [], error=error,
+            form=form, exporter=exporter, journals=journals, flags=flags, error=error,
             debits_pence=sum(journal.debits_pence for journal in journals),
             credits_pence=sum(journal.credits_pence for journal in journals),
             line_count=sum(len(journal.lines) for journal in journals),

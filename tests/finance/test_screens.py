@@ -112,3 +112,12 @@ def test_the_downloads_log_says_who_took_which_journal(finance_user, month_of_pa
     assert response.status_code == 200
     page = client.get(reverse("finance_download:index")).content.decode()
     assert "po_1" in page and "finance" in page.lower()
+
+
+def test_the_xero_preview_warns_when_journals_post_to_a_bank_account(finance_user, month_of_payout):
+    client = _as(finance_user)
+    query = {"journal_for": "payout", "payout": "po_1", "format": "xero"}
+    assert "Xero takes no manual journal on a bank account" not in client.get(reverse("journals:index"), query).content.decode()
+    BankAccount.objects.create(name="Current account", code="090")  # the chart's bank code, by default
+    page = client.get(reverse("journals:index"), query).content.decode()
+    assert "Xero takes no manual journal on a bank account" in page
