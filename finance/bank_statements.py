@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from config.errors import ApplicationError
+from config.uploads import UnreadableUpload, decode_csv_upload
 from config.money import format_pence
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -263,25 +264,14 @@ def _decode(data: bytes) -> str:
         megabytes = math.ceil(size * 10 / 1024 / 1024) / 10  # rounded up: 5 MB and a byte is "5.1 MB"
         raise StatementError(f"The file is {megabytes:.1f} MB; a statement file may be at most "
                              f"{MAX_FILE_BYTES // 1024 // 1024} MB. Export a shorter period and import it in parts.")
-    data = bytes(data)
-    if data.startswith(b"%PDF"):
-        raise StatementError("This is a PDF statement. Export the transactions as a CSV file instead.")
-    if data.startswith(b"PK\x03\x04"):
-        raise StatementError("This is a spreadsheet (.xlsx), not a CSV file. Export the transactions as CSV, "
-                             "or save this sheet as CSV.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")  # Excel's "Unicode text"
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            # Older bank systems (and Excel's plain "CSV") write Windows-1252: "£" is the byte 0xA3.
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                raise StatementError("The file isn't text we can read: is it the bank's CSV export?") from None
-    if "\x00" in text:
-        raise StatementError("The file isn't text we can read: is it the bank's CSV export?")
+    try:
+        text = decode_csv_upload(
+            data, pdf="This is a PDF statement. Export the transactions as a CSV file instead.",
+            xlsx="This is a spreadsheet (.xlsx), not a CSV file. Export the transactions as CSV, or save this sheet "
+                 "as CSV.",
+            unreadable="The file isn't text we can read: is it the bank's CSV export?")
+    except UnreadableUpload as error:
+        raise StatementError(error.message) from None
     if not text.strip():
         raise StatementError("The file is empty.")
     return text

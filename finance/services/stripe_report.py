@@ -44,6 +44,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from config.errors import ApplicationError
 from config.money import format_pence
+from config.uploads import UnreadableUpload, decode_csv_upload
 from donations.models import Donation, Refund
 from donations.services import gifts as donation_gifts
 from donations.services import refunds as donation_refunds
@@ -178,25 +179,14 @@ def _decode(data: bytes) -> str:
     data = bytes(data)
     if not data.strip():
         raise StripeReportError([Problem(None, None, "The file is empty.")])
-    if data.startswith(b"%PDF"):
-        raise StripeReportError([Problem(None, None, "This is a PDF. Download Stripe's report as CSV instead.")])
-    if data.startswith(b"PK\x03\x04"):
-        raise StripeReportError([Problem(None, None, "This is a spreadsheet (.xlsx), not a CSV file. Download "
-                                                     "Stripe's report as CSV, or save this sheet as CSV.")])
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")  # Excel's "Unicode text"
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                # Excel's plain "CSV" on Windows: "é" is the byte 0xE9, "£" 0xA3.
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                raise StripeReportError([Problem(None, None, "The file isn't text we can read: is it Stripe's CSV "
-                                                             "report?")]) from None
-    if "\x00" in text:
-        raise StripeReportError([Problem(None, None, "The file isn't text we can read: is it Stripe's CSV report?")])
+    try:
+        text = decode_csv_upload(
+            data, pdf="This is a PDF. Download Stripe's report as CSV instead.",
+            xlsx="This is a spreadsheet (.xlsx), not a CSV file. Download Stripe's report as CSV, or save this sheet "
+                 "as CSV.",
+            unreadable="The file isn't text we can read: is it Stripe's CSV report?")
+    except UnreadableUpload as error:
+        raise StripeReportError([Problem(None, None, error.message)]) from None
     return text
 
 
