@@ -70,6 +70,23 @@ def test_recording_again_changes_nothing_and_an_old_status_never_takes_a_payout_
     assert failed.status == Payout.Status.FAILED and failed.failure_code == "account_closed"
 
 
+def test_recording_again_links_a_line_whose_gift_came_since_and_keeps_every_link_made(donor, month_of_payout):
+    payout = month_of_payout["payout"]
+    late, later = bt("txn_7", "charge", 1500, 43, "ch_7"), bt("txn_8", "charge", 900, 34, "ch_8")
+    payouts.payout_lines_record(payout=payout, transactions=[bt("txn_1", "charge", 5000, 95, "ch_1"), late, later])
+    assert PayoutLine.objects.get(stripe_balance_transaction_id="txn_7").donation is None
+
+    gift, other = card_gift(donor, 1500, "ch_7"), card_gift(donor, 900, "ch_8")   # their webhooks came late
+    payouts.payout_lines_record(payout=payout, transactions=[bt("txn_4", "refund", -500, 0, "re_1"), late])
+    lines = {line.stripe_balance_transaction_id: line for line in payout.lines.all()}
+    assert lines["txn_7"].donation == gift and lines["txn_7"].refund is None
+    assert lines["txn_8"].donation == other   # the payout's line, though not in this list
+    assert (lines["txn_4"].donation, lines["txn_4"].refund) == (month_of_payout["gifts"][0], month_of_payout["refund"])
+    assert lines["txn_1"].donation == month_of_payout["gifts"][0] and lines["txn_6"].donation is None
+    gift.refresh_from_db()
+    assert (gift.fee_pence, gift.net_pence, gift.stripe_balance_transaction_id) == (43, 1457, "txn_7")
+
+
 def test_a_gift_in_no_payout_after_seven_days_is_an_exception(donor, month_of_payout):
     late = card_gift(donor, 700, "ch_late", on=D(2026, 11, 5))
     assert selectors.finance_exceptions(today=D(2026, 11, 12)).gifts_not_paid_out == []
