@@ -11,7 +11,7 @@ import datetime
 import logging
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.db import bulk_set
@@ -268,7 +268,23 @@ def payouts_sync(*, since: datetime.date) -> dict[str, int]:
             _apply_unknown_disputes(payout)
             _describe_unknown_charges(payout)
             counts["lines"] += len(lines)
+    if counts["lines"] >= ANALYZE_AFTER_LINES:
+        _analyze(PayoutLine)
     return counts
+
+
+# A sync that records this many lines (a first sync of a year's payouts) refreshes
+# the database's statistics of the lines table at once. Until autovacuum comes
+# round, PostgreSQL plans from the statistics of the table as it was before (no
+# charge lines at all, at the first sync), and the exceptions' search for gifts
+# in no payout becomes a nested loop over every pair of gift and line: minutes
+# at 100,000 gifts, instead of a fraction of a second.
+ANALYZE_AFTER_LINES = 10_000
+
+
+def _analyze(model) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 # --- webhooks ------------------------------------------------------------------------
