@@ -142,6 +142,28 @@ def test_two_credits_that_fit_are_for_finance_to_choose_and_a_confirmed_match_is
         bank.bank_match_confirm(line=to_choose[0].candidates[0], payout=payout)
 
 
+def test_certain_matches_are_confirmed_together_those_chosen_or_all(account, month_of_payout, admin_user):
+    second = payouts.payout_record(payout=payout_data("po_2", 2500, arrival=D(2026, 11, 17)))
+    payouts.payout_lines_record(payout=second, transactions=[bt("txn_21", "charge", 2556, 56, "ch_21")])
+    bank.bank_statement_import(account=account, filename="nov.csv", data=lloyds(
+        (D(2026, 11, 10), "STRIPE BRIGHTWELL", 0, month_of_payout["net"] / 100),
+        (D(2026, 11, 17), "STRIPE BRIGHTWELL", 0, 25.00)))
+    certain, _ = bank.bank_match_proposals()
+    assert [proposal.key for proposal in certain] == [f"payout-{month_of_payout['payout'].pk}", f"payout-{second.pk}"]
+
+    assert bank.bank_matches_confirm(keys=[f"payout-{second.pk}"], by=admin_user) == 1
+    second.refresh_from_db()
+    assert second.bank_line.date == D(2026, 11, 17) and second.matched_by == admin_user and second.matched_at
+    assert second.bank_line.status == BankLine.Status.MATCHED and second.bank_line.resolved_by == admin_user
+    assert Payout.objects.get(pk=month_of_payout["payout"].pk).bank_line is None
+
+    assert bank.bank_matches_confirm() == 1
+    first = Payout.objects.get(pk=month_of_payout["payout"].pk)
+    assert first.bank_line.date == D(2026, 11, 10) and first.matched_by is None
+    assert bank.bank_matches_confirm() == 0
+    assert BankLine.objects.filter(status=BankLine.Status.UNMATCHED).count() == 0
+
+
 def test_the_reference_decides_between_two_credits(account, month_of_payout):
     amount = month_of_payout["net"] / 100
     bank.bank_statement_import(account=account, filename="nov.csv", data=lloyds(
