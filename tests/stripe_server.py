@@ -26,6 +26,9 @@ What this adds to localstripe (PyPI), whose gaps are filled in Stripe's current 
   yet paid out, with its own `payout` transaction, and sends `payout.created` then `payout.paid` (or
   `payout.failed`, whose sum comes back as a `payout_failure` transaction in the next payout);
   `POST /_test/payouts/<id>` moves one to in_transit, paid or failed later (`payout.updated` too);
+- for the benchmark only, `POST /_test/bulk_charges`: a JSON list of {amount, created} made into card charges
+  that succeeded then, each with its charge balance transaction and UK fee, in one request (no
+  PaymentIntents, no events), so that a year of gifts takes seconds;
 - `GET /v1/payouts` (by `created`, `arrival_date`, `status`) and `GET /v1/balance_transactions` (by
   `payout`, `type`, `currency`, `source`, `created`), newest first, paged by `starting_after` /
   `ending_before` as Stripe pages, from indexes (tests/stripe_server_payouts.py) that keep a year of

@@ -10,10 +10,15 @@ payouts there are:
   becomes available; a payout pops what is available by its own time;
 - a payout keeps its transactions newest first, with their positions, so that
   the page after `starting_after` is a slice.
+
+Test-only, for the benchmark (tests/bench/finance.py): `POST /_test/bulk_charges`
+makes a year of card charges in one request, as localstripe makes a
+PaymentIntent's charge but without the PaymentIntent and its events.
 """
 
 import heapq
 import itertools
+import json
 import operator
 
 from aiohttp import web
@@ -273,6 +278,55 @@ async def add_adjustment(request):
         description=data["description"], created=int_param(data, "created"))))
 
 
+class _Stopped:
+    """localstripe's clock (it reads only time.time()) stopped at one moment."""
+
+    def __init__(self, moment: int):
+        self.moment = float(moment)
+
+    def time(self) -> float:
+        return self.moment
+
+
+BULK_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+
+
+async def bulk_charges(request):
+    """POST /_test/bulk_charges, test-only (the benchmark's year of gifts): a
+    JSON list of {"amount", "created"} (pence, a Unix time; "currency" gbp
+    unless given). Each becomes a card charge that succeeded at `created`, with
+    its charge balance transaction and UK card fee, by localstripe's own charge
+    path (so waiting to be paid out from then), but with no PaymentIntent and no
+    events: about a hundred times faster than paying through a PaymentIntent.
+    Answers [{"id", "balance_transaction", "amount", "fee", "created"}], in the
+    order given. The whole list or nothing (400 naming the first bad item)."""
+    try:
+        items = json.loads(await request.read())
+    except ValueError:
+        raise UserError(400, "The body must be a JSON list of {amount, created}")
+    if not isinstance(items, list):
+        raise UserError(400, "The body must be a JSON list of {amount, created}")
+    for position, item in enumerate(items):
+        if not (isinstance(item, dict) and isinstance(item.get("amount"), int) and item["amount"] > 0
+                and isinstance(item.get("created"), int)):
+            raise UserError(400, f"Item {position}: needs a positive integer amount and an integer created")
+        _currency(item)
+    card = resources.PaymentMethod(type="card", card=dict(BULK_CARD))
+    made = []
+    clock = resources.time
+    try:
+        for item in items:
+            resources.time = _Stopped(item["created"])
+            charge = resources.Charge(amount=item["amount"], currency=_currency(item), source=card.id)
+            charge._initialize_charge()  # succeeded, with its balance transaction (fee, paid out later)
+            txn = resources.BalanceTransaction._api_retrieve(charge.balance_transaction)
+            made.append({"id": charge.id, "balance_transaction": txn.id, "amount": charge.amount, "fee": txn.fee,
+                         "created": charge.created})
+    finally:
+        resources.time = clock
+    return web.json_response(made)
+
+
 _COMPARISONS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
 
@@ -404,3 +458,4 @@ def add_routes(app):
     app.router.add_post("/_test/payouts/{id}", change_payout)
     app.router.add_post("/_test/radar_fees", add_radar_fee)
     app.router.add_post("/_test/adjustments", add_adjustment)
+    app.router.add_post("/_test/bulk_charges", bulk_charges)

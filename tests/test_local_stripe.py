@@ -310,3 +310,34 @@ def test_a_reset_forgets_payouts_balance_transactions_and_the_clock(local_stripe
     payout = _test_route(local_stripe, "/_test/payouts")
     assert payout["amount"] == 1950                              # nothing from before the reset
     assert abs(payout["created"] - time.time()) < 60             # the real time again
+
+
+def test_bulk_charges_are_card_charges_paid_out_from_when_they_were_made(local_stripe, stripe_client):
+    # The benchmark's test-only route: a year of gifts in one request.
+    bad = requests.post(f"{local_stripe}/_test/bulk_charges", json=[{"amount": 1000, "created": JAN_1},
+                                                                     {"amount": 0, "created": JAN_1}],
+                        auth=(SECRET_KEY, ""), timeout=10)
+    assert bad.status_code == 400 and "Item 1" in bad.text
+    response = requests.post(f"{local_stripe}/_test/bulk_charges", json=[
+        {"amount": 1000, "created": JAN_1}, {"amount": 2500, "created": JAN_1 + 60},
+        {"amount": 750, "created": JAN_1 + DAY}], auth=(SECRET_KEY, ""), timeout=10)
+    assert response.status_code == 200, response.text
+    made = response.json()
+    assert [(c["amount"], c["fee"], c["created"]) for c in made] == [
+        (1000, 35, JAN_1), (2500, 58, JAN_1 + 60), (750, 31, JAN_1 + DAY)]
+
+    charge = stripe_client.v1.charges.retrieve(made[1]["id"])
+    assert (charge.status, charge.paid, charge.amount, charge.created, charge.balance_transaction) == (
+        "succeeded", True, 2500, JAN_1 + 60, made[1]["balance_transaction"])
+    # The first day's payout takes the first day's charges only (the bad request made none).
+    payout = _test_route(local_stripe, "/_test/payouts", created=JAN_1 + 3600)
+    assert payout["amount"] == 965 + 2442
+    swept = _paid_out(stripe_client, payout["id"], type="charge")
+    assert [(txn.source, txn.amount, txn.fee, txn.net, txn.reporting_category, txn.fee_details[0].type)
+            for txn in swept] == [(made[1]["id"], 2500, 58, 2442, "charge", "stripe_fee"),
+                                  (made[0]["id"], 1000, 35, 965, "charge", "stripe_fee")]
+    # A bulk charge is refunded like any other.
+    _set_clock(local_stripe, JAN_1 + DAY + 60)
+    refund = stripe_client.v1.refunds.create(params={"charge": made[2]["id"], "amount": 250})
+    assert _test_route(local_stripe, "/_test/payouts", created=JAN_1 + 2 * DAY)["amount"] == 719 - 250
+    assert refund.charge == made[2]["id"]

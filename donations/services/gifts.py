@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
+from config.db import bulk_set
 from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
@@ -346,13 +347,11 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
     changed = []
     for start in range(0, len(fees), 5000):
         ids = [donation_id for donation_id, *_ in fees[start:start + 5000]]
-        for donation in Donation.objects.filter(pk__in=ids).only("pk", "stripe_balance_transaction_id", "fee_pence",
-                                                                 "net_pence"):
-            transaction_id, fee, net = wanted[donation.pk]
-            if (donation.stripe_balance_transaction_id, donation.fee_pence, donation.net_pence) != (transaction_id, fee, net):
-                donation.stripe_balance_transaction_id, donation.fee_pence, donation.net_pence = transaction_id, fee, net
-                changed.append(donation)
-    Donation.objects.bulk_update(changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"], batch_size=2000)
+        for pk, *held in Donation.objects.filter(pk__in=ids).values_list(
+                "pk", "stripe_balance_transaction_id", "fee_pence", "net_pence"):
+            if tuple(held) != wanted[pk]:
+                changed.append((pk, *wanted[pk]))
+    bulk_set(Donation, changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"])
     return len(changed)
 
 

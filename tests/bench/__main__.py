@@ -11,7 +11,10 @@ Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
   and its schedules rendered as .ods and R68 XML (sized by BENCH_GIFT_AID_DONATIONS);
 - supporter communications (tests/bench/mailings.py): a mailing to 100,000 supporters with email consent, sent
   to anymail's test backend: recipients queued per second, messages sent per second by one worker and by two,
-  our time per message and the memory used (sized by BENCH_MAILING_SUPPORTERS).
+  our time per message and the memory used (sized by BENCH_MAILING_SUPPORTERS);
+- finance (tests/bench/finance.py): a charity's year of 100,000 card gifts in 365 Stripe payouts and a
+  5,000-line bank statement, synced from the local Stripe, imported and reconciled, in seconds and rows/s per
+  step (goal: the whole year reconciles in under 10 s; sized by BENCH_FINANCE_GIFTS).
 """
 
 import os
@@ -97,6 +100,10 @@ def main() -> int:
     from tests.bench import mailings
 
     mailings.run(url, supporters=int(os.environ.get("BENCH_MAILING_SUPPORTERS", mailings.SUPPORTERS)))
+
+    from tests.bench import finance
+
+    finance.run(url, gifts=int(os.environ.get("BENCH_FINANCE_GIFTS", finance.GIFTS)))
     return 0
 
 

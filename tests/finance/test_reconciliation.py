@@ -70,6 +70,23 @@ def test_recording_again_changes_nothing_and_an_old_status_never_takes_a_payout_
     assert failed.status == Payout.Status.FAILED and failed.failure_code == "account_closed"
 
 
+def test_recording_again_links_a_line_whose_gift_came_since_and_keeps_every_link_made(donor, month_of_payout):
+    payout = month_of_payout["payout"]
+    late, later = bt("txn_7", "charge", 1500, 43, "ch_7"), bt("txn_8", "charge", 900, 34, "ch_8")
+    payouts.payout_lines_record(payout=payout, transactions=[bt("txn_1", "charge", 5000, 95, "ch_1"), late, later])
+    assert PayoutLine.objects.get(stripe_balance_transaction_id="txn_7").donation is None
+
+    gift, other = card_gift(donor, 1500, "ch_7"), card_gift(donor, 900, "ch_8")   # their webhooks came late
+    payouts.payout_lines_record(payout=payout, transactions=[bt("txn_4", "refund", -500, 0, "re_1"), late])
+    lines = {line.stripe_balance_transaction_id: line for line in payout.lines.all()}
+    assert lines["txn_7"].donation == gift and lines["txn_7"].refund is None
+    assert lines["txn_8"].donation == other   # the payout's line, though not in this list
+    assert (lines["txn_4"].donation, lines["txn_4"].refund) == (month_of_payout["gifts"][0], month_of_payout["refund"])
+    assert lines["txn_1"].donation == month_of_payout["gifts"][0] and lines["txn_6"].donation is None
+    gift.refresh_from_db()
+    assert (gift.fee_pence, gift.net_pence, gift.stripe_balance_transaction_id) == (43, 1457, "txn_7")
+
+
 def test_a_gift_in_no_payout_after_seven_days_is_an_exception(donor, month_of_payout):
     late = card_gift(donor, 700, "ch_late", on=D(2026, 11, 5))
     assert selectors.finance_exceptions(today=D(2026, 11, 12)).gifts_not_paid_out == []
@@ -123,6 +140,28 @@ def test_two_credits_that_fit_are_for_finance_to_choose_and_a_confirmed_match_is
     assert payout.bank_line == chosen and payout.matched_by == admin_user
     with pytest.raises(ApplicationError, match="already"):
         bank.bank_match_confirm(line=to_choose[0].candidates[0], payout=payout)
+
+
+def test_certain_matches_are_confirmed_together_those_chosen_or_all(account, month_of_payout, admin_user):
+    second = payouts.payout_record(payout=payout_data("po_2", 2500, arrival=D(2026, 11, 17)))
+    payouts.payout_lines_record(payout=second, transactions=[bt("txn_21", "charge", 2556, 56, "ch_21")])
+    bank.bank_statement_import(account=account, filename="nov.csv", data=lloyds(
+        (D(2026, 11, 10), "STRIPE BRIGHTWELL", 0, month_of_payout["net"] / 100),
+        (D(2026, 11, 17), "STRIPE BRIGHTWELL", 0, 25.00)))
+    certain, _ = bank.bank_match_proposals()
+    assert [proposal.key for proposal in certain] == [f"payout-{month_of_payout['payout'].pk}", f"payout-{second.pk}"]
+
+    assert bank.bank_matches_confirm(keys=[f"payout-{second.pk}"], by=admin_user) == 1
+    second.refresh_from_db()
+    assert second.bank_line.date == D(2026, 11, 17) and second.matched_by == admin_user and second.matched_at
+    assert second.bank_line.status == BankLine.Status.MATCHED and second.bank_line.resolved_by == admin_user
+    assert Payout.objects.get(pk=month_of_payout["payout"].pk).bank_line is None
+
+    assert bank.bank_matches_confirm() == 1
+    first = Payout.objects.get(pk=month_of_payout["payout"].pk)
+    assert first.bank_line.date == D(2026, 11, 10) and first.matched_by is None
+    assert bank.bank_matches_confirm() == 0
+    assert BankLine.objects.filter(status=BankLine.Status.UNMATCHED).count() == 0
 
 
 def test_the_reference_decides_between_two_credits(account, month_of_payout):
