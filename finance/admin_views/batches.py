@@ -233,6 +233,16 @@ class BatchOpenView(BatchFormScreen):
         return redirect("paying_in_batch:entry", batch.pk)
 
 
+PAYER_METHODS = (
+    (("JUSTGIVING", "ENTHUSE", "PAYPAL GIVING", "BENEVITY", "GIVEASYOUEARN", "VIRGIN MONEY GIVING"),
+     PayingInBatch.Method.PLATFORM),
+    (("CAF ", "CHARITIES AID"), PayingInBatch.Method.CAF),
+    (("CHEQUE", "CHQ"), PayingInBatch.Method.CHEQUE),
+    (("CASH",), PayingInBatch.Method.CASH),
+    ((" S/O", "STO ", "STANDING ORDER"), PayingInBatch.Method.STANDING_ORDER),
+)
+
+
 class BatchFromCreditView(BatchFormScreen):
     """Record offline gifts from a bank credit nothing else explains."""
 
@@ -247,7 +257,14 @@ class BatchFromCreditView(BatchFormScreen):
         self.line = get_object_or_404(BankLine.objects.select_related("account"), pk=kwargs["line_pk"])
 
     def get_initial(self):
-        return {"reference": self.line.description[:120]}
+        initial = {"reference": self.line.description[:120]}
+        # What the bank's description says the credit is, as a first guess Finance can change.
+        description = self.line.description.upper()
+        for words, method in PAYER_METHODS:
+            if any(word in description for word in words):
+                initial["method"] = method
+                break
+        return initial
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "line": self.line}

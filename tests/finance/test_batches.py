@@ -519,3 +519,17 @@ def test_a_platforms_gifts_are_never_in_a_gift_aid_claim_of_ours(finance_user):
     gift = services.batch_gift_add(batch=batch, supporter=donor, amount_pence=2000, by=finance_user).donation
     assert gift.gift_aid_claimed_by == "JustGiving payout JG1"
     assert gift_aid_rules.gift_aid_verdict_for(gift).status == gift_aid_rules.NOT_ELIGIBLE
+
+
+def test_a_batch_from_a_justgiving_credit_starts_as_a_platform_payout(finance_client):
+    from django.urls import reverse
+
+    account = BankAccount.objects.create(name="Current account", code="090")
+    statement = BankStatement.objects.create(account=account, filename="s.csv", layout="Lloyds Bank",
+                                             first_date=timezone.localdate(), last_date=timezone.localdate(),
+                                             lines_added=1, lines_already_held=0)
+    line = BankLine.objects.create(account=account, statement=statement, identity="jg", date=timezone.localdate(),
+                                   description="JUSTGIVING PAYOUT REF JG77812", paid_in_pence=48_650, file_line=2)
+    page = finance_client.get(reverse("paying_in_batch:from_credit", args=[line.pk])).content.decode()
+    assert '<option value="platform" selected>' in page
+    assert '<option value="bank_transfer" selected>' not in page
