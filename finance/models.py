@@ -248,7 +248,7 @@ class PayingInBatch(models.Model):
         constraints = [models.CheckConstraint(condition=Q(expected_total_pence__gt=0), name="batch_total_positive")]
 
     def __str__(self):
-        return f"Batch {self.number} ({self.get_method_display().lower()}, {format_pence(self.expected_total_pence)})"
+        return f"Batch {self.number} ({self.get_method_display()}, {format_pence(self.expected_total_pence)})"
 
 
 class PayingInBatchGift(models.Model):

@@ -58,7 +58,7 @@ class JournalForm(forms.Form):
                    .values_list("number", "banking_date", "method", "expected_total_pence")[:PAYOUTS_OFFERED])
         methods = dict(PayingInBatch.Method.choices)
         self.fields["batch"].choices = [("", "Choose a batch")] + [
-            (str(number), f"Batch {number}, {banked:%-d %b %Y}: {methods.get(method, method).lower()}, "
+            (str(number), f"Batch {number}, {banked:%-d %b %Y}: {methods.get(method, method)}, "
                           f"{format_pence(total)}") for number, banked, method, total in batches]
 
     def clean(self):

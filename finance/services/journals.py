@@ -306,7 +306,7 @@ def journal_for_batch(*, batch: PayingInBatch | int, chart: ChartOfAccounts | No
     lines = _Lines()
     method = batch.get_method_display()
     reference = f"BATCH-{batch.number}"
-    slip = f", slip {batch.reference}" if batch.reference else ""
+    slip = f", ref. {batch.reference}" if batch.reference else ""
     lines.add(BANK, _bank_code(batch.bank_line, chart), f"Paying-in batch {batch.number}: {method}{slip}",
               batch.expected_total_pence)
     campaigns = _Campaigns([row["campaign_id"] for row in rows], chart)

@@ -255,7 +255,7 @@ def test_a_batch_journal_credits_its_gifts_by_campaign(campaigns):
     closed_batch(7, [(5000, winter), (2500, winter), (10_000, school), (1234, None)], reference="SLIP 0042")
     journal = journals.journal_for_batch(batch=7)
     assert summary(journal) == [
-        ("090", "Paying-in batch 7: Cheques, slip SLIP 0042", 18_734, "", False),
+        ("090", "Paying-in batch 7: Cheques, ref. SLIP 0042", 18_734, "", False),
         ("210", "Gifts to Build a school (1)", -10_000, "Build a school", True),
         ("201", "Gifts to Winter appeal (2)", -7_500, "Winter appeal", False),
         ("200", "Gifts to no particular campaign (1)", -1_234, "", False),
