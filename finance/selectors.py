@@ -59,6 +59,12 @@ class PayoutFigures:
         return self.difference_pence == 0
 
 
+def lines_without_gift():
+    """Payout lines about a gift (a charge, refund or dispute) with no gift of
+    ours linked and no explanation from Finance."""
+    return PayoutLine.objects.filter(donation__isnull=True, reporting_category__in=GIFT_CATEGORIES, resolution="")
+
+
 def payout_figures(payout: Payout) -> PayoutFigures:
     rows = (PayoutLine.objects.filter(payout=payout).order_by().values("reporting_category")
             .annotate(amount=Sum("amount_pence"), fee=Sum("fee_pence"), net=Sum("net_pence"),
@@ -71,8 +77,7 @@ def payout_figures(payout: Payout) -> PayoutFigures:
     ordered = [by_category.pop(name) for name in list(CATEGORY_LABELS) if name in by_category]
     categories = ordered + sorted(by_category.values(), key=lambda figures: figures.category)
     net = sum(figures.net_pence for figures in categories)
-    unmatched = list(PayoutLine.objects.filter(payout=payout, donation__isnull=True, reporting_category__in=GIFT_CATEGORIES,
-                                               resolution=""))
+    unmatched = list(lines_without_gift().filter(payout=payout))
     return PayoutFigures(
         payout=payout, categories=categories,
         gross_pence=sum(f.amount_pence for f in categories if f.category == "charge"),
@@ -102,16 +107,13 @@ def unmatched_credits_by_amount() -> dict[int, list[BankLine]]:
 
 
 def credit_candidates(*, amount_pence: int, expected_on: datetime.date, reference: str = "",
-                      credits_by_amount: dict[int, list[BankLine]] | None = None) -> list[BankLine]:
-    """Unmatched bank credits of exactly the amount, within three working days of
-    the day expected; those naming the reference if any does, nearest the day first."""
+                      credits_by_amount: dict[int, list[BankLine]]) -> list[BankLine]:
+    """Of the unmatched credits (unmatched_credits_by_amount), those of exactly the
+    amount within three working days of the day expected; those naming the
+    reference if any does, nearest the day first."""
     start = working_days.add(expected_on, -MATCH_WINDOW_WORKING_DAYS)
     end = working_days.add(expected_on, MATCH_WINDOW_WORKING_DAYS)
-    if credits_by_amount is None:
-        credits = list(BankLine.objects.filter(paid_in_pence=amount_pence, date__range=(start, end),
-                                               status=BankLine.Status.UNMATCHED))
-    else:
-        credits = [line for line in credits_by_amount.get(amount_pence, ()) if start <= line.date <= end]
+    credits = [line for line in credits_by_amount.get(amount_pence, ()) if start <= line.date <= end]
     reference = reference.strip().lower()
     named = [line for line in credits if reference and reference in line.description.lower()]
     if named:
@@ -218,13 +220,15 @@ def stripe_gifts_not_paid_out(*, today: datetime.date | None = None):
             .exclude(Exists(in_payout)).select_related("supporter").order_by("paid_at"))
 
 
-def refunds_after_gift_aid_claim() -> list[dict]:
-    """Refund and dispute lines whose gift is in a Gift Aid claim already sent to
-    HMRC, each with the adjustment that repays the tax (None while outstanding)."""
+def refunds_after_gift_aid_claim(*, lines=None) -> list[dict]:
+    """Refund and dispute lines (of `lines`, by default all) whose gift is in a
+    Gift Aid claim already sent to HMRC, each with the adjustment that repays the
+    tax (None while outstanding)."""
     sent = GiftAidClaimedGift.objects.filter(
         active=True, claim__status__in=[GiftAidClaim.Status.SUBMITTED, GiftAidClaim.Status.ACCEPTED])
-    lines = (PayoutLine.objects.filter(reporting_category__in=("refund", "dispute"), donation__isnull=False,
-                                       donation_id__in=sent.values("donation_id"))
+    lines = ((lines if lines is not None else PayoutLine.objects.all())
+             .filter(reporting_category__in=("refund", "dispute"), donation__isnull=False,
+                     donation_id__in=sent.values("donation_id"))
              .select_related("donation", "payout").order_by("stripe_created_at"))
     claimed = {row.donation_id: row for row in sent.filter(donation_id__in=[line.donation_id for line in lines])
                .select_related("claim")}
@@ -238,21 +242,25 @@ def refunds_after_gift_aid_claim() -> list[dict]:
 def finance_exceptions(*, today: datetime.date | None = None, month: datetime.date | None = None) -> Exceptions:
     """Everything that does not reconcile, in one place (optionally one month's)."""
     today = today or timezone.localdate()
-    lines = PayoutLine.objects.filter(donation__isnull=True, reporting_category__in=GIFT_CATEGORIES, resolution="")
+    lines = lines_without_gift()
     credits = BankLine.objects.filter(status=BankLine.Status.UNMATCHED, paid_in_pence__gt=0)
     payouts = payouts_awaiting_bank().filter(arrival_date__lt=working_days.add(today, -MATCH_WINDOW_WORKING_DAYS))
     gifts = stripe_gifts_not_paid_out(today=today)
+    paid = Payout.objects.filter(status=Payout.Status.PAID, lines_fetched_at__isnull=False)
+    refunds = PayoutLine.objects.all()
     if month is not None:
         end = (month + datetime.timedelta(days=32)).replace(day=1)
         lines = lines.filter(payout__arrival_date__gte=month, payout__arrival_date__lt=end)
         credits = credits.filter(date__gte=month, date__lt=end)
         payouts = payouts.filter(arrival_date__gte=month, arrival_date__lt=end)
         gifts = gifts.filter(Q(paid_at__date__gte=month) & Q(paid_at__date__lt=end))
+        paid = paid.filter(arrival_date__gte=month, arrival_date__lt=end)
+        refunds = refunds.filter(payout__arrival_date__gte=month, payout__arrival_date__lt=end)
     return Exceptions(
         lines_without_gift=list(lines.select_related("payout")[:500]),
         gifts_not_paid_out=list(gifts[:500]),
-        after_gift_aid_claim=refunds_after_gift_aid_claim(),
-        payouts_not_adding_up=payouts_not_adding_up(),
+        after_gift_aid_claim=refunds_after_gift_aid_claim(lines=refunds),
+        payouts_not_adding_up=payouts_not_adding_up(paid),
         unmatched_credits=list(credits.select_related("account")[:500]),
         payouts_not_in_bank=list(payouts),
     )

@@ -18,6 +18,7 @@ from config.errors import ApplicationError
 from config.money import format_pence
 from finance.exports import JOURNAL_EXPORTERS, JOURNAL_FORMAT_CHOICES, JOURNAL_PERMISSION, JournalSelection
 from finance.models import BankAccount, PayingInBatch, Payout
+from finance.services.journals import BANK
 
 MONTHS_OFFERED = 24
 PAYOUTS_OFFERED = 300
@@ -100,9 +101,9 @@ class JournalsView(StaffScreen, TemplateView):
                 error, exporter = problem.message, None
         journals = exporter.journals if exporter else []
         flags = list(exporter.flags) if exporter else []
+        bank_codes = set(BankAccount.objects.values_list("code", flat=True)) if journals else set()
         if exporter and form.cleaned_data["format"] == "xero" and any(
-                BankAccount.objects.filter(code=line.account_code).exists()
-                for journal in journals[:1] for line in journal.lines[:1]):
+                line.kind == BANK and line.account_code in bank_codes for journal in journals for line in journal.lines):
             # Xero refuses a manual journal that posts to one of its bank accounts.
             flags.insert(0, "Xero takes no manual journal on a bank account: these post to your bank account's code. "
                             "Set Settings → Chart of accounts → Bank account to a clearing account first "

@@ -22,7 +22,8 @@ from config.money import format_pence
 from donations import services as donation_services
 from donations.models import Donation
 from finance import selectors
-from finance.models import BankLine, ClosedMonth, PayingInBatch, PayingInBatchGift
+from finance.models import BankLine, PayingInBatch, PayingInBatchGift
+from finance.services import months
 from supporters.models import Supporter
 
 # A slip may be dated a few weeks ahead (standing orders due on the 1st); never further.
@@ -30,9 +31,8 @@ FURTHEST_AHEAD_DAYS = 31
 
 
 def _check_month_open(day: datetime.date) -> None:
-    month = ClosedMonth.first_day(day)
-    if ClosedMonth.objects.filter(month=month).exists():
-        raise ApplicationError(f"The books for {month:%B %Y} are closed: reopen the month to change its batches.")
+    if months.month_is_closed(day):
+        raise ApplicationError(f"The books for {day:%B %Y} are closed: reopen the month to change its batches.")
 
 
 def _check_details(*, banking_date: datetime.date, method: str, expected_count: int,

@@ -205,12 +205,22 @@ def payout_fetch_lines(*, payout_id: str) -> Payout:
     """Fetch a payout and every balance transaction it paid out from Stripe, and
     record them (idempotent). A payout not yet paid has no lines to fetch."""
     payout = payout_record(payout=stripe_gateway.payout_retrieve(payout_id))
-    if payout.status == Payout.Status.PAID and payout.automatic:
-        payout_lines_record(payout=payout, transactions=stripe_gateway.balance_transactions_for_payout(payout_id))
-        _apply_unknown_disputes(payout)
-        _describe_unknown_charges(payout)
+    if _fetch_lines(payout):
         payout.refresh_from_db()
     return payout
+
+
+def _fetch_lines(payout: Payout) -> list[PayoutLine]:
+    """A paid automatic payout's balance transactions from Stripe, recorded and
+    matched (disputes and charges we never heard of asked about); none for
+    another payout (nothing paid out yet, or a manual payout Stripe cannot list)."""
+    if payout.status != Payout.Status.PAID or not payout.automatic:
+        return []
+    lines = payout_lines_record(
+        payout=payout, transactions=stripe_gateway.balance_transactions_for_payout(payout.stripe_payout_id))
+    _apply_unknown_disputes(payout)
+    _describe_unknown_charges(payout)
+    return lines
 
 
 def _apply_unknown_disputes(payout: Payout) -> None:
@@ -260,14 +270,8 @@ def payouts_sync(*, since: datetime.date) -> dict[str, int]:
     start = int(datetime.datetime.combine(since, datetime.time(), tzinfo=datetime.UTC).timestamp())
     counts = {"payouts": 0, "lines": 0}
     for payout_data in stripe_gateway.payouts_since(start):
-        payout = payout_record(payout=payout_data)
         counts["payouts"] += 1
-        if payout.status == Payout.Status.PAID and payout.automatic:
-            lines = payout_lines_record(payout=payout,
-                                        transactions=stripe_gateway.balance_transactions_for_payout(payout.stripe_payout_id))
-            _apply_unknown_disputes(payout)
-            _describe_unknown_charges(payout)
-            counts["lines"] += len(lines)
+        counts["lines"] += len(_fetch_lines(payout_record(payout=payout_data)))
     if counts["lines"] >= ANALYZE_AFTER_LINES:
         _analyze(PayoutLine)
     return counts

@@ -6,7 +6,6 @@ import dataclasses
 import datetime
 
 from finance import selectors
-from finance.models import PayoutLine
 from finance.services import bank, payouts
 
 
@@ -21,9 +20,7 @@ class Reconciliation:
 def reconcile(*, month: datetime.date | None = None, confirm_certain: bool = True, by=None,
               today: datetime.date | None = None) -> Reconciliation:
     """Idempotent: a second run finds nothing new to match."""
-    waiting = PayoutLine.objects.filter(donation__isnull=True, reporting_category__in=payouts.GIFT_CATEGORIES,
-                                        resolution="")
-    lines_matched = payouts.payout_lines_match(lines=waiting)
+    lines_matched = payouts.payout_lines_match(lines=selectors.lines_without_gift())
     matched = bank.bank_matches_confirm(by=by) if confirm_certain else 0
     _certain, to_choose = bank.bank_match_proposals()
     return Reconciliation(lines_matched_now=lines_matched, bank_matches_now=matched, to_choose=to_choose,

@@ -253,3 +253,14 @@ def test_a_closed_month_refuses_withdrawing_its_gifts_and_recording_them_from_st
             paid_at=datetime.datetime(2026, 10, 15, 12, tzinfo=datetime.UTC), charge_id="ch_old",
             payment_intent_id=None, balance_transaction_id="txn_old")
     assert Donation.objects.get().status == Donation.Status.SUCCEEDED
+
+
+def test_a_months_exceptions_are_that_months_only(donor):
+    card_gift(donor, 3000, "ch_oct", on=D(2026, 10, 2))
+    payout = payouts.payout_record(payout=payout_data("po_oct", 3000 - 45 + 100, arrival=D(2026, 10, 6)))  # £1 short
+    payouts.payout_lines_record(payout=payout, transactions=[bt("txn_oct", "charge", 3000, 45, "ch_oct",
+                                                                on=D(2026, 10, 2))])
+    october = selectors.finance_exceptions(today=D(2026, 11, 20), month=D(2026, 10, 1))
+    november = selectors.finance_exceptions(today=D(2026, 11, 20), month=D(2026, 11, 1))
+    assert october.payouts_not_adding_up == [(payout, 100)]
+    assert november.payouts_not_adding_up == [] and november.count == 0
