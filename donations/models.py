@@ -540,3 +540,99 @@ class GiftAidAdjustment(models.Model):
                                    | Q(claim__isnull=True, direct_repayment__isnull=False),
                                    name="adjustment_repaid_one_way"),
         ]
+
+
+class IncomeSource(models.TextChoices):
+    """How a gift came in, as the dashboard groups channels."""
+    ONLINE = "online", "Online"
+    MONTHLY = "monthly", "Monthly"
+    OFFLINE = "offline", "Offline"
+    PLATFORM = "platform", "Platforms"
+
+
+class DailyIncome(models.Model):
+    """The gifts of one day, summed by campaign, appeal, source and kind: what the
+    dashboard reads instead of the gifts. Kept in each gift's own transaction by
+    the donations services (a refund or a dispute moves the row of the gift's day),
+    rebuilt from the gifts by `manage.py rebuild_income_rollups`. A few shards per
+    key, so a TV appeal's gifts do not all queue for one row lock; read by summing.
+
+    The donor columns count each donor once: on the day of their first gift ever
+    (new), of their first gift of the tax year (year's donors) and of that gift
+    again when they also gave in the tax year before (retained)."""
+    wagtail_reference_index_ignore = True  # figures, not content: nothing to track
+
+    SHARDS = 4
+
+    day = models.DateField()
+    campaign_id = models.IntegerField(default=0)  # 0: no campaign (a plain integer: 0 keeps the key unique)
+    appeal_id = models.IntegerField(default=0)
+    source = models.CharField(max_length=8, choices=IncomeSource.choices)
+    monthly = models.BooleanField()
+    shard = models.PositiveSmallIntegerField(default=0)
+    gifts = models.BigIntegerField(default=0)
+    donor_gifts = models.BigIntegerField(default=0)  # of them, gifts with a supporter (not collections)
+    received_pence = models.BigIntegerField(default=0)
+    refunded_pence = models.BigIntegerField(default=0)
+    kept_pence = models.BigIntegerField(default=0)
+    disputed_pence = models.BigIntegerField(default=0)
+    fee_pence = models.BigIntegerField(default=0)
+    gift_aid_pence = models.BigIntegerField(default=0)
+    new_donors = models.BigIntegerField(default=0)
+    year_donors = models.BigIntegerField(default=0)
+    year_retained = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "campaign_id", "appeal_id", "source", "monthly", "shard"],
+                                               name="one_income_row_per_day_and_key")]
+        indexes = [models.Index(fields=["campaign_id", "day"], name="income_campaign_day_idx")]
+
+
+class DailyGiftSizes(models.Model):
+    """How many gifts of each size (what was kept of them) a day brought, by
+    campaign: the median gift without reading the gifts."""
+    wagtail_reference_index_ignore = True  # figures, not content: nothing to track
+
+    day = models.DateField()
+    campaign_id = models.IntegerField(default=0)
+    kept_pence = models.BigIntegerField()
+    gifts = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "campaign_id", "kept_pence"],
+                                               name="one_size_row_per_day_and_campaign")]
+        indexes = [models.Index(fields=["campaign_id", "day"], name="sizes_campaign_day_idx")]
+
+
+class DonorYear(models.Model):
+    """That a supporter gave in a tax year (named by the year it starts), with the
+    first gift of that year: where DailyIncome's donor counts were added."""
+    wagtail_reference_index_ignore = True  # figures, not content: nothing to track
+
+    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
+    tax_year = models.PositiveSmallIntegerField()
+    gifts = models.PositiveIntegerField(default=0)
+    first_gift = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="+")
+    first_gift_on = models.DateField()
+    first_campaign_id = models.IntegerField(default=0)
+    first_appeal_id = models.IntegerField(default=0)
+    first_source = models.CharField(max_length=8, choices=IncomeSource.choices)
+    first_monthly = models.BooleanField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["supporter", "tax_year"], name="one_row_per_donor_and_tax_year")]
+        indexes = [models.Index(fields=["tax_year", "first_gift_on"], name="donor_year_first_gift_idx")]
+
+
+class IncomeTarget(models.Model):
+    """What the charity means to raise in a tax year; the dashboard sets each
+    period's income against its share of it (by days)."""
+
+    tax_year = models.PositiveSmallIntegerField(unique=True, help_text="The year it starts: 2026 for 2026–27.")
+    target_pence = models.PositiveBigIntegerField("Target (pence)")
+
+    class Meta:
+        ordering = ["-tax_year"]
+
+    def __str__(self):
+        return f"{self.tax_year}–{(self.tax_year + 1) % 100:02d}: {format_pence(self.target_pence)}"

@@ -2,7 +2,8 @@
 them), monthly (monthly gifts and their charges), refunds (and disputes), totals
 (a gift's worth to its campaign), resync (the daily re-sync from Stripe),
 gift_aid_rules (which gifts carry Gift Aid), gift_aid_claims (claims to HMRC),
-statements (annual giving statements). This index names the gift functions
+statements (annual giving statements), rollups (the daily income figures
+the dashboard reads). This index names the gift functions
 other apps and the views call; the others are used as modules. Reads are in
 donations.selectors."""
 
@@ -34,6 +35,7 @@ from donations.services.refunds import (
     refund_record,
 )
 from donations.services.resync import donations_resync_day
+from donations.services.rollups import income_rollups_rebuild
 from donations.services.totals import campaign_totals_rebuild
 
 __all__ = [
@@ -41,5 +43,5 @@ __all__ = [
     "check_amount", "donation_apply_dispute", "donation_apply_payment_intent", "donation_apply_refund_total",
     "donation_offline_withdraw", "donation_record_failure", "donation_record_offline", "donation_refresh_from_stripe", "donation_refund",
     "donation_send_receipt", "donation_start", "donation_sync_refunds", "donations_import", "donations_record_stripe_fees", "donations_resync_day",
-    "fee_cover_pence", "gift_row_for_form", "gift_timeline_entry", "refund_record",
+    "fee_cover_pence", "gift_row_for_form", "income_rollups_rebuild", "gift_timeline_entry", "refund_record",
 ]

@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import logging
 import uuid
+from collections import defaultdict
 
 import stripe
 from django.conf import settings
@@ -22,9 +23,9 @@ from config.db import bulk_set
 from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
-from donations.models import Donation
-from donations.services import books
-from donations.services.totals import _move_totals, _worth
+from donations.models import DailyIncome, Donation
+from donations.services import books, rollups
+from donations.services.totals import NOTHING, _move_totals, _worth
 from supporters import services as supporter_services
 from supporters.models import Channel, ConsentMethod, Interaction, Supporter
 from supporters.services import email as email_services
@@ -345,13 +346,20 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
     carry them. Only gifts whose figures differ are written; returns how many."""
     wanted = {donation_id: (transaction_id, fee, net) for donation_id, transaction_id, fee, net in fees}
     changed = []
+    fee_changes = defaultdict(int)  # the income rollups' fees move with the gifts'
     for start in range(0, len(fees), 5000):
         ids = [donation_id for donation_id, *_ in fees[start:start + 5000]]
-        for pk, *held in Donation.objects.filter(pk__in=ids).values_list(
-                "pk", "stripe_balance_transaction_id", "fee_pence", "net_pence"):
-            if tuple(held) != wanted[pk]:
-                changed.append((pk, *wanted[pk]))
-    bulk_set(Donation, changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"])
+        for gift in Donation.objects.filter(pk__in=ids).only(
+                "pk", "stripe_balance_transaction_id", "fee_pence", "net_pence", "status", "paid_at", "created_at",
+                "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by", "recurring_gift_id"):
+            if (gift.stripe_balance_transaction_id, gift.fee_pence, gift.net_pence) != wanted[gift.pk]:
+                changed.append((gift.pk, *wanted[gift.pk]))
+                worth = rollups.rollup_worth(gift)
+                if worth.key:
+                    fee_changes[(worth.key, gift.pk % DailyIncome.SHARDS)] += wanted[gift.pk][1] - (gift.fee_pence or 0)
+    with transaction.atomic():
+        bulk_set(Donation, changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"])
+        rollups.income_rollups_add_fees(changes=fee_changes)
     return len(changed)
 
 
@@ -381,8 +389,8 @@ def gift_timeline_entry(donation: Donation) -> dict:
 def donations_import(*, donations: list[Donation]) -> list[Donation]:
     """Gifts from before this system (the previous database, post, events),
     written in bulk and each put on its supporter's timeline as a gift recorded
-    one by one is. Campaign totals are not moved: call campaign_totals_rebuild()
-    once the load is done."""
+    one by one is. Campaign totals and income rollups are not moved: call
+    campaign_totals_rebuild() and income_rollups_rebuild() once the load is done."""
     for day in sorted({timezone.localdate(d.paid_at or d.created_at) for d in donations}):
         books.refuse_if_month_closed(day, what="a gift")
     Donation.objects.bulk_create(donations, batch_size=2000)
@@ -481,7 +489,7 @@ def donation_record_offline(*, supporter: Supporter | None, amount_pence: int, r
                         paid_at=when)
     donation.full_clean()
     donation.save()
-    _move_totals(donation, (0, 0, 0))
+    _move_totals(donation, NOTHING)
     if supporter is not None:  # a collection has no timeline to go on
         supporter_services.timeline_add(**gift_timeline_entry(donation), detail=note, by=by)
     return donation
@@ -519,7 +527,7 @@ def donation_record_from_stripe_report(*, supporter: Supporter, amount_pence: in
                         stripe_balance_transaction_id=balance_transaction_id, created_at=paid_at, paid_at=paid_at)
     donation.full_clean()
     donation.save()
-    _move_totals(donation, (0, 0, 0))
+    _move_totals(donation, NOTHING)
     supporter_services.timeline_add(**gift_timeline_entry(donation), detail="Recorded from Stripe's payout report.",
                                     by=by)
     return donation

@@ -139,7 +139,7 @@ def recurring_gifts_import(*, recurring_gifts: list[RecurringGift], through: dat
     charge and gift for each month whose day came by `through` (or by its
     cancellation), and the timeline entries that taking them writes. Later months
     are charged by the monthly run as any other. Campaign totals are not moved:
-    call campaign_totals_rebuild() once the load is done."""
+    call campaign_totals_rebuild() and income_rollups_rebuild() once the load is done."""
     RecurringGift.objects.bulk_create(recurring_gifts, batch_size=2000)
     charges, gifts, entries = [], [], []
     for recurring in recurring_gifts:

@@ -2,26 +2,45 @@
 
 from collections import defaultdict
 
+import dataclasses
+
 from campaigns import services as campaign_services
 from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
 from donations.models import Donation
+from donations.services.rollups import NO_WORTH, RollupWorth, income_rollups_move, rollup_worth
 
 
-def _worth(donation: Donation) -> tuple[int, int, int]:
-    """What a gift adds to its campaign's totals: raised, Gift Aid expected, gifts."""
+@dataclasses.dataclass(frozen=True)
+class Worth:
+    """What a gift adds to its campaign's totals (raised, Gift Aid expected,
+    gifts) and to the daily income rollups."""
+    totals: tuple[int, int, int] = (0, 0, 0)
+    rollups: RollupWorth = NO_WORTH
+
+
+NOTHING = Worth()  # a gift not yet recorded
+
+
+def _totals_worth(donation: Donation) -> tuple[int, int, int]:
     kept = donation.kept_pence
     return kept, donation.gift_aid_expected_pence, 1 if kept > 0 else 0
 
 
-def _move_totals(donation: Donation, before: tuple[int, int, int]) -> None:
-    """Carry a change in a gift's worth to the campaign totals, in this transaction."""
+def _worth(donation: Donation) -> Worth:
+    return Worth(totals=_totals_worth(donation), rollups=rollup_worth(donation))
+
+
+def _move_totals(donation: Donation, before: Worth) -> None:
+    """Carry a change in a gift's worth to the campaign totals and the income
+    rollups, in this transaction."""
     after = _worth(donation)
-    if after != before:
+    if after.totals != before.totals:
         campaign_services.campaign_totals_apply(
             campaign_id=donation.campaign_id, appeal_id=donation.appeal_id, supporter_id=donation.supporter_id,
-            raised_pence=after[0] - before[0], gift_aid_pence=after[1] - before[1], gifts=after[2] - before[2],
-            fundraiser_page_id=donation.fundraiser_page_id,
+            raised_pence=after.totals[0] - before.totals[0], gift_aid_pence=after.totals[1] - before.totals[1],
+            gifts=after.totals[2] - before.totals[2], fundraiser_page_id=donation.fundraiser_page_id,
         )
+    income_rollups_move(donation=donation, before=before.rollups, after=after.rollups)
 
 
 def campaign_totals_rebuild() -> int:
@@ -31,7 +50,7 @@ def campaign_totals_rebuild() -> int:
     gifts = Donation.objects.filter(status__in=Donation.INCOME_STATUSES).exclude(campaign=None, appeal=None)
     for donation in gifts.only("amount_pence", "refunded_pence", "status", "gift_aid_declared", "campaign_id",
                                "appeal_id", "supporter_id", "fundraiser_page_id").iterator(chunk_size=5000):
-        kept, gift_aid, counted = _worth(donation)
+        kept, gift_aid, counted = _totals_worth(donation)
         for key in (TotalShard.key_for("campaign", donation.campaign_id) if donation.campaign_id else None,
                     TotalShard.key_for("appeal", donation.appeal_id) if donation.appeal_id else None,
                     TotalShard.key_for("fundraiser", donation.fundraiser_page_id) if donation.fundraiser_page_id

@@ -29,6 +29,7 @@ from config.errors import ApplicationError
 from donations.models import Donation, GiftAidClaim, GiftKind, RecurringGift
 from donations.services import (
     campaign_totals_rebuild,
+    income_rollups_rebuild,
     donation_record_offline,
     donations_import,
     gift_aid_claims,
@@ -186,6 +187,7 @@ class Command(BaseCommand):
         load_finance_demo(rng=rng)
         self.create_draft_mailing()
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
+        income_rollups_rebuild()  # and past those that keep the dashboard's rollups
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
         if not no_users:

@@ -1,0 +1,349 @@
+"""Reads for the fundraising dashboard: income, donors and regular giving, from
+the daily rollups (never by summing the gifts), and the gifts or donors behind
+each figure, whose totals equal it."""
+
+import dataclasses
+import datetime
+from collections import defaultdict
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, IncomeTarget, MonthlyCharge, RecurringGift
+from donations.services.rollups import FIGURES, RECEIVED_STATUSES
+from donations.tax_years import TaxYear
+
+_SUMS = {name: Sum(name) for name in (*FIGURES, "new_donors", "year_donors", "year_retained")}
+
+
+def _year_before(day: datetime.date) -> datetime.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """A span of whole days, both ends included, in UK time."""
+    first: datetime.date
+    last: datetime.date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def a_year_before(self) -> "Period":
+        return Period(_year_before(self.first), _year_before(self.last))
+
+    def __str__(self):
+        if self.first == self.last:
+            return f"{self.first:%-d %B %Y}"
+        return f"{self.first:%-d %B %Y} to {self.last:%-d %B %Y}"
+
+
+PRESETS = {
+    "today": "Today",
+    "week": "This week",
+    "month": "This month",
+    "tax_year": "This tax year",
+    "last_30": "Last 30 days",
+    "last_tax_year": "Last tax year",
+}
+
+
+def period_for(preset: str, *, today: datetime.date | None = None) -> Period:
+    """A named period up to today (a week starts on Monday; a tax year on 6 April)."""
+    today = today or timezone.localdate()
+    if preset == "today":
+        return Period(today, today)
+    if preset == "week":
+        return Period(today - datetime.timedelta(days=today.weekday()), today)
+    if preset == "month":
+        return Period(today.replace(day=1), today)
+    if preset == "last_30":
+        return Period(today - datetime.timedelta(days=29), today)
+    if preset == "last_tax_year":
+        year = TaxYear.last_complete(today)
+        return Period(year.first_day, year.last_day)
+    return Period(TaxYear.containing(today).first_day, today)
+
+
+def _rows(period: Period, campaign_id: int | None) -> QuerySet[DailyIncome]:
+    rows = DailyIncome.objects.filter(day__gte=period.first, day__lte=period.last)
+    return rows.filter(campaign_id=campaign_id) if campaign_id else rows
+
+
+@dataclasses.dataclass
+class Income:
+    """Sums of the rollups' figures (pence, gifts, donors)."""
+    gifts: int = 0
+    donor_gifts: int = 0
+    received_pence: int = 0
+    refunded_pence: int = 0
+    kept_pence: int = 0
+    disputed_pence: int = 0
+    fee_pence: int = 0
+    gift_aid_pence: int = 0
+    new_donors: int = 0
+    year_donors: int = 0
+    year_retained: int = 0
+
+    def add(self, row: dict) -> None:
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + (row.get(field.name) or 0))
+
+    @property
+    def net_of_fees_pence(self) -> int:
+        return self.kept_pence - self.fee_pence
+
+    @property
+    def average_gift_pence(self) -> int | None:
+        return _divide(self.kept_pence, self.gifts)
+
+
+def _divide(pence: int, count: int) -> int | None:
+    """A whole-penny average, rounded half up; None when there is nothing to divide by."""
+    return (2 * pence + count) // (2 * count) if count else None
+
+
+@dataclasses.dataclass
+class IncomeBreakdown:
+    total: Income
+    by_source: dict[str, Income]
+    by_kind: dict[str, Income]  # "one_off", "monthly"
+    by_campaign: dict[int, Income]
+    by_appeal: dict[int, Income]
+
+
+def income_breakdown(*, period: Period, campaign_id: int | None = None) -> IncomeBreakdown:
+    """The period's income in all, and by source, kind, campaign and appeal: one
+    query over the period's rollup rows."""
+    total = Income()
+    by_source = {source: Income() for source in IncomeSource.values}
+    by_kind = {"one_off": Income(), "monthly": Income()}
+    by_campaign, by_appeal = defaultdict(Income), defaultdict(Income)
+    for row in (_rows(period, campaign_id).values("campaign_id", "appeal_id", "source", "monthly")
+                .annotate(**_SUMS).order_by()):
+        total.add(row)
+        by_source[row["source"]].add(row)
+        by_kind["monthly" if row["monthly"] else "one_off"].add(row)
+        by_campaign[row["campaign_id"]].add(row)
+        if row["appeal_id"]:
+            by_appeal[row["appeal_id"]].add(row)
+    return IncomeBreakdown(total=total, by_source=by_source, by_kind=by_kind, by_campaign=dict(by_campaign),
+                           by_appeal=dict(by_appeal))
+
+
+def income_total(*, period: Period, campaign_id: int | None = None) -> Income:
+    total = Income()
+    total.add(_rows(period, campaign_id).aggregate(**_SUMS))
+    return total
+
+
+def income_by_month(*, period: Period, campaign_id: int | None = None) -> dict[datetime.date, int]:
+    """What was kept in each month of the period (first of the month to pence)."""
+    return {row["month"] if isinstance(row["month"], datetime.date) and not isinstance(row["month"], datetime.datetime)
+            else row["month"].date(): row["kept"]
+            for row in _rows(period, campaign_id).annotate(month=TruncMonth("day")).values("month")
+            .annotate(kept=Sum("kept_pence")).order_by("month")}
+
+
+def income_by_day(*, period: Period, campaign_id: int | None = None) -> dict[datetime.date, int]:
+    return {row["day"]: row["kept"] for row in _rows(period, campaign_id).values("day")
+            .annotate(kept=Sum("kept_pence")).order_by("day")}
+
+
+def median_gift_pence(*, period: Period, campaign_id: int | None = None) -> int | None:
+    """The median of what was kept of each gift counted in the period: the middle
+    one, or the two middle ones' mean rounded half up."""
+    sizes = DailyGiftSizes.objects.filter(day__gte=period.first, day__lte=period.last, gifts__gt=0)
+    if campaign_id:
+        sizes = sizes.filter(campaign_id=campaign_id)
+    counts = list(sizes.values_list("kept_pence").annotate(n=Sum("gifts")).order_by("kept_pence"))
+    total = sum(n for _, n in counts)
+    if not total:
+        return None
+    wanted = [(total - 1) // 2, total // 2]  # the middle positions, counting from 0
+    found, seen = [], 0
+    for kept, n in counts:
+        while wanted and wanted[0] < seen + n:
+            found.append(kept)
+            wanted.pop(0)
+        seen += n
+    return (found[0] + found[1] + 1) // 2
+
+
+def target_for(period: Period) -> int | None:
+    """The period's share of the charity's income targets, by days (None if no target covers it)."""
+    share, covered = 0, False
+    targets = {t.tax_year: t.target_pence for t in IncomeTarget.objects.all()}
+    year = TaxYear.containing(period.first)
+    while year.first_day <= period.last:
+        if year.start_year in targets:
+            covered = True
+            first, last = max(period.first, year.first_day), min(period.last, year.last_day)
+            days_in_year = (year.last_day - year.first_day).days + 1
+            share += targets[year.start_year] * ((last - first).days + 1) // days_in_year
+        year = TaxYear(year.start_year + 1)
+    return share if covered else None
+
+
+# Donors ----------------------------------------------------------------------
+
+@dataclasses.dataclass
+class DonorFigures:
+    """A tax year's donors up to a day, against the year before (fundraising's
+    year-on-year measures: retained gave in both years; lapsed gave last year and not yet this one)."""
+    year: TaxYear
+    to: datetime.date
+    donors: int
+    new: int
+    retained: int
+    last_year_donors: int
+    last_year_donors_to_date: int
+    donor_gifts: int
+
+    @property
+    def lapsed(self) -> int:
+        return self.last_year_donors - self.retained
+
+    @property
+    def retention_rate(self) -> tuple[int, int]:
+        """(retained, last year's donors): a rate to show as a percentage."""
+        return self.retained, self.last_year_donors
+
+    @property
+    def gifts_per_donor_hundredths(self) -> int | None:
+        return _divide(100 * self.donor_gifts, self.donors)
+
+
+def donor_figures(*, to: datetime.date) -> DonorFigures:
+    year = TaxYear.containing(to)
+    last = TaxYear(year.start_year - 1)
+    this = income_total(period=Period(year.first_day, to))
+    before = income_total(period=Period(last.first_day, last.last_day))
+    before_to_date = income_total(period=Period(last.first_day, min(_year_before(to), last.last_day)))
+    return DonorFigures(year=year, to=to, donors=this.year_donors, new=this.new_donors, retained=this.year_retained,
+                        last_year_donors=before.year_donors, last_year_donors_to_date=before_to_date.year_donors,
+                        donor_gifts=this.donor_gifts)
+
+
+DONOR_GROUPS = {
+    "donors": "Gave this tax year",
+    "new": "New: first gift ever this tax year",
+    "retained": "Retained: gave last tax year and this",
+    "lapsed": "Lapsed: gave last tax year, not yet this",
+}
+
+
+def donors_in(*, group: str, to: datetime.date):
+    """The supporters a donor figure counts (ids of DonorYear rows' supporters),
+    as a queryset of DonorYear rows for the year of `to` (or the year before, for lapsed)."""
+    year = TaxYear.containing(to).start_year
+    this_year = DonorYear.objects.filter(tax_year=year, first_gift_on__lte=to)
+    gave_last_year = DonorYear.objects.filter(tax_year=year - 1).values("supporter_id")
+    if group == "new":
+        earlier = DonorYear.objects.filter(tax_year__lt=year).values("supporter_id")
+        return this_year.exclude(supporter_id__in=earlier)
+    if group == "retained":
+        return this_year.filter(supporter_id__in=gave_last_year)
+    if group == "lapsed":
+        return (DonorYear.objects.filter(tax_year=year - 1)
+                .exclude(supporter_id__in=this_year.values("supporter_id")))
+    return this_year
+
+
+# The gifts behind a figure ------------------------------------------------------
+
+def gifts_given_between(first: datetime.date, last: datetime.date) -> Q:
+    """Gifts whose day (paid, else made; in UK time) falls in a span: as the rollups date them."""
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=tz)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    return (Q(paid_at__gte=start, paid_at__lt=end)
+            | Q(paid_at__isnull=True, created_at__gte=start, created_at__lt=end))
+
+
+def gifts_of_source(source: str) -> Q:
+    platform = ~Q(gift_aid_claimed_by="")
+    monthly = Q(recurring_gift__isnull=False) | Q(channel=Donation.Channel.MONTHLY)
+    return {IncomeSource.PLATFORM: platform,
+            IncomeSource.MONTHLY: ~platform & monthly,
+            IncomeSource.ONLINE: ~platform & ~monthly & Q(channel=Donation.Channel.WEB),
+            IncomeSource.OFFLINE: ~platform & ~monthly & ~Q(channel=Donation.Channel.WEB)}[source]
+
+
+def received_gifts(queryset: QuerySet[Donation] | None = None) -> QuerySet[Donation]:
+    """Gifts the charity received (whether or not refunded since): what the rollups add up."""
+    queryset = Donation.objects.all() if queryset is None else queryset
+    return queryset.filter(status__in=RECEIVED_STATUSES)
+
+
+def gifts_totals(queryset: QuerySet[Donation]) -> Income:
+    """The rollups' figures worked out from a list of gifts: the check that a
+    figure and the gifts behind it agree."""
+    kept = F("amount_pence") - F("refunded_pence")
+    income = Q(status__in=Donation.INCOME_STATUSES)
+    counted = income & Q(amount_pence__gt=F("refunded_pence"))
+    sums = received_gifts(queryset).aggregate(
+        gifts=Count("pk", filter=counted), donor_gifts=Count("pk", filter=counted & Q(supporter__isnull=False)),
+        received_pence=Sum("amount_pence"), refunded_pence=Sum("refunded_pence"),
+        kept_pence=Sum(kept, filter=income), disputed_pence=Sum(kept, filter=Q(status=Donation.Status.DISPUTED)),
+        fee_pence=Sum("fee_pence"),
+        # Gift Aid expected rounds down gift by gift (integer division in SQL), as the rollups do.
+        gift_aid_pence=Sum(kept / 4, filter=counted & Q(gift_aid_declared=True)))
+    total = Income()
+    total.add(sums)
+    return total
+
+
+# Regular giving ----------------------------------------------------------------
+
+@dataclasses.dataclass
+class RegularGiving:
+    month: datetime.date
+    active_donors: int
+    monthly_income_pence: int
+    new: int
+    cancelled: int
+    failed: int
+    past_due: int
+    active_at_start: int
+    expected_next_month_pence: int
+
+    @property
+    def churn(self) -> tuple[int, int]:
+        """(cancelled this month, active at its start): a rate to show as a percentage."""
+        return self.cancelled, self.active_at_start
+
+
+def regular_giving(*, today: datetime.date | None = None, campaign_id: int | None = None) -> RegularGiving:
+    """This month's monthly giving: who gives, what it brings, who joined, left or failed."""
+    today = today or timezone.localdate()
+    month = today.replace(day=1)
+    gifts = RecurringGift.objects.all()
+    if campaign_id:
+        gifts = gifts.filter(campaign_id=campaign_id)
+    tz = timezone.get_current_timezone()
+    month_start = datetime.datetime.combine(month, datetime.time.min, tzinfo=tz)
+    live = Q(status__in=(RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE))
+    figures = gifts.aggregate(
+        active_donors=Count("supporter_id", filter=Q(status=RecurringGift.Status.ACTIVE), distinct=True),
+        monthly_income=Sum("amount_pence", filter=Q(status=RecurringGift.Status.ACTIVE)),
+        expected=Sum("amount_pence", filter=live),
+        new=Count("pk", filter=Q(started_on__gte=month) & ~Q(status=RecurringGift.Status.PENDING)),
+        cancelled=Count("pk", filter=Q(cancelled_at__gte=month_start)),
+        past_due=Count("pk", filter=Q(status=RecurringGift.Status.PAST_DUE)),
+        active_at_start=Count("pk", filter=Q(started_on__lt=month) & ~Q(status=RecurringGift.Status.PENDING)
+                              & (Q(cancelled_at__isnull=True) | Q(cancelled_at__gte=month_start))),
+    )
+    charges = MonthlyCharge.objects.filter(month=month, status__in=(MonthlyCharge.Status.FAILED,
+                                                                      MonthlyCharge.Status.ABANDONED))
+    if campaign_id:
+        charges = charges.filter(recurring_gift__campaign_id=campaign_id)
+    return RegularGiving(
+        month=month, active_donors=figures["active_donors"], monthly_income_pence=figures["monthly_income"] or 0,
+        new=figures["new"], cancelled=figures["cancelled"], failed=charges.count(), past_due=figures["past_due"],
+        active_at_start=figures["active_at_start"], expected_next_month_pence=figures["expected"] or 0)

@@ -1,0 +1,331 @@
+"""The daily income rollups the dashboard reads: kept in each gift's own
+transaction (a gift's worth before and after a change, the difference added),
+and rebuilt from the gifts themselves.
+
+A gift counts on the day the charity received it (its `given_on`, in UK time),
+net of refunds and lost disputes, which move that day's figures. Its donor is
+counted once a day of first gift: ever (new), in a tax year, and again in the
+year when they also gave in the year before (retained)."""
+
+import dataclasses
+import datetime
+from collections import defaultdict
+
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from config.db import stream_rows
+from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource
+from donations.tax_years import tax_year_start
+from supporters.models import Supporter
+
+RECEIVED_STATUSES = (*Donation.INCOME_STATUSES, Donation.Status.REFUNDED)
+FIGURES = ("gifts", "donor_gifts", "received_pence", "refunded_pence", "kept_pence", "disputed_pence", "fee_pence", "gift_aid_pence")
+DONOR_FIGURES = ("new_donors", "year_donors", "year_retained")
+_NO_FIGURES = (0,) * len(FIGURES)
+
+
+def income_source(*, channel: str, gift_aid_claimed_by: str, monthly: bool) -> str:
+    """The dashboard's channel of a gift: a platform's (JustGiving and the like,
+    which claim its Gift Aid), a monthly gift's, online, or offline."""
+    if gift_aid_claimed_by:
+        return IncomeSource.PLATFORM
+    if monthly or channel == Donation.Channel.MONTHLY:
+        return IncomeSource.MONTHLY
+    if channel == Donation.Channel.WEB:
+        return IncomeSource.ONLINE
+    return IncomeSource.OFFLINE
+
+
+@dataclasses.dataclass(frozen=True)
+class RollupWorth:
+    """What one gift adds to the rollups: its key (day, campaign, appeal, source,
+    monthly) and figures, and the day it counts for its donor (None if it does not)."""
+    key: tuple | None = None
+    figures: tuple = _NO_FIGURES
+    donor_day: datetime.date | None = None
+
+    @property
+    def kept_pence(self) -> int:
+        return self.figures[4]
+
+    @property
+    def counted(self) -> bool:
+        return self.figures[0] > 0
+
+
+NO_WORTH = RollupWorth()
+
+
+def _key_of(donation: Donation) -> tuple:
+    monthly = donation.recurring_gift_id is not None
+    return (donation.given_on, donation.campaign_id or 0, donation.appeal_id or 0,
+            income_source(channel=donation.channel, gift_aid_claimed_by=donation.gift_aid_claimed_by, monthly=monthly),
+            monthly)
+
+
+def rollup_worth(donation: Donation) -> RollupWorth:
+    if donation.status not in RECEIVED_STATUSES:
+        return NO_WORTH
+    kept = donation.kept_pence
+    counted = 1 if kept > 0 else 0
+    figures = (counted, counted if donation.supporter_id else 0, donation.amount_pence, donation.refunded_pence, kept,
+               kept if donation.status == Donation.Status.DISPUTED else 0, donation.fee_pence or 0,
+               donation.gift_aid_expected_pence)
+    key = _key_of(donation)
+    return RollupWorth(key=key, figures=figures, donor_day=key[0] if kept > 0 and donation.supporter_id else None)
+
+
+def _add_income(key: tuple, shard: int, changes: dict[str, int]) -> None:
+    """Add to one DailyIncome row, making it if need be: one statement
+    (INSERT … ON CONFLICT DO UPDATE, which PostgreSQL and SQLite both read)."""
+    changes = {name: value for name, value in changes.items() if value}
+    if not changes:
+        return
+    quote = connection.ops.quote_name
+    table = quote(DailyIncome._meta.db_table)
+    key_columns = ["day", "campaign_id", "appeal_id", "source", "monthly", "shard"]
+    columns = key_columns + list(changes)
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in changes)
+    # Figures not named here take the column's default of 0 on a new row.
+    defaults = [name for name in (*FIGURES, *DONOR_FIGURES) if name not in changes]
+    sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns + defaults)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns) + ['0'] * len(defaults))}) "
+           f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET {updates}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*key, shard, *changes.values()])
+
+
+def _add_size(day: datetime.date, campaign_id: int, kept_pence: int, gifts: int) -> None:
+    quote = connection.ops.quote_name
+    table = quote(DailyGiftSizes._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (day, campaign_id, kept_pence, gifts) VALUES (%s, %s, %s, %s) "
+                       f"ON CONFLICT (day, campaign_id, kept_pence) DO UPDATE SET gifts = {table}.gifts + excluded.gifts",
+                       [day, campaign_id, kept_pence, gifts])
+
+
+def income_rollups_move(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> None:
+    """Carry a change in a gift's worth to the rollups, in the caller's
+    transaction (which has the gift's row locked)."""
+    if before == after:
+        return
+    shard = donation.pk % DailyIncome.SHARDS
+    if before.key == after.key:
+        _add_income(after.key, shard, {name: a - b for name, a, b in zip(FIGURES, after.figures, before.figures)})
+    else:
+        if before.key:
+            _add_income(before.key, shard, {name: -b for name, b in zip(FIGURES, before.figures)})
+        if after.key:
+            _add_income(after.key, shard, dict(zip(FIGURES, after.figures)))
+    sized_before = (before.key[0], before.key[1], before.kept_pence) if before.counted else None
+    sized_after = (after.key[0], after.key[1], after.kept_pence) if after.counted else None
+    if sized_before != sized_after:
+        if sized_before:
+            _add_size(*sized_before, -1)
+        if sized_after:
+            _add_size(*sized_after, 1)
+    if before.donor_day != after.donor_day:
+        _donor_move(donation=donation, before=before.donor_day, after=after.donor_day)
+
+
+def income_rollups_add_fees(*, changes: dict[tuple, int]) -> None:
+    """Stripe's fees recorded on many gifts at once: (key, shard) to the change in fees."""
+    for (key, shard), change in changes.items():
+        _add_income(key, shard, {"fee_pence": change})
+
+
+# The donor counts ----------------------------------------------------------
+
+def _contributions(years: dict[int, tuple]) -> dict[tuple, dict[str, int]]:
+    """The donor counts a donor's years add, by (income key, shard): `years` maps a
+    tax year to its first gift (id, day, campaign, appeal, source, monthly)."""
+    added = defaultdict(lambda: defaultdict(int))
+    for year, (gift_id, *key) in years.items():
+        where = (tuple(key), gift_id % DailyIncome.SHARDS)
+        added[where]["year_donors"] += 1
+        if year - 1 in years:
+            added[where]["year_retained"] += 1
+        if year == min(years):
+            added[where]["new_donors"] += 1
+    return added
+
+
+def _first_gifts_by_year(supporter_id: int) -> dict[int, tuple]:
+    """The first counted gift of each tax year a supporter gave in, and how many, from the gifts."""
+    found = {}
+    counts = defaultdict(int)
+    gifts = (Donation.objects.filter(supporter_id=supporter_id, status__in=Donation.INCOME_STATUSES,
+                                     amount_pence__gt=F("refunded_pence"))
+             .only("pk", "paid_at", "created_at", "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by",
+                   "recurring_gift_id"))
+    for gift in gifts:
+        key = _key_of(gift)
+        year = tax_year_start(key[0]).year
+        counts[year] += 1
+        if year not in found or (key[0], gift.pk) < (found[year][1], found[year][0]):
+            found[year] = (gift.pk, *key)
+    return {year: (*first, counts[year]) for year, first in found.items()}
+
+
+def _donor_move(*, donation: Donation, before: datetime.date | None, after: datetime.date | None) -> None:
+    """A gift began or stopped counting for its donor (or moved day). Most often
+    only the year's count moves; when the gift is, or was, a year's first, the
+    donor's years are worked out again from their gifts and the difference in
+    their donor counts added. The supporter's row is locked, so two gifts of one
+    donor at once cannot both make the year's row."""
+    supporter_id = donation.supporter_id
+    list(Supporter.objects.select_for_update().filter(pk=supporter_id).values_list("pk", flat=True))
+    held = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=supporter_id)}
+    if before is None and after is not None:
+        row = held.get(tax_year_start(after).year)
+        if row and (row.first_gift_on, row.first_gift_id) < (after, donation.pk):
+            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") + 1)
+            return
+    elif after is None and before is not None:
+        row = held.get(tax_year_start(before).year)
+        if row and row.first_gift_id != donation.pk and row.gifts > 1:
+            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") - 1)
+            return
+    old = {year: (row.first_gift_id, row.first_gift_on, row.first_campaign_id, row.first_appeal_id,
+                  row.first_source, row.first_monthly) for year, row in held.items()}
+    found = _first_gifts_by_year(supporter_id)
+    new = {year: first[:-1] for year, first in found.items()}
+    _apply_contribution_change(_contributions(old), _contributions(new))
+    for year, row in held.items():
+        if year not in found:
+            row.delete()
+    for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts) in found.items():
+        DonorYear.objects.update_or_create(
+            supporter_id=supporter_id, tax_year=year,
+            defaults=dict(gifts=gifts, first_gift_id=gift_id, first_gift_on=day, first_campaign_id=campaign_id,
+                          first_appeal_id=appeal_id, first_source=source, first_monthly=monthly))
+
+
+def _apply_contribution_change(old: dict, new: dict) -> None:
+    for where in old.keys() | new.keys():
+        was, now = old.get(where, {}), new.get(where, {})
+        changes = {name: now.get(name, 0) - was.get(name, 0) for name in DONOR_FIGURES}
+        _add_income(where[0], where[1], changes)
+
+
+def donor_years_refresh(*, supporter_ids) -> None:
+    """Work a few donors' years out again from their gifts (after gifts moved
+    between supporters, as a merge does), carrying the difference to the counts."""
+    for supporter_id in sorted(set(supporter_ids)):
+        with transaction.atomic():
+            list(Supporter.objects.select_for_update().filter(pk=supporter_id).values_list("pk", flat=True))
+            held = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=supporter_id)}
+            old = {year: (row.first_gift_id, row.first_gift_on, row.first_campaign_id, row.first_appeal_id,
+                          row.first_source, row.first_monthly) for year, row in held.items()}
+            found = _first_gifts_by_year(supporter_id)
+            _apply_contribution_change(_contributions(old), _contributions({y: f[:-1] for y, f in found.items()}))
+            DonorYear.objects.filter(supporter_id=supporter_id).delete()
+            DonorYear.objects.bulk_create([
+                DonorYear(supporter_id=supporter_id, tax_year=year, gifts=gifts, first_gift_id=gift_id,
+                          first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id,
+                          first_source=source, first_monthly=monthly)
+                for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts) in found.items()])
+
+
+# The rebuild -----------------------------------------------------------------
+
+def _received_gifts():
+    """The received gifts annotated with their rollup key's parts, in SQL."""
+    kept = Case(When(status__in=Donation.INCOME_STATUSES, then=F("amount_pence") - F("refunded_pence")), default=Value(0))
+    monthly = Q(recurring_gift__isnull=False)
+    source = Case(
+        When(~Q(gift_aid_claimed_by=""), then=Value(IncomeSource.PLATFORM)),
+        When(monthly | Q(channel=Donation.Channel.MONTHLY), then=Value(IncomeSource.MONTHLY)),
+        When(channel=Donation.Channel.WEB, then=Value(IncomeSource.ONLINE)),
+        default=Value(IncomeSource.OFFLINE))
+    return (Donation.objects.filter(status__in=RECEIVED_STATUSES)
+            .annotate(day=TruncDate(Coalesce("paid_at", "created_at"), tzinfo=timezone.get_current_timezone()),
+                      kept=kept, source=source,
+                      monthly=Case(When(monthly, then=Value(True)), default=Value(False))))
+
+
+@transaction.atomic
+def income_rollups_rebuild() -> dict[str, int]:
+    """Work every rollup out again from the gifts, replacing what was kept live
+    (after a bulk load, or to prove and repair). The rollup tables are locked
+    for the while on PostgreSQL: a gift recorded meanwhile waits, then adds
+    itself on top. Returns how many rows each table holds."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE {}, {}, {} IN EXCLUSIVE MODE".format(
+                *(connection.ops.quote_name(m._meta.db_table) for m in (DailyIncome, DailyGiftSizes, DonorYear))))
+    DailyIncome.objects.all().delete()
+    DailyGiftSizes.objects.all().delete()
+    DonorYear.objects.all().delete()
+
+    gifts = _received_gifts()
+    counted = Q(kept__gt=0)
+    income = {}
+    for row in (gifts.values("day", "campaign_id", "appeal_id", "source", "monthly")
+                .annotate(n_gifts=Count("pk", filter=counted),
+                          n_donor_gifts=Count("pk", filter=counted & Q(supporter__isnull=False)), n_received=Sum("amount_pence"),
+                          n_refunded=Sum("refunded_pence"), n_kept=Sum("kept"),
+                          n_disputed=Sum(Case(When(status=Donation.Status.DISPUTED, then=F("kept")), default=Value(0))),
+                          n_fee=Sum(Coalesce("fee_pence", Value(0))),
+                          n_gift_aid=Sum(Case(When(gift_aid_declared=True, then=F("kept") / Value(4)),
+                                              default=Value(0))))
+                .order_by()):
+        key = (row["day"], row["campaign_id"] or 0, row["appeal_id"] or 0, row["source"], bool(row["monthly"]), 0)
+        income[key] = DailyIncome(
+            day=key[0], campaign_id=key[1], appeal_id=key[2], source=key[3], monthly=key[4], shard=0,
+            gifts=row["n_gifts"], donor_gifts=row["n_donor_gifts"], received_pence=row["n_received"], refunded_pence=row["n_refunded"],
+            kept_pence=row["n_kept"], disputed_pence=row["n_disputed"], fee_pence=row["n_fee"],
+            gift_aid_pence=row["n_gift_aid"])
+
+    sizes = [DailyGiftSizes(day=row["day"], campaign_id=row["campaign_id"] or 0, kept_pence=row["kept"],
+                            gifts=row["n"])
+             for row in gifts.filter(counted).values("day", "campaign_id", "kept").annotate(n=Count("pk")).order_by()]
+    DailyGiftSizes.objects.bulk_create(sizes, batch_size=5000)
+
+    # Donors: each one's counted gifts in date order, read once.
+    donor_years = []
+    rows = stream_rows(gifts.filter(counted, supporter__isnull=False)
+                       .order_by("supporter_id", "day", "pk")
+                       .values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source", "monthly"))
+
+    def flush(supporter_id, years):
+        for where, added in _contributions({y: first for y, (first, _) in years.items()}).items():
+            key = (*where[0], where[1])
+            if key not in income:
+                income[key] = DailyIncome(day=key[0], campaign_id=key[1], appeal_id=key[2], source=key[3],
+                                          monthly=key[4], shard=key[5])
+            for name, value in added.items():
+                setattr(income[key], name, getattr(income[key], name) + value)
+        for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year) in years.items():
+            donor_years.append(DonorYear(
+                supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, first_gift_id=gift_id,
+                first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id, first_source=source,
+                first_monthly=monthly))
+        if len(donor_years) >= 5000:
+            DonorYear.objects.bulk_create(donor_years)
+            donor_years.clear()
+
+    current, years = None, {}
+    for supporter_id, pk, day, campaign_id, appeal_id, source, monthly in rows:
+        if isinstance(day, datetime.datetime):  # SQLite's TruncDate may come back without Django's converter
+            day = day.date()
+        elif isinstance(day, str):
+            day = datetime.date.fromisoformat(day)
+        if supporter_id != current:
+            if current is not None:
+                flush(current, years)
+            current, years = supporter_id, {}
+        year = tax_year_start(day).year
+        if year in years:
+            years[year] = (years[year][0], years[year][1] + 1)
+        else:
+            years[year] = ((pk, day, campaign_id or 0, appeal_id or 0, source, bool(monthly)), 1)
+    if current is not None:
+        flush(current, years)
+    DonorYear.objects.bulk_create(donor_years)
+    DailyIncome.objects.bulk_create(income.values(), batch_size=5000)
+    return {"daily income rows": len(income), "gift size rows": len(sizes),
+            "donor years": DonorYear.objects.count()}
