@@ -612,6 +612,7 @@ class DonorYear(models.Model):
     supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
     tax_year = models.PositiveSmallIntegerField()
     gifts = models.PositiveIntegerField(default=0)
+    kept_pence = models.BigIntegerField(default=0)  # what their gifts of the year brought: the top donors
     first_gift = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="+")
     first_gift_on = models.DateField()
     first_campaign_id = models.IntegerField(default=0)
@@ -621,7 +622,8 @@ class DonorYear(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["supporter", "tax_year"], name="one_row_per_donor_and_tax_year")]
-        indexes = [models.Index(fields=["tax_year", "first_gift_on"], name="donor_year_first_gift_idx")]
+        indexes = [models.Index(fields=["tax_year", "first_gift_on"], name="donor_year_first_gift_idx"),
+                   models.Index(fields=["tax_year", "-kept_pence"], name="donor_year_top_idx")]
 
 
 class IncomeTarget(models.Model):
