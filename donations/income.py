@@ -10,7 +10,16 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, IncomeTarget, MonthlyCharge, RecurringGift
+from donations.models import (
+    DailyGiftSizes,
+    DailyIncome,
+    Donation,
+    DonorYear,
+    IncomeSource,
+    IncomeTarget,
+    MonthlyCharge,
+    RecurringGift,
+)
 from donations.services.rollups import FIGURES, RECEIVED_STATUSES
 from donations.tax_years import TaxYear
 

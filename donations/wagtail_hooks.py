@@ -24,7 +24,7 @@ class DonationViewSet(ReadOnlyViewSet):
     menu_label = "Donations"
     index_view_class = admin_views.DonationIndexView
     inspect_view_class = admin_views.DonationInspectView
-    list_filter = ["status", "channel", "campaign", "gift_aid_declared"]
+    filterset_class = admin_views.DonationFilterSet
     search_fields = ["supporter__last_name"]  # enables the box; the view searches smartly
     search_backend_name = None
     list_per_page = 50
