@@ -608,6 +608,7 @@ class DonorYear(models.Model):
     """That a supporter gave in a tax year (named by the year it starts), with the
     first gift of that year: where DailyIncome's donor counts were added."""
     wagtail_reference_index_ignore = True  # figures, not content: nothing to track
+    merged_by_its_app = True  # a merge folds two donors' years: donations.services.rollups.donor_years_merge
 
     supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
     tax_year = models.PositiveSmallIntegerField()

@@ -235,6 +235,17 @@ def donor_years_refresh(*, supporter_ids) -> None:
             _donor_years_replace(supporter_id, _lock_donor(supporter_id))
 
 
+def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
+    """Two supporters merged (their gifts already moved to the survivor): take
+    both donors' counts away and add the survivor's, worked out from the gifts.
+    Inside the merge's transaction, which has both supporters locked."""
+    held = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=survivor_id)}
+    duplicate = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=duplicate_id)}
+    _apply_contribution_change(_contributions(_held_firsts(duplicate)), {})
+    DonorYear.objects.filter(supporter_id=duplicate_id).delete()
+    _donor_years_replace(survivor_id, held)
+
+
 # The rebuild -----------------------------------------------------------------
 
 def _received_gifts():

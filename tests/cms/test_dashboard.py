@@ -82,6 +82,7 @@ def test_what_each_role_sees(client, users, role, year_of_gifts):
     gift_aid_csv = body(client.get(URL + "?download=gift_aid"))
     assert ("Claimed from HMRC" in gift_aid_csv) is sees_finance
     assert client.get(URL + "?download=nothing").status_code == 404
+    assert client.get(URL + "donors/?group=retained").status_code == 200
 
 
 def test_every_linked_figure_equals_the_gifts_behind_it(finance_client, year_of_gifts):

@@ -168,3 +168,16 @@ def test_concurrent_gifts_leave_rollups_the_rebuild_agrees_with():
     assert sum(row["year_donors"] for row in live[0].values()) == 4
     income_rollups_rebuild()
     assert live_rollups() == live
+
+
+def test_merging_two_donors_of_the_same_year_folds_their_counts(year_of_gifts):
+    from supporters import services as supporter_services
+
+    ann, dev = year_of_gifts["ann_6_april"].supporter, year_of_gifts["dev_2026"].supporter
+    supporter_services.supporter_merge(survivor=ann, duplicate=dev)
+    this_year = income.donor_figures(to=D(2026, 4, 10))
+    assert (this_year.donors, this_year.new, this_year.retained) == (2, 1, 1)  # Ann (with Dev's gifts) and Cat
+    assert DonorYear.objects.filter(supporter=ann).count() == 3  # 2024-25 (Dev's), 2025-26, 2026-27
+    live = live_rollups()
+    income_rollups_rebuild()
+    assert live_rollups() == live
