@@ -151,3 +151,17 @@ def test_the_admin_home_shows_the_headlines(finance_client, year_of_gifts):
     panel = soup.select_one(".dashboard-panel")
     assert panel is not None and "This tax year" in panel.get_text()
     assert panel.find("a", string=re.compile("Open the dashboard"))["href"] == URL
+
+
+def test_finance_sets_income_targets_and_fundraising_sees_them(client, users):
+    add = "/admin/income_target/new/"
+    client.force_login(users["fundraising"])
+    assert client.get("/admin/income_target/").status_code == 200
+    assert client.post(add, {"tax_year": 2026, "target_pence": 1}).status_code in (302, 403)
+    assert not IncomeTarget.objects.exists()
+    client.force_login(users["finance"])
+    response = client.post(add, {"tax_year": 2026, "target_pence": 250_000_000})
+    assert response.status_code == 302
+    assert IncomeTarget.objects.get().target_pence == 250_000_000
+    client.logout()
+    assert client.get("/admin/income_target/").status_code == 302
