@@ -8,6 +8,7 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from campaigns import selectors as campaign_selectors
 from campaigns.models import Appeal, Campaign
 from donations import income
 from donations import selectors as donation_selectors
+from donations import tasks as donation_tasks
 from donations.models import DonorYear, IncomeSource
 
 VIEW_DASHBOARD = "donations.view_donation"        # both roles see gifts, so both see the dashboard
@@ -313,21 +315,41 @@ def campaign_table(filters: Filters, *, today: datetime.date | None = None) -> T
                  note="Raised since the campaign began: gifts kept, Gift Aid apart.")
 
 
+GIFT_AID_POSITION_STALE = datetime.timedelta(minutes=15)
+
+
+def _unclaimed_position() -> dict | None:
+    """The last worked-out position of unclaimed Gift Aid; a refresh is asked of
+    the task worker when it is missing or stale (once at a time)."""
+    kept = donation_selectors.gift_aid_unclaimed_position_kept()
+    if kept is None or timezone.now() - kept["worked_out_at"] > GIFT_AID_POSITION_STALE:
+        if cache.add(donation_selectors.GIFT_AID_POSITION_REFRESHING_KEY, True, timeout=30 * 60):
+            donation_tasks.refresh_gift_aid_position.enqueue()
+            kept = donation_selectors.gift_aid_unclaimed_position_kept() or kept  # at once with the immediate backend
+    return kept
+
+
 def gift_aid_table(*, user) -> Table:
-    position = donation_selectors.gift_aid_position()
+    claims = donation_selectors.gift_aid_claims_position()
+    unclaimed = _unclaimed_position() or {}
     rows = []
     if user.has_perm(VIEW_GIFT_AID):
-        rows += [["Claimed from HMRC (claims sent)", Cell(position["claimed_pence"], "money",
+        rows += [["Claimed from HMRC (claims sent)", Cell(claims["claimed_pence"], "money",
                                                           reverse("gift_aid_claim:index"))],
-                 ["Repaid by HMRC", Cell(position["repaid_pence"], "money")],
-                 ["In claims not yet repaid", Cell(position["awaiting_pence"], "money")],
-                 ["Claimable now", Cell(position["claimable_pence"], "money")],
-                 ["Held for missing declaration details", Cell(position["held_pence"], "money",
+                 ["Repaid by HMRC", Cell(claims["repaid_pence"], "money")],
+                 ["In claims not yet repaid", Cell(claims["awaiting_pence"], "money")],
+                 ["Claimable now", Cell(unclaimed.get("claimable_pence"), "money")],
+                 ["Held for missing declaration details", Cell(unclaimed.get("held_pence"), "money",
                                                                reverse("gift_aid_claim:follow_ups"))]]
     rows += [["Potential: gifts from UK donors with no declaration would bring",
-              Cell(position["potential_pence"], "money")],
-             ["Donors to ask for a declaration", Cell(position["potential_donors"], "count")]]
-    worked_out = timezone.localtime(position["worked_out_at"])
+              Cell(unclaimed.get("potential_pence"), "money")],
+             ["Donors to ask for a declaration", Cell(unclaimed.get("potential_donors"), "count")]]
+    if unclaimed:
+        worked_out = timezone.localtime(unclaimed["worked_out_at"])
+        note = (f"Claimable, held and potential as worked out at {worked_out:%H:%M} on {worked_out:%-d %B} by "
+                "HMRC's rules (within four years, kept gifts, an individual's own); worked out again every "
+                "quarter of an hour while the dashboard is used.")
+    else:
+        note = "Claimable, held and potential are being worked out by the task worker: look again in a minute."
     return Table("gift_aid", "Gift Aid", ["Figure", "Value"], [[Cell(label), cell] for label, cell in rows],
-                 note=f"Claimable, held and potential as worked out at {worked_out:%H:%M} by HMRC's rules "
-                      "(within four years, kept gifts, an individual's own).")
+                 note=note)

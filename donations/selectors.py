@@ -181,39 +181,44 @@ def claim_header(claim: GiftAidClaim, part: dict) -> hmrc.ClaimHeader:
 
 
 
-GIFT_AID_POSITION_CACHE_SECONDS = 15 * 60
+GIFT_AID_POSITION_KEY = "gift-aid-position"
+GIFT_AID_POSITION_REFRESHING_KEY = "gift-aid-position:refreshing"
 
 
-def gift_aid_position(*, today: datetime.date | None = None) -> dict:
-    """Where Gift Aid stands, for the dashboard: claimed (claims sent to HMRC),
-    repaid, awaiting repayment; claimable now and held for missing declaration
-    details (by HMRC's rules, over gifts not yet in a claim); and the potential:
-    what gifts from UK donors with no declaration would bring, and how many
-    donors to ask. The part that applies the rules reads every unclaimed gift,
-    so it is kept in the cache for a quarter of an hour ("worked out at")."""
-    today = today or timezone.localdate()
+def gift_aid_claims_position() -> dict:
+    """Gift Aid claimed (claims sent to HMRC, less adjustments), repaid, and awaiting repayment."""
     sent = GiftAidClaim.objects.exclude(status__in=(GiftAidClaim.Status.DRAFT, GiftAidClaim.Status.REJECTED))
     claims = sent.aggregate(tax=Sum("tax_pence"), small=Sum("small_donations_tax_pence"),
                             adjusted=Sum("adjustment_pence"), repaid=Sum("repayment_pence"))
-    claimed = (claims["tax"] or 0) + (claims["small"] or 0) - (claims["adjusted"] or 0)
-    awaiting = sum(claim.repayment_due_pence for claim in sent.filter(repayment_pence__isnull=True))
-    key = f"gift-aid-position:{today.isoformat()}"
-    rules = cache.get(key)
-    if rules is None:
-        claimable = held = 0
-        for gift, verdict in gift_aid_rules.verdicts_for(gift_aid_rules.claimable_gifts(Donation.objects.all()),
-                                                         today=today, unclaimed_only=True):
-            if verdict.status == gift_aid_rules.ELIGIBLE:
-                claimable += gift_aid_rules.tax_on(gift.kept_pence)
-            elif verdict.status == gift_aid_rules.NEEDS_DATA:
-                held += gift_aid_rules.tax_on(gift.kept_pence)
-        potential = gift_aid_potential_gifts(today=today).aggregate(
-            kept=Sum(F("amount_pence") - F("refunded_pence")), donors=Count("supporter_id", distinct=True))
-        rules = {"claimable_pence": claimable, "held_pence": held,
-                 "potential_pence": gift_aid_rules.tax_on(potential["kept"] or 0),
-                 "potential_donors": potential["donors"], "worked_out_at": timezone.now()}
-        cache.set(key, rules, GIFT_AID_POSITION_CACHE_SECONDS)
-    return {"claimed_pence": claimed, "repaid_pence": claims["repaid"] or 0, "awaiting_pence": awaiting, **rules}
+    return {"claimed_pence": (claims["tax"] or 0) + (claims["small"] or 0) - (claims["adjusted"] or 0),
+            "repaid_pence": claims["repaid"] or 0,
+            "awaiting_pence": sum(claim.repayment_due_pence for claim in sent.filter(repayment_pence__isnull=True))}
+
+
+def gift_aid_unclaimed_position(*, today: datetime.date | None = None) -> dict:
+    """What HMRC's rules make of the gifts not yet in a claim: claimable now,
+    and held for missing declaration details; and the potential: what gifts
+    from UK donors with no declaration would bring, and how many donors to ask.
+    It reads every unclaimed gift, so the dashboard shows it as worked out by
+    the task donations.tasks.refresh_gift_aid_position (kept in the cache)."""
+    today = today or timezone.localdate()
+    claimable = held = 0
+    for gift, verdict in gift_aid_rules.verdicts_for(gift_aid_rules.claimable_gifts(Donation.objects.all()),
+                                                     today=today, unclaimed_only=True):
+        if verdict.status == gift_aid_rules.ELIGIBLE:
+            claimable += gift_aid_rules.tax_on(gift.kept_pence)
+        elif verdict.status == gift_aid_rules.NEEDS_DATA:
+            held += gift_aid_rules.tax_on(gift.kept_pence)
+    potential = gift_aid_potential_gifts(today=today).aggregate(
+        kept=Sum(F("amount_pence") - F("refunded_pence")), donors=Count("supporter_id", distinct=True))
+    return {"claimable_pence": claimable, "held_pence": held,
+            "potential_pence": gift_aid_rules.tax_on(potential["kept"] or 0),
+            "potential_donors": potential["donors"], "worked_out_at": timezone.now()}
+
+
+def gift_aid_unclaimed_position_kept() -> dict | None:
+    """The last position the task worked out, if any."""
+    return cache.get(GIFT_AID_POSITION_KEY)
 
 
 def gift_aid_potential_gifts(*, today: datetime.date | None = None) -> QuerySet[Donation]:

@@ -46,3 +46,17 @@ def send_annual_statement(supporter_id: int, tax_year: int) -> bool:
         return False
     message = annual_statement_send(supporter=supporter, tax_year=tax_year)
     return message is not None
+
+
+@task()
+def refresh_gift_aid_position() -> None:
+    """Work out where unclaimed Gift Aid stands (every unclaimed gift under HMRC's
+    rules) and keep it for the dashboard, which asks for this when it is stale."""
+    from django.core.cache import cache
+
+    from donations import selectors
+
+    try:
+        cache.set(selectors.GIFT_AID_POSITION_KEY, selectors.gift_aid_unclaimed_position(), timeout=None)
+    finally:
+        cache.delete(selectors.GIFT_AID_POSITION_REFRESHING_KEY)

@@ -165,3 +165,46 @@ def test_finance_sets_income_targets_and_fundraising_sees_them(client, users):
     assert IncomeTarget.objects.get().target_pence == 250_000_000
     client.logout()
     assert client.get("/admin/income_target/").status_code == 302
+
+
+def test_gift_aid_claimable_held_and_potential(client, users):
+    import datetime
+
+    from django.utils import timezone
+
+    from donations.models import Donation
+    from supporters import services as supporter_services
+    from supporters.models import GiftAidDeclaration
+    from tests.supporters.factories import SupporterFactory
+
+    def gift(supporter, pence):
+        moment = timezone.now() - datetime.timedelta(days=30)
+        return Donation.objects.create(supporter=supporter, amount_pence=pence, status=Donation.Status.SUCCEEDED,
+                                       channel=Donation.Channel.OFFLINE, created_at=moment, paid_at=moment)
+
+    declared, held, asked, abroad = (SupporterFactory() for _ in range(4))
+    supporter_services.gift_aid_declaration_record(
+        supporter=declared, method="online", wording=supporter_services.gift_aid_wording(),
+        wording_version=supporter_services.GIFT_AID_WORDING_VERSION, declared_on=timezone.localdate(),
+        scope="all_gifts", declared=None)
+    GiftAidDeclaration.objects.create(supporter=held, first_name="Ann", last_name="Lee", address_house="",
+                                      postcode="N16 8AA", declared_on=datetime.date(2025, 1, 1), method="imported",
+                                      wording="(imported)", wording_version="legacy")
+    abroad.country = "FR"
+    abroad.save()
+    gift(declared, 10_000)
+    gift(held, 4_000)
+    gift(asked, 4_001)
+    gift(asked, 999)
+    gift(abroad, 5_000)
+    client.force_login(users["finance"])
+    rows = table(page(client), "gift_aid")
+    assert pence(rows["Claimable now"][0].get_text()) == 2_500
+    assert pence(rows["Held for missing declaration details"][0].get_text()) == 1_000
+    assert pence(rows["Potential: gifts from UK donors with no declaration would bring"][0].get_text()) == 1_250
+    assert rows["Donors to ask for a declaration"][0].get_text(strip=True) == "1"
+    # Fundraising sees the potential, not the claims.
+    client.force_login(users["fundraising"])
+    rows = table(page(client), "gift_aid")
+    assert "Claimable now" not in rows and pence(rows[
+        "Potential: gifts from UK donors with no declaration would bring"][0].get_text()) == 1_250
