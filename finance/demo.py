@@ -3,11 +3,11 @@ month open with the exceptions a finance officer meets. Everything goes
 through finance's and donations' own services, with Stripe's objects in
 Stripe's shapes, as the webhooks and the sync would bring them.
 
-Last month: card gifts paid out weekly by Stripe (with a refund, a dispute lost
-and one won, a Radar fee), a batch of cheques, the bank statement that shows them
+Last month: card gifts paid out weekly by Stripe (with a refund in part and one
+in full, a dispute lost and one won, a Radar fee), a batch of cheques, the bank statement that shows them
 all (and bank interest), every credit matched and the month closed.
 This month: a payout holding a gift taken on Stripe's dashboard (no gift of
-ours), a card gift not yet in any payout, a JustGiving credit with no report,
+ours) and a dispute still open, a card gift not yet in any payout, a JustGiving credit with no report,
 and a credit one digit away from a payout (a decoy that must not match)."""
 
 import datetime
@@ -128,6 +128,16 @@ def load_finance_demo(*, rng: random.Random, today: datetime.date | None = None)
                                                          refunded_pence=refund["amount"])
             lines.append(builder.transaction("refund", -refund["amount"], 0, refund["id"],
                                              wednesday - datetime.timedelta(days=2), "Refund"))
+            # And one given back whole (Stripe keeps its fee on the charge).
+            returned = gifts[3]
+            refund = {"id": builder._id("re"), "amount": returned.amount_pence, "status": "succeeded",
+                      "charge": returned.stripe_charge_id, "created": _ts(wednesday - datetime.timedelta(days=2))}
+            donation_refunds.refund_record(donation=returned, refund=refund,
+                                           reason="Meant to give to another charity")
+            donation_refunds.donation_apply_refund_total(charge_id=returned.stripe_charge_id, payment_intent_id=None,
+                                                         refunded_pence=refund["amount"])
+            lines.append(builder.transaction("refund", -refund["amount"], 0, refund["id"],
+                                             wednesday - datetime.timedelta(days=2), "Refund"))
             lost, won = gifts[1], gifts[2]
             for gift, status in ((lost, "lost"), (won, "won")):
                 dispute_id = builder._id("dp")
@@ -164,6 +174,13 @@ def load_finance_demo(*, rng: random.Random, today: datetime.date | None = None)
     # All of it dated in this month (so none of it falls in the closed one), even on its first days.
     in_this_month = max(today - datetime.timedelta(days=1), this_month)
     gifts, lines = builder.week_of_gifts(this_month, (in_this_month - this_month).days + 1, 5)
+    # A cardholder's dispute, opened and not yet answered: the gift counts as disputed.
+    disputed, dispute_id = max(gifts, key=lambda gift: gift.paid_at), builder._id("dp")
+    donation_refunds.donation_apply_dispute(
+        charge_id=disputed.stripe_charge_id, payment_intent_id=None, dispute_id=dispute_id,
+        dispute_status="needs_response", amount_pence=disputed.amount_pence, closed=False)
+    lines.append(builder.transaction("dispute", -disputed.amount_pence, 2000, dispute_id, in_this_month,
+                                     "Chargeback withdrawal for a disputed gift", type="adjustment"))
     lines.append(builder.transaction("charge", 4000, CARD_FEE(4000), builder._id("ch"), in_this_month,
                                      "Payment taken on Stripe's dashboard (phone gift)"))
     recent = builder.payout(in_this_month, lines)

@@ -301,7 +301,9 @@ def income_rollups_rebuild() -> dict[str, int]:
              for row in gifts.filter(counted).values("day", "campaign_id", "kept").annotate(n=Count("pk")).order_by()]
     DailyGiftSizes.objects.bulk_create(sizes, batch_size=5000)
 
-    # Donors: each one's counted gifts in date order, read once.
+    # Donors: each one's counted gifts in date order, read once. Their years are
+    # kept as tuples and written after the stream ends: on PostgreSQL the stream
+    # holds the connection, so a write during it would wait for it for ever.
     donor_years = []
     rows = stream_rows(gifts.filter(counted, supporter__isnull=False)
                        .order_by("supporter_id", "day", "pk")
@@ -315,14 +317,8 @@ def income_rollups_rebuild() -> dict[str, int]:
                                           monthly=key[4], shard=key[5])
             for name, value in added.items():
                 setattr(income[key], name, getattr(income[key], name) + value)
-        for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year, kept) in years.items():
-            donor_years.append(DonorYear(
-                supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept, first_gift_id=gift_id,
-                first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id, first_source=source,
-                first_monthly=monthly))
-        if len(donor_years) >= 5000:
-            DonorYear.objects.bulk_create(donor_years)
-            donor_years.clear()
+        for year, (first, gifts_in_year, kept) in years.items():
+            donor_years.append((supporter_id, year, gifts_in_year, kept, *first))
 
     current, years = None, {}
     for supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept in rows:
@@ -342,7 +338,13 @@ def income_rollups_rebuild() -> dict[str, int]:
             years[year] = ((pk, day, campaign_id or 0, appeal_id or 0, source, bool(monthly)), 1, kept)
     if current is not None:
         flush(current, years)
-    DonorYear.objects.bulk_create(donor_years)
+    for start in range(0, len(donor_years), 5000):
+        DonorYear.objects.bulk_create([
+            DonorYear(supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept,
+                      first_gift_id=gift_id, first_gift_on=day, first_campaign_id=campaign_id,
+                      first_appeal_id=appeal_id, first_source=source, first_monthly=monthly)
+            for supporter_id, year, gifts_in_year, kept, gift_id, day, campaign_id, appeal_id, source, monthly
+            in donor_years[start:start + 5000]])
     DailyIncome.objects.bulk_create(income.values(), batch_size=5000)
     return {"daily income rows": len(income), "gift size rows": len(sizes),
             "donor years": DonorYear.objects.count()}

@@ -1,7 +1,9 @@
 import datetime
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -55,7 +57,8 @@ def test_demo_site_has_campaign_pages_stories_and_a_leaderboard(client):
 
 def test_demo_monthly_givers_look_like_real_ones():
     """Monthly givers under the monthly-giving campaign, each month's charge paid
-    and its gift recorded, as the monthly run leaves them; the campaign's total
+    and its gift recorded, as the monthly run leaves them (a few cards declined
+    lately, a gift past due after its third failed attempt); the campaign's total
     counts them; the monthly run charges none of them twice."""
     from campaigns.selectors import campaign_totals
     from donations.services import monthly
@@ -64,10 +67,20 @@ def test_demo_monthly_givers_look_like_real_ones():
     call_command("load_demo_data", supporters=400, no_users=True)
     givers = RecurringGift.objects.filter(status="active")
     assert givers.count() >= 5 and RecurringGift.objects.filter(status="cancelled").exists()
+    assert RecurringGift.objects.filter(status="past_due").exists()
     assert not givers.exclude(campaign__code="families-not-orphanages").exists()
+    recent = (timezone.localdate().replace(day=1) - datetime.timedelta(days=40)).replace(day=1)
     for recurring in RecurringGift.objects.prefetch_related("charges__donation"):
         charges = list(recurring.charges.all())
-        assert charges and all(c.status == "succeeded" and c.donation.status == "succeeded" for c in charges)
+        paid = [c for c in charges if c.status == "succeeded"]
+        assert paid and all(c.donation.status == "succeeded" for c in paid)
+        for charge in charges:
+            if charge.status != "succeeded":  # declined lately: each attempt a failed gift
+                assert charge.status in ("failed", "abandoned") and charge.month >= recent, charge
+                assert charge.donation.status == "failed" and charge.last_error and 1 <= charge.attempts <= 3
+                assert (charge.next_attempt_at is None) == (charge.status == "abandoned")
+                assert Donation.objects.filter(recurring_gift=recurring, status="failed").count() >= charge.attempts
+        assert (recurring.status == "past_due") == any(c.status == "abandoned" for c in charges)
         assert {c.donation.amount_pence for c in charges} == {recurring.amount_pence}
         assert all(c.donation.channel == "monthly" and c.donation.recurring_gift_id == recurring.pk for c in charges)
         assert recurring.supporter.interactions.filter(source_ref=f"recurring-gift:{recurring.pk}:started").exists()
@@ -149,3 +162,46 @@ def test_demo_finance_has_a_closed_reconciled_month_and_an_open_one_with_excepti
     recent = Payout.objects.get(arrival_date__gte=this_month)
     assert credits["FASTER PAYMENT A N OTHER"].paid_in_pence != recent.amount_pence  # the decoy never matches
     assert BankLine.objects.filter(status=BankLine.Status.OTHER_INCOME, description__startswith="INTEREST").exists()
+
+
+# Early December: the Christmas appeal under way, the year's retention well along.
+@time_machine.travel(datetime.datetime(2026, 12, 5, 14, tzinfo=ZoneInfo("Europe/London")), tick=True)
+def test_demo_gives_the_dashboard_two_tax_years_of_believable_figures():
+    """Two tax years of gifts with the year's seasons, donors new, retained and
+    lapsed, monthly givers joining, stopping and failing this month, income
+    targets for both years, campaigns with targets, budgets and appeals; and the
+    rollups the loader leaves are what a rebuild from the gifts makes."""
+    from campaigns.models import Appeal
+    from donations import income
+    from donations.models import DailyIncome, IncomeTarget
+    from donations.tax_years import TaxYear
+
+    call_command("load_demo_data", supporters=500, no_users=True, stdout=StringIO())
+    today = timezone.localdate()
+    this_year, last_year = income.period_for("tax_year"), income.period_for("last_tax_year")
+    this, last = income.income_breakdown(period=this_year), income.income_breakdown(period=last_year)
+    for breakdown in (this, last):
+        assert all(breakdown.by_source[source].kept_pence > 0 for source in ("online", "monthly", "offline", "platform"))
+        assert breakdown.total.refunded_pence > 0 and breakdown.total.gift_aid_pence > 0 and breakdown.by_appeal
+    assert 0.3 < this.total.kept_pence / last.total.kept_pence < 1.2  # this year so far, against a whole year
+    months = income.income_by_month(period=last_year)
+    december, july = (months[datetime.date(last_year.first.year, m, 1)] for m in (12, 7))
+    assert december > 2 * july  # the Christmas appeal's peak
+    donors = income.donor_figures(to=today)
+    assert donors.new > 0 and donors.retained > 0 and donors.lapsed > 0
+    assert 0.3 < donors.retained / donors.last_year_donors < 0.7
+    giving = income.regular_giving()
+    assert giving.active_donors >= 10 and giving.cancelled and giving.failed and giving.past_due and giving.new
+    targets = dict(IncomeTarget.objects.values_list("tax_year", "target_pence"))
+    year = TaxYear.containing(today).start_year
+    assert set(targets) == {year - 1, year}
+    assert 0.9 < last.total.kept_pence / targets[year - 1] < 1.1
+    for campaign in Campaign.objects.all():
+        assert campaign.target_pence > 0 and campaign.budget_pence > 0, campaign
+    assert Campaign.objects.filter(ends_on__gt=today).exists() and Appeal.objects.count() >= 10
+    before = sorted(DailyIncome.objects.values_list("day", "campaign_id", "appeal_id", "source", "monthly", "kept_pence",
+                                                    "gifts", "year_donors", "year_retained", "new_donors"))
+    call_command("rebuild_income_rollups", stdout=StringIO())
+    assert before == sorted(DailyIncome.objects.values_list("day", "campaign_id", "appeal_id", "source", "monthly",
+                                                            "kept_pence", "gifts", "year_donors", "year_retained",
+                                                            "new_donors"))

@@ -1,6 +1,8 @@
 """Fill the site with a believable data set: supporters with consent histories,
 past gifts and monthly givers (on their timelines, as the giving services put
-them), a few campaigns, staff logins for each role.
+them), a few campaigns with their appeals, staff logins for each role. Two tax
+years of giving (the last whole, this one to date) follow the year's seasons,
+for the fundraising dashboard (cms/demo_giving.py).
 
     python manage.py load_demo_data                  # 500 supporters
     python manage.py load_demo_data --supporters 100000
@@ -23,10 +25,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from campaigns.models import Campaign, FundraiserPage
+from cms import demo_giving
 from cms.demo_images import demo_image
 from cms.models import CampaignPage, HomePage, Mailing, StandardPage, StoryIndexPage, StoryPage
 from config.errors import ApplicationError
-from donations.models import Donation, GiftAidClaim, GiftKind, RecurringGift
+from donations.models import Donation, GiftAidClaim, GiftKind
 from donations.services import (
     campaign_totals_rebuild,
     income_rollups_rebuild,
@@ -35,7 +38,6 @@ from donations.services import (
     gift_aid_claims,
     gift_aid_rules,
 )
-from donations.services.monthly import recurring_gifts_import
 from finance.demo import load_finance_demo
 from supporters.models import (
     AcquisitionSource,
@@ -105,9 +107,6 @@ NOTES = [
     ("meeting", "Met at the London supporter evening", "Asked about leaving a gift in their will."),
     ("call", "Asked to update address", "Moving house next month; will send new address."),
 ]
-MONTHLY_AMOUNTS = (500, 1000, 1000, 1000, 1500, 2000, 2000, 2500, 3000, 5000)
-CANCEL_REASONS = ("Money is tight at the moment", "Giving to another charity now", "Moved abroad",
-                  "Cancelled by the supporter online: changing bank", "Asked by phone")
 DEMO_PASSWORD = "brightwell-demo"
 CAMPAIGN_PAGES = [
     ("home-for-christmas-2026", "Home for Christmas", "home-for-christmas",
@@ -179,6 +178,8 @@ class Command(BaseCommand):
         self.gift_aid_wording = gift_aid_wording()
         started = time.monotonic()
         self.create_campaigns()
+        demo_giving.create_appeal_campaigns(today=timezone.localdate())
+        self.seasons = demo_giving.GivingSeasons(today=timezone.localdate(), now=timezone.now())
         self.create_pages()
         created = self.create_supporters(rng, supporters)
         self.create_fundraisers(rng)
@@ -188,6 +189,7 @@ class Command(BaseCommand):
         self.create_draft_mailing()
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
         income_rollups_rebuild()  # and past those that keep the dashboard's rollups
+        demo_giving.set_targets(rng, today=timezone.localdate())
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
         if not no_users:
@@ -216,7 +218,7 @@ class Command(BaseCommand):
             defaults=dict(
                 name="Families, not orphanages: monthly giving", kind=Campaign.Kind.REGULAR_GIVING,
                 status=Campaign.Status.LIVE, target_pence=0, budget_pence=300_000,
-                starts_on=today - datetime.timedelta(days=200),
+                starts_on=today - datetime.timedelta(days=1200),  # before its longest-standing givers began
             ),
         )
 
@@ -255,6 +257,7 @@ class Command(BaseCommand):
         now = timezone.now()
         campaigns = list(Campaign.objects.all())
         monthly_campaign = Campaign.objects.filter(code="families-not-orphanages").first()
+        monthly_appeals = list(monthly_campaign.appeals.all()) if monthly_campaign else []
         tag_objects = {name: SupporterTag.tag_model().objects.get_or_create(name=name)[0] for name in TAGS}
         made = 0
         while made < count:
@@ -300,13 +303,17 @@ class Command(BaseCommand):
                             tagged.append(SupporterTag(content_object=person, tag=tag_objects[name]))
                 ConsentEvent.objects.bulk_create(events, batch_size=2000)
                 # Through the services that record gifts, so each gift is on its giver's timeline.
-                donations_import(donations=[
-                    gift for person, declaration in zip(people, declarations)
-                    for gift in self.make_past_gifts(rng, person, campaigns, now, declared=declaration is not None)])
-                recurring_gifts_import(recurring_gifts=[
-                    gift for person, declaration in zip(people, declarations)
-                    if (gift := self.make_monthly_gift(rng, person, monthly_campaign, now, declared=declaration is not None))
-                ], through=timezone.localdate(now))
+                gifts = [gift for person, declaration in zip(people, declarations)
+                         for gift in (self.make_past_gifts(rng, person, campaigns, declared=declaration is not None)
+                                      + self.seasons.gifts_of(rng, person, declared=declaration is not None))]
+                donations_import(donations=gifts)
+                demo_giving.record_refunds(gifts=gifts)
+                monthly = [gift for person, declaration in zip(people, declarations)
+                           if (gift := demo_giving.monthly_gift(rng, person, campaign=monthly_campaign,
+                                                                 appeals=monthly_appeals, now=now,
+                                                                 declared=declaration is not None))]
+                demo_giving.monthly_this_month(rng, monthly, now=now)
+                demo_giving.import_monthly_gifts(rng, monthly, now=now)
                 Interaction.objects.bulk_create(interactions, batch_size=2000)
                 SupporterTag.objects.bulk_create(tagged, batch_size=2000)
             made += size
@@ -336,6 +343,7 @@ class Command(BaseCommand):
             person.address_town, person.address_county = town, county
             person.address_house = rng.choice(HOUSE_NAMES) if rng.random() < 0.1 else str(rng.randint(1, 240))
             person.address_street = rng.choice(STREETS)
+        self.seasons.plan(rng, person)  # may move `created_at` to their first gift
         return person
 
     @staticmethod
@@ -382,14 +390,19 @@ class Command(BaseCommand):
             confirmation_sent_on=declared_on if method == "oral" else None,
         )
 
-    def make_past_gifts(self, rng, person, campaigns, now, declared: bool) -> list[Donation]:
-        """Gifts from before this system: imported from the old database, or given
-        offline. Status and amounts only; no Stripe ids (these never went through it).
-        Some came through JustGiving, which claimed their Gift Aid itself; some
-        were event tickets, which carry none."""
+    def make_past_gifts(self, rng, person, campaigns, declared: bool) -> list[Donation]:
+        """Gifts from before the two tax years the dashboard compares, of those who
+        gave then: imported from the old database, or given offline. Status and
+        amounts only; no Stripe ids (these never went through it). Some came
+        through JustGiving, which claimed their Gift Aid itself; some were event
+        tickets, which carry none."""
+        profile, first_here = person.demo_giving
+        if first_here or profile not in ("older", "lapsed", "retained"):
+            return []
+        before = timezone.make_aware(datetime.datetime.combine(self.seasons.first_day, datetime.time()))
         gifts = []
-        for _ in range(rng.choice((0, 0, 1, 1, 1, 2, 3))):
-            when = person.created_at + (now - person.created_at) * rng.random()
+        for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
+            when = person.created_at + (before - person.created_at) * rng.random()
             amount = rng.choice((500, 1000, 1000, 2000, 2500, 2500, 5000, 10000, 25000))
             channel = rng.choice((Donation.Channel.IMPORT, Donation.Channel.IMPORT, Donation.Channel.OFFLINE,
                                   Donation.Channel.POST, Donation.Channel.EVENT))
@@ -405,32 +418,6 @@ class Command(BaseCommand):
                 gift_kind=GiftKind.TICKET if channel == Donation.Channel.EVENT and rng.random() < 0.3 else GiftKind.OWN_GIFT,
             ))
         return gifts
-
-    def make_monthly_gift(self, rng, person, campaign, now, declared: bool) -> RecurringGift | None:
-        """About one supporter in twenty gives monthly (a few have stopped), by card
-        saved at Stripe, since a day in the last eighteen months."""
-        if rng.random() >= 0.05:
-            return None
-        today = timezone.localdate(now)
-        earliest = max(timezone.localdate(person.created_at), today - datetime.timedelta(days=548))
-        started_on = earliest + datetime.timedelta(days=rng.randint(0, (today - earliest).days))
-        amount = rng.choice(MONTHLY_AMOUNTS)
-        cancelled_at = None
-        if rng.random() < 0.12 and (today - started_on).days > 60:
-            stopped = started_on + datetime.timedelta(days=rng.randint(45, (today - started_on).days))
-            cancelled_at = timezone.make_aware(datetime.datetime.combine(stopped, datetime.time(15, 30)))
-        card_year = today.year + rng.randint(0, 4)
-        return RecurringGift(
-            supporter=person, amount_pence=amount, day_of_month=min(started_on.day, 28),
-            status=RecurringGift.Status.CANCELLED if cancelled_at else RecurringGift.Status.ACTIVE,
-            gift_aid_declared=declared, campaign=campaign,
-            stripe_customer_id=f"cus_demo{rng.getrandbits(56):014x}",
-            stripe_payment_method_id=f"pm_demo{rng.getrandbits(56):014x}",
-            card_brand=rng.choice(("visa", "visa", "mastercard", "amex")), card_last4=f"{rng.randint(0, 9999):04d}",
-            card_exp_month=rng.randint(today.month if card_year == today.year else 1, 12), card_exp_year=card_year,
-            started_on=started_on, created_at=timezone.make_aware(datetime.datetime.combine(started_on, datetime.time(10))),
-            cancelled_at=cancelled_at, cancellation_reason=rng.choice(CANCEL_REASONS) if cancelled_at else "",
-        )
 
     def create_collections(self, rng):
         """Street and event bucket collections of the last year, recorded as small
