@@ -96,6 +96,14 @@ def filters_from(params, *, today: datetime.date | None = None) -> tuple[Filters
                 period = income.Period(first, last)
     elif preset in income.PRESETS:
         period = income.period_for(preset, today=today)
+        # Dates changed in the form without choosing "Custom dates" mean those dates.
+        try:
+            asked = income.Period(datetime.date.fromisoformat(params.get("from", "")),
+                                  datetime.date.fromisoformat(params.get("to", "")))
+        except ValueError:
+            asked = period
+        if asked != period and asked.first <= asked.last:
+            preset, period = "custom", asked
     else:
         preset = "tax_year"
     campaign = None
@@ -343,7 +351,9 @@ def gift_aid_table(*, user) -> Table:
                                                                reverse("gift_aid_claim:follow_ups"))]]
     rows += [["Potential: gifts from UK donors with no declaration would bring",
               Cell(unclaimed.get("potential_pence"), "money")],
-             ["Donors to ask for a declaration", Cell(unclaimed.get("potential_donors"), "count")]]
+             ["Donors to ask for a declaration", Cell(unclaimed.get("potential_donors"), "count",
+                                                      donors_link("gift_aid_ask", timezone.localdate())
+                                                      if user.has_perm(VIEW_SUPPORTERS) else "")]]
     if unclaimed:
         worked_out = timezone.localtime(unclaimed["worked_out_at"])
         note = (f"Claimable, held and potential as worked out at {worked_out:%H:%M} on {worked_out:%-d %B} by "

@@ -244,6 +244,7 @@ DONOR_GROUPS = {
     "new": "New: first gift ever this tax year",
     "retained": "Retained: gave last tax year and this",
     "lapsed": "Lapsed: gave last tax year, not yet this",
+    "gift_aid_ask": "To ask for a Gift Aid declaration",
 }
 
 

@@ -232,3 +232,12 @@ def gift_aid_potential_gifts(*, today: datetime.date | None = None) -> QuerySet[
         status__in=Donation.INCOME_STATUSES, amount_pence__gt=F("refunded_pence"), paid_at__gte=since,
         gift_kind=GiftKind.OWN_GIFT, gift_aid_claimed_by="", supporter__country="GB",
     ).exclude(supporter_id__in=GiftAidDeclaration.objects.values("supporter_id")).exclude(supporter=None)
+
+
+def gift_aid_potential_donors(*, today: datetime.date | None = None) -> QuerySet:
+    """Whom to ask for a Gift Aid declaration: each UK donor with no declaration,
+    with their gifts that one would cover and what those brought, largest first."""
+    return (gift_aid_potential_gifts(today=today).values("supporter_id")
+            .annotate(gifts=Count("pk"), kept_pence=Sum(F("amount_pence") - F("refunded_pence")),
+                      last_gift_at=Max("paid_at"))
+            .order_by("-kept_pence", "supporter_id"))

@@ -15,6 +15,8 @@ from cms import charts, dashboard
 from config.admin_screens import StaffScreen
 from config.exports import Exporter
 from donations import income
+from donations import selectors as donation_selectors
+from supporters.models import Supporter
 
 
 class DashboardTableExport(Exporter):
@@ -102,11 +104,21 @@ class DonorsView(StaffScreen, TemplateView):
         return f"Donors: {income.DONOR_GROUPS[self.group]}"
 
     def get_context_data(self, **kwargs):
-        rows = income.donors_in(group=self.group, to=self.to).select_related("supporter").order_by(
-            "-kept_pence", "supporter_id")
-        page = Paginator(rows, 50).get_page(self.request.GET.get("p"))
-        return {**super().get_context_data(**kwargs), "page": page, "to": self.to, "group": self.group,
-                "count": page.paginator.count}
+        if self.group == "gift_aid_ask":
+            page = Paginator(donation_selectors.gift_aid_potential_donors(), 50).get_page(self.request.GET.get("p"))
+            supporters = Supporter.objects.in_bulk([row["supporter_id"] for row in page])
+            rows = [{"supporter": supporters[row["supporter_id"]], "supporter_id": row["supporter_id"],
+                     "gifts": row["gifts"], "kept_pence": row["kept_pence"],
+                     "when": timezone.localdate(row["last_gift_at"])} for row in page]
+            when_heading = "Last gift"
+        else:
+            page = Paginator(income.donors_in(group=self.group, to=self.to).select_related("supporter").order_by(
+                "-kept_pence", "supporter_id"), 50).get_page(self.request.GET.get("p"))
+            rows = [{"supporter": row.supporter, "supporter_id": row.supporter_id, "gifts": row.gifts,
+                     "kept_pence": row.kept_pence, "when": row.first_gift_on} for row in page]
+            when_heading = "First gift of the year"
+        return {**super().get_context_data(**kwargs), "page": page, "rows": rows, "to": self.to,
+                "group": self.group, "count": page.paginator.count, "when_heading": when_heading}
 
 
 class DashboardPanel(Component):

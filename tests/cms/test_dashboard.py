@@ -140,6 +140,12 @@ def test_targets_and_last_year_on_the_headlines(finance_client, year_of_gifts):
     assert "on the same days last year" in tax_year.get_text()
 
 
+def test_dates_changed_without_choosing_custom_mean_those_dates(finance_client, year_of_gifts):
+    soup = page(finance_client, URL + "?period=tax_year&from=2026-04-06&to=2026-04-06")
+    assert "6 April 2026" in soup.select_one(".dashboard-showing").get_text()
+    assert soup.select_one("#period option[selected]")["value"] == "custom"
+
+
 def test_a_wrong_filter_is_said_not_crashed_on(finance_client):
     soup = page(finance_client, URL + "?period=custom&from=2026-13-01&to=x&campaign=999999")
     alerts = " ".join(p.get_text() for p in soup.select("[role=alert]"))
@@ -202,7 +208,11 @@ def test_gift_aid_claimable_held_and_potential(client, users):
     assert pence(rows["Claimable now"][0].get_text()) == 2_500
     assert pence(rows["Held for missing declaration details"][0].get_text()) == 1_000
     assert pence(rows["Potential: gifts from UK donors with no declaration would bring"][0].get_text()) == 1_250
-    assert rows["Donors to ask for a declaration"][0].get_text(strip=True) == "1"
+    ask = rows["Donors to ask for a declaration"][0]
+    assert ask.get_text(strip=True) == "1"
+    listing = page(client, ask.a["href"])
+    assert [a.get_text() for a in listing.select("table.listing tbody td a")] == [str(asked)]
+    assert "£50.00" in listing.select_one("table.listing tbody").get_text()
     # Fundraising sees the potential, not the claims.
     client.force_login(users["fundraising"])
     rows = table(page(client), "gift_aid")
