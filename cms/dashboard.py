@@ -56,7 +56,22 @@ class Table:
     headings: list[str]
     rows: list[list[Cell]]
     note: str = ""
-    chart: str = ""  # SVG, drawn on the server
+    chart: object = None  # a charts.Chart: SVG drawn on the server
+
+    @property
+    def numeric_columns(self) -> list[bool]:
+        """Which columns hold figures: set to the right, so their digits line up."""
+        return [any(len(row) > i and row[i].kind in ("money", "count", "percent") for row in self.rows)
+                for i in range(len(self.headings))]
+
+    @property
+    def aligned_headings(self):
+        return list(zip(self.headings, self.numeric_columns))
+
+    @property
+    def aligned_rows(self):
+        numeric = self.numeric_columns
+        return [list(zip(row, numeric)) for row in self.rows]
 
     def csv_rows(self):
         yield self.headings

@@ -218,3 +218,20 @@ def test_gift_aid_claimable_held_and_potential(client, users):
     rows = table(page(client), "gift_aid")
     assert "Claimable now" not in rows and pence(rows[
         "Potential: gifts from UK donors with no declaration would bring"][0].get_text()) == 1_250
+
+
+def test_charts_are_drawn_for_desktop_and_phone_and_agree_with_their_tables(finance_client, year_of_gifts):
+    from cms.charts import _ticks
+
+    assert _ticks(0) == [0, 1] and _ticks(1, most=4) == [0, 1]  # a count's axis has no 0, 0, 1, 1
+    assert _ticks(295, most=4) == [0, 100, 200, 300] and _ticks(12_345, most=4) == [0, 5_000, 10_000, 15_000]
+    Campaign.objects.update(status=Campaign.Status.LIVE)
+    soup = page(finance_client, URL + "?period=custom&from=2026-04-06&to=2026-04-10")
+    for name in ("income_over_time", "donors", "campaigns"):
+        chart = soup.find(id=f"table-{name}").find_parent("section").select_one(".dashboard-chart")
+        assert chart["aria-hidden"] == "true", name  # the table beside it has the numbers
+        assert chart.select(".dashboard-chart__wide svg") and chart.select(".dashboard-chart__narrow svg"), name
+    campaigns = soup.find(id="table-campaigns").find_parent("section")
+    labels = campaigns.select_one(".dashboard-chart__wide svg").get_text(" ")
+    for name, cells in table(soup, "campaigns").items():
+        assert f"{name} {cells[2].get_text(strip=True)}" in labels  # "Home for Christmas 4.0%", as the table says
