@@ -1,13 +1,18 @@
 from django import forms
 from django.db.models import Exists, OuterRef
+from django.templatetags.static import static
 from django.urls import path
+from django.utils.html import format_html
 from taggit.models import Tag
 from wagtail import hooks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from cms import dashboard
+from cms.admin_views import dashboard as dashboard_admin
 from cms.admin_views import mailings as mailing_admin
 from cms.models import Mailing
+from config.admin_screens import ScreenViewSet
 from supporters.models import SupporterTag
 
 
@@ -60,3 +65,34 @@ class MailingViewSet(ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_mailing_viewset():
     return MailingViewSet("mailing")
+
+
+class DashboardViewSet(ScreenViewSet):
+    icon = "view"
+    menu_label = "Dashboard"
+    menu_order = 1
+    add_to_admin_menu = True
+    permission = dashboard.VIEW_DASHBOARD
+    url_prefix = "dashboard"
+
+    def get_urlpatterns(self):
+        return [
+            path("", dashboard_admin.DashboardView.as_view(), name="index"),
+            path("donors/", dashboard_admin.DonorsView.as_view(), name="donors"),
+        ]
+
+
+@hooks.register("register_admin_viewset")
+def register_dashboard_viewset():
+    return DashboardViewSet("dashboard")
+
+
+@hooks.register("construct_homepage_panels")
+def add_dashboard_panel(request, panels):
+    if request.user.has_perm(dashboard.VIEW_DASHBOARD):
+        panels.insert(0, dashboard_admin.DashboardPanel(request))
+
+
+@hooks.register("insert_global_admin_css")
+def dashboard_admin_css():
+    return format_html('<link rel="stylesheet" href="{}">', static("cms/dashboard.css"))

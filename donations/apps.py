@@ -8,8 +8,11 @@ class DonationsConfig(AppConfig):
 
     def ready(self):
         from donations import personal_data as donation_data
+        from donations.services.rollups import donor_years_merge
         from supporters import personal_data
+        from supporters import services as supporter_services
 
         personal_data.register_section("gifts", donation_data.gifts_section)
         personal_data.register_section("monthly_gifts", donation_data.monthly_gifts_section)
         personal_data.register_eraser(donation_data.erase)
+        supporter_services.merge_step_register(donor_years_merge)

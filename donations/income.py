@@ -10,7 +10,16 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, IncomeTarget, MonthlyCharge, RecurringGift
+from donations.models import (
+    DailyGiftSizes,
+    DailyIncome,
+    Donation,
+    DonorYear,
+    IncomeSource,
+    IncomeTarget,
+    MonthlyCharge,
+    RecurringGift,
+)
 from donations.services.rollups import FIGURES, RECEIVED_STATUSES
 from donations.tax_years import TaxYear
 
@@ -288,12 +297,15 @@ def gifts_totals(queryset: QuerySet[Donation]) -> Income:
     income = Q(status__in=Donation.INCOME_STATUSES)
     counted = income & Q(amount_pence__gt=F("refunded_pence"))
     sums = received_gifts(queryset).aggregate(
-        gifts=Count("pk", filter=counted), donor_gifts=Count("pk", filter=counted & Q(supporter__isnull=False)),
-        received_pence=Sum("amount_pence"), refunded_pence=Sum("refunded_pence"),
-        kept_pence=Sum(kept, filter=income), disputed_pence=Sum(kept, filter=Q(status=Donation.Status.DISPUTED)),
-        fee_pence=Sum("fee_pence"),
+        n_gifts=Count("pk", filter=counted), n_donor_gifts=Count("pk", filter=counted & Q(supporter__isnull=False)),
+        n_received=Sum("amount_pence"), n_refunded=Sum("refunded_pence"),
+        n_kept=Sum(kept, filter=income), n_disputed=Sum(kept, filter=Q(status=Donation.Status.DISPUTED)),
+        n_fee=Sum("fee_pence"),
         # Gift Aid expected rounds down gift by gift (integer division in SQL), as the rollups do.
-        gift_aid_pence=Sum(kept / 4, filter=counted & Q(gift_aid_declared=True)))
+        n_gift_aid=Sum(kept / 4, filter=counted & Q(gift_aid_declared=True)))
+    sums = {"gifts": sums["n_gifts"], "donor_gifts": sums["n_donor_gifts"], "received_pence": sums["n_received"],
+            "refunded_pence": sums["n_refunded"], "kept_pence": sums["n_kept"], "disputed_pence": sums["n_disputed"],
+            "fee_pence": sums["n_fee"], "gift_aid_pence": sums["n_gift_aid"]}
     total = Income()
     total.add(sums)
     return total

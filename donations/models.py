@@ -608,10 +608,12 @@ class DonorYear(models.Model):
     """That a supporter gave in a tax year (named by the year it starts), with the
     first gift of that year: where DailyIncome's donor counts were added."""
     wagtail_reference_index_ignore = True  # figures, not content: nothing to track
+    merged_by_its_app = True  # a merge folds two donors' years: donations.services.rollups.donor_years_merge
 
     supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
     tax_year = models.PositiveSmallIntegerField()
     gifts = models.PositiveIntegerField(default=0)
+    kept_pence = models.BigIntegerField(default=0)  # what their gifts of the year brought: the top donors
     first_gift = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="+")
     first_gift_on = models.DateField()
     first_campaign_id = models.IntegerField(default=0)
@@ -621,7 +623,8 @@ class DonorYear(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["supporter", "tax_year"], name="one_row_per_donor_and_tax_year")]
-        indexes = [models.Index(fields=["tax_year", "first_gift_on"], name="donor_year_first_gift_idx")]
+        indexes = [models.Index(fields=["tax_year", "first_gift_on"], name="donor_year_first_gift_idx"),
+                   models.Index(fields=["tax_year", "-kept_pence"], name="donor_year_top_idx")]
 
 
 class IncomeTarget(models.Model):

@@ -6,13 +6,14 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import Button
 
 from config.admin_screens import ReadOnlyViewSet
 from donations.admin_views import gift_aid as gift_aid_admin
 from donations.admin_views import gifts as admin_views
 from donations import selectors
-from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
+from donations.models import Donation, GiftAidClaim, IncomeTarget, RecurringGift, StripeEvent
 
 
 # Viewing follows the model's permissions; adding, editing and deleting are for
@@ -24,7 +25,7 @@ class DonationViewSet(ReadOnlyViewSet):
     menu_label = "Donations"
     index_view_class = admin_views.DonationIndexView
     inspect_view_class = admin_views.DonationInspectView
-    list_filter = ["status", "channel", "campaign", "gift_aid_declared"]
+    filterset_class = admin_views.DonationFilterSet
     search_fields = ["supporter__last_name"]  # enables the box; the view searches smartly
     search_backend_name = None
     list_per_page = 50
@@ -102,12 +103,22 @@ class GiftAidClaimViewSet(ReadOnlyViewSet):
         ]
 
 
+class IncomeTargetViewSet(ModelViewSet):
+    """What the charity means to raise each tax year: the dashboard's targets."""
+    model = IncomeTarget
+    icon = "date"
+    menu_label = "Income targets"
+    list_display = ["__str__", "tax_year", "target_pence"]
+    form_fields = ["tax_year", "target_pence"]
+    copy_view_enabled = False
+
+
 class MoneyGroup(ViewSetGroup):
     menu_label = "Money"
     menu_icon = "pick"
     menu_order = 120
     items = (DonationViewSet("donation"), RecurringGiftViewSet("recurring_gift"), GiftAidClaimViewSet("gift_aid_claim"),
-             StripeEventViewSet("stripe_event"))
+             StripeEventViewSet("stripe_event"), IncomeTargetViewSet("income_target"))
 
 
 @hooks.register("register_admin_viewset")

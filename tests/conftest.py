@@ -9,6 +9,7 @@ import pytest
 import requests
 from django.contrib.auth.models import Group
 
+from tests.donations.income_builders import year_of_gifts  # noqa: F401  (a fixture for every folder)
 from tests.supporters.factories import SupporterFactory
 
 # Playwright's sync API runs an event loop in the test thread; Django would

@@ -1,9 +1,11 @@
 """Views behind the money screens of the admin. Each checks its permission,
 validates input and calls one service."""
 
+import datetime
 import json
 import re
 
+import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import Q
@@ -14,20 +16,21 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import Button
 
-from campaigns.models import Campaign
+from campaigns.models import Appeal, Campaign
 from campaigns.selectors import appeal_for_code
 from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.exports import ExportPermissionMixin
 from config.formats import admin_datetime
 from config.money import format_pence, pence_as_pounds_text
-from donations import selectors, services, tax_years, webhooks
+from donations import income, selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
-from donations.models import Donation, GiftKind, RecurringGift, StripeEvent
+from donations.models import Donation, GiftKind, IncomeSource, RecurringGift, StripeEvent
 from donations.services import gift_aid_rules, monthly, statements
 from supporters.models import Supporter
 from supporters.selectors import supporter_search
@@ -40,9 +43,56 @@ def _money(field):
     return show
 
 
+class DonationFilterSet(WagtailFilterSet):
+    """The list's filters, and those the dashboard links with: the gifts behind
+    one of its figures (given between two days as the rollups date them,
+    received, by source and kind), whose totals the list shows."""
+    status = django_filters.MultipleChoiceFilter(choices=Donation.Status.choices)
+    channel = django_filters.MultipleChoiceFilter(choices=Donation.Channel.choices)
+    campaign = django_filters.ModelChoiceFilter(queryset=Campaign.objects.all())
+    appeal = django_filters.ModelChoiceFilter(queryset=Appeal.objects.all(), label="Appeal")
+    gift_aid_declared = django_filters.BooleanFilter(label="Gift Aid declared")
+    given = django_filters.DateFromToRangeFilter(label="Given (UK time)", method="filter_given",
+                                                 widget=DateRangePickerWidget)
+    source = django_filters.ChoiceFilter(label="Came in", choices=IncomeSource.choices, method="filter_source")
+    kind = django_filters.ChoiceFilter(label="Kind", choices=[("one_off", "One-off"), ("monthly", "Monthly")],
+                                       method="filter_kind")
+    received = django_filters.BooleanFilter(label="Received (refunded since or not)", method="filter_received")
+
+    class Meta:
+        model = Donation
+        fields = []
+
+    def filter_given(self, queryset, name, value):
+        if not value or not (value.start or value.stop):
+            return queryset
+        first = value.start.date() if value.start else datetime.date(2000, 1, 1)
+        last = value.stop.date() if value.stop else timezone.localdate()
+        return queryset.filter(income.gifts_given_between(first, last))
+
+    def filter_source(self, queryset, name, value):
+        return queryset.filter(income.gifts_of_source(value)) if value else queryset
+
+    def filter_kind(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(recurring_gift__isnull=value == "one_off")
+
+    def filter_received(self, queryset, name, value):
+        return income.received_gifts(queryset) if value else queryset
+
+
 class DonationIndexView(ExportPermissionMixin, generic.IndexView):
     export_filename = "donations"
     export_permission = "donations.export_donation"  # Finance's: gifts leave the system only with them
+    results_template_name = "donations/admin/donation_results.html"
+
+    def get_context_data(self, *args, **kwargs):
+        context = super().get_context_data(*args, **kwargs)
+        if self.is_filtering or self.is_searching:
+            # What the gifts listed add up to: the figure a dashboard link came from.
+            context["totals"] = income.gifts_totals(self.get_queryset().order_by())
+        return context
 
     @cached_property
     def header_more_buttons(self):

@@ -128,7 +128,10 @@ def income_rollups_move(*, donation: Donation, before: RollupWorth, after: Rollu
         if sized_after:
             _add_size(*sized_after, 1)
     if before.donor_day != after.donor_day:
-        _donor_move(donation=donation, before=before.donor_day, after=after.donor_day)
+        _donor_move(donation=donation, before=before, after=after)
+    elif after.donor_day and before.kept_pence != after.kept_pence:  # a partial refund: only what the year brought
+        DonorYear.objects.filter(supporter_id=donation.supporter_id, tax_year=tax_year_start(after.donor_day).year
+                                 ).update(kept_pence=F("kept_pence") + after.kept_pence - before.kept_pence)
 
 
 def income_rollups_add_fees(*, changes: dict[tuple, int]) -> None:
@@ -154,54 +157,67 @@ def _contributions(years: dict[int, tuple]) -> dict[tuple, dict[str, int]]:
 
 
 def _first_gifts_by_year(supporter_id: int) -> dict[int, tuple]:
-    """The first counted gift of each tax year a supporter gave in, and how many, from the gifts."""
+    """The first counted gift of each tax year a supporter gave in, with how many
+    gifts that year and what they brought, from the gifts."""
     found = {}
-    counts = defaultdict(int)
+    counts, kept = defaultdict(int), defaultdict(int)
     gifts = (Donation.objects.filter(supporter_id=supporter_id, status__in=Donation.INCOME_STATUSES,
                                      amount_pence__gt=F("refunded_pence"))
              .only("pk", "paid_at", "created_at", "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by",
-                   "recurring_gift_id"))
+                   "recurring_gift_id", "amount_pence", "refunded_pence", "status"))
     for gift in gifts:
         key = _key_of(gift)
         year = tax_year_start(key[0]).year
         counts[year] += 1
+        kept[year] += gift.kept_pence
         if year not in found or (key[0], gift.pk) < (found[year][1], found[year][0]):
             found[year] = (gift.pk, *key)
-    return {year: (*first, counts[year]) for year, first in found.items()}
+    return {year: (*first, counts[year], kept[year]) for year, first in found.items()}
 
 
-def _donor_move(*, donation: Donation, before: datetime.date | None, after: datetime.date | None) -> None:
-    """A gift began or stopped counting for its donor (or moved day). Most often
-    only the year's count moves; when the gift is, or was, a year's first, the
-    donor's years are worked out again from their gifts and the difference in
-    their donor counts added. The supporter's row is locked, so two gifts of one
-    donor at once cannot both make the year's row."""
-    supporter_id = donation.supporter_id
+def _held_firsts(held: dict[int, DonorYear]) -> dict[int, tuple]:
+    return {year: (row.first_gift_id, row.first_gift_on, row.first_campaign_id, row.first_appeal_id,
+                   row.first_source, row.first_monthly) for year, row in held.items()}
+
+
+def _lock_donor(supporter_id: int) -> dict[int, DonorYear]:
+    """Lock the supporter's row (two gifts of one donor at once cannot both make
+    a year's row) and return their years."""
     list(Supporter.objects.select_for_update().filter(pk=supporter_id).values_list("pk", flat=True))
-    held = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=supporter_id)}
-    if before is None and after is not None:
-        row = held.get(tax_year_start(after).year)
-        if row and (row.first_gift_on, row.first_gift_id) < (after, donation.pk):
-            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") + 1)
-            return
-    elif after is None and before is not None:
-        row = held.get(tax_year_start(before).year)
-        if row and row.first_gift_id != donation.pk and row.gifts > 1:
-            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") - 1)
-            return
-    old = {year: (row.first_gift_id, row.first_gift_on, row.first_campaign_id, row.first_appeal_id,
-                  row.first_source, row.first_monthly) for year, row in held.items()}
+    return {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=supporter_id)}
+
+
+def _donor_years_replace(supporter_id: int, held: dict[int, DonorYear]) -> None:
+    """Work a donor's years out again from their gifts and add the difference in their donor counts."""
     found = _first_gifts_by_year(supporter_id)
-    new = {year: first[:-1] for year, first in found.items()}
-    _apply_contribution_change(_contributions(old), _contributions(new))
-    for year, row in held.items():
-        if year not in found:
-            row.delete()
-    for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts) in found.items():
-        DonorYear.objects.update_or_create(
-            supporter_id=supporter_id, tax_year=year,
-            defaults=dict(gifts=gifts, first_gift_id=gift_id, first_gift_on=day, first_campaign_id=campaign_id,
-                          first_appeal_id=appeal_id, first_source=source, first_monthly=monthly))
+    _apply_contribution_change(_contributions(_held_firsts(held)),
+                               _contributions({year: first[:-2] for year, first in found.items()}))
+    DonorYear.objects.filter(supporter_id=supporter_id).delete()
+    DonorYear.objects.bulk_create([
+        DonorYear(supporter_id=supporter_id, tax_year=year, gifts=gifts, kept_pence=kept, first_gift_id=gift_id,
+                  first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id, first_source=source,
+                  first_monthly=monthly)
+        for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts, kept) in found.items()])
+
+
+def _donor_move(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> None:
+    """A gift began or stopped counting for its donor (or moved day). Most often
+    only the year's gifts and sum move; when the gift is, or was, a year's first,
+    the donor's years are worked out again from their gifts."""
+    held = _lock_donor(donation.supporter_id)
+    if before.donor_day is None:
+        row = held.get(tax_year_start(after.donor_day).year)
+        if row and (row.first_gift_on, row.first_gift_id) < (after.donor_day, donation.pk):
+            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") + 1,
+                                                      kept_pence=F("kept_pence") + after.kept_pence)
+            return
+    elif after.donor_day is None:
+        row = held.get(tax_year_start(before.donor_day).year)
+        if row and row.first_gift_id != donation.pk and row.gifts > 1:
+            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") - 1,
+                                                      kept_pence=F("kept_pence") - before.kept_pence)
+            return
+    _donor_years_replace(donation.supporter_id, held)
 
 
 def _apply_contribution_change(old: dict, new: dict) -> None:
@@ -216,18 +232,18 @@ def donor_years_refresh(*, supporter_ids) -> None:
     between supporters, as a merge does), carrying the difference to the counts."""
     for supporter_id in sorted(set(supporter_ids)):
         with transaction.atomic():
-            list(Supporter.objects.select_for_update().filter(pk=supporter_id).values_list("pk", flat=True))
-            held = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=supporter_id)}
-            old = {year: (row.first_gift_id, row.first_gift_on, row.first_campaign_id, row.first_appeal_id,
-                          row.first_source, row.first_monthly) for year, row in held.items()}
-            found = _first_gifts_by_year(supporter_id)
-            _apply_contribution_change(_contributions(old), _contributions({y: f[:-1] for y, f in found.items()}))
-            DonorYear.objects.filter(supporter_id=supporter_id).delete()
-            DonorYear.objects.bulk_create([
-                DonorYear(supporter_id=supporter_id, tax_year=year, gifts=gifts, first_gift_id=gift_id,
-                          first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id,
-                          first_source=source, first_monthly=monthly)
-                for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts) in found.items()])
+            _donor_years_replace(supporter_id, _lock_donor(supporter_id))
+
+
+def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
+    """Two supporters merged (their gifts already moved to the survivor): take
+    both donors' counts away and add the survivor's, worked out from the gifts.
+    Inside the merge's transaction, which has both supporters locked."""
+    held = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=survivor_id)}
+    duplicate = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=duplicate_id)}
+    _apply_contribution_change(_contributions(_held_firsts(duplicate)), {})
+    DonorYear.objects.filter(supporter_id=duplicate_id).delete()
+    _donor_years_replace(survivor_id, held)
 
 
 # The rebuild -----------------------------------------------------------------
@@ -308,19 +324,19 @@ def _donor_years_in_python(donors, income: dict) -> None:
     """DonorYear and the donor counts, from each donor's counted gifts in date order, read once."""
     donor_years = []
     rows = stream_rows(donors.order_by("supporter_id", "day", "pk")
-                       .values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source", "monthly"))
+                       .values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source", "monthly", "kept"))
 
     def flush(supporter_id, years):
-        for where, added in _contributions({y: first for y, (first, _) in years.items()}).items():
+        for where, added in _contributions({y: first for y, (first, _, _) in years.items()}).items():
             _add_donor_counts(income, (*where[0], where[1]), added)
-        for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year) in years.items():
+        for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year, kept) in years.items():
             donor_years.append(DonorYear(
-                supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, first_gift_id=gift_id,
+                supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept, first_gift_id=gift_id,
                 first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id, first_source=source,
                 first_monthly=monthly))
 
     current, years = None, {}
-    for supporter_id, pk, day, campaign_id, appeal_id, source, monthly in rows:
+    for supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept in rows:
         if isinstance(day, datetime.datetime):  # SQLite's TruncDate may come back without Django's converter
             day = day.date()
         elif isinstance(day, str):
@@ -331,9 +347,10 @@ def _donor_years_in_python(donors, income: dict) -> None:
             current, years = supporter_id, {}
         year = tax_year_start(day).year
         if year in years:
-            years[year] = (years[year][0], years[year][1] + 1)
+            first, gifts_in_year, kept_in_year = years[year]
+            years[year] = (first, gifts_in_year + 1, kept_in_year + kept)
         else:
-            years[year] = ((pk, day, campaign_id or 0, appeal_id or 0, source, bool(monthly)), 1)
+            years[year] = ((pk, day, campaign_id or 0, appeal_id or 0, source, bool(monthly)), 1, kept)
     if current is not None:
         flush(current, years)
     # Written once the read is over: on PostgreSQL the stream holds the connection until then.
@@ -342,22 +359,23 @@ def _donor_years_in_python(donors, income: dict) -> None:
 
 def _donor_years_in_sql(donors, income: dict) -> None:
     """The same as _donor_years_in_python, in PostgreSQL: each donor's first counted gift of each
-    tax year (DISTINCT ON, with the year's count by a window), then the donor counts summed by
+    tax year (DISTINCT ON, with the year's gifts and what they kept by a window), then the donor counts summed by
     the first gifts' keys (new: the donor's first year; retained: the year before held too)."""
     quote = connection.ops.quote_name
     sql, params = donors.values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source",
-                                     "monthly").order_by().query.sql_with_params()
+                                     "monthly", "kept").order_by().query.sql_with_params()
     table = quote(DonorYear._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            INSERT INTO {table} (supporter_id, tax_year, gifts, first_gift_id, first_gift_on, first_campaign_id,
-                                 first_appeal_id, first_source, first_monthly)
+            INSERT INTO {table} (supporter_id, tax_year, gifts, kept_pence, first_gift_id, first_gift_on,
+                                 first_campaign_id, first_appeal_id, first_source, first_monthly)
             SELECT DISTINCT ON (supporter_id, tax_year)
-                   supporter_id, tax_year, count(*) OVER (PARTITION BY supporter_id, tax_year), pk, day,
+                   supporter_id, tax_year, count(*) OVER year, sum(kept) OVER year, pk, day,
                    coalesce(campaign_id, 0), coalesce(appeal_id, 0), source, monthly
             FROM (SELECT g.*, extract(year FROM day)::int
                               - CASE WHEN to_char(day, 'MMDD') < '0406' THEN 1 ELSE 0 END AS tax_year
-                  FROM ({sql}) AS g (supporter_id, pk, day, campaign_id, appeal_id, source, monthly)) AS gifts
+                  FROM ({sql}) AS g (supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept)) AS gifts
+            WINDOW year AS (PARTITION BY supporter_id, tax_year)
             ORDER BY supporter_id, tax_year, day, pk""", params)
         cursor.execute(f"""
             SELECT first_gift_on, first_campaign_id, first_appeal_id, first_source, first_monthly,

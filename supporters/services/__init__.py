@@ -22,6 +22,18 @@ from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
 from supporters.models import Channel, ConsentEvent, ErasureRecord, GiftAidDeclaration, Interaction, Supporter
 
 # Fields copied from a merged duplicate only where the survivor has nothing.
+# Apps above that keep figures per supporter (donations' donor years) register
+# a step here: it folds the duplicate's figures into the survivor's once the
+# records have moved, and its model (marked `merged_by_its_app`) is not moved row by row.
+_MERGE_STEPS = []
+
+
+def merge_step_register(step) -> None:
+    """`step(survivor_id=..., duplicate_id=...)`, called inside a merge's transaction."""
+    if step not in _MERGE_STEPS:
+        _MERGE_STEPS.append(step)
+
+
 _MERGE_FILL_FIELDS = ("title", "preferred_name", "email", "phone", "date_of_birth")
 _ADDRESS_FIELDS = (
     "address_house", "address_street", "address_locality", "address_town", "address_county", "postcode", "country",
@@ -215,7 +227,7 @@ def supporter_merge(*, survivor: Supporter, duplicate: Supporter, by=None) -> Su
     moved: dict[str, int] = {}
     for relation in Supporter._meta.related_objects:
         model = relation.related_model
-        if model is Supporter.tags.through:
+        if model is Supporter.tags.through or getattr(model, "merged_by_its_app", False):
             continue
         if relation.one_to_one:
             if model._default_manager.filter(**{relation.field.name: survivor}).exists() and \
@@ -230,6 +242,8 @@ def supporter_merge(*, survivor: Supporter, duplicate: Supporter, by=None) -> Su
             if count:
                 moved[str(model._meta.verbose_name_plural)] = count
     survivor.tags.add(*duplicate.tags.all())
+    for step in _MERGE_STEPS:
+        step(survivor_id=survivor.pk, duplicate_id=duplicate.pk)
 
     for name in _MERGE_FILL_FIELDS:
         if not getattr(survivor, name) and getattr(duplicate, name):
