@@ -264,11 +264,13 @@ def _received_gifts():
 
 
 @transaction.atomic
-def income_rollups_rebuild() -> dict[str, int]:
+def income_rollups_rebuild(*, in_sql: bool | None = None) -> dict[str, int]:
     """Work every rollup out again from the gifts, replacing what was kept live
     (after a bulk load, or to prove and repair). The rollup tables are locked
     for the while on PostgreSQL: a gift recorded meanwhile waits, then adds
-    itself on top. Returns how many rows each table holds."""
+    itself on top. The donors' years are worked out in SQL on PostgreSQL
+    (`in_sql`; in Python elsewhere, or to check the SQL against). Returns how
+    many rows each table holds."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("LOCK TABLE {}, {}, {} IN EXCLUSIVE MODE".format(
@@ -296,29 +298,51 @@ def income_rollups_rebuild() -> dict[str, int]:
             kept_pence=row["n_kept"], disputed_pence=row["n_disputed"], fee_pence=row["n_fee"],
             gift_aid_pence=row["n_gift_aid"])
 
-    sizes = [DailyGiftSizes(day=row["day"], campaign_id=row["campaign_id"] or 0, kept_pence=row["kept"],
-                            gifts=row["n"])
-             for row in gifts.filter(counted).values("day", "campaign_id", "kept").annotate(n=Count("pk")).order_by()]
-    DailyGiftSizes.objects.bulk_create(sizes, batch_size=5000)
+    by_size = gifts.filter(counted).values("day", "campaign_id", "kept").annotate(n=Count("pk")).order_by()
+    if connection.vendor == "postgresql":  # hundreds of thousands of rows: written without leaving the database
+        sql, params = by_size.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {connection.ops.quote_name(DailyGiftSizes._meta.db_table)} "
+                           f"(day, campaign_id, kept_pence, gifts) "
+                           f"SELECT day, coalesce(campaign_id, 0), kept, n FROM ({sql}) AS sizes", params)
+            sizes = cursor.rowcount
+    else:
+        rows = [DailyGiftSizes(day=row["day"], campaign_id=row["campaign_id"] or 0, kept_pence=row["kept"],
+                               gifts=row["n"]) for row in by_size]
+        DailyGiftSizes.objects.bulk_create(rows, batch_size=5000)
+        sizes = len(rows)
 
-    # Donors: each one's counted gifts in date order, read once. Their years are
-    # kept as tuples and written after the stream ends: on PostgreSQL the stream
-    # holds the connection, so a write during it would wait for it for ever.
+    donors = gifts.filter(counted, supporter__isnull=False)
+    if in_sql is None:
+        in_sql = connection.vendor == "postgresql"
+    (_donor_years_in_sql if in_sql else _donor_years_in_python)(donors, income)
+    DailyIncome.objects.bulk_create(income.values(), batch_size=5000)
+    return {"daily income rows": len(income), "gift size rows": sizes,
+            "donor years": DonorYear.objects.count()}
+
+
+def _add_donor_counts(income: dict, key: tuple, added: dict) -> None:
+    if key not in income:
+        income[key] = DailyIncome(day=key[0], campaign_id=key[1], appeal_id=key[2], source=key[3],
+                                  monthly=key[4], shard=key[5])
+    for name, value in added.items():
+        setattr(income[key], name, getattr(income[key], name) + value)
+
+
+def _donor_years_in_python(donors, income: dict) -> None:
+    """DonorYear and the donor counts, from each donor's counted gifts in date order, read once."""
     donor_years = []
-    rows = stream_rows(gifts.filter(counted, supporter__isnull=False)
-                       .order_by("supporter_id", "day", "pk")
+    rows = stream_rows(donors.order_by("supporter_id", "day", "pk")
                        .values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source", "monthly", "kept"))
 
     def flush(supporter_id, years):
         for where, added in _contributions({y: first for y, (first, _, _) in years.items()}).items():
-            key = (*where[0], where[1])
-            if key not in income:
-                income[key] = DailyIncome(day=key[0], campaign_id=key[1], appeal_id=key[2], source=key[3],
-                                          monthly=key[4], shard=key[5])
-            for name, value in added.items():
-                setattr(income[key], name, getattr(income[key], name) + value)
-        for year, (first, gifts_in_year, kept) in years.items():
-            donor_years.append((supporter_id, year, gifts_in_year, kept, *first))
+            _add_donor_counts(income, (*where[0], where[1]), added)
+        for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year, kept) in years.items():
+            donor_years.append(DonorYear(
+                supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept, first_gift_id=gift_id,
+                first_gift_on=day, first_campaign_id=campaign_id, first_appeal_id=appeal_id, first_source=source,
+                first_monthly=monthly))
 
     current, years = None, {}
     for supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept in rows:
@@ -338,13 +362,38 @@ def income_rollups_rebuild() -> dict[str, int]:
             years[year] = ((pk, day, campaign_id or 0, appeal_id or 0, source, bool(monthly)), 1, kept)
     if current is not None:
         flush(current, years)
-    for start in range(0, len(donor_years), 5000):
-        DonorYear.objects.bulk_create([
-            DonorYear(supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept,
-                      first_gift_id=gift_id, first_gift_on=day, first_campaign_id=campaign_id,
-                      first_appeal_id=appeal_id, first_source=source, first_monthly=monthly)
-            for supporter_id, year, gifts_in_year, kept, gift_id, day, campaign_id, appeal_id, source, monthly
-            in donor_years[start:start + 5000]])
-    DailyIncome.objects.bulk_create(income.values(), batch_size=5000)
-    return {"daily income rows": len(income), "gift size rows": len(sizes),
-            "donor years": DonorYear.objects.count()}
+    # Written once the read is over: on PostgreSQL the stream holds the connection until then.
+    DonorYear.objects.bulk_create(donor_years, batch_size=5000)
+
+
+def _donor_years_in_sql(donors, income: dict) -> None:
+    """The same as _donor_years_in_python, in PostgreSQL: each donor's first counted gift of each
+    tax year (DISTINCT ON, with the year's gifts and what they kept by a window), then the donor counts summed by
+    the first gifts' keys (new: the donor's first year; retained: the year before held too)."""
+    quote = connection.ops.quote_name
+    sql, params = donors.values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source",
+                                     "monthly", "kept").order_by().query.sql_with_params()
+    table = quote(DonorYear._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            INSERT INTO {table} (supporter_id, tax_year, gifts, kept_pence, first_gift_id, first_gift_on,
+                                 first_campaign_id, first_appeal_id, first_source, first_monthly)
+            SELECT DISTINCT ON (supporter_id, tax_year)
+                   supporter_id, tax_year, count(*) OVER year, sum(kept) OVER year, pk, day,
+                   coalesce(campaign_id, 0), coalesce(appeal_id, 0), source, monthly
+            FROM (SELECT g.*, extract(year FROM day)::int
+                              - CASE WHEN to_char(day, 'MMDD') < '0406' THEN 1 ELSE 0 END AS tax_year
+                  FROM ({sql}) AS g (supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept)) AS gifts
+            WINDOW year AS (PARTITION BY supporter_id, tax_year)
+            ORDER BY supporter_id, tax_year, day, pk""", params)
+        cursor.execute(f"""
+            SELECT first_gift_on, first_campaign_id, first_appeal_id, first_source, first_monthly,
+                   first_gift_id %% %s, count(*), count(*) FILTER (WHERE previous = tax_year - 1),
+                   count(*) FILTER (WHERE tax_year = first_year)
+            FROM (SELECT *, lag(tax_year) OVER (PARTITION BY supporter_id ORDER BY tax_year) AS previous,
+                         min(tax_year) OVER (PARTITION BY supporter_id) AS first_year
+                  FROM {table}) AS years
+            GROUP BY 1, 2, 3, 4, 5, 6""", [DailyIncome.SHARDS])
+        for *key, year_donors, year_retained, new_donors in cursor.fetchall():
+            _add_donor_counts(income, tuple(key), {"year_donors": year_donors, "year_retained": year_retained,
+                                                   "new_donors": new_donors})

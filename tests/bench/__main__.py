@@ -14,7 +14,11 @@ Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
   our time per message and the memory used (sized by BENCH_MAILING_SUPPORTERS);
 - finance (tests/bench/finance.py): a charity's year of 100,000 card gifts in 365 Stripe payouts and a
   5,000-line bank statement, synced from the local Stripe, imported and reconciled, in seconds and rows/s per
-  step (goal: the whole year reconciles in under 10 s; sized by BENCH_FINANCE_GIFTS).
+  step (goal: the whole year reconciles in under 10 s; sized by BENCH_FINANCE_GIFTS);
+- the fundraising dashboard (tests/bench/dashboard.py): two years of 1,000,000 and of 10,000,000 gifts loaded by
+  COPY, each on a database of its own (this one's name + "_dash_1m", "_dash_10m"), the income rollups' rebuild
+  timed, the dashboard's p50/p95 through gunicorn with the common filters (goal: p95 under 200 ms at 1M, under
+  300 ms at 10M) and what the live rollups add to a gift (goal: under 1 ms); sized by BENCH_DASHBOARD_GIFTS.
 """
 
 import os
@@ -104,6 +108,10 @@ def main() -> int:
     from tests.bench import finance
 
     finance.run(url, gifts=int(os.environ.get("BENCH_FINANCE_GIFTS", finance.GIFTS)))
+
+    from tests.bench import dashboard
+
+    dashboard.run(url)
     return 0
 
 

@@ -218,7 +218,7 @@ class _WorkerTimings:
             complete = data[: data.rfind(b"\n") + 1]
             self.offsets[path] = self.offsets.get(path, 0) + len(complete)
             for line in complete.decode().splitlines():
-                what, wall, stripe_wait, cpu = line.split("\t")
+                what, wall, stripe_wait, cpu = line.split("\t")[:4]
                 if what == request_line:
                     rows.append((float(wall), float(stripe_wait), float(cpu)))
         return rows

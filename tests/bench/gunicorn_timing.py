@@ -1,9 +1,10 @@
 """gunicorn settings for `make bench`: each worker writes, per request, its wall
 time, the part of it spent waiting on Stripe, and its CPU time, to
-$BENCH_TIMINGS_DIR/<pid>.tsv. So the benchmark can tell our own time from Stripe's.
+$BENCH_TIMINGS_DIR/<pid>.tsv, with the number of SQL queries it made. So the
+benchmark can tell our own time from Stripe's.
 
 Instrumentation only: each Stripe call in donations/stripe_gateway.py is wrapped
-with a timer; nothing else changes."""
+with a timer, and each database connection with a query counter; nothing else changes."""
 
 import functools
 import os
@@ -29,9 +30,26 @@ def _timed(call):
     return wrapper
 
 
+def _count_query(execute, sql, params, many, context):
+    _request.queries = getattr(_request, "queries", 0) + 1
+    return execute(sql, params, many, context)
+
+
+def _counted(connection, **kwargs):
+    if _count_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_query)
+
+
 def post_worker_init(worker):
     global _log
     import inspect
+
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_counted, weak=False)
+    for connection in connections.all(initialized_only=True):
+        _counted(connection)
 
     from donations import stripe_gateway
 
@@ -43,6 +61,7 @@ def post_worker_init(worker):
 
 def pre_request(worker, req):
     _request.stripe_wait = 0.0
+    _request.queries = 0
     _request.started = (time.perf_counter(), time.process_time())
 
 
@@ -50,4 +69,4 @@ def post_request(worker, req, environ, resp):
     # (CPU time is the whole process's: exact for sync workers, one request at a time.)
     wall = time.perf_counter() - _request.started[0]
     cpu = time.process_time() - _request.started[1]
-    _log.write(f"{req.method} {req.path}\t{wall:.6f}\t{_request.stripe_wait:.6f}\t{cpu:.6f}\n")
+    _log.write(f"{req.method} {req.path}\t{wall:.6f}\t{_request.stripe_wait:.6f}\t{cpu:.6f}\t{_request.queries}\n")
