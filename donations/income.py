@@ -18,6 +18,7 @@ from donations.models import (
     IncomeSource,
     IncomeTarget,
     MonthlyCharge,
+    MonthlyGiftSizes,
     RecurringGift,
 )
 from donations.services.rollups import FIGURES, RECEIVED_STATUSES
@@ -164,13 +165,39 @@ def income_by_day(*, period: Period, campaign_id: int | None = None) -> dict[dat
             .annotate(kept=Sum("kept_pence")).order_by("day")}
 
 
+def _month_after(day: datetime.date) -> datetime.date:
+    return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+
+
+def _gift_sizes(period: Period, campaign_id: int | None) -> list[tuple[int, int]]:
+    """(what was kept of a gift, how many gifts) over the period, smallest first:
+    whole months from MonthlyGiftSizes, the days of a month begun or not ended from DailyGiftSizes."""
+    first_whole = period.first if period.first.day == 1 else _month_after(period.first)
+    last_is_month_end = _month_after(period.last) - datetime.timedelta(days=1) == period.last
+    end_whole = _month_after(period.last) if last_is_month_end else period.last.replace(day=1)  # after the whole months
+    by_day = DailyGiftSizes.objects.filter(gifts__gt=0)
+    by_month = MonthlyGiftSizes.objects.filter(gifts__gt=0)
+    if campaign_id:
+        by_day, by_month = by_day.filter(campaign_id=campaign_id), by_month.filter(campaign_id=campaign_id)
+    if first_whole >= end_whole:  # no whole month in the period
+        parts = [by_day.filter(day__gte=period.first, day__lte=period.last)]
+    else:
+        parts = [by_month.filter(month__gte=first_whole, month__lt=end_whole)]
+        if period.first < first_whole:
+            parts.append(by_day.filter(day__gte=period.first, day__lt=first_whole))
+        if end_whole <= period.last:
+            parts.append(by_day.filter(day__gte=end_whole, day__lte=period.last))
+    counts = defaultdict(int)
+    for part in parts:
+        for kept, n in part.values_list("kept_pence").annotate(n=Sum("gifts")).order_by():
+            counts[kept] += n
+    return sorted(counts.items())
+
+
 def median_gift_pence(*, period: Period, campaign_id: int | None = None) -> int | None:
     """The median of what was kept of each gift counted in the period: the middle
     one, or the two middle ones' mean rounded half up."""
-    sizes = DailyGiftSizes.objects.filter(day__gte=period.first, day__lte=period.last, gifts__gt=0)
-    if campaign_id:
-        sizes = sizes.filter(campaign_id=campaign_id)
-    counts = list(sizes.values_list("kept_pence").annotate(n=Sum("gifts")).order_by("kept_pence"))
+    counts = _gift_sizes(period, campaign_id)
     total = sum(n for _, n in counts)
     if not total:
         return None

@@ -604,17 +604,35 @@ class DailyGiftSizes(models.Model):
         indexes = [models.Index(fields=["campaign_id", "day"], name="sizes_campaign_day_idx")]
 
 
+class MonthlyGiftSizes(models.Model):
+    """DailyGiftSizes summed by month: a median over months reads a month's row
+    for each size instead of one for each day."""
+    wagtail_reference_index_ignore = True  # figures, not content: nothing to track
+
+    month = models.DateField(help_text="The first day of the month.")
+    campaign_id = models.IntegerField(default=0)
+    kept_pence = models.BigIntegerField()
+    gifts = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "campaign_id", "kept_pence"],
+                                               name="one_size_row_per_month_and_campaign")]
+        indexes = [models.Index(fields=["campaign_id", "month"], name="sizes_campaign_month_idx")]
+
+
 class DonorYear(models.Model):
     """That a supporter gave in a tax year (named by the year it starts), with the
     first gift of that year: where DailyIncome's donor counts were added."""
     wagtail_reference_index_ignore = True  # figures, not content: nothing to track
     merged_by_its_app = True  # a merge folds two donors' years: donations.services.rollups.donor_years_merge
 
-    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
+    # Derived rows, rebuilt whole: no database-level foreign keys, whose row-by-row
+    # checks were most of a rebuild's time at ten million gifts (Django still cascades and protects).
+    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     tax_year = models.PositiveSmallIntegerField()
     gifts = models.PositiveIntegerField(default=0)
     kept_pence = models.BigIntegerField(default=0)  # what their gifts of the year brought: the top donors
-    first_gift = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="+")
+    first_gift = models.ForeignKey(Donation, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     first_gift_on = models.DateField()
     first_campaign_id = models.IntegerField(default=0)
     first_appeal_id = models.IntegerField(default=0)

@@ -13,11 +13,11 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from config.db import stream_rows
-from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource
+from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, MonthlyGiftSizes
 from donations.tax_years import tax_year_start
 from supporters.models import Supporter
 
@@ -78,12 +78,12 @@ def rollup_worth(donation: Donation) -> RollupWorth:
     return RollupWorth(key=key, figures=figures, donor_day=key[0] if kept > 0 and donation.supporter_id else None)
 
 
-def _add_income(key: tuple, shard: int, changes: dict[str, int]) -> None:
-    """Add to one DailyIncome row, making it if need be: one statement
+def _income_statement(key: tuple, shard: int, changes: dict[str, int]) -> tuple[str, list] | None:
+    """The statement that adds to one DailyIncome row, making it if need be
     (INSERT … ON CONFLICT DO UPDATE, which PostgreSQL and SQLite both read)."""
     changes = {name: value for name, value in changes.items() if value}
     if not changes:
-        return
+        return None
     quote = connection.ops.quote_name
     table = quote(DailyIncome._meta.db_table)
     key_columns = ["day", "campaign_id", "appeal_id", "source", "monthly", "shard"]
@@ -94,44 +94,104 @@ def _add_income(key: tuple, shard: int, changes: dict[str, int]) -> None:
     sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns + defaults)}) "
            f"VALUES ({', '.join(['%s'] * len(columns) + ['0'] * len(defaults))}) "
            f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET {updates}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*key, shard, *changes.values()])
+    return sql, [*key, shard, *changes.values()]
 
 
-def _add_size(day: datetime.date, campaign_id: int, kept_pence: int, gifts: int) -> None:
-    quote = connection.ops.quote_name
-    table = quote(DailyGiftSizes._meta.db_table)
+def _size_statements(day: datetime.date, campaign_id: int, kept_pence: int, gifts: int) -> list[tuple[str, list]]:
+    """Add to a gift size's count for its day and for its month."""
+    statements = []
+    for model, column, when in ((DailyGiftSizes, "day", day), (MonthlyGiftSizes, "month", day.replace(day=1))):
+        table = connection.ops.quote_name(model._meta.db_table)
+        statements.append((f"INSERT INTO {table} ({column}, campaign_id, kept_pence, gifts) VALUES (%s, %s, %s, %s) "
+                           f"ON CONFLICT ({column}, campaign_id, kept_pence) "
+                           f"DO UPDATE SET gifts = {table}.gifts + excluded.gifts", [when, campaign_id, kept_pence, gifts]))
+    return statements
+
+
+def _execute(statements: list[tuple[str, list]], *, counted: tuple[str, list] | None = None) -> int | None:
+    """Run the statements; and `counted`, an UPDATE … RETURNING, giving how many
+    rows it changed. On PostgreSQL they go as one statement (data-modifying WITH
+    clauses, each run once, on rows no other of them touches): one round trip
+    for a gift's rollups."""
+    if connection.vendor == "postgresql" and (len(statements) + bool(counted)) > 1:
+        parts = [f"s{n} AS ({sql})" for n, (sql, _) in enumerate(statements)]
+        params = [param for _, statement_params in statements for param in statement_params]
+        if counted:
+            parts.append(f"counted AS ({counted[0]})")
+            params += counted[1]
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH {', '.join(parts)} SELECT " + ("(SELECT count(*) FROM counted)" if counted else "1"),
+                           params)
+            return cursor.fetchone()[0] if counted else None
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (day, campaign_id, kept_pence, gifts) VALUES (%s, %s, %s, %s) "
-                       f"ON CONFLICT (day, campaign_id, kept_pence) DO UPDATE SET gifts = {table}.gifts + excluded.gifts",
-                       [day, campaign_id, kept_pence, gifts])
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        if counted:
+            cursor.execute(*counted)
+            return len(cursor.fetchall())
+    return None
+
+
+def _add_income(key: tuple, shard: int, changes: dict[str, int]) -> None:
+    statement = _income_statement(key, shard, changes)
+    if statement:
+        _execute([statement])
+
+
+def _donor_statement(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> tuple[str, list] | None:
+    """The common change to a donor's year, as one UPDATE … RETURNING that
+    changes nothing when it does not apply (then _donor_move works it out).
+    A gift that is not the year's first begins or stops counting: the year's
+    gifts and sum move; a part refund: the sum."""
+    table = connection.ops.quote_name(DonorYear._meta.db_table)
+    if before.donor_day is None:
+        return (f"UPDATE {table} SET gifts = gifts + 1, kept_pence = kept_pence + %s "
+                f"WHERE supporter_id = %s AND tax_year = %s "
+                f"AND (first_gift_on < %s OR (first_gift_on = %s AND first_gift_id < %s)) RETURNING 1",
+                [after.kept_pence, donation.supporter_id, tax_year_start(after.donor_day).year, after.donor_day,
+                 after.donor_day, donation.pk])
+    if after.donor_day is None:
+        return (f"UPDATE {table} SET gifts = gifts - 1, kept_pence = kept_pence - %s "
+                f"WHERE supporter_id = %s AND tax_year = %s AND first_gift_id <> %s AND gifts > 1 RETURNING 1",
+                [before.kept_pence, donation.supporter_id, tax_year_start(before.donor_day).year, donation.pk])
+    if before.donor_day == after.donor_day:
+        return (f"UPDATE {table} SET kept_pence = kept_pence + %s WHERE supporter_id = %s AND tax_year = %s "
+                f"RETURNING 1",
+                [after.kept_pence - before.kept_pence, donation.supporter_id, tax_year_start(after.donor_day).year])
+    return None
 
 
 def income_rollups_move(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> None:
     """Carry a change in a gift's worth to the rollups, in the caller's
-    transaction (which has the gift's row locked)."""
+    transaction (which has the gift's row locked): on PostgreSQL one statement
+    for the common case."""
     if before == after:
         return
     shard = donation.pk % DailyIncome.SHARDS
+    statements = []
     if before.key == after.key:
-        _add_income(after.key, shard, {name: a - b for name, a, b in zip(FIGURES, after.figures, before.figures)})
+        statements.append(_income_statement(after.key, shard, {
+            name: a - b for name, a, b in zip(FIGURES, after.figures, before.figures)}))
     else:
         if before.key:
-            _add_income(before.key, shard, {name: -b for name, b in zip(FIGURES, before.figures)})
+            statements.append(_income_statement(before.key, shard, {
+                name: -b for name, b in zip(FIGURES, before.figures)}))
         if after.key:
-            _add_income(after.key, shard, dict(zip(FIGURES, after.figures)))
+            statements.append(_income_statement(after.key, shard, dict(zip(FIGURES, after.figures))))
     sized_before = (before.key[0], before.key[1], before.kept_pence) if before.counted else None
     sized_after = (after.key[0], after.key[1], after.kept_pence) if after.counted else None
     if sized_before != sized_after:
         if sized_before:
-            _add_size(*sized_before, -1)
+            statements += _size_statements(*sized_before, -1)
         if sized_after:
-            _add_size(*sized_after, 1)
-    if before.donor_day != after.donor_day:
-        _donor_move(donation=donation, before=before, after=after)
-    elif after.donor_day and before.kept_pence != after.kept_pence:  # a partial refund: only what the year brought
-        DonorYear.objects.filter(supporter_id=donation.supporter_id, tax_year=tax_year_start(after.donor_day).year
-                                 ).update(kept_pence=F("kept_pence") + after.kept_pence - before.kept_pence)
+            statements += _size_statements(*sized_after, 1)
+    statements = [statement for statement in statements if statement]
+    donor_changes = donation.supporter_id and (before.donor_day != after.donor_day
+                                               or (after.donor_day and before.kept_pence != after.kept_pence))
+    counted = _donor_statement(donation=donation, before=before, after=after) if donor_changes else None
+    changed = _execute(statements, counted=counted)
+    if donor_changes and not changed and before.donor_day != after.donor_day:
+        _donor_move(donation=donation)
 
 
 def income_rollups_add_fees(*, changes: dict[tuple, int]) -> None:
@@ -182,9 +242,10 @@ def _held_firsts(held: dict[int, DonorYear]) -> dict[int, tuple]:
 
 def _lock_donor(supporter_id: int) -> dict[int, DonorYear]:
     """Lock the supporter's row (two gifts of one donor at once cannot both make
-    a year's row) and return their years."""
+    a year's row) and their years' rows (waiting for a gift that has just
+    counted in one to be committed, so that the gifts read next include it)."""
     list(Supporter.objects.select_for_update().filter(pk=supporter_id).values_list("pk", flat=True))
-    return {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=supporter_id)}
+    return {row.tax_year: row for row in DonorYear.objects.select_for_update().filter(supporter_id=supporter_id)}
 
 
 def _donor_years_replace(supporter_id: int, held: dict[int, DonorYear]) -> None:
@@ -200,24 +261,11 @@ def _donor_years_replace(supporter_id: int, held: dict[int, DonorYear]) -> None:
         for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts, kept) in found.items()])
 
 
-def _donor_move(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> None:
-    """A gift began or stopped counting for its donor (or moved day). Most often
-    only the year's gifts and sum move; when the gift is, or was, a year's first,
-    the donor's years are worked out again from their gifts."""
-    held = _lock_donor(donation.supporter_id)
-    if before.donor_day is None:
-        row = held.get(tax_year_start(after.donor_day).year)
-        if row and (row.first_gift_on, row.first_gift_id) < (after.donor_day, donation.pk):
-            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") + 1,
-                                                      kept_pence=F("kept_pence") + after.kept_pence)
-            return
-    elif after.donor_day is None:
-        row = held.get(tax_year_start(before.donor_day).year)
-        if row and row.first_gift_id != donation.pk and row.gifts > 1:
-            DonorYear.objects.filter(pk=row.pk).update(gifts=F("gifts") - 1,
-                                                      kept_pence=F("kept_pence") - before.kept_pence)
-            return
-    _donor_years_replace(donation.supporter_id, held)
+def _donor_move(*, donation: Donation) -> None:
+    """A gift that is, or was, the first of its donor's year began or stopped
+    counting (or moved day): the donor's years are worked out again from
+    their gifts, and the difference in their donor counts added."""
+    _donor_years_replace(donation.supporter_id, _lock_donor(donation.supporter_id))
 
 
 def _apply_contribution_change(old: dict, new: dict) -> None:
@@ -271,13 +319,15 @@ def income_rollups_rebuild(*, in_sql: bool | None = None) -> dict[str, int]:
     itself on top. The donors' years are worked out in SQL on PostgreSQL
     (`in_sql`; in Python elsewhere, or to check the SQL against). Returns how
     many rows each table holds."""
+    tables = (DailyIncome, DailyGiftSizes, MonthlyGiftSizes, DonorYear)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("LOCK TABLE {}, {}, {} IN EXCLUSIVE MODE".format(
-                *(connection.ops.quote_name(m._meta.db_table) for m in (DailyIncome, DailyGiftSizes, DonorYear))))
-    DailyIncome.objects.all().delete()
-    DailyGiftSizes.objects.all().delete()
-    DonorYear.objects.all().delete()
+        with connection.cursor() as cursor:  # emptied and locked at once; nothing refers to these rows
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses while checks wait for the commit
+            cursor.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in tables))
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    else:
+        for model in tables:
+            model.objects.all().delete()
 
     gifts = _received_gifts()
     counted = Q(kept__gt=0)
@@ -311,6 +361,18 @@ def income_rollups_rebuild(*, in_sql: bool | None = None) -> dict[str, int]:
                                gifts=row["n"]) for row in by_size]
         DailyGiftSizes.objects.bulk_create(rows, batch_size=5000)
         sizes = len(rows)
+    by_month = (DailyGiftSizes.objects.annotate(month=TruncMonth("day")).values("month", "campaign_id", "kept_pence")
+                .annotate(n=Sum("gifts")).order_by())
+    if connection.vendor == "postgresql":
+        sql, params = by_month.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {connection.ops.quote_name(MonthlyGiftSizes._meta.db_table)} "
+                           f"(month, campaign_id, kept_pence, gifts) SELECT month, campaign_id, kept_pence, n FROM ({sql}) AS months",
+                           params)
+    else:
+        MonthlyGiftSizes.objects.bulk_create(
+            [MonthlyGiftSizes(month=row["month"], campaign_id=row["campaign_id"], kept_pence=row["kept_pence"],
+                              gifts=row["n"]) for row in by_month], batch_size=5000)
 
     donors = gifts.filter(counted, supporter__isnull=False)
     if in_sql is None:

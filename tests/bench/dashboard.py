@@ -204,9 +204,24 @@ def _day_weights(first: datetime.date, days: int) -> list[float]:
     return weights
 
 
+PRESETS = (500, 1000, 2000, 2500, 5000, 10_000)
+
+
 def _one_off_amount(rng: random.Random) -> int:
-    raw = 200 + int(19800 * rng.random() ** 2.5)
-    return max(200, round(raw / 500) * 500) if rng.random() < 0.6 else raw
+    """As a charity's gifts come: mostly the form's presets, then amounts typed in
+    whole pounds (skewed small, a few large), a few odd sums (a cheque for £12.34,
+    a sponsorship's round-up); a third of gifts add the card-fee cover, which
+    makes the preset's own odd sum (£10 + 1.5% + 20p = £10.35)."""
+    chance = rng.random()
+    if chance < 0.70:
+        amount = rng.choice(PRESETS)
+    elif chance < 0.97:
+        amount = 100 * (3 + int(497 * rng.random() ** 3))
+    else:
+        amount = rng.randint(200, 20_000)
+    if rng.random() < 0.33:
+        amount += amount * CARD_FEE[0] // 1000 + CARD_FEE[1]
+    return amount
 
 
 MONTHLY_AMOUNTS = (300, 500, 500, 800, 1000, 1000, 1000, 1500, 2000, 2500, 3000)

@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from campaigns.models import Appeal, Campaign
 from donations import income
-from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeTarget
+from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeTarget, MonthlyGiftSizes
 from donations.services.rollups import FIGURES, income_rollups_rebuild
 from donations.tax_years import TaxYear
 from tests.donations.income_builders import D, offline, refund
@@ -31,6 +31,8 @@ def live_rollups():
                 income_rows[key][name] += value
     income_rows = {k: dict(v) for k, v in income_rows.items() if any(v.values())}
     sizes = {(r.day, r.campaign_id, r.kept_pence): r.gifts for r in DailyGiftSizes.objects.all() if r.gifts}
+    sizes.update({("month", r.month, r.campaign_id, r.kept_pence): r.gifts for r in MonthlyGiftSizes.objects.all()
+                  if r.gifts})
     donors = sorted(DonorYear.objects.values_list("supporter_id", "tax_year", "gifts", "kept_pence", "first_gift_id",
                                                   "first_gift_on", "first_campaign_id", "first_source"))
     return income_rows, sizes, donors
@@ -46,6 +48,8 @@ PERIODS = [
     income.Period(D(2026, 3, 28), D(2026, 3, 29)),
     income.Period(D(2026, 3, 30), D(2026, 3, 30)),
     income.Period(D(2024, 1, 1), D(2026, 12, 31)),  # everything
+    income.Period(D(2025, 10, 1), D(2026, 3, 31)),  # whole months only
+    income.Period(D(2024, 12, 1), D(2026, 4, 8)),   # whole months and part of one
 ]
 
 
@@ -61,6 +65,9 @@ def test_every_income_figure_equals_the_gifts_behind_it(year_of_gifts, period):
             gifts = gifts.filter(campaign_id=campaign_id)
         assert _as_dict(income.income_total(period=period, campaign_id=campaign_id)) == \
             _as_dict(income.gifts_totals(gifts))
+        kept = sorted(g.kept_pence for g in gifts if g.kept_pence > 0)
+        middle = (kept[(len(kept) - 1) // 2] + kept[len(kept) // 2] + 1) // 2 if kept else None
+        assert income.median_gift_pence(period=period, campaign_id=campaign_id) == middle
 
 
 def test_the_figures_a_person_would_work_out(year_of_gifts):
