@@ -7,12 +7,15 @@ and the page's CSS shows the one that fits. One drawing shrunk to a phone had
 6px labels."""
 
 import dataclasses
+import hashlib
 
 import pygal
+from django.core.cache import cache
 from pygal.style import Style
 
 from cms.dashboard import Table
 
+CHARTS_VERSION = 1  # raise when a chart's drawing changes, so none drawn before is shown again
 WIDE, NARROW = 600, 350  # px: the chart's column at 1366px, and a phone's 390px less the page's margins
 
 
@@ -61,8 +64,12 @@ def _pounds(pence) -> int:
     return int(pence or 0) // 100  # whole pounds, for drawing only: the table has the exact figures
 
 
-def _both(draw) -> Chart:
-    return Chart(wide=draw(False), narrow=draw(True))
+def _both(draw, *, name: str, table: Table) -> Chart:
+    """Both drawings, kept in the cache by what they show (pygal takes tens of ms a
+    chart; the same figures always make the same picture, so a kept one is never stale)."""
+    shown = hashlib.sha256(repr((CHARTS_VERSION, name, list(table.csv_rows()))).encode()).hexdigest()
+    return cache.get_or_set(f"dashboard-chart:{shown}", lambda: Chart(wide=draw(False), narrow=draw(True)),
+                            timeout=24 * 60 * 60)
 
 
 def income_over_time(table: Table) -> Chart:
@@ -81,7 +88,7 @@ def income_over_time(table: Table) -> Chart:
         chart.add(table.headings[1], this_year)
         chart.add(table.headings[2], last_year)
         return chart.render(is_unicode=True)
-    return _both(draw)
+    return _both(draw, name="income_over_time", table=table)
 
 
 def campaign_progress(table: Table) -> Chart:
@@ -100,7 +107,7 @@ def campaign_progress(table: Table) -> Chart:
                           for row, share in zip(rows, shares)]
         chart.add("Of target", [min(100.0, float(share)) for share in shares])
         return chart.render(is_unicode=True)
-    return _both(draw)
+    return _both(draw, name="campaign_progress", table=table)
 
 
 def retention(donors: Table) -> Chart:
@@ -119,4 +126,4 @@ def retention(donors: Table) -> Chart:
         chart.x_labels = ["Retained", "Lapsed", "New"]
         chart.add("Donors", counts)
         return chart.render(is_unicode=True)
-    return _both(draw)
+    return _both(draw, name="retention", table=donors)

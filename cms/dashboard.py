@@ -11,9 +11,12 @@ from urllib.parse import urlencode
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Appeal, Campaign
+from config.money import format_pence
 from donations import income
 from donations import selectors as donation_selectors
 from donations import tasks as donation_tasks
@@ -21,15 +24,33 @@ from donations.models import DonorYear, IncomeSource
 
 VIEW_DASHBOARD = "donations.view_donation"        # both roles see gifts, so both see the dashboard
 VIEW_GIFT_AID = "donations.view_giftaidclaim"     # claims and what is claimable: Finance's
-VIEW_FEES = "donations.export_donation"           # Stripe's fees and net: Finance's
 VIEW_SUPPORTERS = "supporters.view_supporter"     # top donors and the donor lists: personal data
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
     value: object = None
-    kind: str = "text"   # money (pence), count, percent ((part, whole)), text
+    kind: str = "text"   # money (pence), pounds (a Decimal of pounds), count, number (a Decimal), percent ((part, whole)), text
     link: str = ""
+
+    @property
+    def html(self):
+        """The cell as the page shows it (built here, not by a template per cell: a
+        dashboard has hundreds)."""
+        if self.value is None:
+            return mark_safe('<span class="dashboard-none">—</span>')
+        if self.kind == "money":
+            text = format_pence(self.value)
+        elif self.kind == "pounds":
+            text = f"£{self.value}"
+        elif self.kind == "count":
+            text = f"{self.value:,}"
+        elif self.kind == "percent":
+            rate = percent(*self.value)
+            text = "—" if rate is None else f"{rate}%"
+        else:
+            text = str(self.value)
+        return format_html('<a href="{}">{}</a>', self.link, text) if self.link else conditional_escape(text)
 
     @property
     def csv_value(self):
@@ -61,7 +82,7 @@ class Table:
     @property
     def numeric_columns(self) -> list[bool]:
         """Which columns hold figures: set to the right, so their digits line up."""
-        return [any(len(row) > i and row[i].kind in ("money", "count", "percent") for row in self.rows)
+        return [any(len(row) > i and row[i].kind in ("money", "pounds", "count", "number", "percent") for row in self.rows)
                 for i in range(len(self.headings))]
 
     @property
@@ -162,30 +183,27 @@ def headlines(filters: Filters, *, today: datetime.date | None = None) -> list[H
     """Income today, this week, this month and this tax year (for the campaign
     chosen), against the same days last year and the target's share."""
     today = today or timezone.localdate()
-    found = []
-    for preset in ("today", "week", "month", "tax_year"):
-        period = income.period_for(preset, today=today)
-        kept = income.income_total(period=period, campaign_id=filters.campaign_id).kept_pence
-        last = income.income_total(period=period.a_year_before(), campaign_id=filters.campaign_id).kept_pence
-        target = None if filters.campaign else income.target_for(period)
-        found.append(Headline(income.PRESETS[preset], period,
-                              Cell(kept, "money", gifts_link(period, campaign_id=filters.campaign_id)), last, target))
-    return found
+    presets = ("today", "week", "month", "tax_year")
+    periods = {preset: income.period_for(preset, today=today) for preset in presets}
+    periods.update({f"{preset}_before": periods[preset].a_year_before() for preset in presets})
+    totals = income.income_totals(periods=periods, campaign_id=filters.campaign_id, figures=("kept_pence",))
+    targets = income.income_targets()
+    return [Headline(income.PRESETS[preset], periods[preset],
+                     Cell(totals[preset].kept_pence, "money", gifts_link(periods[preset], campaign_id=filters.campaign_id)),
+                     totals[f"{preset}_before"].kept_pence,
+                     None if filters.campaign else income.target_for(periods[preset], targets=targets))
+            for preset in presets]
 
 
-def _money_cells(figures: income.Income, link: str, *, fees: bool):
-    cells = [Cell(figures.gifts, "count", link), Cell(figures.kept_pence, "money", link)]
-    if fees:
-        cells.append(Cell(figures.fee_pence, "money", link))
-    cells.append(Cell(figures.gift_aid_pence, "money", link))
-    return cells
+def _money_cells(figures: income.Income, link: str):
+    return [Cell(figures.gifts, "count", link), Cell(figures.kept_pence, "money", link),
+            Cell(figures.fee_pence, "money", link), Cell(figures.gift_aid_pence, "money", link)]
 
 
 def income_tables(filters: Filters, *, user) -> list[Table]:
     period, campaign_id = filters.period, filters.campaign_id
-    fees = user.has_perm(VIEW_FEES)
-    now = income.income_breakdown(period=period, campaign_id=campaign_id)
-    before = income.income_breakdown(period=period.a_year_before(), campaign_id=campaign_id)
+    both = income.income_breakdowns(periods={"now": period, "before": period.a_year_before()}, campaign_id=campaign_id)
+    now, before = both["now"], both["before"]
     total, link = now.total, gifts_link(period, campaign_id=campaign_id)
     median = income.median_gift_pence(period=period, campaign_id=campaign_id)
     summary = [
@@ -196,10 +214,10 @@ def income_tables(filters: Filters, *, user) -> list[Table]:
          Cell(before.total.kept_pence, "money")],
         ["Of which in dispute now", Cell(total.disputed_pence, "money", link), Cell(before.total.disputed_pence, "money")],
     ]
-    if fees:
-        summary += [["Stripe's fees", Cell(total.fee_pence, "money", link), Cell(before.total.fee_pence, "money")],
-                    ["Kept less fees", Cell(total.net_of_fees_pence, "money", link),
-                     Cell(before.total.net_of_fees_pence, "money")]]
+    summary += [["Stripe's fees (as Stripe reported them)", Cell(total.fee_pence, "money", link),
+                 Cell(before.total.fee_pence, "money")],
+                ["Kept less fees", Cell(total.net_of_fees_pence, "money", link),
+                 Cell(before.total.net_of_fees_pence, "money")]]
     summary += [
         ["Gift Aid expected on these gifts", Cell(total.gift_aid_pence, "money", link),
          Cell(before.total.gift_aid_pence, "money")],
@@ -211,17 +229,16 @@ def income_tables(filters: Filters, *, user) -> list[Table]:
     tables = [Table("income", f"Income, {period}", ["Figure", "This period", "Same days last year"],
                     [[Cell(label), *cells] for label, *cells in summary])]
 
-    money_headings = ["Gifts", "Kept"] + (["Stripe's fees"] if fees else []) + ["Gift Aid expected"]
+    money_headings = ["Gifts", "Kept", "Stripe's fees", "Gift Aid expected"]
     tables.append(Table(
         "by_channel", "By channel", ["Channel", *money_headings, "Kept, same days last year"],
         [[Cell(IncomeSource(source).label),
-          *_money_cells(figures, gifts_link(period, campaign_id=campaign_id, source=source), fees=fees),
+          *_money_cells(figures, gifts_link(period, campaign_id=campaign_id, source=source)),
           Cell(before.by_source[source].kept_pence, "money")]
          for source, figures in now.by_source.items()]))
     tables.append(Table(
         "by_kind", "One-off and monthly", ["Kind", *money_headings, "Kept, same days last year"],
-        [[Cell(label), *_money_cells(now.by_kind[kind], gifts_link(period, campaign_id=campaign_id, kind=kind),
-                                     fees=fees),
+        [[Cell(label), *_money_cells(now.by_kind[kind], gifts_link(period, campaign_id=campaign_id, kind=kind)),
           Cell(before.by_kind[kind].kept_pence, "money")]
          for kind, label in (("one_off", "One-off gifts"), ("monthly", "Monthly gifts"))]))
     names = dict(Campaign.objects.values_list("pk", "name"))
@@ -229,7 +246,7 @@ def income_tables(filters: Filters, *, user) -> list[Table]:
     tables.append(Table(
         "by_campaign", "By campaign", ["Campaign", *money_headings, "Kept, same days last year"],
         [[Cell(names.get(pk, "No campaign")),
-          *_money_cells(figures, gifts_link(period, campaign_id=pk) if pk else "", fees=fees),
+          *_money_cells(figures, gifts_link(period, campaign_id=pk) if pk else ""),
           Cell(before.by_campaign.get(pk, income.Income()).kept_pence, "money")]
          for pk, figures in by_campaign]))
     appeals = {a.pk: a for a in Appeal.objects.filter(pk__in=now.by_appeal).select_related("campaign")}
@@ -249,32 +266,50 @@ def income_over_time(filters: Filters, *, today: datetime.date | None = None) ->
     this_year = income.period_for("tax_year", today=today)
     whole = income.Period(this_year.first, this_year.first.replace(year=this_year.first.year + 1)
                           - datetime.timedelta(days=1))
-    now = income.income_by_month(period=whole, campaign_id=filters.campaign_id)
-    before = income.income_by_month(period=whole.a_year_before(), campaign_id=filters.campaign_id)
+    # Both years in one read: a month's first day says which year it is.
+    kept = income.income_by_month(period=income.Period(whole.a_year_before().first, whole.last),
+                                  campaign_id=filters.campaign_id)
     rows = []
     month = whole.first.replace(day=1)
     for _ in range(13):
         last_year_month = month.replace(year=month.year - 1)
         if month > whole.last:
             break
-        rows.append([Cell(f"{month:%B %Y}"), Cell(now.get(month, 0) if month <= today else None, "money"),
-                     Cell(before.get(last_year_month, 0), "money")])
+        if month == whole.first.replace(day=1):
+            label = f"6–30 April {month.year}"  # a tax year begins on 6 April and ends on 5 April
+        elif month == whole.last.replace(day=1):
+            label = f"1–5 April {month.year}"
+        else:
+            label = f"{month:%B %Y}"
+        rows.append([Cell(label), Cell(kept.get(month, 0) if month <= today else None, "money"),
+                     Cell(kept.get(last_year_month, 0), "money")])
         month = (month + datetime.timedelta(days=32)).replace(day=1)
     return Table("income_over_time", "Income by month: this tax year against last",
                  ["Month", "This tax year", "Last tax year"], rows,
-                 note="Kept (net of refunds and disputes), by the month the gift was given. April counts from the 6th.")
+                 note="Kept (net of refunds and disputes), by the month the gift was given; the last column is the "
+                      "same month a year earlier.")
 
 
-def regular_giving_table(filters: Filters) -> Table:
-    figures = income.regular_giving(campaign_id=filters.campaign_id)
-    listing = reverse("recurring_gift:index")
+def regular_giving_table(filters: Filters, *, today: datetime.date | None = None) -> Table:
+    today = today or timezone.localdate()
+    figures = income.regular_giving(today=today, campaign_id=filters.campaign_id)
+
+    def link(*pairs):
+        params = list(pairs) + ([("campaign", filters.campaign_id)] if filters.campaign_id else [])
+        return reverse("recurring_gift:index") + "?" + urlencode(params)
+
+    this_month = (("from", figures.month.isoformat()), ("to", today.isoformat()))
     rows = [
-        ["Active monthly donors", Cell(figures.active_donors, "count", listing + "?status=active")],
-        ["Monthly income from them", Cell(figures.monthly_income_pence, "money", listing + "?status=active")],
-        ["New this month", Cell(figures.new, "count")],
-        ["Cancelled this month", Cell(figures.cancelled, "count", listing + "?status=cancelled")],
+        ["Active monthly gifts", Cell(figures.active_gifts, "count", link(("status", "active")))],
+        ["Active monthly donors (each counted once)", Cell(figures.active_donors, "count")],
+        ["Monthly income from them", Cell(figures.monthly_income_pence, "money", link(("status", "active")))],
+        ["New this month", Cell(figures.new, "count", link(
+            *((f"started_{end}", day) for end, day in this_month),
+            *(("status", status) for status in ("active", "past_due", "paused", "cancelled"))))],
+        ["Cancelled this month", Cell(figures.cancelled, "count", link(
+            *((f"cancelled_{end}", day) for end, day in this_month)))],
         ["Charges failed this month", Cell(figures.failed, "count")],
-        ["Past due (retries used up)", Cell(figures.past_due, "count", listing + "?status=past_due")],
+        ["Past due (retries used up)", Cell(figures.past_due, "count", link(("status", "past_due")))],
         ["Churn this month (cancelled of those active at its start)", Cell(figures.churn, "percent")],
         ["Expected next month (active and past due)", Cell(figures.expected_next_month_pence, "money")],
     ]
@@ -295,15 +330,18 @@ def donor_tables(filters: Filters, *, user) -> list[Table]:
          Cell(figures.last_year_donors_to_date, "count")],
         ["New donors (first gift ever)", Cell(figures.new, "count", link("new")), Cell(None)],
         ["Retained from last tax year", Cell(figures.retained, "count", link("retained")), Cell(None)],
+        ["Back after a year or more without giving", Cell(figures.reactivated, "count", link("reactivated")),
+         Cell(None)],
         ["Lapsed (gave last tax year, not yet this)", Cell(figures.lapsed, "count", link("lapsed")), Cell(None)],
         ["Retention rate (retained of last year's donors)", Cell(figures.retention_rate, "percent"), Cell(None)],
         ["Gifts per donor", Cell(None if figures.gifts_per_donor_hundredths is None
-                                 else str(Decimal(figures.gifts_per_donor_hundredths) / 100)), Cell(None)],
+                                 else Decimal(figures.gifts_per_donor_hundredths) / 100, "number"), Cell(None)],
     ]
     tables = [Table("donors", f"Donors, tax year {figures.year} to {to:%-d %B %Y}",
                     ["Figure", "This tax year", "Last tax year to the same day"],
                     [[Cell(label), *cells] for label, *cells in rows],
-                    note=f"Last tax year had {figures.last_year_donors:,} donors in all. Counted across all campaigns.")]
+                    note=f"Last tax year had {figures.last_year_donors:,} donors in all. Donors are counted across "
+                         "all campaigns, whatever campaign is chosen above.")]
     if linked:
         top = (DonorYear.objects.filter(tax_year=figures.year.start_year, first_gift_on__lte=to)
                .select_related("supporter").order_by("-kept_pence", "supporter_id")[:10])
@@ -312,7 +350,7 @@ def donor_tables(filters: Filters, *, user) -> list[Table]:
             [[Cell(str(row.supporter), "text", reverse("supporter:inspect", args=[row.supporter_id])),
               Cell(row.supporter.reference), Cell(row.gifts, "count"), Cell(row.kept_pence, "money")]
              for row in top],
-            note="The whole tax year so far, whatever the period chosen."))
+            note="The whole tax year so far, all campaigns, whatever the period and campaign chosen above."))
     return tables
 
 
@@ -332,7 +370,7 @@ def campaign_table(filters: Filters, *, today: datetime.date | None = None) -> T
             Cell(campaign.target_pence or None, "money"), Cell((raised, campaign.target_pence), "percent"),
             Cell(days_left, "count"),
             Cell(campaign.budget_pence or None, "money"),
-            Cell(None if cost is None else f"£{cost}")])
+            Cell(cost, "pounds")])
     return Table("campaigns", "Campaigns: progress against target",
                  ["Campaign", "Raised", "Target", "Of target", "Days left", "Budget", "Cost per £1 raised"], rows,
                  note="Raised since the campaign began: gifts kept, Gift Aid apart.")
@@ -369,12 +407,13 @@ def gift_aid_table(*, user) -> Table:
              ["Donors to ask for a declaration", Cell(unclaimed.get("potential_donors"), "count",
                                                       donors_link("gift_aid_ask", timezone.localdate())
                                                       if user.has_perm(VIEW_SUPPORTERS) else "")]]
+    worked_out_figures = "Claimable, held and potential" if user.has_perm(VIEW_GIFT_AID) else "The potential"
     if unclaimed:
         worked_out = timezone.localtime(unclaimed["worked_out_at"])
-        note = (f"Claimable, held and potential as worked out at {worked_out:%H:%M} on {worked_out:%-d %B} by "
-                "HMRC's rules (within four years, kept gifts, an individual's own); worked out again every "
-                "quarter of an hour while the dashboard is used.")
+        note = (f"All campaigns. {worked_out_figures} as worked out at {worked_out:%H:%M} on {worked_out:%-d %B} "
+                "by HMRC's rules (gifts of the last four years, kept, an individual's own); worked out again "
+                "every quarter of an hour while the dashboard is used.")
     else:
-        note = "Claimable, held and potential are being worked out by the task worker: look again in a minute."
+        note = f"All campaigns. {worked_out_figures} are being worked out by the task worker: look again in a minute."
     return Table("gift_aid", "Gift Aid", ["Figure", "Value"], [[Cell(label), cell] for label, cell in rows],
                  note=note)

@@ -117,3 +117,4 @@ class DonationForm(forms.Form):
         if data.get("frequency") == "once" and not data.get("payment_method_id"):
             self.add_error(None, "Enter your card details.")
         return data
+

@@ -4,8 +4,8 @@ each figure, whose totals equal it."""
 
 import dataclasses
 import datetime
-from collections import defaultdict
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -101,8 +101,10 @@ class Income:
     year_retained: int = 0
 
     def add(self, row: dict) -> None:
-        for field in dataclasses.fields(self):
-            setattr(self, field.name, getattr(self, field.name) + (row.get(field.name) or 0))
+        for name in _INCOME_FIGURES:
+            value = row.get(name)
+            if value:
+                setattr(self, name, getattr(self, name) + value)
 
     @property
     def net_of_fees_pence(self) -> int:
@@ -118,6 +120,9 @@ def _divide(pence: int, count: int) -> int | None:
     return (2 * pence + count) // (2 * count) if count else None
 
 
+_INCOME_FIGURES = tuple(field.name for field in dataclasses.fields(Income))
+
+
 @dataclasses.dataclass
 class IncomeBreakdown:
     total: Income
@@ -127,29 +132,54 @@ class IncomeBreakdown:
     by_appeal: dict[int, Income]
 
 
+def income_breakdowns(*, periods: dict[str, Period], campaign_id: int | None = None) -> dict[str, IncomeBreakdown]:
+    """Periods' income in all, and by source, kind, campaign and appeal: one read
+    of the rollups, grouped, each figure summed with its period's days as a filter."""
+    span = Period(min(p.first for p in periods.values()), max(p.last for p in periods.values()))
+    sums = {f"{name}__{figure}": Sum(figure, filter=Q(day__gte=period.first, day__lte=period.last))
+            for name, period in periods.items() for figure in _INCOME_FIGURES}
+    found = {name: IncomeBreakdown(total=Income(), by_source={source: Income() for source in IncomeSource.values},
+                                   by_kind={"one_off": Income(), "monthly": Income()}, by_campaign={}, by_appeal={})
+             for name in periods}
+    for row in (_rows(span, campaign_id).values("campaign_id", "appeal_id", "source", "monthly")
+                .annotate(**sums).order_by()):
+        for name, breakdown in found.items():
+            figures = {figure: row[f"{name}__{figure}"] for figure in _INCOME_FIGURES}
+            if not any(figures.values()):
+                continue
+            breakdown.total.add(figures)
+            breakdown.by_source[row["source"]].add(figures)
+            breakdown.by_kind["monthly" if row["monthly"] else "one_off"].add(figures)
+            breakdown.by_campaign.setdefault(row["campaign_id"], Income()).add(figures)
+            if row["appeal_id"]:
+                breakdown.by_appeal.setdefault(row["appeal_id"], Income()).add(figures)
+    return found
+
+
 def income_breakdown(*, period: Period, campaign_id: int | None = None) -> IncomeBreakdown:
-    """The period's income in all, and by source, kind, campaign and appeal: one
-    query over the period's rollup rows."""
-    total = Income()
-    by_source = {source: Income() for source in IncomeSource.values}
-    by_kind = {"one_off": Income(), "monthly": Income()}
-    by_campaign, by_appeal = defaultdict(Income), defaultdict(Income)
-    for row in (_rows(period, campaign_id).values("campaign_id", "appeal_id", "source", "monthly")
-                .annotate(**_SUMS).order_by()):
-        total.add(row)
-        by_source[row["source"]].add(row)
-        by_kind["monthly" if row["monthly"] else "one_off"].add(row)
-        by_campaign[row["campaign_id"]].add(row)
-        if row["appeal_id"]:
-            by_appeal[row["appeal_id"]].add(row)
-    return IncomeBreakdown(total=total, by_source=by_source, by_kind=by_kind, by_campaign=dict(by_campaign),
-                           by_appeal=dict(by_appeal))
+    """The period's income in all, and by source, kind, campaign and appeal."""
+    return income_breakdowns(periods={"period": period}, campaign_id=campaign_id)["period"]
 
 
 def income_total(*, period: Period, campaign_id: int | None = None) -> Income:
     total = Income()
     total.add(_rows(period, campaign_id).aggregate(**_SUMS))
     return total
+
+
+def income_totals(*, periods: dict[str, Period], campaign_id: int | None = None,
+                  figures: tuple[str, ...] = _INCOME_FIGURES) -> dict[str, Income]:
+    """Several periods' totals in one read of the rollups (each figure summed with
+    its period's days as a filter): the dashboard's headlines and donor counts."""
+    span = Period(min(p.first for p in periods.values()), max(p.last for p in periods.values()))
+    sums = _rows(span, campaign_id).aggregate(**{
+        f"{name}__{figure}": Sum(figure, filter=Q(day__gte=period.first, day__lte=period.last))
+        for name, period in periods.items() for figure in figures})
+    totals = {}
+    for name in periods:
+        totals[name] = Income()
+        totals[name].add({figure: sums[f"{name}__{figure}"] for figure in figures})
+    return totals
 
 
 def income_by_month(*, period: Period, campaign_id: int | None = None) -> dict[datetime.date, int]:
@@ -169,9 +199,9 @@ def _month_after(day: datetime.date) -> datetime.date:
     return (day.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
 
 
-def _gift_sizes(period: Period, campaign_id: int | None) -> list[tuple[int, int]]:
-    """(what was kept of a gift, how many gifts) over the period, smallest first:
-    whole months from MonthlyGiftSizes, the days of a month begun or not ended from DailyGiftSizes."""
+def _gift_size_parts(period: Period, campaign_id: int | None) -> list[QuerySet]:
+    """The rows of gift sizes that cover the period: whole months from
+    MonthlyGiftSizes, the days of a month begun or not ended from DailyGiftSizes."""
     first_whole = period.first if period.first.day == 1 else _month_after(period.first)
     last_is_month_end = _month_after(period.last) - datetime.timedelta(days=1) == period.last
     end_whole = _month_after(period.last) if last_is_month_end else period.last.replace(day=1)  # after the whole months
@@ -180,41 +210,50 @@ def _gift_sizes(period: Period, campaign_id: int | None) -> list[tuple[int, int]
     if campaign_id:
         by_day, by_month = by_day.filter(campaign_id=campaign_id), by_month.filter(campaign_id=campaign_id)
     if first_whole >= end_whole:  # no whole month in the period
-        parts = [by_day.filter(day__gte=period.first, day__lte=period.last)]
-    else:
-        parts = [by_month.filter(month__gte=first_whole, month__lt=end_whole)]
-        if period.first < first_whole:
-            parts.append(by_day.filter(day__gte=period.first, day__lt=first_whole))
-        if end_whole <= period.last:
-            parts.append(by_day.filter(day__gte=end_whole, day__lte=period.last))
-    counts = defaultdict(int)
-    for part in parts:
-        for kept, n in part.values_list("kept_pence").annotate(n=Sum("gifts")).order_by():
-            counts[kept] += n
-    return sorted(counts.items())
+        return [by_day.filter(day__gte=period.first, day__lte=period.last)]
+    parts = [by_month.filter(month__gte=first_whole, month__lt=end_whole)]
+    if period.first < first_whole:
+        parts.append(by_day.filter(day__gte=period.first, day__lt=first_whole))
+    if end_whole <= period.last:
+        parts.append(by_day.filter(day__gte=end_whole, day__lte=period.last))
+    return parts
 
 
 def median_gift_pence(*, period: Period, campaign_id: int | None = None) -> int | None:
     """The median of what was kept of each gift counted in the period: the middle
-    one, or the two middle ones' mean rounded half up."""
-    counts = _gift_sizes(period, campaign_id)
-    total = sum(n for _, n in counts)
-    if not total:
-        return None
-    wanted = [(total - 1) // 2, total // 2]  # the middle positions, counting from 0
-    found, seen = [], 0
-    for kept, n in counts:
-        while wanted and wanted[0] < seen + n:
-            found.append(kept)
-            wanted.pop(0)
-        seen += n
-    return (found[0] + found[1] + 1) // 2
+    one, or the two middle ones' mean rounded half up. Worked out in the database
+    (a running count over the sizes, in order), so only the answer comes back."""
+    parts = [part.values_list("kept_pence", "gifts").query.sql_with_params()
+             for part in _gift_size_parts(period, campaign_id)]
+    union = " UNION ALL ".join(f"SELECT * FROM ({sql}) AS part{n}" for n, (sql, _) in enumerate(parts))
+    params = [param for _, part_params in parts for param in part_params]
+    with connection.cursor() as cursor:
+        # The middle positions, counting from 0, are (total - 1) / 2 and total / 2 (integer division);
+        # a size holds the positions from (running count - its gifts) to (running count - 1).
+        cursor.execute(f"""
+            WITH sizes (kept, n) AS (SELECT kept_pence, SUM(gifts) FROM ({union}) AS parts
+                                     GROUP BY kept_pence),
+                 running AS (SELECT kept, n, SUM(n) OVER (ORDER BY kept) AS upto, SUM(n) OVER () AS total FROM sizes)
+            SELECT MIN(kept) FILTER (WHERE upto > (total - 1) / 2), MIN(kept) FILTER (WHERE upto > total / 2)
+            FROM running""" if connection.vendor == "postgresql" else f"""
+            WITH sizes (kept, n) AS (SELECT kept_pence, SUM(gifts) FROM ({union}) AS parts
+                                     GROUP BY kept_pence),
+                 running AS (SELECT kept, n, SUM(n) OVER (ORDER BY kept) AS upto, SUM(n) OVER () AS total FROM sizes)
+            SELECT MIN(CASE WHEN upto > (total - 1) / 2 THEN kept END), MIN(CASE WHEN upto > total / 2 THEN kept END)
+            FROM running""", params)
+        low, high = cursor.fetchone()
+    return None if low is None else (int(low) + int(high) + 1) // 2
 
 
-def target_for(period: Period) -> int | None:
+def income_targets() -> dict[int, int]:
+    """The income targets, by the tax year's first year."""
+    return dict(IncomeTarget.objects.values_list("tax_year", "target_pence"))
+
+
+def target_for(period: Period, *, targets: dict[int, int] | None = None) -> int | None:
     """The period's share of the charity's income targets, by days (None if no target covers it)."""
     share, covered = 0, False
-    targets = {t.tax_year: t.target_pence for t in IncomeTarget.objects.all()}
+    targets = income_targets() if targets is None else targets
     year = TaxYear.containing(period.first)
     while year.first_day <= period.last:
         if year.start_year in targets:
@@ -246,6 +285,11 @@ class DonorFigures:
         return self.last_year_donors - self.retained
 
     @property
+    def reactivated(self) -> int:
+        """Gave this year and before, but not last year: back after a gap."""
+        return self.donors - self.new - self.retained
+
+    @property
     def retention_rate(self) -> tuple[int, int]:
         """(retained, last year's donors): a rate to show as a percentage."""
         return self.retained, self.last_year_donors
@@ -258,20 +302,23 @@ class DonorFigures:
 def donor_figures(*, to: datetime.date) -> DonorFigures:
     year = TaxYear.containing(to)
     last = TaxYear(year.start_year - 1)
-    this = income_total(period=Period(year.first_day, to))
-    before = income_total(period=Period(last.first_day, last.last_day))
-    before_to_date = income_total(period=Period(last.first_day, min(_year_before(to), last.last_day)))
+    totals = income_totals(periods={
+        "this": Period(year.first_day, to), "before": Period(last.first_day, last.last_day),
+        "before_to_date": Period(last.first_day, min(_year_before(to), last.last_day))},
+        figures=("donor_gifts", "new_donors", "year_donors", "year_retained"))
+    this, before, before_to_date = totals["this"], totals["before"], totals["before_to_date"]
     return DonorFigures(year=year, to=to, donors=this.year_donors, new=this.new_donors, retained=this.year_retained,
                         last_year_donors=before.year_donors, last_year_donors_to_date=before_to_date.year_donors,
                         donor_gifts=this.donor_gifts)
 
 
-DONOR_GROUPS = {
-    "donors": "Gave this tax year",
-    "new": "New: first gift ever this tax year",
-    "retained": "Retained: gave last tax year and this",
-    "lapsed": "Lapsed: gave last tax year, not yet this",
-    "gift_aid_ask": "To ask for a Gift Aid declaration",
+DONOR_GROUPS = {  # the donors list's title for each
+    "donors": "gave this tax year",
+    "new": "new this tax year",
+    "retained": "retained from last tax year",
+    "reactivated": "back after a year or more",
+    "lapsed": "lapsed since last tax year",
+    "gift_aid_ask": "to ask for Gift Aid",
 }
 
 
@@ -286,6 +333,9 @@ def donors_in(*, group: str, to: datetime.date):
         return this_year.exclude(supporter_id__in=earlier)
     if group == "retained":
         return this_year.filter(supporter_id__in=gave_last_year)
+    if group == "reactivated":
+        earlier = DonorYear.objects.filter(tax_year__lt=year - 1).values("supporter_id")
+        return this_year.exclude(supporter_id__in=gave_last_year).filter(supporter_id__in=earlier)
     if group == "lapsed":
         return (DonorYear.objects.filter(tax_year=year - 1)
                 .exclude(supporter_id__in=this_year.values("supporter_id")))
@@ -344,6 +394,7 @@ def gifts_totals(queryset: QuerySet[Donation]) -> Income:
 @dataclasses.dataclass
 class RegularGiving:
     month: datetime.date
+    active_gifts: int
     active_donors: int
     monthly_income_pence: int
     new: int
@@ -370,6 +421,7 @@ def regular_giving(*, today: datetime.date | None = None, campaign_id: int | Non
     month_start = datetime.datetime.combine(month, datetime.time.min, tzinfo=tz)
     live = Q(status__in=(RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE))
     figures = gifts.aggregate(
+        active_gifts=Count("pk", filter=Q(status=RecurringGift.Status.ACTIVE)),
         active_donors=Count("supporter_id", filter=Q(status=RecurringGift.Status.ACTIVE), distinct=True),
         monthly_income=Sum("amount_pence", filter=Q(status=RecurringGift.Status.ACTIVE)),
         expected=Sum("amount_pence", filter=live),
@@ -384,6 +436,6 @@ def regular_giving(*, today: datetime.date | None = None, campaign_id: int | Non
     if campaign_id:
         charges = charges.filter(recurring_gift__campaign_id=campaign_id)
     return RegularGiving(
-        month=month, active_donors=figures["active_donors"], monthly_income_pence=figures["monthly_income"] or 0,
+        month=month, active_gifts=figures["active_gifts"], active_donors=figures["active_donors"], monthly_income_pence=figures["monthly_income"] or 0,
         new=figures["new"], cancelled=figures["cancelled"], failed=charges.count(), past_due=figures["past_due"],
         active_at_start=figures["active_at_start"], expected_next_month_pence=figures["expected"] or 0)

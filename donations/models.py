@@ -6,6 +6,7 @@ unique, so a repeated webhook or a retried call can never make a second record."
 import datetime
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -649,11 +650,12 @@ class IncomeTarget(models.Model):
     """What the charity means to raise in a tax year; the dashboard sets each
     period's income against its share of it (by days)."""
 
-    tax_year = models.PositiveSmallIntegerField(unique=True, help_text="The year it starts: 2026 for 2026–27.")
+    tax_year = models.PositiveSmallIntegerField(unique=True, help_text="The year it starts: 2026 for 2026–27.",
+                                                validators=[MinValueValidator(2000), MaxValueValidator(2100)])
     target_pence = models.PositiveBigIntegerField("Target (pence)")
 
     class Meta:
         ordering = ["-tax_year"]
 
     def __str__(self):
-        return f"{self.tax_year}–{(self.tax_year + 1) % 100:02d}: {format_pence(self.target_pence)}"
+        return f"Tax year {self.tax_year}–{(self.tax_year + 1) % 100:02d}: {format_pence(self.target_pence)}"

@@ -6,14 +6,14 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.viewsets.base import ViewSetGroup
-from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets.button import Button
 
 from config.admin_screens import ReadOnlyViewSet
+from donations import selectors
 from donations.admin_views import gift_aid as gift_aid_admin
 from donations.admin_views import gifts as admin_views
-from donations import selectors
-from donations.models import Donation, GiftAidClaim, IncomeTarget, RecurringGift, StripeEvent
+from donations.admin_views.targets import IncomeTargetViewSet
+from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 
 
 # Viewing follows the model's permissions; adding, editing and deleting are for
@@ -53,7 +53,7 @@ class RecurringGiftViewSet(ReadOnlyViewSet):
     menu_label = "Monthly gifts"
     inspect_view_class = admin_views.RecurringGiftInspectView
     list_display = ["__str__", "status", "day_of_month", "card_last4", "started_on"]
-    list_filter = ["status", "needs_new_card", "campaign"]
+    filterset_class = admin_views.RecurringGiftFilterSet
     search_fields = ["supporter__last_name", "supporter__email"]
     search_backend_name = None
 
@@ -101,16 +101,6 @@ class GiftAidClaimViewSet(ReadOnlyViewSet):
             path("<int:pk>/r68-<int:number>.xml", gift_aid_admin.claim_xml, name="xml"),
             path("<int:pk>/gifts.csv", gift_aid_admin.claim_gifts_csv, name="gifts_csv"),
         ]
-
-
-class IncomeTargetViewSet(ModelViewSet):
-    """What the charity means to raise each tax year: the dashboard's targets."""
-    model = IncomeTarget
-    icon = "date"
-    menu_label = "Income targets"
-    list_display = ["__str__", "tax_year", "target_pence"]
-    form_fields = ["tax_year", "target_pence"]
-    copy_view_enabled = False
 
 
 class MoneyGroup(ViewSetGroup):

@@ -101,7 +101,7 @@ class DonorsView(StaffScreen, TemplateView):
             return timezone.localdate()
 
     def get_page_title(self):
-        return f"Donors: {income.DONOR_GROUPS[self.group]}"
+        return f"Donors {income.DONOR_GROUPS[self.group]}"
 
     def get_context_data(self, **kwargs):
         if self.group == "gift_aid_ask":

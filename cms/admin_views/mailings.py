@@ -15,8 +15,8 @@ from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.views import generic
 
 from cms import selectors
-from cms.services import mailings
 from cms.models import Mailing, MailingRecipient
+from cms.services import mailings
 from config.admin_screens import StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.formats import admin_datetime

@@ -82,6 +82,36 @@ class DonationFilterSet(WagtailFilterSet):
         return income.received_gifts(queryset) if value else queryset
 
 
+def _local_days(field: str, value) -> Q:
+    """A datetime field within a span of whole days, UK time (a date range filter's value)."""
+    tz = timezone.get_current_timezone()
+    condition = Q()
+    if value and value.start:
+        condition &= Q(**{f"{field}__gte": datetime.datetime.combine(value.start.date(), datetime.time.min, tzinfo=tz)})
+    if value and value.stop:
+        condition &= Q(**{f"{field}__lt": datetime.datetime.combine(value.stop.date() + datetime.timedelta(days=1),
+                                                                   datetime.time.min, tzinfo=tz)})
+    return condition
+
+
+class RecurringGiftFilterSet(WagtailFilterSet):
+    """The monthly gifts list's filters, and those the dashboard's regular-giving figures link with."""
+    status = django_filters.MultipleChoiceFilter(choices=RecurringGift.Status.choices)
+    needs_new_card = django_filters.BooleanFilter(label="Needs a new card")
+    campaign = django_filters.ModelChoiceFilter(queryset=Campaign.objects.all())
+    started = django_filters.DateFromToRangeFilter(field_name="started_on", label="Started",
+                                                   widget=DateRangePickerWidget)
+    cancelled = django_filters.DateFromToRangeFilter(label="Cancelled (UK time)", method="filter_cancelled",
+                                                     widget=DateRangePickerWidget)
+
+    class Meta:
+        model = RecurringGift
+        fields = []
+
+    def filter_cancelled(self, queryset, name, value):
+        return queryset.filter(_local_days("cancelled_at", value)) if value else queryset
+
+
 class DonationIndexView(ExportPermissionMixin, generic.IndexView):
     export_filename = "donations"
     export_permission = "donations.export_donation"  # Finance's: gifts leave the system only with them

@@ -191,7 +191,7 @@ def income_rollups_move(*, donation: Donation, before: RollupWorth, after: Rollu
     counted = _donor_statement(donation=donation, before=before, after=after) if donor_changes else None
     changed = _execute(statements, counted=counted)
     if donor_changes and not changed and before.donor_day != after.donor_day:
-        _donor_move(donation=donation)
+        _donor_move(donation=donation, before=before, after=after)
 
 
 def income_rollups_add_fees(*, changes: dict[tuple, int]) -> None:
@@ -248,10 +248,11 @@ def _lock_donor(supporter_id: int) -> dict[int, DonorYear]:
     return {row.tax_year: row for row in DonorYear.objects.select_for_update().filter(supporter_id=supporter_id)}
 
 
-def _donor_years_replace(supporter_id: int, held: dict[int, DonorYear]) -> None:
-    """Work a donor's years out again from their gifts and add the difference in their donor counts."""
+def _donor_years_replace(supporter_id: int, held_firsts: dict[int, tuple]) -> None:
+    """Work a donor's years out again from their gifts and add the difference in
+    their donor counts (`held_firsts`: their years' first gifts as they were)."""
     found = _first_gifts_by_year(supporter_id)
-    _apply_contribution_change(_contributions(_held_firsts(held)),
+    _apply_contribution_change(_contributions(held_firsts),
                                _contributions({year: first[:-2] for year, first in found.items()}))
     DonorYear.objects.filter(supporter_id=supporter_id).delete()
     DonorYear.objects.bulk_create([
@@ -261,18 +262,77 @@ def _donor_years_replace(supporter_id: int, held: dict[int, DonorYear]) -> None:
         for year, (gift_id, day, campaign_id, appeal_id, source, monthly, gifts, kept) in found.items()])
 
 
-def _donor_move(*, donation: Donation) -> None:
-    """A gift that is, or was, the first of its donor's year began or stopped
-    counting (or moved day): the donor's years are worked out again from
-    their gifts, and the difference in their donor counts added."""
-    _donor_years_replace(donation.supporter_id, _lock_donor(donation.supporter_id))
+def _donor_years_locked(supporter_id: int) -> dict[int, tuple]:
+    """Lock the supporter's row (so two gifts of one donor at once cannot both
+    make a year's row) and read their years, in one statement."""
+    donor_year = connection.ops.quote_name(DonorYear._meta.db_table)
+    supporter = connection.ops.quote_name(Supporter._meta.db_table)
+    for_update = " FOR UPDATE OF s" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT y.tax_year, y.id, y.gifts, y.first_gift_id, y.first_gift_on, y.first_campaign_id, "
+                       f"y.first_appeal_id, y.first_source, y.first_monthly FROM {supporter} s "
+                       f"LEFT JOIN {donor_year} y ON y.supporter_id = s.id WHERE s.id = %s{for_update}",
+                       [supporter_id])
+        rows = cursor.fetchall()
+    return {year: (pk, gifts, (first_id, _as_date(day), campaign_id, appeal_id, source, bool(monthly)))
+            for year, pk, gifts, first_id, day, campaign_id, appeal_id, source, monthly in rows if year is not None}
+
+
+def _as_date(value) -> datetime.date:
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value  # SQLite gives text
+
+
+def _donor_move(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> None:
+    """A gift began or stopped counting for its donor (or moved day), and the
+    one-statement change did not apply: under the supporter's lock, a year
+    begun or ended by this gift is added or taken away with the difference it
+    makes to the donor counts; anything else (a gift before the year's first,
+    the year's first taken away with others left) is worked out from the gifts."""
+    held = _donor_years_locked(donation.supporter_id)
+    firsts = {year: first for year, (_, _, first) in held.items()}
+    key = after.key if after.donor_day else before.key
+    year = tax_year_start(key[0]).year
+    row = held.get(year)
+    table = connection.ops.quote_name(DonorYear._meta.db_table)
+    if before.donor_day is None and after.donor_day is not None:
+        first = (donation.pk, *key)
+        if row is None:  # the donor's first gift of this year
+            new = {**firsts, year: first}
+            statements = _contribution_statements(_contributions(firsts), _contributions(new))
+            statements.append((f"INSERT INTO {table} (supporter_id, tax_year, gifts, kept_pence, first_gift_id, "
+                               f"first_gift_on, first_campaign_id, first_appeal_id, first_source, first_monthly) "
+                               f"VALUES (%s, %s, 1, %s, %s, %s, %s, %s, %s, %s)",
+                               [donation.supporter_id, year, after.kept_pence, *first]))
+            _execute(statements)
+            return
+        if (row[2][1], row[2][0]) < (after.donor_day, donation.pk):  # a year's row made while we waited
+            _execute([(f"UPDATE {table} SET gifts = gifts + 1, kept_pence = kept_pence + %s WHERE id = %s",
+                       [after.kept_pence, row[0]])])
+            return
+    elif after.donor_day is None and row is not None and row[1] == 1 and row[2][0] == donation.pk:
+        rest = {y: first for y, first in firsts.items() if y != year}  # the year's only gift stops counting
+        statements = _contribution_statements(_contributions(firsts), _contributions(rest))
+        statements.append((f"DELETE FROM {table} WHERE id = %s", [row[0]]))
+        _execute(statements)
+        return
+    # Rare: lock the years' rows too (a gift just counted in one is committed first), then read the gifts.
+    list(DonorYear.objects.select_for_update().filter(supporter_id=donation.supporter_id).values_list("pk"))
+    _donor_years_replace(donation.supporter_id, firsts)
+
+
+def _contribution_statements(old: dict, new: dict) -> list[tuple[str, list]]:
+    statements = []
+    for where in old.keys() | new.keys():
+        was, now = old.get(where, {}), new.get(where, {})
+        statement = _income_statement(where[0], where[1], {name: now.get(name, 0) - was.get(name, 0)
+                                                           for name in DONOR_FIGURES})
+        if statement:
+            statements.append(statement)
+    return statements
 
 
 def _apply_contribution_change(old: dict, new: dict) -> None:
-    for where in old.keys() | new.keys():
-        was, now = old.get(where, {}), new.get(where, {})
-        changes = {name: now.get(name, 0) - was.get(name, 0) for name in DONOR_FIGURES}
-        _add_income(where[0], where[1], changes)
+    _execute(_contribution_statements(old, new))
 
 
 def donor_years_refresh(*, supporter_ids) -> None:
@@ -280,7 +340,7 @@ def donor_years_refresh(*, supporter_ids) -> None:
     between supporters, as a merge does), carrying the difference to the counts."""
     for supporter_id in sorted(set(supporter_ids)):
         with transaction.atomic():
-            _donor_years_replace(supporter_id, _lock_donor(supporter_id))
+            _donor_years_replace(supporter_id, _held_firsts(_lock_donor(supporter_id)))
 
 
 def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
@@ -291,7 +351,7 @@ def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
     duplicate = {row.tax_year: row for row in DonorYear.objects.filter(supporter_id=duplicate_id)}
     _apply_contribution_change(_contributions(_held_firsts(duplicate)), {})
     DonorYear.objects.filter(supporter_id=duplicate_id).delete()
-    _donor_years_replace(survivor_id, held)
+    _donor_years_replace(survivor_id, _held_firsts(held))
 
 
 # The rebuild -----------------------------------------------------------------

@@ -364,11 +364,14 @@ class Command(BaseCommand):
                 campaign=marathon, supporter=runner, slug=slugify(f"{runner.first_name} {runner.last_name} marathon {index}"),
                 title=title.format(name=runner.first_name), story=story,
                 target_pence=50_000 * (index + 1), status=FundraiserPage.Status.APPROVED, reviewed_at=timezone.now())
+            # Sponsors gave online over the weeks since the page went up (not all at the moment the demo loaded).
+            opened = timezone.make_aware(datetime.datetime.combine(marathon.starts_on, datetime.time(9)))
+            moments = sorted(opened + (timezone.now() - opened) * rng.random() for _ in range(4))
             donations_import(donations=[
                 Donation(supporter=sponsor, amount_pence=rng.choice((1000, 2000, 2500, 5000)),
-                         status=Donation.Status.SUCCEEDED, channel=Donation.Channel.IMPORT, campaign=marathon,
-                         fundraiser_page=page, is_sponsorship=True, paid_at=timezone.now())
-                for sponsor in sponsors[index * 4:(index + 1) * 4]
+                         status=Donation.Status.SUCCEEDED, channel=Donation.Channel.WEB, campaign=marathon,
+                         fundraiser_page=page, is_sponsorship=True, created_at=moment, paid_at=moment)
+                for sponsor, moment in zip(sponsors[index * 4:(index + 1) * 4], moments)
             ])
 
     def make_declaration(self, rng, person) -> GiftAidDeclaration | None:
