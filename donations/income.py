@@ -210,12 +210,23 @@ def _gift_size_parts(period: Period, campaign_id: int | None) -> list[QuerySet]:
     if campaign_id:
         by_day, by_month = by_day.filter(campaign_id=campaign_id), by_month.filter(campaign_id=campaign_id)
     if first_whole >= end_whole:  # no whole month in the period
-        return [by_day.filter(day__gte=period.first, day__lte=period.last)]
-    parts = [by_month.filter(month__gte=first_whole, month__lt=end_whole)]
+        return [(by_day.filter(day__gte=period.first, day__lte=period.last), 1)]
+    parts = [(by_month.filter(month__gte=first_whole, month__lt=end_whole), 1)]
+    # A month begun or not ended: its days in the period, or, when fewer rows, the
+    # whole month less its days outside the period (counted negative).
     if period.first < first_whole:
-        parts.append(by_day.filter(day__gte=period.first, day__lt=first_whole))
+        month = period.first.replace(day=1)
+        if (period.first - month).days < (first_whole - period.first).days:
+            parts += [(by_month.filter(month=month), 1), (by_day.filter(day__gte=month, day__lt=period.first), -1)]
+        else:
+            parts.append((by_day.filter(day__gte=period.first, day__lt=first_whole), 1))
     if end_whole <= period.last:
-        parts.append(by_day.filter(day__gte=end_whole, day__lte=period.last))
+        month_end = _month_after(end_whole)
+        if (month_end - period.last).days - 1 < (period.last - end_whole).days + 1:
+            parts += [(by_month.filter(month=end_whole), 1),
+                      (by_day.filter(day__gt=period.last, day__lt=month_end), -1)]
+        else:
+            parts.append((by_day.filter(day__gte=end_whole, day__lte=period.last), 1))
     return parts
 
 
@@ -223,21 +234,22 @@ def median_gift_pence(*, period: Period, campaign_id: int | None = None) -> int 
     """The median of what was kept of each gift counted in the period: the middle
     one, or the two middle ones' mean rounded half up. Worked out in the database
     (a running count over the sizes, in order), so only the answer comes back."""
-    parts = [part.values_list("kept_pence", "gifts").query.sql_with_params()
-             for part in _gift_size_parts(period, campaign_id)]
-    union = " UNION ALL ".join(f"SELECT * FROM ({sql}) AS part{n}" for n, (sql, _) in enumerate(parts))
-    params = [param for _, part_params in parts for param in part_params]
+    parts = [(part.values_list("kept_pence", "gifts").query.sql_with_params(), sign)
+             for part, sign in _gift_size_parts(period, campaign_id)]
+    union = " UNION ALL ".join(f"SELECT kept_pence, {sign} * gifts AS gifts FROM ({sql}) AS part{n}"
+                               for n, ((sql, _), sign) in enumerate(parts))
+    params = [param for (_, part_params), _ in parts for param in part_params]
     with connection.cursor() as cursor:
         # The middle positions, counting from 0, are (total - 1) / 2 and total / 2 (integer division);
         # a size holds the positions from (running count - its gifts) to (running count - 1).
         cursor.execute(f"""
             WITH sizes (kept, n) AS (SELECT kept_pence, SUM(gifts) FROM ({union}) AS parts
-                                     GROUP BY kept_pence),
+                                     GROUP BY kept_pence HAVING SUM(gifts) > 0),
                  running AS (SELECT kept, n, SUM(n) OVER (ORDER BY kept) AS upto, SUM(n) OVER () AS total FROM sizes)
             SELECT MIN(kept) FILTER (WHERE upto > (total - 1) / 2), MIN(kept) FILTER (WHERE upto > total / 2)
             FROM running""" if connection.vendor == "postgresql" else f"""
             WITH sizes (kept, n) AS (SELECT kept_pence, SUM(gifts) FROM ({union}) AS parts
-                                     GROUP BY kept_pence),
+                                     GROUP BY kept_pence HAVING SUM(gifts) > 0),
                  running AS (SELECT kept, n, SUM(n) OVER (ORDER BY kept) AS upto, SUM(n) OVER () AS total FROM sizes)
             SELECT MIN(CASE WHEN upto > (total - 1) / 2 THEN kept END), MIN(CASE WHEN upto > total / 2 THEN kept END)
             FROM running""", params)

@@ -272,3 +272,6 @@ def test_regular_giving_figures_open_the_monthly_gifts_they_count(finance_client
         listing = page(finance_client, cell.a["href"])
         assert len(listing.select("table.listing tbody tr")) == count, label
     assert pence(rows["Monthly income from them"][0].get_text()) == 2_000
+    # Live at the month's start: the two begun last month and still giving, and the one cancelled since.
+    assert rows["Churn this month (cancelled of those active at its start)"][0].get_text(strip=True) == "33.3%"
+    assert pence(rows["Expected next month (active and past due)"][0].get_text()) == 3_000

@@ -50,6 +50,7 @@ PERIODS = [
     income.Period(D(2024, 1, 1), D(2026, 12, 31)),  # everything
     income.Period(D(2025, 10, 1), D(2026, 3, 31)),  # whole months only
     income.Period(D(2024, 12, 1), D(2026, 4, 8)),   # whole months and part of one
+    income.Period(D(2026, 4, 6), D(2026, 6, 30)),   # most of April (the month less its first five days), then whole months
 ]
 
 
