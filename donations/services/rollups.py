@@ -200,6 +200,36 @@ def income_rollups_add_fees(*, changes: dict[tuple, int]) -> None:
         _add_income(key, shard, {"fee_pence": change})
 
 
+def income_rollups_compact(*, before: datetime.date | None = None) -> int:
+    """Fold each past day's shards into its first: the shards only spare a busy
+    day's gifts from queuing for one row, and a day read later is read faster in
+    a quarter of the rows. Sums are unchanged; a gift recorded meanwhile waits for
+    the rows it changes (or, on a shard just folded, makes it again, to be folded
+    next time). Returns how many rows were folded away."""
+    before = before or timezone.localdate()
+    names = (*FIGURES, *DONOR_FIGURES)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(DailyIncome._meta.db_table)
+            key = "day, campaign_id, appeal_id, source, monthly"
+            with connection.cursor() as cursor:
+                cursor.execute(f"""
+                    WITH folded AS (DELETE FROM {table} WHERE day < %s AND shard <> 0 RETURNING *),
+                         merged AS (INSERT INTO {table} ({key}, shard, {", ".join(names)})
+                                    SELECT {key}, 0, {", ".join(f"SUM({name})" for name in names)}
+                                    FROM folded GROUP BY {key}
+                                    ON CONFLICT ({key}, shard) DO UPDATE SET
+                                    {", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in names)})
+                    SELECT count(*) FROM folded""", [before])
+                return cursor.fetchone()[0]
+        rows = list(DailyIncome.objects.filter(day__lt=before).exclude(shard=0)
+                    .values_list("pk", "day", "campaign_id", "appeal_id", "source", "monthly", *names))
+        DailyIncome.objects.filter(pk__in=[row[0] for row in rows]).delete()
+        for _pk, *row in rows:
+            _add_income(tuple(row[:5]), 0, dict(zip(names, row[5:])))
+        return len(rows)
+
+
 # The donor counts ----------------------------------------------------------
 
 def _contributions(years: dict[int, tuple]) -> dict[tuple, dict[str, int]]:
@@ -459,7 +489,7 @@ def _donor_years_in_python(donors, income: dict) -> None:
 
     def flush(supporter_id, years):
         for where, added in _contributions({y: first for y, (first, _, _) in years.items()}).items():
-            _add_donor_counts(income, (*where[0], where[1]), added)
+            _add_donor_counts(income, (*where[0], 0), added)  # rebuilt rows need no shards: all in the first
         for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year, kept) in years.items():
             donor_years.append(DonorYear(
                 supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept, first_gift_id=gift_id,
@@ -510,12 +540,12 @@ def _donor_years_in_sql(donors, income: dict) -> None:
             ORDER BY supporter_id, tax_year, day, pk""", params)
         cursor.execute(f"""
             SELECT first_gift_on, first_campaign_id, first_appeal_id, first_source, first_monthly,
-                   first_gift_id %% %s, count(*), count(*) FILTER (WHERE previous = tax_year - 1),
+                   0, count(*), count(*) FILTER (WHERE previous = tax_year - 1),
                    count(*) FILTER (WHERE tax_year = first_year)
             FROM (SELECT *, lag(tax_year) OVER (PARTITION BY supporter_id ORDER BY tax_year) AS previous,
                          min(tax_year) OVER (PARTITION BY supporter_id) AS first_year
                   FROM {table}) AS years
-            GROUP BY 1, 2, 3, 4, 5, 6""", [DailyIncome.SHARDS])
+            GROUP BY 1, 2, 3, 4, 5, 6""")
         for *key, year_donors, year_retained, new_donors in cursor.fetchall():
             _add_donor_counts(income, tuple(key), {"year_donors": year_donors, "year_retained": year_retained,
                                                    "new_donors": new_donors})
