@@ -9,6 +9,7 @@ year when they also gave in the year before (retained)."""
 
 import dataclasses
 import datetime
+import functools
 from collections import defaultdict
 
 from django.db import connection, transaction
@@ -78,34 +79,41 @@ def rollup_worth(donation: Donation) -> RollupWorth:
     return RollupWorth(key=key, figures=figures, donor_day=key[0] if kept > 0 and donation.supporter_id else None)
 
 
-def _income_statement(key: tuple, shard: int, changes: dict[str, int]) -> tuple[str, list] | None:
-    """The statement that adds to one DailyIncome row, making it if need be
-    (INSERT … ON CONFLICT DO UPDATE, which PostgreSQL and SQLite both read)."""
-    changes = {name: value for name, value in changes.items() if value}
-    if not changes:
-        return None
+@functools.cache
+def _income_sql(changed: tuple[str, ...]) -> str:
+    """INSERT … ON CONFLICT DO UPDATE of one DailyIncome row (PostgreSQL and SQLite
+    both read it), for the figures that change: made once per set of them."""
     quote = connection.ops.quote_name
     table = quote(DailyIncome._meta.db_table)
     key_columns = ["day", "campaign_id", "appeal_id", "source", "monthly", "shard"]
-    columns = key_columns + list(changes)
-    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in changes)
+    columns = key_columns + list(changed)
+    updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in changed)
     # Figures not named here take the column's default of 0 on a new row.
-    defaults = [name for name in (*FIGURES, *DONOR_FIGURES) if name not in changes]
-    sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns + defaults)}) "
-           f"VALUES ({', '.join(['%s'] * len(columns) + ['0'] * len(defaults))}) "
-           f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET {updates}")
-    return sql, [*key, shard, *changes.values()]
+    defaults = [name for name in (*FIGURES, *DONOR_FIGURES) if name not in changed]
+    return (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns + defaults)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns) + ['0'] * len(defaults))}) "
+            f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) DO UPDATE SET {updates}")
+
+
+def _income_statement(key: tuple, shard: int, changes: dict[str, int]) -> tuple[str, list] | None:
+    """The statement that adds to one DailyIncome row, making it if need be."""
+    changes = {name: value for name, value in changes.items() if value}
+    if not changes:
+        return None
+    return _income_sql(tuple(changes)), [*key, shard, *changes.values()]
+
+
+@functools.cache
+def _size_sql(model, column: str) -> str:
+    table = connection.ops.quote_name(model._meta.db_table)
+    return (f"INSERT INTO {table} ({column}, campaign_id, kept_pence, gifts) VALUES (%s, %s, %s, %s) "
+            f"ON CONFLICT ({column}, campaign_id, kept_pence) DO UPDATE SET gifts = {table}.gifts + excluded.gifts")
 
 
 def _size_statements(day: datetime.date, campaign_id: int, kept_pence: int, gifts: int) -> list[tuple[str, list]]:
     """Add to a gift size's count for its day and for its month."""
-    statements = []
-    for model, column, when in ((DailyGiftSizes, "day", day), (MonthlyGiftSizes, "month", day.replace(day=1))):
-        table = connection.ops.quote_name(model._meta.db_table)
-        statements.append((f"INSERT INTO {table} ({column}, campaign_id, kept_pence, gifts) VALUES (%s, %s, %s, %s) "
-                           f"ON CONFLICT ({column}, campaign_id, kept_pence) "
-                           f"DO UPDATE SET gifts = {table}.gifts + excluded.gifts", [when, campaign_id, kept_pence, gifts]))
-    return statements
+    return [(_size_sql(DailyGiftSizes, "day"), [day, campaign_id, kept_pence, gifts]),
+            (_size_sql(MonthlyGiftSizes, "month"), [day.replace(day=1), campaign_id, kept_pence, gifts])]
 
 
 def _execute(statements: list[tuple[str, list]], *, counted: tuple[str, list] | None = None) -> int | None:
