@@ -22,7 +22,7 @@ from donations.services import donations_import
 from donations.services import refunds as donation_refunds
 from finance.models import BankAccount, Payout
 from finance.services import bank, batches, months, payouts
-from supporters.models import Supporter
+from supporters.models import GiftAidDeclaration, Supporter
 
 CARD_FEE = lambda pence: (pence * 15 + 500) // 1000 + 20  # noqa: E731 -- Stripe UK: 1.5% + 20p
 AMOUNTS = (1000, 1500, 2000, 2500, 2500, 3000, 5000, 5000, 10000, 25000)
@@ -42,6 +42,8 @@ class _Builder:
         live = Supporter.objects.filter(erased_at__isnull=True)
         self.supporters = list(live.exclude(email="").order_by("?")[:80]) or list(live[:80])
         self.campaigns = list(Campaign.objects.exclude(kind=Campaign.Kind.REGULAR_GIVING))
+        self.declared = set(GiftAidDeclaration.objects.filter(supporter__in=self.supporters)
+                            .values_list("supporter_id", flat=True))
         self.serial = 0
         self.credits: list[tuple[datetime.date, str, int]] = []  # (day, description, pence in; negative out)
 
@@ -56,8 +58,11 @@ class _Builder:
         running = [c for c in self.campaigns if (c.starts_on is None or c.starts_on <= day)
                    and (c.ends_on is None or day <= c.ends_on)]
         # As the donation form records it, and on the giver's timeline (donations' import service).
+        giver = self.rng.choice(self.supporters)
         [gift] = donations_import(donations=[Donation(
-            supporter=self.rng.choice(self.supporters), amount_pence=amount, status=Donation.Status.SUCCEEDED,
+            supporter=giver, amount_pence=amount, status=Donation.Status.SUCCEEDED,
+            # Those who have declared tick Gift Aid on the form again, as the rest of the demo's givers do.
+            gift_aid_declared=giver.pk in self.declared,
             channel=Donation.Channel.WEB, campaign=self.rng.choice(running) if running else None,
             stripe_charge_id=charge, stripe_payment_intent_id=charge.replace("ch_", "pi_"), created_at=_at(day, 9),
             paid_at=_at(day, 9))])

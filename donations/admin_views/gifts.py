@@ -57,7 +57,8 @@ class DonationFilterSet(WagtailFilterSet):
     source = django_filters.ChoiceFilter(label="Came in", choices=IncomeSource.choices, method="filter_source")
     kind = django_filters.ChoiceFilter(label="Kind", choices=[("one_off", "One-off"), ("monthly", "Monthly")],
                                        method="filter_kind")
-    received = django_filters.BooleanFilter(label="Received (refunded since or not)", method="filter_received")
+    received = django_filters.ChoiceFilter(label="Received (refunded since or not)", choices=[("true", "Yes")],
+                                           method="filter_received")
 
     class Meta:
         model = Donation
