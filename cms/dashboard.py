@@ -5,6 +5,7 @@ role may see is decided here, once, for the page and the downloads alike."""
 
 import dataclasses
 import datetime
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
@@ -85,13 +86,13 @@ class Table:
         return [any(len(row) > i and row[i].kind in ("money", "pounds", "count", "number", "percent") for row in self.rows)
                 for i in range(len(self.headings))]
 
-    @property
+    @functools.cached_property
     def aligned_headings(self):
         return list(zip(self.headings, self.numeric_columns))
 
     @property
     def aligned_rows(self):
-        numeric = self.numeric_columns
+        numeric = [aligned for _, aligned in self.aligned_headings]
         return [list(zip(row, numeric)) for row in self.rows]
 
     def csv_rows(self):
@@ -200,7 +201,7 @@ def _money_cells(figures: income.Income, link: str):
             Cell(figures.fee_pence, "money", link), Cell(figures.gift_aid_pence, "money", link)]
 
 
-def income_tables(filters: Filters, *, user) -> list[Table]:
+def income_tables(filters: Filters) -> list[Table]:
     period, campaign_id = filters.period, filters.campaign_id
     both = income.income_breakdowns(periods={"now": period, "before": period.a_year_before()}, campaign_id=campaign_id)
     now, before = both["now"], both["before"]

@@ -1,5 +1,6 @@
 """Database helpers the apps share."""
 
+import datetime
 from collections.abc import Iterator, Sequence
 
 from django.db import connection
@@ -55,3 +56,13 @@ def bulk_set(model, rows: Sequence[tuple], fields: Sequence[str], *, batch_size:
         with connection.cursor() as cursor:
             cursor.execute(f"WITH given ({', '.join(names)}) AS (VALUES {', '.join([placeholder] * len(batch))}) "
                            f"UPDATE {table} SET {assignments} FROM given WHERE {table}.{pk} = given.pk", params)
+
+
+def as_date(value) -> datetime.date:
+    """A date as a raw or annotated query gave it: SQLite may give text or a
+    datetime where PostgreSQL gives a date."""
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value[:10])
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value

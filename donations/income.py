@@ -10,6 +10,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from config.db import as_date
+from config.formats import day_start
 from donations.models import (
     DailyGiftSizes,
     DailyIncome,
@@ -21,10 +23,8 @@ from donations.models import (
     MonthlyGiftSizes,
     RecurringGift,
 )
-from donations.services.rollups import FIGURES, RECEIVED_STATUSES
+from donations.services.rollups import RECEIVED_STATUSES
 from donations.tax_years import TaxYear
-
-_SUMS = {name: Sum(name) for name in (*FIGURES, "new_donors", "year_donors", "year_retained")}
 
 
 def _year_before(day: datetime.date) -> datetime.date:
@@ -132,19 +132,29 @@ class IncomeBreakdown:
     by_appeal: dict[int, Income]
 
 
+def _period_sums(periods: dict[str, Period], figures) -> tuple[Period, dict]:
+    """The span that covers the periods, and each figure's sum over each period
+    (its days as the sum's filter), named "<period>__<figure>": several periods in one read."""
+    span = Period(min(p.first for p in periods.values()), max(p.last for p in periods.values()))
+    return span, {f"{name}__{figure}": Sum(figure, filter=Q(day__gte=period.first, day__lte=period.last))
+                  for name, period in periods.items() for figure in figures}
+
+
+def _of_period(row: dict, name: str, figures) -> dict:
+    return {figure: row[f"{name}__{figure}"] for figure in figures}
+
+
 def income_breakdowns(*, periods: dict[str, Period], campaign_id: int | None = None) -> dict[str, IncomeBreakdown]:
     """Periods' income in all, and by source, kind, campaign and appeal: one read
-    of the rollups, grouped, each figure summed with its period's days as a filter."""
-    span = Period(min(p.first for p in periods.values()), max(p.last for p in periods.values()))
-    sums = {f"{name}__{figure}": Sum(figure, filter=Q(day__gte=period.first, day__lte=period.last))
-            for name, period in periods.items() for figure in _INCOME_FIGURES}
+    of the rollups, grouped."""
+    span, sums = _period_sums(periods, _INCOME_FIGURES)
     found = {name: IncomeBreakdown(total=Income(), by_source={source: Income() for source in IncomeSource.values},
                                    by_kind={"one_off": Income(), "monthly": Income()}, by_campaign={}, by_appeal={})
              for name in periods}
     for row in (_rows(span, campaign_id).values("campaign_id", "appeal_id", "source", "monthly")
                 .annotate(**sums).order_by()):
         for name, breakdown in found.items():
-            figures = {figure: row[f"{name}__{figure}"] for figure in _INCOME_FIGURES}
+            figures = _of_period(row, name, _INCOME_FIGURES)
             if not any(figures.values()):
                 continue
             breakdown.total.add(figures)
@@ -161,38 +171,26 @@ def income_breakdown(*, period: Period, campaign_id: int | None = None) -> Incom
     return income_breakdowns(periods={"period": period}, campaign_id=campaign_id)["period"]
 
 
-def income_total(*, period: Period, campaign_id: int | None = None) -> Income:
-    total = Income()
-    total.add(_rows(period, campaign_id).aggregate(**_SUMS))
-    return total
-
-
 def income_totals(*, periods: dict[str, Period], campaign_id: int | None = None,
                   figures: tuple[str, ...] = _INCOME_FIGURES) -> dict[str, Income]:
-    """Several periods' totals in one read of the rollups (each figure summed with
-    its period's days as a filter): the dashboard's headlines and donor counts."""
-    span = Period(min(p.first for p in periods.values()), max(p.last for p in periods.values()))
-    sums = _rows(span, campaign_id).aggregate(**{
-        f"{name}__{figure}": Sum(figure, filter=Q(day__gte=period.first, day__lte=period.last))
-        for name, period in periods.items() for figure in figures})
-    totals = {}
-    for name in periods:
-        totals[name] = Income()
-        totals[name].add({figure: sums[f"{name}__{figure}"] for figure in figures})
+    """Several periods' totals in one read of the rollups: the dashboard's headlines and donor counts."""
+    span, sums = _period_sums(periods, figures)
+    row = _rows(span, campaign_id).aggregate(**sums)
+    totals = {name: Income() for name in periods}
+    for name, total in totals.items():
+        total.add(_of_period(row, name, figures))
     return totals
+
+
+def income_total(*, period: Period, campaign_id: int | None = None) -> Income:
+    return income_totals(periods={"period": period}, campaign_id=campaign_id)["period"]
 
 
 def income_by_month(*, period: Period, campaign_id: int | None = None) -> dict[datetime.date, int]:
     """What was kept in each month of the period (first of the month to pence)."""
-    return {row["month"] if isinstance(row["month"], datetime.date) and not isinstance(row["month"], datetime.datetime)
-            else row["month"].date(): row["kept"]
+    return {as_date(row["month"]): row["kept"]
             for row in _rows(period, campaign_id).annotate(month=TruncMonth("day")).values("month")
             .annotate(kept=Sum("kept_pence")).order_by("month")}
-
-
-def income_by_day(*, period: Period, campaign_id: int | None = None) -> dict[datetime.date, int]:
-    return {row["day"]: row["kept"] for row in _rows(period, campaign_id).values("day")
-            .annotate(kept=Sum("kept_pence")).order_by("day")}
 
 
 def _month_after(day: datetime.date) -> datetime.date:
@@ -243,11 +241,6 @@ def median_gift_pence(*, period: Period, campaign_id: int | None = None) -> int 
         # The middle positions, counting from 0, are (total - 1) / 2 and total / 2 (integer division);
         # a size holds the positions from (running count - its gifts) to (running count - 1).
         cursor.execute(f"""
-            WITH sizes (kept, n) AS (SELECT kept_pence, SUM(gifts) FROM ({union}) AS parts
-                                     GROUP BY kept_pence HAVING SUM(gifts) > 0),
-                 running AS (SELECT kept, n, SUM(n) OVER (ORDER BY kept) AS upto, SUM(n) OVER () AS total FROM sizes)
-            SELECT MIN(kept) FILTER (WHERE upto > (total - 1) / 2), MIN(kept) FILTER (WHERE upto > total / 2)
-            FROM running""" if connection.vendor == "postgresql" else f"""
             WITH sizes (kept, n) AS (SELECT kept_pence, SUM(gifts) FROM ({union}) AS parts
                                      GROUP BY kept_pence HAVING SUM(gifts) > 0),
                  running AS (SELECT kept, n, SUM(n) OVER (ORDER BY kept) AS upto, SUM(n) OVER () AS total FROM sizes)
@@ -358,20 +351,9 @@ def donors_in(*, group: str, to: datetime.date):
 
 def gifts_given_between(first: datetime.date, last: datetime.date) -> Q:
     """Gifts whose day (paid, else made; in UK time) falls in a span: as the rollups date them."""
-    tz = timezone.get_current_timezone()
-    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=tz)
-    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz)
+    start, end = day_start(first), day_start(last + datetime.timedelta(days=1))
     return (Q(paid_at__gte=start, paid_at__lt=end)
             | Q(paid_at__isnull=True, created_at__gte=start, created_at__lt=end))
-
-
-def gifts_of_source(source: str) -> Q:
-    platform = ~Q(gift_aid_claimed_by="")
-    monthly = Q(recurring_gift__isnull=False) | Q(channel=Donation.Channel.MONTHLY)
-    return {IncomeSource.PLATFORM: platform,
-            IncomeSource.MONTHLY: ~platform & monthly,
-            IncomeSource.ONLINE: ~platform & ~monthly & Q(channel=Donation.Channel.WEB),
-            IncomeSource.OFFLINE: ~platform & ~monthly & ~Q(channel=Donation.Channel.WEB)}[source]
 
 
 def received_gifts(queryset: QuerySet[Donation] | None = None) -> QuerySet[Donation]:
@@ -386,16 +368,15 @@ def gifts_totals(queryset: QuerySet[Donation]) -> Income:
     kept = F("amount_pence") - F("refunded_pence")
     income = Q(status__in=Donation.INCOME_STATUSES)
     counted = income & Q(amount_pence__gt=F("refunded_pence"))
+    # Prefixed: an aggregate may not share a field's name that another aggregate reads.
     sums = received_gifts(queryset).aggregate(
         n_gifts=Count("pk", filter=counted), n_donor_gifts=Count("pk", filter=counted & Q(supporter__isnull=False)),
-        n_received=Sum("amount_pence"), n_refunded=Sum("refunded_pence"),
-        n_kept=Sum(kept, filter=income), n_disputed=Sum(kept, filter=Q(status=Donation.Status.DISPUTED)),
-        n_fee=Sum("fee_pence"),
+        n_received_pence=Sum("amount_pence"), n_refunded_pence=Sum("refunded_pence"),
+        n_kept_pence=Sum(kept, filter=income), n_disputed_pence=Sum(kept, filter=Q(status=Donation.Status.DISPUTED)),
+        n_fee_pence=Sum("fee_pence"),
         # Gift Aid expected rounds down gift by gift (integer division in SQL), as the rollups do.
-        n_gift_aid=Sum(kept / 4, filter=counted & Q(gift_aid_declared=True)))
-    sums = {"gifts": sums["n_gifts"], "donor_gifts": sums["n_donor_gifts"], "received_pence": sums["n_received"],
-            "refunded_pence": sums["n_refunded"], "kept_pence": sums["n_kept"], "disputed_pence": sums["n_disputed"],
-            "fee_pence": sums["n_fee"], "gift_aid_pence": sums["n_gift_aid"]}
+        n_gift_aid_pence=Sum(kept / 4, filter=counted & Q(gift_aid_declared=True)))
+    sums = {name.removeprefix("n_"): value for name, value in sums.items()}
     total = Income()
     total.add(sums)
     return total
@@ -429,8 +410,7 @@ def regular_giving(*, today: datetime.date | None = None, campaign_id: int | Non
     gifts = RecurringGift.objects.all()
     if campaign_id:
         gifts = gifts.filter(campaign_id=campaign_id)
-    tz = timezone.get_current_timezone()
-    month_start = datetime.datetime.combine(month, datetime.time.min, tzinfo=tz)
+    month_start = day_start(month)
     live = Q(status__in=(RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE))
     figures = gifts.aggregate(
         active_gifts=Count("pk", filter=Q(status=RecurringGift.Status.ACTIVE)),

@@ -226,8 +226,7 @@ def gift_aid_potential_gifts(*, today: datetime.date | None = None) -> QuerySet[
     gift, kept, within HMRC's four years, from a donor in the UK who has never
     made a declaration, and not taken by a platform that claims for itself."""
     today = today or timezone.localdate()
-    since = timezone.make_aware(datetime.datetime.combine(TaxYear(TaxYear.containing(today).start_year - 4).first_day,
-                                                          datetime.time.min))
+    since = day_start(TaxYear(TaxYear.containing(today).start_year - 4).first_day)
     return Donation.objects.filter(
         status__in=Donation.INCOME_STATUSES, amount_pence__gt=F("refunded_pence"), paid_at__gte=since,
         gift_kind=GiftKind.OWN_GIFT, gift_aid_claimed_by="", supporter__country="GB",

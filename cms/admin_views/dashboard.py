@@ -51,7 +51,7 @@ class DashboardView(StaffScreen, TemplateView):
         filters, user = self.filters_and_problems[0], self.request.user
         over_time = dashboard.income_over_time(filters)
         over_time.chart = charts.income_over_time(over_time)
-        income_tables = dashboard.income_tables(filters, user=user)
+        income_tables = dashboard.income_tables(filters)
         campaigns = dashboard.campaign_table(filters)
         if campaigns.rows:
             campaigns.chart = charts.campaign_progress(campaigns)

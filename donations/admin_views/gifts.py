@@ -26,12 +26,12 @@ from campaigns.selectors import appeal_for_code
 from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.exports import ExportPermissionMixin
-from config.formats import admin_datetime
+from config.formats import admin_datetime, day_start
 from config.money import format_pence, pence_as_pounds_text
 from donations import income, selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
 from donations.models import Donation, GiftKind, IncomeSource, RecurringGift, StripeEvent
-from donations.services import gift_aid_rules, monthly, statements
+from donations.services import gift_aid_rules, monthly, rollups, statements
 from supporters.models import Supporter
 from supporters.selectors import supporter_search
 
@@ -72,7 +72,7 @@ class DonationFilterSet(WagtailFilterSet):
         return queryset.filter(income.gifts_given_between(first, last))
 
     def filter_source(self, queryset, name, value):
-        return queryset.filter(income.gifts_of_source(value)) if value else queryset
+        return queryset.filter(rollups.gifts_of_source(value)) if value else queryset
 
     def filter_kind(self, queryset, name, value):
         if not value:
@@ -85,13 +85,11 @@ class DonationFilterSet(WagtailFilterSet):
 
 def _local_days(field: str, value) -> Q:
     """A datetime field within a span of whole days, UK time (a date range filter's value)."""
-    tz = timezone.get_current_timezone()
     condition = Q()
     if value and value.start:
-        condition &= Q(**{f"{field}__gte": datetime.datetime.combine(value.start.date(), datetime.time.min, tzinfo=tz)})
+        condition &= Q(**{f"{field}__gte": day_start(value.start.date())})
     if value and value.stop:
-        condition &= Q(**{f"{field}__lt": datetime.datetime.combine(value.stop.date() + datetime.timedelta(days=1),
-                                                                   datetime.time.min, tzinfo=tz)})
+        condition &= Q(**{f"{field}__lt": day_start(value.stop.date() + datetime.timedelta(days=1))})
     return condition
 
 

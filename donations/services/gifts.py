@@ -9,7 +9,6 @@ import dataclasses
 import datetime
 import logging
 import uuid
-from collections import defaultdict
 
 import stripe
 from django.conf import settings
@@ -23,7 +22,7 @@ from config.db import bulk_set
 from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
-from donations.models import DailyIncome, Donation
+from donations.models import Donation
 from donations.services import books, rollups
 from donations.services.totals import NOTHING, _move_totals, _worth
 from supporters import services as supporter_services
@@ -345,8 +344,7 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
     (donation id, balance transaction id, fee, net), as finance's payout lines
     carry them. Only gifts whose figures differ are written; returns how many."""
     wanted = {donation_id: (transaction_id, fee, net) for donation_id, transaction_id, fee, net in fees}
-    changed = []
-    fee_changes = defaultdict(int)  # the income rollups' fees move with the gifts'
+    changed, moved = [], []
     for start in range(0, len(fees), 5000):
         ids = [donation_id for donation_id, *_ in fees[start:start + 5000]]
         for gift in Donation.objects.filter(pk__in=ids).only(
@@ -354,12 +352,10 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
                 "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by", "recurring_gift_id"):
             if (gift.stripe_balance_transaction_id, gift.fee_pence, gift.net_pence) != wanted[gift.pk]:
                 changed.append((gift.pk, *wanted[gift.pk]))
-                worth = rollups.rollup_worth(gift)
-                if worth.key:
-                    fee_changes[(worth.key, gift.pk % DailyIncome.SHARDS)] += wanted[gift.pk][1] - (gift.fee_pence or 0)
+                moved.append((gift, wanted[gift.pk][1]))  # the income rollups' fees move with the gifts'
     with transaction.atomic():
         bulk_set(Donation, changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"])
-        rollups.income_rollups_add_fees(changes=fee_changes)
+        rollups.income_rollups_move_fees(fees=moved)
     return len(changed)
 
 

@@ -17,7 +17,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
-from config.db import stream_rows
+from config.db import as_date, stream_rows
 from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, MonthlyGiftSizes
 from donations.tax_years import tax_year_start
 from supporters.models import Supporter
@@ -40,6 +40,16 @@ def income_source(*, channel: str, gift_aid_claimed_by: str, monthly: bool) -> s
     return IncomeSource.OFFLINE
 
 
+def gifts_of_source(source: str) -> Q:
+    """income_source() in SQL: the gifts of one channel (for the rebuild, and the gifts list's filter)."""
+    platform = ~Q(gift_aid_claimed_by="")
+    monthly = Q(recurring_gift__isnull=False) | Q(channel=Donation.Channel.MONTHLY)
+    return {IncomeSource.PLATFORM: platform,
+            IncomeSource.MONTHLY: ~platform & monthly,
+            IncomeSource.ONLINE: ~platform & ~monthly & Q(channel=Donation.Channel.WEB),
+            IncomeSource.OFFLINE: ~platform & ~monthly & ~Q(channel=Donation.Channel.WEB)}[source]
+
+
 @dataclasses.dataclass(frozen=True)
 class RollupWorth:
     """What one gift adds to the rollups: its key (day, campaign, appeal, source,
@@ -58,6 +68,10 @@ class RollupWorth:
 
 
 NO_WORTH = RollupWorth()
+
+
+def _shard_of(donation: Donation) -> int:
+    return donation.pk % DailyIncome.SHARDS
 
 
 def _key_of(donation: Donation) -> tuple:
@@ -175,7 +189,7 @@ def income_rollups_move(*, donation: Donation, before: RollupWorth, after: Rollu
     for the common case."""
     if before == after:
         return
-    shard = donation.pk % DailyIncome.SHARDS
+    shard = _shard_of(donation)
     statements = []
     if before.key == after.key:
         statements.append(_income_statement(after.key, shard, {
@@ -202,8 +216,14 @@ def income_rollups_move(*, donation: Donation, before: RollupWorth, after: Rollu
         _donor_move(donation=donation, before=before, after=after)
 
 
-def income_rollups_add_fees(*, changes: dict[tuple, int]) -> None:
-    """Stripe's fees recorded on many gifts at once: (key, shard) to the change in fees."""
+def income_rollups_move_fees(*, fees: list[tuple[Donation, int]]) -> None:
+    """Stripe's fees recorded on many gifts at once: each gift (as it was, with
+    the fields its key needs) and its new fee. One statement per row changed."""
+    changes = defaultdict(int)
+    for gift, fee in fees:
+        worth = rollup_worth(gift)
+        if worth.key:
+            changes[(worth.key, _shard_of(gift))] += fee - (gift.fee_pence or 0)
     for (key, shard), change in changes.items():
         _add_income(key, shard, {"fee_pence": change})
 
@@ -278,14 +298,6 @@ def _held_firsts(held: dict[int, DonorYear]) -> dict[int, tuple]:
                    row.first_source, row.first_monthly) for year, row in held.items()}
 
 
-def _lock_donor(supporter_id: int) -> dict[int, DonorYear]:
-    """Lock the supporter's row (two gifts of one donor at once cannot both make
-    a year's row) and their years' rows (waiting for a gift that has just
-    counted in one to be committed, so that the gifts read next include it)."""
-    list(Supporter.objects.select_for_update().filter(pk=supporter_id).values_list("pk", flat=True))
-    return {row.tax_year: row for row in DonorYear.objects.select_for_update().filter(supporter_id=supporter_id)}
-
-
 def _donor_years_replace(supporter_id: int, held_firsts: dict[int, tuple]) -> None:
     """Work a donor's years out again from their gifts and add the difference in
     their donor counts (`held_firsts`: their years' first gifts as they were)."""
@@ -312,12 +324,8 @@ def _donor_years_locked(supporter_id: int) -> dict[int, tuple]:
                        f"LEFT JOIN {donor_year} y ON y.supporter_id = s.id WHERE s.id = %s{for_update}",
                        [supporter_id])
         rows = cursor.fetchall()
-    return {year: (pk, gifts, (first_id, _as_date(day), campaign_id, appeal_id, source, bool(monthly)))
+    return {year: (pk, gifts, (first_id, as_date(day), campaign_id, appeal_id, source, bool(monthly)))
             for year, pk, gifts, first_id, day, campaign_id, appeal_id, source, monthly in rows if year is not None}
-
-
-def _as_date(value) -> datetime.date:
-    return datetime.date.fromisoformat(value) if isinstance(value, str) else value  # SQLite gives text
 
 
 def _donor_move(*, donation: Donation, before: RollupWorth, after: RollupWorth) -> None:
@@ -373,14 +381,6 @@ def _apply_contribution_change(old: dict, new: dict) -> None:
     _execute(_contribution_statements(old, new))
 
 
-def donor_years_refresh(*, supporter_ids) -> None:
-    """Work a few donors' years out again from their gifts (after gifts moved
-    between supporters, as a merge does), carrying the difference to the counts."""
-    for supporter_id in sorted(set(supporter_ids)):
-        with transaction.atomic():
-            _donor_years_replace(supporter_id, _held_firsts(_lock_donor(supporter_id)))
-
-
 def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
     """Two supporters merged (their gifts already moved to the survivor): take
     both donors' counts away and add the survivor's, worked out from the gifts.
@@ -397,16 +397,11 @@ def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
 def _received_gifts():
     """The received gifts annotated with their rollup key's parts, in SQL."""
     kept = Case(When(status__in=Donation.INCOME_STATUSES, then=F("amount_pence") - F("refunded_pence")), default=Value(0))
-    monthly = Q(recurring_gift__isnull=False)
-    source = Case(
-        When(~Q(gift_aid_claimed_by=""), then=Value(IncomeSource.PLATFORM)),
-        When(monthly | Q(channel=Donation.Channel.MONTHLY), then=Value(IncomeSource.MONTHLY)),
-        When(channel=Donation.Channel.WEB, then=Value(IncomeSource.ONLINE)),
-        default=Value(IncomeSource.OFFLINE))
+    source = Case(*(When(gifts_of_source(source), then=Value(source)) for source in IncomeSource.values))
     return (Donation.objects.filter(status__in=RECEIVED_STATUSES)
             .annotate(day=TruncDate(Coalesce("paid_at", "created_at"), tzinfo=timezone.get_current_timezone()),
                       kept=kept, source=source,
-                      monthly=Case(When(monthly, then=Value(True)), default=Value(False))))
+                      monthly=Case(When(recurring_gift__isnull=False, then=Value(True)), default=Value(False))))
 
 
 @transaction.atomic
@@ -446,31 +441,15 @@ def income_rollups_rebuild(*, in_sql: bool | None = None) -> dict[str, int]:
             kept_pence=row["n_kept"], disputed_pence=row["n_disputed"], fee_pence=row["n_fee"],
             gift_aid_pence=row["n_gift_aid"])
 
-    by_size = gifts.filter(counted).values("day", "campaign_id", "kept").annotate(n=Count("pk")).order_by()
-    if connection.vendor == "postgresql":  # hundreds of thousands of rows: written without leaving the database
-        sql, params = by_size.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {connection.ops.quote_name(DailyGiftSizes._meta.db_table)} "
-                           f"(day, campaign_id, kept_pence, gifts) "
-                           f"SELECT day, coalesce(campaign_id, 0), kept, n FROM ({sql}) AS sizes", params)
-            sizes = cursor.rowcount
-    else:
-        rows = [DailyGiftSizes(day=row["day"], campaign_id=row["campaign_id"] or 0, kept_pence=row["kept"],
-                               gifts=row["n"]) for row in by_size]
-        DailyGiftSizes.objects.bulk_create(rows, batch_size=5000)
-        sizes = len(rows)
-    by_month = (DailyGiftSizes.objects.annotate(month=TruncMonth("day")).values("month", "campaign_id", "kept_pence")
-                .annotate(n=Sum("gifts")).order_by())
-    if connection.vendor == "postgresql":
-        sql, params = by_month.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {connection.ops.quote_name(MonthlyGiftSizes._meta.db_table)} "
-                           f"(month, campaign_id, kept_pence, gifts) SELECT month, campaign_id, kept_pence, n FROM ({sql}) AS months",
-                           params)
-    else:
-        MonthlyGiftSizes.objects.bulk_create(
-            [MonthlyGiftSizes(month=row["month"], campaign_id=row["campaign_id"], kept_pence=row["kept_pence"],
-                              gifts=row["n"]) for row in by_month], batch_size=5000)
+    sizes = _write_rows(
+        DailyGiftSizes, gifts.filter(counted).annotate(to_campaign=Coalesce("campaign_id", Value(0)), size=F("kept"))
+        .values("day", "to_campaign", "size").annotate(n=Count("pk")).order_by(),
+        {"day": "day", "campaign_id": "to_campaign", "kept_pence": "size", "gifts": "n"})
+    _write_rows(
+        MonthlyGiftSizes, DailyGiftSizes.objects.annotate(month=TruncMonth("day")).values("month", "campaign_id",
+                                                                                          "kept_pence")
+        .annotate(n=Sum("gifts")).order_by(),
+        {"month": "month", "campaign_id": "campaign_id", "kept_pence": "kept_pence", "gifts": "n"})
 
     donors = gifts.filter(counted, supporter__isnull=False)
     if in_sql is None:
@@ -479,6 +458,22 @@ def income_rollups_rebuild(*, in_sql: bool | None = None) -> dict[str, int]:
     DailyIncome.objects.bulk_create(income.values(), batch_size=5000)
     return {"daily income rows": len(income), "gift size rows": sizes,
             "donor years": DonorYear.objects.count()}
+
+
+def _write_rows(model, rows, fields: dict[str, str]) -> int:
+    """Write `model`'s rows from a values() query (field to the query's name for
+    it). On PostgreSQL by INSERT … SELECT: hundreds of thousands of rows never
+    leave the database. Returns how many."""
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        sql, params = rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, fields))}) "
+                           f"SELECT {', '.join(map(quote, fields.values()))} FROM ({sql}) AS given", params)
+            return cursor.rowcount
+    made = [model(**{field: row[name] for field, name in fields.items()}) for row in rows]
+    model.objects.bulk_create(made, batch_size=5000)
+    return len(made)
 
 
 def _add_donor_counts(income: dict, key: tuple, added: dict) -> None:
@@ -506,10 +501,7 @@ def _donor_years_in_python(donors, income: dict) -> None:
 
     current, years = None, {}
     for supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept in rows:
-        if isinstance(day, datetime.datetime):  # SQLite's TruncDate may come back without Django's converter
-            day = day.date()
-        elif isinstance(day, str):
-            day = datetime.date.fromisoformat(day)
+        day = as_date(day)  # stream_rows gives SQLite's TruncDate without Django's converter
         if supporter_id != current:
             if current is not None:
                 flush(current, years)
