@@ -41,17 +41,33 @@ def fresh_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def main() -> int:
+def postgres_url(what: str) -> str | None:
+    """DATABASE_URL, if it names a PostgreSQL database; else None, having said so."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
-        print("make bench runs on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
-        return 2
-    fresh_database(url)
+        print(f"{what} runs on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+        return None
+    return url
+
+
+def django_on(url: str, *, fresh: bool) -> None:
+    """Django set up on `url`'s database: made afresh and migrated, if `fresh`."""
+    if fresh:
+        fresh_database(url)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     django.setup()
-    from django.core.management import call_command
+    if fresh:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+        call_command("migrate", verbosity=0)
+
+
+def main() -> int:
+    url = postgres_url("make bench")
+    if url is None:
+        return 2
+    django_on(url, fresh=True)
+    from django.core.management import call_command
     print(f"database: {urlparse(url).path.lstrip('/')} (PostgreSQL, fresh)")
 
     count = int(os.environ.get("BENCH_SUPPORTERS", "100000"))

@@ -38,19 +38,17 @@ BENCH_DASHBOARD_REBUILD=0 (with REUSE) keeps the rollups as they are;
 BENCH_DASHBOARD_CHECK=1 checks the rebuild's SQL path against the Python one above 1M too."""
 
 import contextlib
-import cProfile
 import datetime
-import io
 import os
-import pstats
 import random
-import re
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+from tests.bench.profiling import profiled
 
 SIZES = "1000000,10000000"
 REQUESTS = 50
@@ -509,30 +507,9 @@ def _load(url: str, size: int, rng: random.Random) -> dict:
 
 # --- the rebuild --------------------------------------------------------------------------
 
-@contextlib.contextmanager
 def _profiled(label: str):
     """With BENCH_DASHBOARD_PROFILE=1: cProfile's top functions, and each SQL statement's time."""
-    if not os.environ.get("BENCH_DASHBOARD_PROFILE"):
-        yield
-        return
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    profile = cProfile.Profile()
-    with CaptureQueriesContext(connection) as queries:
-        profile.enable()
-        try:
-            yield
-        finally:
-            profile.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out)
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(15)
-    slow = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:8]
-    print(f"--- profile: {label}\n" + out.getvalue() + f"--- {label}: slowest of {len(queries)} SQL statements "
-          "(streamed reads are not listed: see stream_rows in the profile)\n"
-          + "\n".join(f"{float(q['time']):8.2f} s  {q['sql'][:400]}" for q in slow))
+    return profiled(label, switch="BENCH_DASHBOARD_PROFILE", statements=True)
 
 
 def _rollups_digest() -> dict[str, tuple]:
@@ -830,14 +807,12 @@ def run(url: str, sizes: str | None = None) -> None:
 
 def main() -> int:
     """The dashboard section alone (each size on a fresh database of its own)."""
-    import django
+    from tests.bench.__main__ import django_on, postgres_url
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        print("The dashboard benchmark runs on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+    url = postgres_url("The dashboard benchmark")
+    if url is None:
         return 2
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    django.setup()
+    django_on(url, fresh=False)  # each size makes a database of its own
     run(url)
     return 0
 

@@ -38,11 +38,8 @@ BENCH_FINANCE_GIFTS sizes it (100,000); BENCH_FINANCE_PROFILE=1 prints
 cProfile's top functions for each timed step (slowing them)."""
 
 import contextlib
-import cProfile
 import datetime
-import io
 import os
-import pstats
 import random
 import signal
 import sys
@@ -59,6 +56,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.bench import servers
+from tests.bench.profiling import profiled
 from tests.stripe_server import SECRET_KEY
 
 GIFTS = 100_000
@@ -401,21 +399,9 @@ def _sync_phases(figures: dict):
             setattr(module, name, original)
 
 
-@contextlib.contextmanager
 def _profiled(label: str):
-    """With BENCH_FINANCE_PROFILE=1, cProfile's top functions (cumulative) for the step."""
-    if not os.environ.get("BENCH_FINANCE_PROFILE"):
-        yield
-        return
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
-        print(f"--- profile: {label}\n" + out.getvalue())
+    """With BENCH_FINANCE_PROFILE=1, cProfile's top functions for the step."""
+    return profiled(label, switch="BENCH_FINANCE_PROFILE")
 
 
 def _timed(label: str):
@@ -598,20 +584,12 @@ def _read_seconds(bank_statements, data: bytes) -> float:
 
 def main() -> int:
     """The finance section alone, on a fresh database (as `make bench` makes it)."""
-    import django
+    from tests.bench.__main__ import django_on, postgres_url
 
-    from tests.bench.__main__ import fresh_database
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        print("The finance benchmark runs on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+    url = postgres_url("The finance benchmark")
+    if url is None:
         return 2
-    fresh_database(url)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_on(url, fresh=True)
     run(url, gifts=int(os.environ.get("BENCH_FINANCE_GIFTS", GIFTS)))
     return 0
 
