@@ -2,6 +2,7 @@
 
 import threading
 
+import requests
 from django.db import connection
 
 from config.errors import ApplicationError
@@ -40,3 +41,13 @@ def run_at_once(*works, workers: int = 1) -> list:
 def refusals(results: list) -> list[str]:
     """The messages of the ApplicationErrors among run_at_once's results."""
     return [result.message for result in results if isinstance(result, ApplicationError)]
+
+
+def local_stripe_route(local_stripe: str, path: str, **data) -> dict:
+    """POST to one of the local Stripe's test-only routes (a dispute, a payout,
+    a Radar fee…), failing the test if it refuses."""
+    from tests.stripe_server import SECRET_KEY  # as conftest does: the local Stripe's modules load when used
+
+    response = requests.post(f"{local_stripe}{path}", data=data, auth=(SECRET_KEY, ""), timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()

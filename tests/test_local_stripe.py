@@ -13,6 +13,7 @@ import requests
 import stripe
 
 from tests.conftest import WEBHOOK_SECRET
+from tests.helpers import local_stripe_route
 from tests.stripe_server import SECRET_KEY
 
 
@@ -102,12 +103,6 @@ DAY = 24 * 3600
 JAN_1 = 1767225600  # 2026-01-01 00:00 UTC
 
 
-def _test_route(local_stripe, path, **data):
-    response = requests.post(f"{local_stripe}{path}", data=data, auth=(SECRET_KEY, ""), timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _set_clock(local_stripe, now=None):
     requests.post(f"{local_stripe}/_config/clock", data={"now": now} if now else {}, timeout=10).raise_for_status()
 
@@ -131,11 +126,11 @@ def test_a_payout_sweeps_charges_a_refund_a_dispute_a_radar_fee_and_an_adjustmen
     second, second_charge = _give(stripe_client, card, 2500)    # fee 58, net 2442
     _, third_charge = _give(stripe_client, card, 750)           # fee 31, net 719
     refund = stripe_client.v1.refunds.create(params={"payment_intent": second.id, "amount": 500})
-    dispute = _test_route(local_stripe, f"/_test/charges/{third_charge}/dispute")   # -750 and the £20 fee
-    radar = _test_route(local_stripe, "/_test/radar_fees", amount=200)
-    adjustment = _test_route(local_stripe, "/_test/adjustments", amount=-150, description="Correction")
+    dispute = local_stripe_route(local_stripe, f"/_test/charges/{third_charge}/dispute")   # -750 and the £20 fee
+    radar = local_stripe_route(local_stripe, "/_test/radar_fees", amount=200)
+    adjustment = local_stripe_route(local_stripe, "/_test/adjustments", amount=-150, description="Correction")
 
-    payout = _test_route(local_stripe, "/_test/payouts")
+    payout = local_stripe_route(local_stripe, "/_test/payouts")
     assert payout["amount"] == 965 + 2442 + 719 - 500 - 2750 - 200 - 150 == 526
     assert (payout["currency"], payout["automatic"], payout["status"], payout["method"], payout["type"]) == (
         "gbp", True, "paid", "standard", "bank_account")
@@ -181,12 +176,12 @@ def test_a_payout_sweeps_charges_a_refund_a_dispute_a_radar_fee_and_an_adjustmen
 def test_a_won_dispute_gives_the_sum_back_in_the_next_payout_but_not_the_fee(local_stripe, stripe_client, card):
     _give(stripe_client, card, 5000)                            # net 4905
     _, disputed_charge = _give(stripe_client, card, 1000)       # net 965
-    dispute = _test_route(local_stripe, f"/_test/charges/{disputed_charge}/dispute")
-    assert _test_route(local_stripe, "/_test/payouts")["amount"] == 4905 + 965 - 3000
+    dispute = local_stripe_route(local_stripe, f"/_test/charges/{disputed_charge}/dispute")
+    assert local_stripe_route(local_stripe, "/_test/payouts")["amount"] == 4905 + 965 - 3000
 
-    closed = _test_route(local_stripe, f"/_test/disputes/{dispute['id']}/close", status="won")
+    closed = local_stripe_route(local_stripe, f"/_test/disputes/{dispute['id']}/close", status="won")
     assert [txn["reporting_category"] for txn in closed["balance_transactions"]] == ["dispute", "dispute_reversal"]
-    payout = _test_route(local_stripe, "/_test/payouts")
+    payout = local_stripe_route(local_stripe, "/_test/payouts")
     assert payout["amount"] == 1000
     reversal = _paid_out(stripe_client, payout["id"], type="adjustment")
     assert [(txn.reporting_category, txn.source, txn.amount, txn.fee) for txn in reversal] == [
@@ -199,9 +194,9 @@ def test_a_payouts_transactions_are_paged_newest_first(local_stripe, stripe_clie
         _set_clock(local_stripe, JAN_1 + 60 * minute)
         charges.append(_give(stripe_client, card, 100 + minute)[1])
     _set_clock(local_stripe, JAN_1 + DAY)
-    first = _test_route(local_stripe, "/_test/payouts")
+    first = local_stripe_route(local_stripe, "/_test/payouts")
     _give(stripe_client, card, 999)
-    second = _test_route(local_stripe, "/_test/payouts", created=JAN_1 + 2 * DAY)
+    second = local_stripe_route(local_stripe, "/_test/payouts", created=JAN_1 + 2 * DAY)
 
     pages, cursor = [], None
     while True:
@@ -229,7 +224,7 @@ def test_payouts_are_listed_newest_first_by_their_creation(local_stripe, stripe_
     for day in range(3):
         _set_clock(local_stripe, JAN_1 + day * DAY)
         _give(stripe_client, card, 1000)
-        made.append(_test_route(local_stripe, "/_test/payouts", created=JAN_1 + day * DAY + 3600,
+        made.append(local_stripe_route(local_stripe, "/_test/payouts", created=JAN_1 + day * DAY + 3600,
                                 arrival_date=JAN_1 + (day + 1) * DAY)["id"])
 
     since_day_2 = stripe_client.v1.payouts.list(params={"created": {"gte": JAN_1 + DAY}})
@@ -254,7 +249,7 @@ def test_a_paid_payout_is_announced_signed_even_when_made_in_the_past(local_stri
                   timeout=10).raise_for_status()
     _set_clock(local_stripe, JAN_1)
     _give(stripe_client, card, 1000)
-    payout = _test_route(local_stripe, "/_test/payouts")
+    payout = local_stripe_route(local_stripe, "/_test/payouts")
 
     assert _wait_for(lambda: len(received) == 2), received
     events = {kind: stripe.Webhook.construct_event(body, signature, WEBHOOK_SECRET)
@@ -272,7 +267,7 @@ def test_a_failed_payout_returns_its_sum_to_the_next_one(local_stripe, stripe_cl
                                                                 "events[]": ["payout.failed", "payout.updated"]},
                   timeout=10).raise_for_status()
     _give(stripe_client, card, 1000)
-    failed = _test_route(local_stripe, "/_test/payouts", status="failed", failure_code="account_closed",
+    failed = local_stripe_route(local_stripe, "/_test/payouts", status="failed", failure_code="account_closed",
                          failure_message="The bank account has been closed.")
     assert (failed["status"], failed["failure_code"], failed["amount"]) == ("failed", "account_closed", 965)
     returned = stripe_client.v1.balance_transactions.retrieve(failed["failure_balance_transaction"])
@@ -281,10 +276,10 @@ def test_a_failed_payout_returns_its_sum_to_the_next_one(local_stripe, stripe_cl
 
     # A payout that was paid can still fail when the bank sends it back.
     _give(stripe_client, card, 2000)                             # net 1950
-    later = _test_route(local_stripe, "/_test/payouts")
+    later = local_stripe_route(local_stripe, "/_test/payouts")
     assert later["amount"] == 965 + 1950
     assert returned.id in {txn.id for txn in _paid_out(stripe_client, later["id"])}
-    bounced = _test_route(local_stripe, f"/_test/payouts/{later['id']}", status="failed")
+    bounced = local_stripe_route(local_stripe, f"/_test/payouts/{later['id']}", status="failed")
     assert (bounced["status"], bounced["failure_code"]) == ("failed", "could_not_process")
     assert stripe_client.v1.payouts.list(params={"status": "failed"}).data[0].id == later["id"]
 
@@ -300,14 +295,14 @@ def test_a_failed_payout_returns_its_sum_to_the_next_one(local_stripe, stripe_cl
 def test_a_reset_forgets_payouts_balance_transactions_and_the_clock(local_stripe, stripe_client, card):
     _set_clock(local_stripe, JAN_1)
     _give(stripe_client, card, 1000)
-    _test_route(local_stripe, "/_test/payouts")
+    local_stripe_route(local_stripe, "/_test/payouts")
     _give(stripe_client, card, 5000)                             # left unpaid
     requests.post(f"{local_stripe}/_config/reset", timeout=60).raise_for_status()
 
     assert stripe_client.v1.payouts.list().data == []
     assert stripe_client.v1.balance_transactions.list().data == []
     _give(stripe_client, card, 2000)
-    payout = _test_route(local_stripe, "/_test/payouts")
+    payout = local_stripe_route(local_stripe, "/_test/payouts")
     assert payout["amount"] == 1950                              # nothing from before the reset
     assert abs(payout["created"] - time.time()) < 60             # the real time again
 
@@ -330,7 +325,7 @@ def test_bulk_charges_are_card_charges_paid_out_from_when_they_were_made(local_s
     assert (charge.status, charge.paid, charge.amount, charge.created, charge.balance_transaction) == (
         "succeeded", True, 2500, JAN_1 + 60, made[1]["balance_transaction"])
     # The first day's payout takes the first day's charges only (the bad request made none).
-    payout = _test_route(local_stripe, "/_test/payouts", created=JAN_1 + 3600)
+    payout = local_stripe_route(local_stripe, "/_test/payouts", created=JAN_1 + 3600)
     assert payout["amount"] == 965 + 2442
     swept = _paid_out(stripe_client, payout["id"], type="charge")
     assert [(txn.source, txn.amount, txn.fee, txn.net, txn.reporting_category, txn.fee_details[0].type)
@@ -339,5 +334,5 @@ def test_bulk_charges_are_card_charges_paid_out_from_when_they_were_made(local_s
     # A bulk charge is refunded like any other.
     _set_clock(local_stripe, JAN_1 + DAY + 60)
     refund = stripe_client.v1.refunds.create(params={"charge": made[2]["id"], "amount": 250})
-    assert _test_route(local_stripe, "/_test/payouts", created=JAN_1 + 2 * DAY)["amount"] == 719 - 250
+    assert local_stripe_route(local_stripe, "/_test/payouts", created=JAN_1 + 2 * DAY)["amount"] == 719 - 250
     assert refund.charge == made[2]["id"]

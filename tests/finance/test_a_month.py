@@ -21,7 +21,7 @@ from finance.services import bank, batches, journals
 from finance.services.reconcile import reconcile
 from supporters.models import Supporter
 from tests.finance.builders import lloyds
-from tests.stripe_server import SECRET_KEY
+from tests.helpers import local_stripe_route
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +32,6 @@ DAY = 24 * 3600
 
 def _unix(day: datetime.date, hour: int = 12) -> int:
     return int(datetime.datetime.combine(day, datetime.time(hour), tzinfo=datetime.UTC).timestamp())
-
-
-def _route(local_stripe, path, **data):
-    response = requests.post(f"{local_stripe}{path}", data=data, auth=(SECRET_KEY, ""), timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.fixture
@@ -69,29 +63,29 @@ def test_a_month_reconciles_to_the_penny_with_exactly_the_expected_exceptions(
     clock(d(4))
     services.donation_refund(donation=second, amount_pence=1000, reason="Gave twice", by=admin_user)
     clock(d(5))
-    lost_dispute = _route(local_stripe, f"/_test/charges/{lost.stripe_charge_id}/dispute")
+    lost_dispute = local_stripe_route(local_stripe, f"/_test/charges/{lost.stripe_charge_id}/dispute")
     services.donation_apply_dispute(charge_id=lost.stripe_charge_id, payment_intent_id=None,
                                     dispute_id=lost_dispute["id"], dispute_status="lost", amount_pence=1000,
                                     closed=True)
     clock(d(7))
-    week_one = _route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL",
+    week_one = local_stripe_route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL",
                       arrival_date=_unix(d(9), 0))
 
     # Week two: two gifts, a dispute won, a Radar fee, a card payment that never reached our records.
     give(10000, d(10))
     won = give(2000, d(11))
     clock(d(12))
-    won_dispute = _route(local_stripe, f"/_test/charges/{won.stripe_charge_id}/dispute")
+    won_dispute = local_stripe_route(local_stripe, f"/_test/charges/{won.stripe_charge_id}/dispute")
     clock(d(13))
-    _route(local_stripe, f"/_test/disputes/{won_dispute['id']}/close", status="won")
-    _route(local_stripe, "/_test/radar_fees", amount=500)
+    local_stripe_route(local_stripe, f"/_test/disputes/{won_dispute['id']}/close", status="won")
+    local_stripe_route(local_stripe, "/_test/radar_fees", amount=500)
     taken_on_dashboard = stripe_client.v1.payment_methods.create(params={
         "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
         "billing_details": {"name": "Mary Seacole", "email": "Mary.Seacole@example.org"}}).id
     missing = stripe_client.v1.payment_intents.create(params={
         "amount": 3000, "currency": "gbp", "payment_method": taken_on_dashboard, "confirm": True})  # no gift of ours
     clock(d(14))
-    week_two = _route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL",
+    week_two = local_stripe_route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL",
                       arrival_date=_unix(d(16), 0))
 
     # Finance keys a batch of cheques, banked on the 20th.

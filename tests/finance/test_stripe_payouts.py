@@ -9,7 +9,6 @@ import time
 import uuid
 
 import pytest
-import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -17,15 +16,9 @@ from donations import services
 from donations.models import Donation
 from finance import selectors
 from finance.models import Payout, PayoutLine
-from tests.stripe_server import SECRET_KEY
+from tests.helpers import local_stripe_route
 
 pytestmark = pytest.mark.django_db
-
-
-def _route(local_stripe, path, **data):
-    response = requests.post(f"{local_stripe}{path}", data=data, auth=(SECRET_KEY, ""), timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 @pytest.fixture
@@ -43,9 +36,9 @@ def a_weeks_giving(local_stripe, stripe_settings, take_gift, admin_user):
     """Three gifts, a staff refund, a dispute (its webhook never came), a Radar fee; then Stripe's payout."""
     first, second, third = take_gift(1000), take_gift(2500), take_gift(750)
     services.donation_refund(donation=second, amount_pence=500, reason="Gave twice", by=admin_user)
-    dispute = _route(local_stripe, f"/_test/charges/{third.stripe_charge_id}/dispute")
-    _route(local_stripe, "/_test/radar_fees", amount=200)
-    payout = _route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL")
+    dispute = local_stripe_route(local_stripe, f"/_test/charges/{third.stripe_charge_id}/dispute")
+    local_stripe_route(local_stripe, "/_test/radar_fees", amount=200)
+    payout = local_stripe_route(local_stripe, "/_test/payouts", statement_descriptor="BRIGHTWELL")
     return {"gifts": (first, second, third), "dispute": dispute, "payout": payout}
 
 
@@ -94,12 +87,12 @@ def _wait_for(condition, seconds=15.0):
 def test_the_signed_payout_paid_webhook_records_the_payout_and_fetches_its_lines(
         local_stripe, stripe_webhooks_to_live_server, take_gift):
     gift = take_gift(2000)
-    payout = _route(local_stripe, "/_test/payouts")
+    payout = local_stripe_route(local_stripe, "/_test/payouts")
     assert _wait_for(lambda: Payout.objects.filter(stripe_payout_id=payout["id"], lines_fetched_at__isnull=False)
                      .exists()), "payout.paid never reached our webhook"
     recorded = Payout.objects.get()
     assert recorded.status == Payout.Status.PAID and recorded.amount_pence == 2000 - 50
     assert list(recorded.lines.values_list("donation", flat=True)) == [gift.pk]
-    _route(local_stripe, f"/_test/payouts/{payout['id']}", status="failed", failure_code="account_closed")
+    local_stripe_route(local_stripe, f"/_test/payouts/{payout['id']}", status="failed", failure_code="account_closed")
     assert _wait_for(lambda: Payout.objects.filter(status=Payout.Status.FAILED).exists())
     assert Payout.objects.get().failure_code == "account_closed"
