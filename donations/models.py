@@ -119,6 +119,13 @@ class Donation(models.Model):
     stripe_payment_method_id = models.CharField(max_length=255, blank=True)
     # The donation form's one-time token: pressing Pay twice finds this row again.
     form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # A gift brought in from a file: the system it came from (justgiving, old_crm…)
+    # and its reference there, unique together, so the same row imported twice
+    # (the same file again, an overlapping month) is found, not added.
+    import_source = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
+    import_ref = models.CharField(max_length=100, null=True, blank=True, editable=False)
+    data_import = models.ForeignKey("supporters.DataImport", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", editable=False)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -134,8 +141,13 @@ class Donation(models.Model):
             models.CheckConstraint(condition=Q(refunded_pence__lte=F("amount_pence")), name="donation_refund_within_amount"),
             models.CheckConstraint(condition=Q(fee_cover_pence__lte=F("amount_pence")), name="donation_fee_cover_within_amount"),
             models.CheckConstraint(condition=Q(fee_pence__isnull=True) | Q(fee_pence__gte=0), name="donation_fee_not_negative"),
-            models.CheckConstraint(condition=Q(supporter__isnull=False) | Q(small_donation=True),
+            # A gift has its donor, except a collection of small donations, or a
+            # platform's gift from someone who gave anonymously.
+            models.CheckConstraint(condition=Q(supporter__isnull=False) | Q(small_donation=True)
+                                   | Q(import_ref__isnull=False),
                                    name="donation_has_supporter_unless_collection"),
+            models.UniqueConstraint(fields=["import_source", "import_ref"], condition=Q(import_ref__isnull=False),
+                                    name="donation_imported_once"),
         ]
         indexes = [
             models.Index(fields=["campaign", "status"], name="donation_campaign_status_idx"),

@@ -45,6 +45,12 @@ class ConsentMethod(models.TextChoices):
     BOUNCE = "bounce", "Email bounced or complaint"
 
 
+class PostalSuppression(models.TextChoices):
+    GONE_AWAY = "gone_away", "Gone away (post returned)"
+    NO_CONTACT = "no_contact", "Asked for no contact at all"
+    MPS = "mps", "On the Mailing Preference Service"
+
+
 class SupporterTag(TaggedItemBase):
     """A plain foreign-key through table, so tag filters are a join, not a generic lookup."""
     wagtail_reference_index_ignore = True  # records, not content: nothing to track
@@ -89,6 +95,19 @@ class Supporter(models.Model):
     consent_post = models.BooleanField("Post consent", default=False, editable=False)
     consent_phone = models.BooleanField("Phone consent", default=False, editable=False)
     consent_sms = models.BooleanField("SMS consent", default=False, editable=False)
+
+    # Post is never sent to someone who has died, nor to an address that has
+    # told us they are gone (returned mail) or whose owner asked for no post at all.
+    deceased_on = models.DateField("Date of death", null=True, blank=True,
+                                   help_text="Once known: no post, email or calls go to them.")
+    postal_suppression = models.CharField(
+        "Post suppressed", max_length=20, blank=True, choices=PostalSuppression.choices,
+        help_text="Why no post goes to this address, whatever their consent.")
+
+    # The import that made this record, so that rolling it back can remove them
+    # again (only if nothing else of theirs is held by then).
+    data_import = models.ForeignKey("DataImport", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", editable=False)
 
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -186,6 +205,8 @@ class ConsentEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    data_import = models.ForeignKey("DataImport", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", editable=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -305,6 +326,8 @@ class GiftAidDeclaration(models.Model):
     confirmation_sent_on = models.DateField(
         null=True, blank=True, help_text="When the written record of an oral declaration was sent."
     )
+    data_import = models.ForeignKey("DataImport", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", editable=False)
     supersedes = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
         help_text="A declaration whose missing details this one completes.",
@@ -504,3 +527,107 @@ class EmailEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at"]
+
+
+def _private_files():
+    """Uploaded files that hold personal data: kept outside MEDIA_ROOT, never served."""
+    from django.core.files.storage import FileSystemStorage
+
+    return FileSystemStorage(location=settings.PRIVATE_FILES_ROOT)
+
+
+class DataImport(models.Model):
+    """One file brought in (supporters, gifts, declarations, a platform's report):
+    who uploaded it, what the dry run found, what the import made, and whether
+    it was rolled back. The rows it made point back here, so it can be undone."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", "Checked, not imported"
+        IMPORTED = "imported", "Imported"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=30)
+    format_name = models.CharField("Format", max_length=60)
+    source = models.CharField(max_length=40, help_text="Where the rows' own references come from: justgiving, old_crm…")
+    file = models.FileField(storage=_private_files, upload_to="imports/%Y/%m/", max_length=255)
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    file_bytes = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0, help_text="Rows under the headings.")
+    mapping = models.JSONField(default=dict, help_text="Each of our fields: the file's heading that holds it.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CHECKED, db_index=True)
+    skip_bad_rows = models.BooleanField(default=False)
+    summary = models.JSONField(default=dict, help_text="What the last run (dry or real) counted.")
+    problems = models.JSONField(default=list, help_text="The first problems found: row, column, value, message.")
+    problem_count = models.PositiveIntegerField(default=0)
+    preview = models.JSONField(default=list, help_text="A sample of what each row will do.")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    imported_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        permissions = [("import_data", "Can import supporters, gifts and declarations from files"),
+                       ("rollback_dataimport", "Can roll back an import")]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.format_name}, {self.uploaded_at:%d/%m/%Y})"
+
+
+class ImportMapping(models.Model):
+    """How a format's columns map to ours, remembered so the next month's file
+    from the same platform needs no mapping."""
+    wagtail_reference_index_ignore = True
+
+    kind = models.CharField(max_length=30)
+    format_name = models.CharField(max_length=60)
+    source = models.CharField(max_length=40)
+    mapping = models.JSONField(default=dict)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "format_name"], name="import_mapping_once")]
+
+    def __str__(self):
+        return self.format_name
+
+
+class SupporterExternalId(models.Model):
+    """A supporter's id in another system (a platform's donor id, the old CRM's
+    record number): an import finds them by it first."""
+    wagtail_reference_index_ignore = True
+
+    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="external_ids")
+    source = models.CharField(max_length=40)
+    external_id = models.CharField(max_length=100)
+    data_import = models.ForeignKey(DataImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="external_id_once_per_source")]
+
+    def __str__(self):
+        return f"{self.source}:{self.external_id}"
+
+
+class LikelyDuplicate(models.Model):
+    """A record an import made that may be someone already held (the same name
+    in another town): for staff to merge or dismiss, never merged by itself."""
+    wagtail_reference_index_ignore = True
+
+    supporter = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
+    may_be = models.ForeignKey(Supporter, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=200)
+    data_import = models.ForeignKey(DataImport, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["supporter", "may_be"], name="likely_duplicate_once")]
