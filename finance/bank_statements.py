@@ -20,11 +20,11 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from config.errors import ApplicationError
 from config.uploads import UnreadableUpload, decode_csv_upload
-from config.money import format_pence
+from config.formats import parse_uk_date
+from config.money import format_pence, parse_pence
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # CAF Bank's export has nine lines of account details above its header.
@@ -357,8 +357,8 @@ def _hsbc_without_header(records: list[_Record]) -> _Plan | None:
     if len(first) != 3:
         return None
     try:
-        _date(first[0].strip(), None)
-        _pence(first[2])
+        parse_uk_date(first[0].strip(), None)
+        parse_pence(first[2])
     except ValueError:
         return None
     return _Plan(layout=_HSBC, header=None, data_from=0, date=0, description=(1,), amount=2)
@@ -544,7 +544,7 @@ def _read_row(plan: _Plan, record: _Record) -> _Row:
     if not date_text:
         raise _fail(plan, record, plan.date, "there is no date.")
     try:
-        date = _date(date_text, plan.date_format)
+        date = parse_uk_date(date_text, plan.date_format)
     except ValueError as error:
         raise _fail(plan, record, plan.date, str(error)) from None
     description = " / ".join(text for text in (_clean(_cell(record, i)) for i in plan.description) if text)
@@ -576,77 +576,9 @@ def _money(plan: _Plan, record: _Record, index: int | None) -> int | None:
     if not text:
         return None
     try:
-        return _pence(text)
+        return parse_pence(text)
     except ValueError as error:
         raise _fail(plan, record, index, str(error)) from None
-
-
-_SUFFIX = re.compile(r"\s*(CR|DR|OD)$", re.IGNORECASE)
-_NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+")
-
-
-def _pence(text: str) -> int:
-    """Signed pence from what a bank writes: "£1,234.56", "-12.50", "£-12.50",
-    "12.50 DR", "(12.50)", "GBP 3.00". Decimal, never a float; an amount finer
-    than a penny is refused."""
-    not_money = ValueError(f"“{text}” is not an amount of money.")
-    number = text.strip().replace("\u2212", "-")
-    marks = []  # each way this text says "negative" or "positive"
-    if suffix := _SUFFIX.search(number):
-        number = number[:suffix.start()].strip()
-        marks.append(suffix.group(1).upper() != "CR")
-    if number.startswith("(") and number.endswith(")"):
-        number = number[1:-1].strip()
-        marks.append(True)
-    number = number.removeprefix("GBP").removesuffix("GBP").strip()
-    for _ in range(2):  # "-£12.50" and "£-12.50" alike
-        if number[:1] in ("+", "-"):
-            marks.append(number[0] == "-")
-            number = number[1:].strip()
-        elif number[:1] == "£":
-            number = number[1:].strip()
-    if len(marks) > 1 or not _NUMBER.fullmatch(number):
-        raise not_money  # "-12.50 DR" says its sign twice: which did the bank mean?
-    try:
-        value = Decimal(number.replace(",", ""))
-    except InvalidOperation:
-        raise not_money from None
-    if value.as_tuple().exponent < -2:
-        raise ValueError(f"“{text}” has more than two decimal places; amounts are in pounds and pence.")
-    pence = int(value * 100)
-    return -pence if marks and marks[0] else pence
-
-
-_MONTHS = {name: number for number, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-_MONTH_NAMES = {*_MONTHS, "sept", *(datetime.date(2000, m, 1).strftime("%B").casefold() for m in range(1, 13))}
-_DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})")
-_DAY_MONTH_NAME = re.compile(r"(\d{1,2})[- ]([A-Za-z]{3,9})[- ](\d{4}|\d{2})")
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
-
-
-def _date(text: str, date_format: str | None) -> datetime.date:
-    """A UK bank's date: 05/12/2026, 05/12/26, 05-Dec-2026, 5 Dec 2026, or ISO
-    2026-12-05 (Monzo, the Co-operative Bank); never month first."""
-    if date_format:
-        try:
-            return datetime.datetime.strptime(text, date_format).date()
-        except ValueError:
-            raise ValueError(f"“{text}” is not a date like {datetime.date(2026, 12, 5).strftime(date_format)}, "
-                             "the form mapped for this file.") from None
-    if match := _DAY_FIRST.fullmatch(text):
-        day, month, year = int(match.group(1)), int(match.group(3)), match.group(4)
-    elif (match := _DAY_MONTH_NAME.fullmatch(text)) and match.group(2).casefold() in _MONTH_NAMES:
-        day, month, year = int(match.group(1)), _MONTHS[match.group(2)[:3].casefold()], match.group(3)
-    elif match := _ISO.fullmatch(text):
-        year, month, day = match.group(1), int(match.group(2)), int(match.group(3))
-    else:
-        raise ValueError(f"“{text}” is not a date we can read; we expect a UK date such as 05/12/2026.")
-    year = int(year) if len(year) == 4 else 2000 + int(year)
-    try:
-        return datetime.date(year, month, day)
-    except ValueError:
-        raise ValueError(f"“{text}” is not a real date.") from None
 
 
 def _sort_code(text: str) -> str:
