@@ -54,6 +54,12 @@ def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, sup
              gifts=gifts, donors=0)
 
 
+def campaign_totals_add(*, key: str, raised_pence: int, gift_aid_pence: int, gifts: int, donors: int) -> None:
+    """Add many gifts' worth to one total at once (an import, or its rollback:
+    then negative), in the caller's transaction."""
+    _add(key, raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts, donors=donors)
+
+
 @transaction.atomic
 def campaign_totals_replace(*, key: str, raised_pence: int, gift_aid_pence: int, gifts: int,
                             donor_ids: set[int] | None = None, campaign_id: int | None = None) -> None:

@@ -8,7 +8,10 @@ class DonationsConfig(AppConfig):
 
     def ready(self):
         from donations import personal_data as donation_data
+        from donations import imports
+        from donations.services.gifts import imported_gifts_remove
         from donations.services.rollups import donor_years_merge
+        from supporters.services import imports as import_services
         from supporters import personal_data
         from supporters import services as supporter_services
 
@@ -16,3 +19,5 @@ class DonationsConfig(AppConfig):
         personal_data.register_section("monthly_gifts", donation_data.monthly_gifts_section)
         personal_data.register_eraser(donation_data.erase)
         supporter_services.merge_step_register(donor_years_merge)
+        imports.register()
+        import_services.import_rollback_step_register(imported_gifts_remove)

@@ -25,6 +25,19 @@ class GiftKind(models.TextChoices):
     RAFFLE = "raffle", "Raffle or lottery ticket"
 
 
+class PaymentMethod(models.TextChoices):
+    """How a gift that did not come through our own card form was paid."""
+    CARD = "card", "Card"
+    CASH = "cash", "Cash"
+    CHEQUE = "cheque", "Cheque"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    STANDING_ORDER = "standing_order", "Standing order"
+    CAF = "caf", "CAF (Charities Aid Foundation)"
+    VOUCHER = "voucher", "Charity voucher"
+    PLATFORM = "platform", "A giving platform (JustGiving…)"
+    OTHER = "other", "Other"
+
+
 class SponsorRelationship(models.TextChoices):
     OTHER = "", "Not the participant or a close relative"
     PARTICIPANT = "participant", "The participant"
@@ -122,6 +135,8 @@ class Donation(models.Model):
     # A gift brought in from a file: the system it came from (justgiving, old_crm…)
     # and its reference there, unique together, so the same row imported twice
     # (the same file again, an overlapping month) is found, not added.
+    payment_method = models.CharField(max_length=16, choices=PaymentMethod.choices, blank=True, default="",
+                                      db_default="", help_text="For a gift that did not come through our form.")
     import_source = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
     import_ref = models.CharField(max_length=100, null=True, blank=True, editable=False)
     data_import = models.ForeignKey("supporters.DataImport", null=True, blank=True, on_delete=models.PROTECT,

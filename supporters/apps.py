@@ -13,3 +13,9 @@ class SupportersConfig(AppConfig):
         from supporters.email_tracking import on_tracking_event
 
         tracking.connect(on_tracking_event, dispatch_uid="supporters.email_tracking")
+
+        from supporters.imports.engine import kind_register
+        from supporters.imports.kinds import DeclarationsResource, SupportersResource
+
+        kind_register(SupportersResource)
+        kind_register(DeclarationsResource)

@@ -559,6 +559,8 @@ class DataImport(models.Model):
     mapping = models.JSONField(default=dict, help_text="Each of our fields: the file's heading that holds it.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CHECKED, db_index=True)
     skip_bad_rows = models.BooleanField(default=False)
+    consent_wording = models.TextField(
+        blank=True, help_text="The words the supporters in the file agreed to, recorded with each consent.")
     summary = models.JSONField(default=dict, help_text="What the last run (dry or real) counted.")
     problems = models.JSONField(default=list, help_text="The first problems found: row, column, value, message.")
     problem_count = models.PositiveIntegerField(default=0)

@@ -129,6 +129,8 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 # Files staff upload that hold personal data (imports): never served, unlike MEDIA_ROOT.
 PRIVATE_FILES_ROOT = env("PRIVATE_FILES_ROOT", default=str(BASE_DIR / "private"))
+# The largest file an import takes (a larger one is refused with a message: split it).
+IMPORT_MAX_MB = env.int("IMPORT_MAX_MB", default=40)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

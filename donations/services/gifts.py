@@ -14,6 +14,7 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
@@ -22,9 +23,10 @@ from config.db import bulk_set
 from config.errors import ApplicationError
 from config.money import format_pence
 from donations import stripe_gateway
-from donations.models import Donation
+from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift
 from donations.services import books, rollups
-from donations.services.totals import NOTHING, _move_totals, _worth
+from donations.services.rollups import donor_years_recount, income_rollups_add_gifts
+from donations.services.totals import NOTHING, _move_totals, _worth, campaign_totals_add_gifts
 from supporters import services as supporter_services
 from supporters.models import Channel, ConsentMethod, Interaction, Supporter
 from supporters.services import email as email_services
@@ -349,7 +351,7 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
         ids = [donation_id for donation_id, *_ in fees[start:start + 5000]]
         for gift in Donation.objects.filter(pk__in=ids).only(
                 "pk", "stripe_balance_transaction_id", "fee_pence", "net_pence", "status", "paid_at", "created_at",
-                "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by", "recurring_gift_id"):
+                "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by", "payment_method", "recurring_gift_id"):
             if (gift.stripe_balance_transaction_id, gift.fee_pence, gift.net_pence) != wanted[gift.pk]:
                 changed.append((gift.pk, *wanted[gift.pk]))
                 moved.append((gift, wanted[gift.pk][1]))  # the income rollups' fees move with the gifts'
@@ -373,26 +375,41 @@ _GIFT_CAME = {Donation.Channel.IMPORT: " (imported)", Donation.Channel.OFFLINE: 
               Donation.Channel.EVENT: " (at an event)"}
 
 
-def gift_timeline_entry(donation: Donation) -> dict:
+def gift_timeline_entry(donation: Donation, *, supporter=None) -> dict:
     """The supporter's timeline entry for a gift, however it came (arguments for
-    supporters' timeline_add): once per gift, by its source_ref."""
+    supporters' timeline_add): once per gift, by its source_ref. A bulk writer
+    passes `supporter` (a Supporter or an id) to spare a query per gift."""
     how = _GIFT_CAME.get(donation.channel, "")
-    return {"supporter": donation.supporter, "kind": Interaction.Kind.DONATION,
+    return {"supporter": supporter or donation.supporter, "kind": Interaction.Kind.DONATION,
             "summary": f"Gave {donation.amount_display}{how}" + (f" to {donation.campaign}" if donation.campaign else ""),
             "occurred_at": donation.paid_at, "source_ref": f"donation:{donation.pk}"}
 
 
-def donations_import(*, donations: list[Donation]) -> list[Donation]:
-    """Gifts from before this system (the previous database, post, events),
-    written in bulk and each put on its supporter's timeline as a gift recorded
-    one by one is. Campaign totals and income rollups are not moved: call
-    campaign_totals_rebuild() and income_rollups_rebuild() once the load is done."""
+def donations_import(*, donations: list[Donation], details: list[str] | None = None) -> list[Donation]:
+    """Gifts from before this system or from a file (the previous database, a
+    platform's report, post, events), written in bulk and each put on its
+    supporter's timeline as a gift recorded one by one is (`details`: a note for
+    each, such as the donor's message). Campaign totals and income rollups are
+    not moved: call imported_gifts_count() for an import's gifts, or
+    campaign_totals_rebuild() and income_rollups_rebuild() after a bulk load."""
     for day in sorted({timezone.localdate(d.paid_at or d.created_at) for d in donations}):
         books.refuse_if_month_closed(day, what="a gift")
     Donation.objects.bulk_create(donations, batch_size=2000)
-    supporter_services.timeline_add_many(entries=[gift_timeline_entry(d) for d in donations
-                                                  if d.status in Donation.INCOME_STATUSES])
+    details = details or [""] * len(donations)
+    supporter_services.timeline_add_many(entries=[
+        {**gift_timeline_entry(d, supporter=d.supporter_id), "detail": detail} for d, detail in zip(donations, details, strict=True)
+        if d.status in Donation.INCOME_STATUSES and d.supporter_id])
     return donations
+
+
+def imported_gifts_count(*, data_import) -> None:
+    """An import's gifts, once written, counted in their campaigns' totals and
+    the income rollups, and their donors' years recounted: a few statements for
+    the lot, in the import's transaction."""
+    gifts = Q(data_import=data_import)
+    campaign_totals_add_gifts(gifts)
+    income_rollups_add_gifts(gifts)
+    donor_years_recount(Donation.objects.filter(gifts, supporter__isnull=False).values("supporter_id"))
 
 
 def _on_first_success(donation: Donation) -> None:
@@ -582,3 +599,44 @@ def _check_small_donation(*, supporter, amount_pence: int, channel: str, gift_ai
     if supporter is None and not description:
         raise ApplicationError("Say where and when the collection was taken (e.g. “Street collection, York”).",
                                field="description")
+
+
+def imported_gifts_remove(*, data_import) -> dict[str, int]:
+    """Take an import's gifts away again (its rollback), with what they added to
+    the totals, the rollups and the donors' timelines. Raises ApplicationError,
+    removing nothing, when a gift is in a Gift Aid claim or a closed month, or
+    has been refunded or matched since, naming which."""
+    gifts = Donation.objects.filter(data_import=data_import)
+    claims = sorted(set(GiftAidClaimedGift.objects.filter(donation__data_import=data_import)
+                        .values_list("claim__pk", "claim__status")))
+    if claims:
+        named = ", ".join(f"#{pk} ({GiftAidClaim.Status(status).label.lower()})" for pk, status in claims)
+        raise ApplicationError(f"Gifts of this import are in Gift Aid claim {named}: a submitted claim cannot lose "
+                               "them, and a draft claim must be rebuilt without them first.")
+    months = sorted({day.replace(day=1) for day in gifts.annotate(day=TruncDate("paid_at")).values_list("day", flat=True)
+                     .distinct() if books.month_is_closed(day)})
+    if months:
+        raise ApplicationError("Gifts of this import are dated in closed months (" +
+                               ", ".join(f"{month:%B %Y}" for month in months) +
+                               "): ask Finance to reopen them first.")
+    if gifts.exclude(refunded_pence=0).exists() or gifts.exclude(status=Donation.Status.SUCCEEDED).exists():
+        raise ApplicationError("Some gifts of this import have been refunded or changed since: they cannot be "
+                               "rolled back.")
+    which = Q(data_import=data_import)
+    campaign_totals_add_gifts(which, sign=-1)
+    income_rollups_add_gifts(which, sign=-1)
+    donor_years_recount(gifts.filter(supporter__isnull=False).values("supporter_id"), leaving_out=which)
+    ids = list(gifts.values_list("pk", flat=True))
+    for start in range(0, len(ids), 2000):
+        Interaction.objects.filter(kind=Interaction.Kind.DONATION, source_ref__in=[
+            f"donation:{pk}" for pk in ids[start:start + 2000]]).delete()
+    try:
+        with transaction.atomic():
+            for start in range(0, len(ids), 2000):
+                # No signals or cascades: nothing of ours hangs on an imported gift but what the
+                # database refuses to lose (a payout's line, a batch), which stops the rollback.
+                Donation.objects.filter(pk__in=ids[start:start + 2000])._raw_delete(using="default")
+    except IntegrityError as error:
+        raise ApplicationError("A gift of this import is now matched to a payout or a paying-in batch: it cannot be "
+                               "rolled back.") from error
+    return {"gifts": len(ids)}

@@ -18,7 +18,8 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from config.db import as_date, stream_rows
-from donations.models import DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, MonthlyGiftSizes
+from donations.models import (DailyGiftSizes, DailyIncome, Donation, DonorYear, IncomeSource, MonthlyGiftSizes,
+                              PaymentMethod)
 from donations.tax_years import tax_year_start
 from supporters.models import Supporter
 
@@ -28,10 +29,10 @@ DONOR_FIGURES = ("new_donors", "year_donors", "year_retained")
 _NO_FIGURES = (0,) * len(FIGURES)
 
 
-def income_source(*, channel: str, gift_aid_claimed_by: str, monthly: bool) -> str:
+def income_source(*, channel: str, gift_aid_claimed_by: str, monthly: bool, payment_method: str = "") -> str:
     """The dashboard's channel of a gift: a platform's (JustGiving and the like,
     which claim its Gift Aid), a monthly gift's, online, or offline."""
-    if gift_aid_claimed_by:
+    if gift_aid_claimed_by or payment_method == PaymentMethod.PLATFORM:
         return IncomeSource.PLATFORM
     if monthly or channel == Donation.Channel.MONTHLY:
         return IncomeSource.MONTHLY
@@ -42,7 +43,7 @@ def income_source(*, channel: str, gift_aid_claimed_by: str, monthly: bool) -> s
 
 def gifts_of_source(source: str) -> Q:
     """income_source() in SQL: the gifts of one channel (for the rebuild, and the gifts list's filter)."""
-    platform = ~Q(gift_aid_claimed_by="")
+    platform = ~Q(gift_aid_claimed_by="") | Q(payment_method=PaymentMethod.PLATFORM)
     monthly = Q(recurring_gift__isnull=False) | Q(channel=Donation.Channel.MONTHLY)
     return {IncomeSource.PLATFORM: platform,
             IncomeSource.MONTHLY: ~platform & monthly,
@@ -77,7 +78,8 @@ def _shard_of(donation: Donation) -> int:
 def _key_of(donation: Donation) -> tuple:
     monthly = donation.recurring_gift_id is not None
     return (donation.given_on, donation.campaign_id or 0, donation.appeal_id or 0,
-            income_source(channel=donation.channel, gift_aid_claimed_by=donation.gift_aid_claimed_by, monthly=monthly),
+            income_source(channel=donation.channel, gift_aid_claimed_by=donation.gift_aid_claimed_by, monthly=monthly,
+                          payment_method=donation.payment_method),
             monthly)
 
 
@@ -282,6 +284,7 @@ def _first_gifts_by_year(supporter_id: int) -> dict[int, tuple]:
     gifts = (Donation.objects.filter(supporter_id=supporter_id, status__in=Donation.INCOME_STATUSES,
                                      amount_pence__gt=F("refunded_pence"))
              .only("pk", "paid_at", "created_at", "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by",
+                   "payment_method",
                    "recurring_gift_id", "amount_pence", "refunded_pence", "status"))
     for gift in gifts:
         key = _key_of(gift)
@@ -392,6 +395,83 @@ def donor_years_merge(*, survivor_id: int, duplicate_id: int) -> None:
     _donor_years_replace(survivor_id, _held_firsts(held))
 
 
+# Many gifts at once (an import, and its rollback) -------------------------------
+
+def _add_rows(model, rows, fields: dict[str, str], conflict: tuple[str, ...], *, sign: int) -> None:
+    """Add a values() query's sums to `model`'s rows (making them as need be),
+    the sums times `sign`: INSERT … SELECT … ON CONFLICT DO UPDATE, read by
+    PostgreSQL and SQLite alike."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    sql, params = rows.query.sql_with_params()
+    added = [name for name in fields if name not in conflict]
+    select = ", ".join(quote(value) if name in conflict else f"{sign} * {quote(value)}"
+                       for name, value in fields.items())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(map(quote, fields))}) SELECT {select} FROM ({sql}) AS given WHERE true "
+            f"ON CONFLICT ({', '.join(map(quote, conflict))}) DO UPDATE SET "
+            + ", ".join(f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in added), params)
+
+
+def income_rollups_add_gifts(gifts: Q, *, sign: int = 1) -> None:
+    """Add (sign 1) or take away (-1) the worth of many gifts, those matching
+    `gifts`, in a few statements: an import's gifts once written, or before its
+    rollback deletes them. The donors' years are recounted by donor_years_recount."""
+    received = _received_gifts().filter(gifts)
+    counted = Q(kept__gt=0)
+    _add_rows(DailyIncome, received.annotate(
+        to_campaign=Coalesce("campaign_id", Value(0)), to_appeal=Coalesce("appeal_id", Value(0)), shard=Value(0))
+        .values("day", "to_campaign", "to_appeal", "source", "monthly", "shard").annotate(
+            none=Value(0),  # the donor counts: donor_years_recount's
+            n_gifts=Count("pk", filter=counted),
+            n_donor_gifts=Count("pk", filter=counted & Q(supporter__isnull=False)), n_received=Sum("amount_pence"),
+            n_refunded=Sum("refunded_pence"), n_kept=Sum("kept"),
+            n_disputed=Sum(Case(When(status=Donation.Status.DISPUTED, then=F("kept")), default=Value(0))),
+            n_fee=Sum(Coalesce("fee_pence", Value(0))),
+            n_gift_aid=Sum(Case(When(gift_aid_declared=True, then=F("kept") / Value(4)), default=Value(0))))
+        .order_by(),
+        {"day": "day", "campaign_id": "to_campaign", "appeal_id": "to_appeal", "source": "source",
+         "monthly": "monthly", "shard": "shard", "gifts": "n_gifts", "donor_gifts": "n_donor_gifts",
+         "received_pence": "n_received", "refunded_pence": "n_refunded", "kept_pence": "n_kept",
+         "disputed_pence": "n_disputed", "fee_pence": "n_fee", "gift_aid_pence": "n_gift_aid",
+         **{name: "none" for name in DONOR_FIGURES}},
+        ("day", "campaign_id", "appeal_id", "source", "monthly", "shard"), sign=sign)
+    sizes = received.filter(counted).annotate(to_campaign=Coalesce("campaign_id", Value(0)), size=F("kept"))
+    _add_rows(DailyGiftSizes, sizes.values("day", "to_campaign", "size").annotate(n=Count("pk")).order_by(),
+              {"day": "day", "campaign_id": "to_campaign", "kept_pence": "size", "gifts": "n"},
+              ("day", "campaign_id", "kept_pence"), sign=sign)
+    _add_rows(MonthlyGiftSizes, sizes.annotate(month=TruncMonth("day")).values("month", "to_campaign", "size")
+              .annotate(n=Count("pk")).order_by(),
+              {"month": "month", "campaign_id": "to_campaign", "kept_pence": "size", "gifts": "n"},
+              ("month", "campaign_id", "kept_pence"), sign=sign)
+
+
+def donor_years_recount(supporters, *, leaving_out: Q | None = None) -> None:
+    """Work out again the years of the supporters whose ids `supporters` (a
+    values() query) gives, from their gifts (less those `leaving_out`: an
+    import's, about to be rolled back), and move the donor counts by the
+    difference. Their rows are locked first, as a gift of theirs would lock them."""
+    if connection.features.has_select_for_update:
+        list(Supporter.objects.filter(pk__in=supporters).order_by("pk").select_for_update().values_list("pk"))
+    before = _donor_counts(supporters)
+    DonorYear.objects.filter(supporter_id__in=supporters).delete()
+    donors = _received_gifts().filter(kept__gt=0, supporter_id__in=supporters)
+    if leaving_out is not None:
+        donors = donors.exclude(leaving_out)
+    (_donor_years_in_sql if connection.vendor == "postgresql" else _donor_years_in_python)(donors)
+    after = _donor_counts(supporters)
+    by_sql = defaultdict(list)  # one executemany per set of figures changed
+    for key in before.keys() | after.keys():
+        statement = _income_statement(key, 0, {name: after.get(key, {}).get(name, 0) - before.get(key, {}).get(name, 0)
+                                               for name in DONOR_FIGURES})
+        if statement:
+            by_sql[statement[0]].append(statement[1])
+    with connection.cursor() as cursor:
+        for sql, params in by_sql.items():
+            cursor.executemany(sql, params)
+
+
 # The rebuild -----------------------------------------------------------------
 
 def _received_gifts():
@@ -454,7 +534,9 @@ def income_rollups_rebuild(*, in_sql: bool | None = None) -> dict[str, int]:
     donors = gifts.filter(counted, supporter__isnull=False)
     if in_sql is None:
         in_sql = connection.vendor == "postgresql"
-    (_donor_years_in_sql if in_sql else _donor_years_in_python)(donors, income)
+    (_donor_years_in_sql if in_sql else _donor_years_in_python)(donors)
+    for key, added in _donor_counts().items():
+        _add_donor_counts(income, (*key, 0), added)
     DailyIncome.objects.bulk_create(income.values(), batch_size=5000)
     return {"daily income rows": len(income), "gift size rows": sizes,
             "donor years": DonorYear.objects.count()}
@@ -484,15 +566,13 @@ def _add_donor_counts(income: dict, key: tuple, added: dict) -> None:
         setattr(income[key], name, getattr(income[key], name) + value)
 
 
-def _donor_years_in_python(donors, income: dict) -> None:
-    """DonorYear and the donor counts, from each donor's counted gifts in date order, read once."""
+def _donor_years_in_python(donors) -> None:
+    """DonorYear rows from each donor's counted gifts in date order, read once."""
     donor_years = []
     rows = stream_rows(donors.order_by("supporter_id", "day", "pk")
                        .values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source", "monthly", "kept"))
 
     def flush(supporter_id, years):
-        for where, added in _contributions({y: first for y, (first, _, _) in years.items()}).items():
-            _add_donor_counts(income, (*where[0], 0), added)  # rebuilt rows need no shards: all in the first
         for year, ((gift_id, day, campaign_id, appeal_id, source, monthly), gifts_in_year, kept) in years.items():
             donor_years.append(DonorYear(
                 supporter_id=supporter_id, tax_year=year, gifts=gifts_in_year, kept_pence=kept, first_gift_id=gift_id,
@@ -518,10 +598,9 @@ def _donor_years_in_python(donors, income: dict) -> None:
     DonorYear.objects.bulk_create(donor_years, batch_size=5000)
 
 
-def _donor_years_in_sql(donors, income: dict) -> None:
+def _donor_years_in_sql(donors) -> None:
     """The same as _donor_years_in_python, in PostgreSQL: each donor's first counted gift of each
-    tax year (DISTINCT ON, with the year's gifts and what they kept by a window), then the donor counts summed by
-    the first gifts' keys (new: the donor's first year; retained: the year before held too)."""
+    tax year (DISTINCT ON), with the year's gifts and what they kept by a window."""
     quote = connection.ops.quote_name
     sql, params = donors.values_list("supporter_id", "pk", "day", "campaign_id", "appeal_id", "source",
                                      "monthly", "kept").order_by().query.sql_with_params()
@@ -538,14 +617,26 @@ def _donor_years_in_sql(donors, income: dict) -> None:
                   FROM ({sql}) AS g (supporter_id, pk, day, campaign_id, appeal_id, source, monthly, kept)) AS gifts
             WINDOW year AS (PARTITION BY supporter_id, tax_year)
             ORDER BY supporter_id, tax_year, day, pk""", params)
+
+
+def _donor_counts(supporters=None) -> dict[tuple, dict[str, int]]:
+    """The donor counts the held donors' years add, by their first gifts' keys
+    (new: the donor's first year; retained: the year before held too): of every
+    donor, or of the supporters whose ids `supporters` (a values() query) gives."""
+    table = connection.ops.quote_name(DonorYear._meta.db_table)
+    where, params = "", ()
+    if supporters is not None:
+        sql, params = supporters.query.sql_with_params()
+        where = f"WHERE supporter_id IN ({sql})"
+    with connection.cursor() as cursor:
         cursor.execute(f"""
             SELECT first_gift_on, first_campaign_id, first_appeal_id, first_source, first_monthly,
-                   0, count(*), count(*) FILTER (WHERE previous = tax_year - 1),
+                   count(*), count(*) FILTER (WHERE previous = tax_year - 1),
                    count(*) FILTER (WHERE tax_year = first_year)
             FROM (SELECT *, lag(tax_year) OVER (PARTITION BY supporter_id ORDER BY tax_year) AS previous,
                          min(tax_year) OVER (PARTITION BY supporter_id) AS first_year
-                  FROM {table}) AS years
-            GROUP BY 1, 2, 3, 4, 5, 6""")
-        for *key, year_donors, year_retained, new_donors in cursor.fetchall():
-            _add_donor_counts(income, tuple(key), {"year_donors": year_donors, "year_retained": year_retained,
-                                                   "new_donors": new_donors})
+                  FROM {table} {where}) AS years
+            GROUP BY 1, 2, 3, 4, 5""", params)
+        return {(as_date(day), campaign_id, appeal_id, source, bool(monthly)):
+                {"year_donors": year_donors, "year_retained": retained, "new_donors": new}
+                for day, campaign_id, appeal_id, source, monthly, year_donors, retained, new in cursor.fetchall()}

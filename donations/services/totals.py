@@ -1,11 +1,12 @@
 """A gift's worth to its campaign's totals, moved in the gift's own transaction, and rebuilt from the gifts."""
 
+import dataclasses
 from collections import defaultdict
 
-import dataclasses
+from django.db.models import Case, Count, F, Q, Sum, Value, When
 
 from campaigns import services as campaign_services
-from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
+from campaigns.models import Appeal, Campaign, CampaignSupporter, FundraiserPage, TotalShard
 from donations.models import Donation
 from donations.services.rollups import NO_WORTH, RollupWorth, income_rollups_move, rollup_worth
 
@@ -74,3 +75,45 @@ def campaign_totals_rebuild() -> int:
             campaign_id=int(key.split(":")[1]) if is_campaign else None,
         )
     return len(keys)
+
+
+def campaign_totals_add_gifts(gifts: Q, *, sign: int = 1) -> None:
+    """Add (sign 1) or take away (-1) the worth of many gifts (those matching
+    `gifts`: an import's) to their campaigns', appeals' and fundraising pages'
+    totals, a statement or two per campaign. Taking away also forgets a
+    campaign's donor who has no other gift to it."""
+    kept = Case(When(status__in=Donation.INCOME_STATUSES, then=F("amount_pence") - F("refunded_pence")),
+                default=Value(0))
+    worth = (Donation.objects.filter(gifts, status__in=Donation.INCOME_STATUSES).annotate(kept=kept)
+             .annotate(aid=Case(When(gift_aid_declared=True, then=F("kept") / Value(4)), default=Value(0))))
+    for level, column in (("campaign", "campaign_id"), ("appeal", "appeal_id"), ("fundraiser", "fundraiser_page_id")):
+        for row in (worth.exclude(**{column: None}).values(column)
+                    .annotate(raised=Sum("kept"), aid_sum=Sum("aid"), n=Count("pk", filter=Q(kept__gt=0))).order_by()):
+            donors = 0
+            if level == "campaign":
+                donors = _campaign_donors_move(row[column], worth, sign=sign)
+            campaign_services.campaign_totals_add(
+                key=TotalShard.key_for(level, row[column]), raised_pence=sign * row["raised"],
+                gift_aid_pence=sign * row["aid_sum"], gifts=sign * row["n"], donors=donors)
+
+
+def _campaign_donors_move(campaign_id: int, worth, *, sign: int) -> int:
+    """Count a campaign's new donors among the gifts (sign 1), or forget those
+    whose only gifts to it these were (-1). Returns the change in its donors."""
+    givers = set(worth.filter(campaign_id=campaign_id, supporter__isnull=False, kept__gt=0)
+                 .values_list("supporter_id", flat=True).distinct())
+    held = set(CampaignSupporter.objects.filter(campaign_id=campaign_id, supporter_id__in=worth.filter(
+        campaign_id=campaign_id).values("supporter_id")).values_list("supporter_id", flat=True))
+    if sign > 0:
+        new = givers - held
+        CampaignSupporter.objects.bulk_create([CampaignSupporter(campaign_id=campaign_id, supporter_id=supporter_id)
+                                               for supporter_id in new], batch_size=5000)
+        return len(new)
+    still = set(Donation.objects.filter(
+        campaign_id=campaign_id, status__in=Donation.INCOME_STATUSES,
+        supporter_id__in=worth.filter(campaign_id=campaign_id).values("supporter_id"))
+        .exclude(pk__in=worth.values("pk")).values_list("supporter_id", flat=True).distinct())
+    gone = sorted((givers & held) - still)
+    for start in range(0, len(gone), 5000):
+        CampaignSupporter.objects.filter(campaign_id=campaign_id, supporter_id__in=gone[start:start + 5000]).delete()
+    return -len(gone)

@@ -27,7 +27,8 @@ from wagtail.admin.widgets.button import Button
 from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_permission_required
 from config.errors import ApplicationError
 from config.exports import ExportPermissionMixin
-from supporters import imports, selectors, services
+from supporters import selectors, services
+from supporters.imports import declarations as imports
 from supporters.exports import MAILING_CHANNELS, MailingListExport
 from supporters.forms import (
     ConsentChangeForm,

@@ -112,6 +112,31 @@ def _consent_refresh(supporter: Supporter) -> None:
         setattr(supporter, f"consent_{channel}", granted)
 
 
+def consents_import(*, events: list[ConsentEvent]) -> None:
+    """Consent given or withheld in imported rows (each event with its supporter,
+    channel, wording, when and where), recorded at once; each supporter's
+    current consent is worked out again from their whole history, so an old
+    file's answer never overrides a newer wish. In the caller's transaction."""
+    ConsentEvent.objects.bulk_create(events, batch_size=2000)
+    consents_refresh(supporter_ids={event.supporter_id for event in events})
+
+
+def consents_refresh(*, supporter_ids) -> None:
+    """Work these supporters' current consent out again from their histories
+    (after an import's events are added or rolled back)."""
+    supporter_ids = list(supporter_ids)
+    for start in range(0, len(supporter_ids), 2000):
+        some = supporter_ids[start:start + 2000]
+        history = {pk: [] for pk in some}
+        for event in ConsentEvent.objects.filter(supporter_id__in=some).only(
+                "supporter_id", "channel", "granted", "occurred_at"):
+            history[event.supporter_id].append(event)
+        Supporter.objects.bulk_update(
+            [Supporter(pk=pk, **{f"consent_{c}": granted for c, granted in consent_state_from_events(events).items()})
+             for pk, events in history.items()],
+            [f"consent_{channel}" for channel in Channel.values], batch_size=2000)
+
+
 @transaction.atomic
 def consent_record(
     *,
@@ -192,12 +217,12 @@ def timeline_add(
 
 def timeline_add_many(*, entries: Iterable[dict]) -> None:
     """Many timeline entries at once, for bulk loads and imports: each a dict of
-    timeline_add's arguments (supporter, kind, summary, and optionally detail,
+    timeline_add's arguments (supporter, or their id; kind, summary, and optionally detail,
     occurred_at, source_ref), written as timeline_add writes it. An entry whose
     source_ref the supporter already has is skipped, as with timeline_add."""
     now = timezone.now()
     Interaction.objects.bulk_create([
-        Interaction(supporter=entry["supporter"], kind=entry["kind"], summary=entry["summary"][:255],
+        Interaction(supporter_id=getattr(entry["supporter"], "pk", entry["supporter"]), kind=entry["kind"], summary=entry["summary"][:255],
                     detail=entry.get("detail", ""), occurred_at=entry.get("occurred_at") or now,
                     source_ref=entry.get("source_ref", ""), recorded_by=entry.get("by"))
         for entry in entries

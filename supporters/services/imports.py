@@ -1,0 +1,198 @@
+"""Imports as staff run them, from the screens and from `manage.py import_data`:
+upload a file, map its columns (remembered per format), check it (a dry run),
+import it, and roll it back. The rows themselves are handled by the import
+flow (supporters.imports.engine) and the kinds registered with it."""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from django.utils.text import slugify
+
+from config.errors import ApplicationError
+from supporters.imports.engine import ImportRun, kind_of, mapping_guess, run_import
+from supporters.imports.reading import ImportFile, UnreadableFile, file_digest
+from supporters.models import (
+    ConsentEvent,
+    DataImport,
+    GiftAidDeclaration,
+    ImportMapping,
+    LikelyDuplicate,
+    Supporter,
+    SupporterExternalId,
+)
+from supporters.services import consents_refresh
+
+_rollback_steps: list[Callable] = []
+
+
+def import_rollback_step_register(step: Callable) -> None:
+    """An app above supporters (donations: the import's gifts) registers how to
+    undo its part of an import: step(data_import=…) raises ApplicationError,
+    naming what stands in the way, or removes its rows and returns a count by name."""
+    if step not in _rollback_steps:
+        _rollback_steps.append(step)
+
+
+def max_upload_bytes() -> int:
+    return settings.IMPORT_MAX_MB * 1024 * 1024
+
+
+def data_import_upload(*, uploaded, file_name: str, kind: str, format_name: str = "", by=None) -> DataImport:
+    """Keep an uploaded file (a Django UploadedFile or an open binary file) for
+    its import, read its headings and map its columns: the mapping remembered
+    for this format, else the format's own, else by the headings' names. Raises
+    ApplicationError (field "file") for a file that cannot be imported at all."""
+    resource = kind_of(kind)
+    size = getattr(uploaded, "size", None)
+    if size is None:
+        uploaded.seek(0, os.SEEK_END)
+        size = uploaded.tell()
+        uploaded.seek(0)
+    if size > max_upload_bytes():
+        raise UnreadableFile(f"The file is {size / 1024 / 1024:.0f} MB: the most we import at once is "
+                             f"{settings.IMPORT_MAX_MB} MB. Split it into smaller files (by month, say).")
+    format_name = " ".join((format_name or next(iter(resource.formats), resource.label)).split())[:60]
+    preset = resource.formats.get(format_name, {})
+    with tempfile.NamedTemporaryFile(suffix=os.path.splitext(file_name)[1][:10]) as copy:
+        shutil.copyfileobj(uploaded, copy)
+        copy.flush()
+        headings = ImportFile(copy.name, file_name=file_name).headings
+        digest, size = file_digest(copy.name)
+        remembered = ImportMapping.objects.filter(kind=kind, format_name=format_name).first()
+        if remembered:
+            mapping, source = remembered.mapping, remembered.source
+        else:
+            mapping = {field: heading for field, heading in preset.get("mapping", {}).items() if heading in headings}
+            mapping = {**mapping_guess(resource, headings), **mapping}
+            source = preset.get("source") or slugify(format_name)[:40] or kind
+        mapping = {field: heading for field, heading in mapping.items() if heading in headings}
+        data_import = DataImport(kind=kind, format_name=format_name, source=source, file_name=file_name[:255],
+                                 file_sha256=digest, file_bytes=size, mapping=mapping, uploaded_by=by,
+                                 consent_wording=getattr(resource, "consent_wording", ""))
+        copy.seek(0)
+        data_import.file.save(os.path.basename(file_name)[:100] or "import.csv", File(copy), save=False)
+    data_import.save()
+    return data_import
+
+
+def file_headings(data_import: DataImport) -> list[str]:
+    return ImportFile(data_import.file.path, file_name=data_import.file_name).headings
+
+
+def earlier_imports_of_file(data_import: DataImport):
+    """The same file (by its contents) imported before, and not rolled back."""
+    return (DataImport.objects.filter(file_sha256=data_import.file_sha256, status=DataImport.Status.IMPORTED)
+            .exclude(pk=data_import.pk).order_by("-imported_at"))
+
+
+def _record(data_import: DataImport, run: ImportRun) -> None:
+    data_import.rows = run.rows
+    data_import.summary = dict(run.counts)
+    data_import.problems = [problem.as_list() for problem in run.problems]
+    data_import.problem_count = run.problem_count
+    data_import.preview = run.preview
+    data_import.summary["notes"] = [note.as_list() for note in run.notes]
+
+
+def data_import_check(*, data_import: DataImport, by=None, mapping: dict | None = None,
+                      consent_wording: str | None = None, skip_bad_rows: bool | None = None) -> ImportRun:
+    """The dry run: the whole import done and undone, to report what it would
+    create, match, update and skip, and every problem by row and column. A new
+    mapping given here is remembered for the format."""
+    if data_import.status != DataImport.Status.CHECKED:
+        raise ApplicationError("This file has been imported already.")
+    if mapping is not None:
+        data_import.mapping = {field: heading for field, heading in mapping.items() if heading}
+        ImportMapping.objects.update_or_create(
+            kind=data_import.kind, format_name=data_import.format_name,
+            defaults={"mapping": data_import.mapping, "source": data_import.source, "updated_by": by})
+    if consent_wording is not None:
+        data_import.consent_wording = " ".join(consent_wording.split())
+    if skip_bad_rows is not None:
+        data_import.skip_bad_rows = skip_bad_rows
+    run = run_import(data_import=data_import, path=data_import.file.path, dry_run=True, by=by)
+    _record(data_import, run)
+    data_import.save()
+    return run
+
+
+def data_import_confirm(*, data_import: DataImport, by=None) -> ImportRun:
+    """Import the file for real: every row, or (with problems, unless staff chose
+    to skip the bad rows) nothing. Two confirmations at once import it once."""
+    with transaction.atomic():
+        data_import = DataImport.objects.select_for_update().get(pk=data_import.pk)
+        if data_import.status != DataImport.Status.CHECKED:
+            raise ApplicationError("This file has been imported already.")
+        run = run_import(data_import=data_import, path=data_import.file.path, dry_run=False, by=by)
+        _record(data_import, run)
+        saved = run.rows and (not run.problem_count or data_import.skip_bad_rows)
+        if saved:
+            data_import.status = DataImport.Status.IMPORTED
+            data_import.imported_by, data_import.imported_at = by, timezone.now()
+        data_import.save()
+    return run
+
+
+@transaction.atomic
+def data_import_rollback(*, data_import: DataImport, by=None) -> dict[str, int]:
+    """Undo an import: its gifts (each app's part, through the registered steps),
+    its declarations and consent, and the supporters it created who have nothing
+    else by now. Refused, naming why, if a gift is in a submitted Gift Aid claim
+    or a closed month. Returns what was removed, by name."""
+    data_import = DataImport.objects.select_for_update().get(pk=data_import.pk)
+    if data_import.status != DataImport.Status.IMPORTED:
+        raise ApplicationError("Only an import that has been made can be rolled back.")
+    removed: dict[str, int] = {}
+    for step in _rollback_steps:
+        removed.update(step(data_import=data_import))
+    try:
+        removed["declarations"] = GiftAidDeclaration.objects.filter(data_import=data_import).delete()[0]
+    except ProtectedError as error:
+        raise ApplicationError("A declaration this import recorded is now on a gift: it cannot be rolled back.") \
+            from error
+    touched = list(ConsentEvent.objects.filter(data_import=data_import).values_list("supporter_id", flat=True))
+    removed["consent records"] = ConsentEvent.objects.filter(data_import=data_import).delete()[0]
+    SupporterExternalId.objects.filter(data_import=data_import).delete()
+    LikelyDuplicate.objects.filter(data_import=data_import).delete()
+    made = Supporter.objects.filter(data_import=data_import)
+    alone = (made.filter(donations__isnull=True, recurring_gifts__isnull=True, gift_aid_declarations__isnull=True,
+                         consent_events__isnull=True, interactions__isnull=True, erased_at__isnull=True)
+             .values_list("pk", flat=True))
+    ids = list(alone)
+    kept = made.exclude(pk__in=ids).count()
+    for start in range(0, len(ids), 2000):
+        Supporter.objects.filter(pk__in=ids[start:start + 2000]).delete()
+    removed["supporters"] = len(ids)
+    consents_refresh(supporter_ids=set(touched) - set(ids))
+    data_import.status = DataImport.Status.ROLLED_BACK
+    data_import.rolled_back_by, data_import.rolled_back_at = by, timezone.now()
+    data_import.summary = {**data_import.summary, "rolled back": removed, "supporters kept": kept}
+    data_import.save()
+    return removed
+
+
+def summary_lines(data_import: DataImport) -> list[str]:
+    """The import's outcome as lines of text (for the command, the log and emails)."""
+    done = {DataImport.Status.CHECKED: "Checked (nothing saved)", DataImport.Status.IMPORTED: "Imported",
+            DataImport.Status.ROLLED_BACK: "Rolled back"}[data_import.status]
+    lines = [f"{done}: {data_import.file_name} ({data_import.format_name}), {data_import.rows} rows."]
+    summary = {key: value for key, value in data_import.summary.items() if key not in ("notes", "rolled back")}
+    lines += [f"  {name}: {count}" for name, count in summary.items()]
+    if earlier := earlier_imports_of_file(data_import).first():
+        lines.append(f"  The same file was imported on {earlier.imported_at:%d/%m/%Y} (import #{earlier.pk}).")
+    for row, column, value, message in data_import.summary.get("notes", []):
+        lines.append(f"  Note, row {row}, {column}: {message}")
+    for row, column, value, message in data_import.problems:
+        where = f"row {row}" if row else "the file"
+        lines.append(f"  Problem, {where}" + (f", column “{column}”" if column else "")
+                     + (f" (“{value}”)" if value else "") + f": {message}")
+    if data_import.problem_count > len(data_import.problems):
+        lines.append(f"  … and {data_import.problem_count - len(data_import.problems)} more problems.")
+    return lines
