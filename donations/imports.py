@@ -102,8 +102,10 @@ class GiftsResource(ImportResource):
     def check_row(self, row):
         values = row.values
         people.check_person(row, required=False)
-        given_on = values["given_on"]
-        if given_on > timezone.localdate():
+        given_on = values.get("given_on")
+        if given_on is None:
+            pass
+        elif given_on > timezone.localdate():
             row.errors["given_on"] = f"{long_date(given_on)} is in the future."
         elif self._month_closed(given_on):
             row.errors["given_on"] = (f"{given_on:%B %Y} is closed in the books: ask Finance to reopen it, or leave "
@@ -164,6 +166,7 @@ class GiftsResource(ImportResource):
         if not fresh:
             return
         donors = self._donors(fresh)
+        fresh = [row for row in fresh if row.ok]  # a supporter reference no one has
         gifts = [self._gift(row, donors.get(row.number)) for row in fresh]
         gift_services.donations_import(donations=gifts, details=[row.values.get("message") or "" for row in fresh])
         for row, gift in zip(fresh, gifts, strict=True):
@@ -191,8 +194,9 @@ class GiftsResource(ImportResource):
                                              f"{person.first_name} {person.last_name}".strip() or person.email)
         missing = [row for row in rows if row.values.get("supporter_reference") and row.number not in donors]
         for row in missing:
+            row.errors["supporter_reference"] = "No supporter has this reference."
             self.run.problem(row.number, "supporter_reference", row.values["supporter_reference"],
-                             "No supporter has this reference.")
+                             row.errors["supporter_reference"])
         return donors
 
     def consents_of(self, row) -> dict:

@@ -145,21 +145,3 @@ class GiftAidCompleteForm(forms.Form):
 
 class GiftAidConfirmationPostedForm(forms.Form):
     posted_on = forms.DateField(label="Posted on", widget=_date_widget())
-
-
-class GiftAidImportForm(forms.Form):
-    file = forms.FileField(
-        label="Spreadsheet of paper declarations",
-        help_text="CSV or Excel (.xlsx), with the column headings listed below in the first row.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
-    )
-
-    MAX_BYTES = 5 * 1024 * 1024
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith((".csv", ".xlsx")):
-            raise forms.ValidationError("Upload a .csv or .xlsx file.")
-        if upload.size > self.MAX_BYTES:
-            raise forms.ValidationError("The file is over 5 MB: split it into smaller files.")
-        return upload

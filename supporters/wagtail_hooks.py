@@ -9,6 +9,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from config.admin_screens import ScreenViewSet, SubtitleCrumb
+from supporters.admin_views import imports as import_views
 from supporters.admin_views import supporters as views
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
 from supporters.models import EmailTemplate, Supporter
@@ -96,22 +97,41 @@ class SupporterViewSet(ModelViewSet):
 
 
 class GiftAidImportViewSet(ScreenViewSet):
-    """The import of paper Gift Aid declarations, at /admin/gift-aid-import/."""
+    """Paper Gift Aid declarations: the import flow, ready for them (the menu item staff know)."""
 
     icon = "upload"
     menu_label = "Import Gift Aid declarations"
-    permission = "supporters.add_giftaiddeclaration"
+    permission = "supporters.import_data"
     url_prefix = "gift-aid-import"
 
     def get_urlpatterns(self):
-        return [path("", views.GiftAidImportView.as_view(), name="index")]
+        return [path("", import_views.declarations_import, name="index")]
+
+
+class ImportViewSet(ScreenViewSet):
+    """Every import (supporters, gifts, platforms' reports, declarations), at /admin/imports/."""
+
+    icon = "upload"
+    menu_label = "Imports"
+    permission = "supporters.view_dataimport"
+    url_prefix = "imports"
+
+    def get_urlpatterns(self):
+        return [
+            path("", import_views.ImportListView.as_view(), name="index"),
+            path("new/", import_views.UploadView.as_view(), name="new"),
+            path("template/<str:kind>/", import_views.template_file, name="template"),
+            path("<int:pk>/", import_views.ReportView.as_view(), name="report"),
+            path("<int:pk>/map/", import_views.MappingView.as_view(), name="map"),
+            path("<int:pk>/roll-back/", import_views.RollbackView.as_view(), name="rollback"),
+        ]
 
 
 class SupporterGroup(ViewSetGroup):
     menu_label = "Supporters"
     menu_icon = "group"
     menu_order = 100
-    items = (SupporterViewSet("supporter"), GiftAidImportViewSet("gift_aid_import"))
+    items = (SupporterViewSet("supporter"), ImportViewSet("imports"), GiftAidImportViewSet("gift_aid_import"))
 
 
 @hooks.register("register_admin_viewset")

@@ -17,7 +17,7 @@ from campaigns.models import Appeal, Campaign, FundraiserPage
 from cms.models import Mailing
 from donations.models import GiftAidClaim, RecurringGift, StripeEvent
 from donations.services import gift_aid_claims
-from supporters.models import EmailTemplate
+from supporters.models import DataImport, EmailTemplate
 from tests.donations.test_gift_aid import declare, gift
 from tests.supporters.factories import SupporterFactory
 
@@ -36,7 +36,7 @@ EXPORTS = [
       for channel in ("email", "post", "phone", "sms") for fmt in ("csv", "xlsx")],
     ("subject access page", "get", "/admin/supporter/{supporter}/personal-data/", None, {F, S}),
     ("subject access JSON", "get", "/admin/supporter/{supporter}/personal-data/?format=json", None, {F, S}),
-    ("declarations import template", "get", "/admin/gift-aid-import/?template=csv", None, ALL),
+    ("import template", "get", "/admin/imports/template/gifts/", None, ALL),
     ("gifts CSV", "get", "/admin/donation/?export=csv", None, {M, S}),
     ("gifts XLSX", "get", "/admin/donation/?export=xlsx", None, {M, S}),
     ("giving statement", "get", "/admin/donation/statement/{supporter}/", None, ALL),
@@ -60,6 +60,10 @@ ACTIONS = [
     ("complete a declaration", "get", "/admin/supporter/{supporter}/gift-aid/{declaration}/complete/", None, {M, S}),
     ("declaration letter", "get", "/admin/supporter/{supporter}/gift-aid/{declaration}/letter/", None, ALL),
     ("import declarations", "get", "/admin/gift-aid-import/", None, ALL),
+    ("list imports", "get", "/admin/imports/", None, ALL),
+    ("start an import", "get", "/admin/imports/new/", None, ALL),
+    ("read an import's report", "get", "/admin/imports/{data_import}/", None, ALL),
+    ("roll back an import (form)", "get", "/admin/imports/{data_import}/roll-back/", None, ALL),
     # money
     ("add a gift by hand", "get", "/admin/donation/new/", None, set()),
     ("edit a gift", "get", "/admin/donation/edit/{gift}/", None, set()),
@@ -121,6 +125,9 @@ def world(django_user_model):
                                                          title="Run", story="For the children").pk,
         "mailing": Mailing.objects.create(name="Winter", subject="Hello", body="Dear {{ first_name }}").pk,
         "template": EmailTemplate.objects.get(key="receipt").pk,
+        "data_import": DataImport.objects.create(kind="gifts", format_name="Standard gifts file", source="gifts",
+                                                 file_name="gifts.csv", file="imports/gifts.csv",
+                                                 status=DataImport.Status.IMPORTED).pk,
     }
     return users, values
 

@@ -5,7 +5,6 @@ import json
 
 import django_filters
 from django.conf import settings
-from django.core import signing
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -16,7 +15,6 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
-from import_export.tmp_storages import CacheStorage
 from taggit.models import Tag
 from wagtail.admin import messages
 from wagtail.admin.filters import WagtailFilterSet
@@ -28,7 +26,6 @@ from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_per
 from config.errors import ApplicationError
 from config.exports import ExportPermissionMixin
 from supporters import selectors, services
-from supporters.imports import declarations as imports
 from supporters.exports import MAILING_CHANNELS, MailingListExport
 from supporters.forms import (
     ConsentChangeForm,
@@ -37,7 +34,6 @@ from supporters.forms import (
     GiftAidCompleteForm,
     GiftAidConfirmationPostedForm,
     GiftAidDeclarationForm,
-    GiftAidImportForm,
     InteractionForm,
     MergeForm,
 )
@@ -567,70 +563,3 @@ class GiftAidLetterView(StaffPermissionRequired, TemplateView):
         return self.render_to_response(self.get_context_data(form=form))
 
 
-class GiftAidImportView(StaffScreen, TemplateView):
-    """Upload a spreadsheet of paper declarations: a dry run lists every problem
-    (saving nothing) or previews the rows; Confirm imports them all, or none."""
-
-    template_name = "supporters/admin/gift_aid_import.html"
-    page_title = "Import Gift Aid declarations"
-    header_icon = "upload"
-    _SALT = "supporters.gift_aid_import"
-    _TOKEN_MAX_AGE = 60 * 60
-    permission_required = "supporters.add_giftaiddeclaration"
-    crumbs = (("supporter:index", "Supporters"),)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.setdefault("form", GiftAidImportForm())
-        context["columns"] = imports.COLUMNS.items()
-        context["required_columns"] = imports.REQUIRED_COLUMNS
-        return context
-
-    def get(self, request, *args, **kwargs):
-        if request.GET.get("template") == "csv":
-            response = HttpResponse(imports.template_csv(), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = 'attachment; filename="gift-aid-declarations.csv"'
-            return response
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        if "token" in request.POST:
-            return self.confirm(request)
-        form = GiftAidImportForm(request.POST, request.FILES)
-        if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form))
-        upload = form.cleaned_data["file"]
-        data = upload.read()
-        try:
-            outcome = imports.gift_aid_declarations_import(data=data, file_name=upload.name, dry_run=True,
-                                                           by=request.user)
-        except ApplicationError as error:
-            form.add_error("file", error.message)
-            return self.render_to_response(self.get_context_data(form=form))
-        token = ""
-        if outcome.ok and outcome.new:
-            # The checked file waits in the shared cache for the Confirm button.
-            storage = CacheStorage()
-            storage.save(data)
-            token = signing.dumps({"name": storage.name, "file_name": upload.name, "user": request.user.pk},
-                                  salt=self._SALT)
-        return self.render_to_response(self.get_context_data(form=form, outcome=outcome, token=token))
-
-    def confirm(self, request):
-        try:
-            ticket = signing.loads(request.POST["token"], salt=self._SALT, max_age=self._TOKEN_MAX_AGE)
-        except signing.BadSignature:
-            ticket = None
-        storage = CacheStorage(name=ticket["name"]) if ticket and ticket.get("user") == request.user.pk else None
-        data = storage.read() if storage else None
-        if data is None:
-            messages.error(request, "That upload has expired or was already imported: upload the file again.")
-            return redirect("gift_aid_import:index")
-        outcome = imports.gift_aid_declarations_import(data=data, file_name=ticket["file_name"], dry_run=False,
-                                                       by=request.user)
-        if outcome.saved:
-            storage.remove()
-            skipped = f" {len(outcome.already)} already held were skipped." if outcome.already else ""
-            messages.success(request, f"{len(outcome.new)} Gift Aid declaration{'s' if len(outcome.new) != 1 else ''} "
-                                      f"imported from “{outcome.file_name}”.{skipped}")
-        return self.render_to_response(self.get_context_data(outcome=outcome))

@@ -1,31 +1,26 @@
-"""Import of paper Gift Aid declarations from a spreadsheet (CSV or Excel .xlsx).
+"""Paper Gift Aid declarations, a row each, as the import flow's declarations
+kind reads them (supporters.imports.kinds.DeclarationsResource).
 
 Each row is checked as `services.gift_aid_declaration_record` checks a
 declaration (and recorded through it), so a file cannot hold what the admin
-form would refuse. A dry run reports every problem with its row and column and
-saves nothing; the real run saves every row or none. A row matching a written
-declaration already held (same supporter, date, house and postcode) is skipped,
-so importing the same file twice makes no duplicates."""
+form would refuse. A row matching a written declaration already held (same
+supporter, date, house and postcode) is skipped, so importing the same file
+twice makes no duplicates."""
 
 import datetime
-import logging
 import re
-from dataclasses import dataclass, field
 
-import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
-from django_countries import countries
 from import_export import fields, resources
-from import_export.formats.base_formats import CSV, XLSX
 from import_export.results import RowResult
 
 from config.errors import ApplicationError
-from config.spreadsheets import csv_bytes
+from config.formats import parse_uk_date
 from supporters import services
+from supporters.imports.fields import country_code
 from supporters.models import GiftAidDeclaration, Supporter
 
-logger = logging.getLogger(__name__)
 
 # The file's columns, in the order of the template, with what staff are told of each.
 COLUMNS = {
@@ -50,10 +45,6 @@ COLUMN_OF = {
     "country": "country", "declared_on": "declared_on", "scope": "scope",
 }
 _REFERENCE = re.compile(r"S?0*(\d+)", re.IGNORECASE)
-_COUNTRY_ALIASES = {"UK": "GB", "UNITED KINGDOM": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND": "GB",
-                    "WALES": "GB", "NORTHERN IRELAND": "GB"}
-MAX_ROWS = 5000
-
 
 def _text(value) -> str:
     """A cell as text: numbers typed into a spreadsheet ("12") lose their ".0"."""
@@ -65,30 +56,11 @@ def _text(value) -> str:
 
 
 def _date(value) -> datetime.date:
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    text = _text(value)
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(f"“{text}” is not a date: write it as DD/MM/YYYY or YYYY-MM-DD.")
+    return parse_uk_date(_text(value))
 
 
 def _country(value) -> str:
-    text = _text(value)
-    if not text:
-        return "GB"
-    upper = text.upper()
-    if upper in _COUNTRY_ALIASES:
-        return _COUNTRY_ALIASES[upper]
-    code = countries.alpha2(upper) or countries.by_name(text)
-    if not code:
-        raise ValueError(f"“{text}” is not a country we know: give its two-letter code (GB, IE, FR…).")
-    return code
+    return country_code(_text(value))
 
 
 def _scope(value) -> str:
@@ -246,146 +218,3 @@ class GiftAidDeclarationResource(resources.ModelResource):
             raise ValidationError({COLUMN_OF.get(error.field, NON_FIELD_ERRORS): error.message}) from error
         instance.pk = declaration.pk
         self.saved_rows[declaration.pk] = instance.row
-
-
-@dataclass
-class ImportProblem:
-    row: int | None  # as the spreadsheet numbers it: the headings are row 1
-    column: str
-    value: str
-    message: str
-
-
-@dataclass
-class ImportedRow:
-    row: int
-    supporter: Supporter
-    name: str
-    last_name: str
-    address: str
-    declared_on: datetime.date
-    scope: str
-    declaration: GiftAidDeclaration | None = None  # the one saved, or the one already held
-    repeats_row: int | None = None  # skipped as the same as an earlier row of this file
-
-    @property
-    def name_differs(self) -> bool:
-        """The declared last name is not the one on the supporter's record: worth
-        a look (a mistyped reference?), though names do change."""
-        return self.last_name.casefold() != self.supporter.last_name.casefold()
-
-
-@dataclass
-class ImportOutcome:
-    file_name: str
-    dry_run: bool
-    problems: list[ImportProblem] = field(default_factory=list)
-    new: list[ImportedRow] = field(default_factory=list)
-    already: list[ImportedRow] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def saved(self) -> bool:
-        return self.ok and not self.dry_run
-
-
-def _read(data: bytes, file_name: str) -> tablib.Dataset:
-    try:
-        if file_name.lower().endswith(".xlsx"):
-            return XLSX().create_dataset(data)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252")  # Excel's "CSV" on Windows
-        return CSV().create_dataset(text)
-    except Exception as error:  # a corrupt or mislabelled file is the person's to fix, whatever the parser says
-        logger.info("Unreadable Gift Aid import %s: %r", file_name, error)
-        raise ApplicationError(
-            "The file could not be read as a CSV or Excel (.xlsx) spreadsheet. Save it again in one of those "
-            "formats, with the column headings in the first row.", field="file",
-        ) from error
-
-
-def _header(value) -> str:
-    return re.sub(r"[\s-]+", "_", _text(value).lower())
-
-
-def gift_aid_declarations_import(*, data: bytes, file_name: str, dry_run: bool, by=None) -> ImportOutcome:
-    """Check (dry_run=True) or import the paper declarations in a CSV or XLSX file.
-
-    Returns an ImportOutcome listing every problem (row, column, value, what is
-    wrong), the rows that are new and those already imported. A dry run saves
-    nothing. A real run saves all the new rows in one transaction, or nothing at
-    all if any row has a problem. Raises ApplicationError for a file that cannot
-    be read at all."""
-    dataset = _read(data, file_name)
-    outcome = ImportOutcome(file_name=file_name, dry_run=dry_run)
-    dataset.headers = [_header(h) for h in (dataset.headers or [])]
-    for header in dataset.headers:
-        if header and header not in COLUMNS:
-            outcome.problems.append(ImportProblem(
-                1, header, header, "Not a column we import: rename or remove it. "
-                                   f"The columns are: {', '.join(COLUMNS)}."))
-    for column in REQUIRED_COLUMNS:
-        if column not in dataset.headers:
-            outcome.problems.append(ImportProblem(1, column, "", "This column is missing from the headings."))
-    if "supporter_reference" not in dataset.headers and "email" not in dataset.headers:
-        outcome.problems.append(ImportProblem(1, "supporter_reference", "",
-                                              "Give a supporter_reference or an email column."))
-    if dataset.height == 0:
-        outcome.problems.append(ImportProblem(None, "", "", "The file has no rows under the headings."))
-    elif dataset.height > MAX_ROWS:
-        outcome.problems.append(ImportProblem(None, "", "", f"The file has {dataset.height} rows: split it into "
-                                                            f"files of at most {MAX_ROWS}."))
-    if outcome.problems:
-        return outcome
-    for column in COLUMNS:  # optional columns left out of the file are blank
-        if column not in dataset.headers:
-            dataset.append_col([""] * dataset.height, header=column)
-
-    rows = list(dataset.dict)
-    resource = GiftAidDeclarationResource(by=by, file_name=file_name)
-    result = resource.import_data(
-        dataset, dry_run=dry_run, use_transactions=True, rollback_on_validation_errors=True,
-        retain_instance_in_row_result=True,
-    )
-    for invalid in result.invalid_rows:
-        row = rows[invalid.number - 1]
-        for column, messages in invalid.error_dict.items():
-            column = "" if column == NON_FIELD_ERRORS else column
-            for message in messages:
-                outcome.problems.append(ImportProblem(invalid.number + 1, column, _text(row.get(column)), message))
-    for error_row in result.error_rows:
-        for error in error_row.errors:
-            logger.error("Gift Aid import %s, row %s: %s", file_name, error_row.number + 1, error.traceback)
-            outcome.problems.append(ImportProblem(error_row.number + 1, "", "", f"Unexpected error: {error.error}"))
-    for error in result.base_errors:
-        logger.error("Gift Aid import %s: %s", file_name, error.traceback)
-        outcome.problems.append(ImportProblem(None, "", "", f"Unexpected error: {error.error}"))
-    outcome.problems.sort(key=lambda p: (p.row or 0, list(COLUMNS).index(p.column) if p.column in COLUMNS else -1))
-
-    for row_result in result.rows:
-        instance = getattr(row_result, "instance", None)
-        if instance is None or row_result.import_type not in (RowResult.IMPORT_TYPE_NEW, RowResult.IMPORT_TYPE_SKIP):
-            continue
-        imported = ImportedRow(
-            row=instance.row, supporter=instance.supporter, name=instance.full_name, last_name=instance.last_name,
-            address=", ".join(instance.address_lines()), declared_on=instance.declared_on,
-            scope=instance.get_scope_display(),
-        )
-        if row_result.import_type == RowResult.IMPORT_TYPE_SKIP:
-            imported.declaration = None if instance.repeats_row else instance.duplicate_of
-            imported.repeats_row = instance.repeats_row
-            outcome.already.append(imported)
-        else:
-            imported.declaration = None if dry_run else instance
-            outcome.new.append(imported)
-    return outcome
-
-
-def template_csv() -> bytes:
-    """The headings of an import file, for staff to fill in."""
-    return csv_bytes([list(COLUMNS)])

@@ -68,6 +68,7 @@ class ImportRun:
     def __init__(self, *, data_import, dry_run: bool, by, headings: dict[str, str]):
         self.data_import, self.dry_run, self.by = data_import, dry_run, by
         self.headings = headings  # our field -> the file's heading
+        self.labels: dict[str, str] = {}
         self.counts: Counter = Counter()
         self.problems: list[Problem] = []
         self.problem_count = 0
@@ -80,15 +81,19 @@ class ImportRun:
     def source(self) -> str:
         return self.data_import.source
 
+    def column(self, field: str) -> str:
+        """Where a field is, as staff see it: the file's heading, else our field's label."""
+        return self.headings.get(field) or self.labels.get(field, field)
+
     def problem(self, row: int | None, field: str, value: str, message: str) -> None:
         self.problem_count += 1
         if len(self.problems) < KEEP_PROBLEMS:
-            self.problems.append(Problem(row, self.headings.get(field, field), value, message))
+            self.problems.append(Problem(row, self.column(field), value, message))
 
     def note(self, row: int, field: str, value: str, message: str) -> None:
         self.counts["notes"] += 1
         if len(self.notes) < KEEP_PROBLEMS:
-            self.notes.append(Problem(row, self.headings.get(field, field), value, message))
+            self.notes.append(Problem(row, self.column(field), value, message))
 
     def done(self, row: ParsedRow, action: str, detail: str = "") -> None:
         """Count what a row did (created, matched, already imported…) and keep a few of each to show."""
@@ -131,11 +136,14 @@ class ImportResource(resources.Resource):
                 row.values[field.name] = field.clean(row.cells)
             except ValueError as error:
                 row.errors[field.name] = str(error)
-        if row.ok:
-            self.check_row(row)
+        unreadable = dict(row.errors)
+        self.check_row(row)
+        row.errors.update(unreadable)  # a cell's own problem says more than a rule across cells
 
     def check_row(self, row: ParsedRow) -> None:
-        """Rules across a row's cells: add to row.errors."""
+        """Rules across a row's cells: add to row.errors. Runs on a row whose
+        other cells have problems too (so every problem is named at once): a
+        value that could not be read is missing from row.values."""
 
     def save_rows(self, rows: list[ParsedRow]) -> None:
         raise NotImplementedError
@@ -231,6 +239,7 @@ def run_import(*, data_import, path: str, dry_run: bool, by=None) -> ImportRun:
     file = ImportFile(path, file_name=data_import.file_name)
     mapping = {name: heading for name, heading in (data_import.mapping or {}).items() if heading}
     run = ImportRun(data_import=data_import, dry_run=dry_run, by=by, headings=mapping)
+    run.labels = {field.name: field.label for field in resource_class.import_fields()}
     for problem in mapping_problems(resource_class, mapping, file.headings):
         run.problem(problem.row, problem.column, problem.value, problem.message)
     if run.problem_count:

@@ -14,8 +14,9 @@ from supporters.imports.fields import Country, Email, ImportField, Phone, Postco
 from supporters.models import Channel, GiftAidDeclaration
 
 
-def person_fields(*, external_id_help: str) -> dict[str, ImportField]:
-    """The fields of a person, shared by every kind whose rows name someone."""
+def person_fields(*, external_id_help: str, named: bool = False) -> dict[str, ImportField]:
+    """The fields of a person, shared by every kind whose rows name someone
+    (`named`: every row must, so the file needs a last name column)."""
     return {
         "external_id": ImportField("external_id", "Their id in the other system", widget=Text(100),
                                    help=external_id_help,
@@ -24,7 +25,7 @@ def person_fields(*, external_id_help: str) -> dict[str, ImportField]:
         "title": ImportField("title", "Title", widget=Text(20), aliases=("donor title", "salutation")),
         "first_name": ImportField("first_name", "First name", widget=Text(100),
                                   aliases=("forename", "given name", "donor firstname", "donor first name")),
-        "last_name": ImportField("last_name", "Last name", widget=Text(100),
+        "last_name": ImportField("last_name", "Last name", widget=Text(100), required=named,
                                  aliases=("surname", "family name", "donor lastname", "donor last name")),
         "email": ImportField("email", "Email", widget=Email(),
                              aliases=("email address", "e-mail", "donor e-mail", "donor email")),
@@ -57,7 +58,7 @@ class SupportersResource(ImportResource):
     kind = "supporters"
     label = "Supporters"
     locals().update(person_fields(external_id_help="The record's id in the system it comes from: "
-                                                   "the next import finds them by it."))
+                                                   "the next import finds them by it.", named=True))
     consent_email = ImportField("consent_email", "Email consent (yes/no)", widget=YesNo(),
                                 aliases=("email opt in", "email consent", "ok to email", "contact by email"))
     consent_post = ImportField("consent_post", "Post consent (yes/no)", widget=YesNo(),
@@ -124,7 +125,13 @@ class DeclarationsResource(ImportResource):
             elif row_result.import_type == RowResult.IMPORT_TYPE_SKIP:
                 self.run.done(row, "already held", f"{row.cells.get('first_name')} {row.cells.get('last_name')}")
             else:
-                made.append(row_result.instance.pk)
+                declaration = row_result.instance
+                made.append(declaration.pk)
                 self.run.done(row, "declaration recorded",
                               f"{row.cells.get('first_name')} {row.cells.get('last_name')}")
+                held = declaration.supporter
+                if declaration.last_name.casefold() != held.last_name.casefold():  # a mistyped reference?
+                    self.run.note(row.number, "last_name", declaration.last_name,
+                                  f"Recorded, but not the name on {held.reference} ({held.last_name}): check the "
+                                  "reference (though names do change).")
         GiftAidDeclaration.objects.filter(pk__in=made).update(data_import=self.run.data_import)

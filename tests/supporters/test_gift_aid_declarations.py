@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from supporters import services
 from supporters.models import GiftAidDeclaration, Interaction
+from tests.supporters import import_steps
 
 pytestmark = pytest.mark.django_db
 
@@ -385,11 +386,16 @@ def csv_upload(rows, headers=HEADERS, name="paper-forms.csv"):
     return SimpleUploadedFile(name, ("\n".join(lines) + "\n").encode("utf-8"), content_type="text/csv")
 
 
-def upload(client, file):
-    return client.post("/admin/gift-aid-import/", {"file": file})
+def check_file(client, file):
+    """Upload paper declarations through the import flow and run its dry run."""
+    data_import = import_steps.upload(client, file, "declarations")
+    page = import_steps.check(client, data_import)
+    return data_import, page.content.decode()
 
 
 class TestImport:
+    """Paper declarations through the import flow (tests/supporters/test_imports.py has the flow itself)."""
+
     def test_the_dry_run_reports_every_error_with_row_and_column_and_saves_nothing(
             self, finance_client, supporter_factory):
         jane = supporter_factory(email="jane@example.org")
@@ -402,27 +408,17 @@ class TestImport:
             ["", "nobody@example.org", "", "Jane", "Doe", "12", "", "", "ZZ99", "", "31/02/2026", "every_gift"],
             [erased.reference, "", "", "", "Doe", "12", "", "", "", "", "01/02/2026", ""],
         ]
-        response = upload(finance_client, csv_upload(rows))
-        assert response.status_code == 200
-        problems = {(p.row, p.column) for p in response.context["outcome"].problems}
-        assert problems == {
+        data_import, page = check_file(finance_client, csv_upload(rows))
+        assert {(row, column) for row, column, _, _ in data_import.problems} == {
             (3, "supporter_reference"),
             (4, "house"),
             (5, "email"), (5, "postcode"), (5, "declared_on"), (5, "scope"),
             (6, "supporter_reference"), (6, "first_name"), (6, "postcode"),
         }
-        page = response.content.decode()
-        assert "Nothing was saved" in page and "No supporter has the reference" in page
-        assert "not a valid UK postcode" in page and "is not a date" in page and "has been erased" in page
-        assert response.context["token"] == ""
+        assert "Nothing has been saved" in page and "No supporter has the reference" in page
+        assert "not a valid UK postcode" in page and "is not a real date" in page and "has been erased" in page
         assert not GiftAidDeclaration.objects.exists()
         assert not Interaction.objects.filter(summary__contains="Gift Aid").exists()
-
-    def test_missing_and_unknown_columns_are_reported(self, finance_client):
-        response = upload(finance_client, csv_upload([["Jane", "1"]], headers=["first_name", "house_number"]))
-        problems = {(p.row, p.column) for p in response.context["outcome"].problems}
-        assert problems == {(1, "house_number"), (1, "last_name"), (1, "house"), (1, "declared_on"),
-                            (1, "supporter_reference")}
 
     def test_import_then_reimport_makes_no_duplicates(self, fundraiser_client, fundraiser, supporter_factory):
         zoe = supporter_factory(email="zoe@example.org", last_name="smith-jones")
@@ -435,17 +431,14 @@ class TestImport:
             ["", "zoe@example.org", "Dr", "Zoë", "Smith-Jones", "Flat 3", "Elm Road", "Leeds", "LS6 2AA", "GB",
              "03/04/2026", "future_gifts"],
         ]
-        preview = upload(fundraiser_client, csv_upload(rows))
-        outcome = preview.context["outcome"]
-        assert outcome.ok and [r.row for r in outcome.new] == [2, 3] and [r.repeats_row for r in outcome.already] == [2]
-        assert "Confirm: import 2 declarations" in preview.content.decode()
+        data_import, page = check_file(fundraiser_client, csv_upload(rows))
+        assert data_import.problem_count == 0
+        assert (data_import.summary["declaration recorded"], data_import.summary["already held"]) == (2, 1)
         # A declared name unlike the record's is pointed out (a mistyped reference?), not refused.
-        assert [r.name_differs for r in outcome.new] == [False, True]
-        assert f"Check: not the name on {darcy.reference}" in preview.content.decode()
+        assert f"not the name on {darcy.reference}" in page
         assert not GiftAidDeclaration.objects.exists()
 
-        done = fundraiser_client.post("/admin/gift-aid-import/", {"token": preview.context["token"]})
-        assert done.context["outcome"].saved
+        import_steps.confirm(fundraiser_client, data_import)
         zoes = zoe.gift_aid_declarations.get()
         assert (zoes.title, zoes.first_name, zoes.last_name) == ("Dr", "Zoë", "Smith-Jones")
         assert (zoes.address_house, zoes.postcode, zoes.scope, zoes.declared_on) == (
@@ -457,13 +450,11 @@ class TestImport:
         assert (seans.first_name, seans.last_name, str(seans.country), seans.postcode, seans.scope) == (
             "Seán", "D'Arcy", "IE", "T12 X70A", "all_gifts")
 
-        again = upload(fundraiser_client, csv_upload(rows))
-        outcome = again.context["outcome"]
-        assert outcome.ok and outcome.new == [] and len(outcome.already) == 3
-        assert again.context["token"] == "" and "all 3 rows are already held" in again.content.decode()
-        # The first upload's Confirm, pressed a second time, imports nothing either.
-        replay = fundraiser_client.post("/admin/gift-aid-import/", {"token": preview.context["token"]}, follow=True)
-        assert "upload the file again" in replay.content.decode()
+        again, _ = check_file(fundraiser_client, csv_upload(rows))
+        assert again.summary["already held"] == 3 and "declaration recorded" not in again.summary
+        # The first import, confirmed a second time, imports nothing either.
+        replay = fundraiser_client.post(f"/admin/imports/{data_import.pk}/", {"action": "import"}, follow=True)
+        assert "imported already" in replay.content.decode()
         assert GiftAidDeclaration.objects.count() == 2
 
     def test_an_excel_file_with_real_dates_and_numbers(self, finance_client, supporter_factory):
@@ -475,9 +466,9 @@ class TestImport:
         sheet.append([None] * 6)  # a blank row left at the end
         data = io.BytesIO()
         book.save(data)
-        preview = upload(finance_client, SimpleUploadedFile("forms.xlsx", data.getvalue()))
-        assert preview.context["outcome"].ok, preview.context["outcome"].problems
-        finance_client.post("/admin/gift-aid-import/", {"token": preview.context["token"]})
+        data_import, _ = check_file(finance_client, SimpleUploadedFile("forms.xlsx", data.getvalue()))
+        assert data_import.problem_count == 0, data_import.problems
+        import_steps.confirm(finance_client, data_import)
         declaration = supporter.gift_aid_declarations.get()
         assert (declaration.address_house, declaration.postcode, declaration.declared_on) == (
             "14", "N16 8AA", datetime.date(2026, 1, 9))
@@ -486,23 +477,18 @@ class TestImport:
         first, second = supporter_factory(), supporter_factory()
         rows = [[person.reference, "", "", "Jo", "Bloggs", "1", "", "", "N16 8AA", "", "01/01/2026", ""]
                 for person in (first, second)]
-        preview = upload(finance_client, csv_upload(rows))
-        assert preview.context["outcome"].ok
-        services.supporter_erase(supporter=second, reason="request")  # meanwhile, before Confirm
-        done = finance_client.post("/admin/gift-aid-import/", {"token": preview.context["token"]})
-        outcome = done.context["outcome"]
-        assert not outcome.saved and [(p.row, p.column) for p in outcome.problems] == [(3, "supporter_reference")]
-        assert "Nothing was saved" in done.content.decode()
+        data_import, _ = check_file(finance_client, csv_upload(rows))
+        assert data_import.problem_count == 0
+        services.supporter_erase(supporter=second, reason="request")  # meanwhile, before the import
+        page = import_steps.confirm(finance_client, data_import).content.decode()
+        assert [(row, column) for row, column, _, _ in data_import.problems] == [(3, "supporter_reference")]
+        assert "Nothing has been saved" in page and data_import.status == "checked"
         assert not GiftAidDeclaration.objects.exists()
-
-    def test_an_unreadable_file_is_explained(self, finance_client):
-        response = upload(finance_client, SimpleUploadedFile("forms.xlsx", b"not a spreadsheet"))
-        assert "could not be read" in " ".join(response.context["form"].errors["file"])
 
     def test_the_import_is_in_the_menu_and_offers_a_template(self, fundraiser_client):
         page = fundraiser_client.get("/admin/").content.decode()
-        assert "Import Gift Aid declarations" in page
-        template = fundraiser_client.get("/admin/gift-aid-import/", {"template": "csv"})
+        assert "Import Gift Aid declarations" in page and "Imports" in page
+        template = fundraiser_client.get("/admin/imports/template/declarations/")
         assert template.content.decode().strip() == ",".join(HEADERS)
 
 
