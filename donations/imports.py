@@ -157,9 +157,10 @@ class GiftsResource(ImportResource):
         for row in rows:
             ref = row.values["external_ref"]
             if ref in held:
-                run.done(row, "already imported", f"{ref}: gift D{held[ref]:07d}")
+                run.done(row, "already imported", f"{ref}: gift D{held[ref]:07d}", counted_as="gifts already imported")
             elif ref in seen:
-                run.done(row, "already imported", f"{ref}: the same as row {seen[ref]}")
+                run.done(row, "already imported", f"{ref}: the same as row {seen[ref]}",
+                         counted_as="gifts already imported")
             else:
                 seen[ref] = row.number
                 fresh.append(row)
@@ -171,7 +172,8 @@ class GiftsResource(ImportResource):
         gift_services.donations_import(donations=gifts, details=[row.values.get("message") or "" for row in fresh])
         for row, gift in zip(fresh, gifts, strict=True):
             who = str(donors[row.number][1]) if donors.get(row.number) else "anonymous"
-            run.done(row, "gift created", f"{gift.amount_display} on {gift.given_on:%d/%m/%Y} from {who}")
+            run.done(row, "gift created", f"{gift.amount_display} on {gift.given_on:%d/%m/%Y} from {who}",
+                     counted_as="gifts created")
 
     def _donors(self, rows) -> dict[int, tuple[int, str]]:
         """Row number -> (supporter id, name) for each row with a donor."""

@@ -32,7 +32,7 @@ from donations import income, selectors, services, tax_years, webhooks
 from donations.forms import parse_amount_pence, parse_staff_amount_pence
 from donations.models import Donation, GiftKind, IncomeSource, RecurringGift, StripeEvent
 from donations.services import gift_aid_rules, monthly, rollups, statements
-from supporters.models import Supporter
+from supporters.models import DataImport, Supporter
 from supporters.selectors import supporter_search
 
 
@@ -57,6 +57,8 @@ class DonationFilterSet(WagtailFilterSet):
     source = django_filters.ChoiceFilter(label="Came in", choices=IncomeSource.choices, method="filter_source")
     kind = django_filters.ChoiceFilter(label="Kind", choices=[("one_off", "One-off"), ("monthly", "Monthly")],
                                        method="filter_kind")
+    data_import = django_filters.ModelChoiceFilter(label="Brought in by the import",
+                                                   queryset=DataImport.objects.filter(kind__in=("gifts", "justgiving")))
     received = django_filters.ChoiceFilter(label="Received (refunded since or not)", choices=[("true", "Yes")],
                                            method="filter_received")
 

@@ -37,7 +37,7 @@ from supporters.forms import (
     InteractionForm,
     MergeForm,
 )
-from supporters.models import AcquisitionSource, Channel, GiftAidDeclaration, Supporter
+from supporters.models import AcquisitionSource, Channel, DataImport, GiftAidDeclaration, Supporter
 
 
 class SupporterFilterSet(WagtailFilterSet):
@@ -52,6 +52,8 @@ class SupporterFilterSet(WagtailFilterSet):
         help_text="Supporters whose current consent covers every channel ticked.",
     )
     source = django_filters.MultipleChoiceFilter(label="Source of acquisition", choices=AcquisitionSource.choices)
+    data_import = django_filters.ModelChoiceFilter(
+        label="Added by the import", queryset=DataImport.objects.exclude(kind="declarations"))
 
     class Meta:
         model = Supporter

@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from import_export import resources
 
@@ -95,10 +95,12 @@ class ImportRun:
         if len(self.notes) < KEEP_PROBLEMS:
             self.notes.append(Problem(row, self.column(field), value, message))
 
-    def done(self, row: ParsedRow, action: str, detail: str = "") -> None:
-        """Count what a row did (created, matched, already imported…) and keep a few of each to show."""
+    def done(self, row: ParsedRow, action: str, detail: str = "", *, counted_as: str | None = "") -> None:
+        """Count what a row did (`counted_as`, e.g. "gifts created"; else its
+        action; None: counted already) and keep a few rows of each action to show."""
         row.action, row.detail = action, detail
-        self.counts[action] += 1
+        if counted_as is not None:
+            self.counts[counted_as or action] += 1
         if self._previewed[action] < KEEP_PREVIEW // 3 or len(self.preview) < KEEP_PREVIEW:
             self._previewed[action] += 1
             self.preview.append([row.number, action, detail])
@@ -230,6 +232,18 @@ def mapping_problems(resource: type[ImportResource], mapping: dict[str, str], he
     return problems
 
 
+_IMPORT_LOCK = 0x1D0A7E  # any fixed number: the one advisory lock imports take
+
+
+def _one_import_at_a_time() -> None:
+    """Imports (and dry runs, which write and roll back) run one after another,
+    so two at once cannot both add the same new person or gift: the second
+    finds what the first made. SQLite runs one writer at a time anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK])
+
+
 def run_import(*, data_import, path: str, dry_run: bool, by=None) -> ImportRun:
     """Run (dry_run=True: check) the import described by `data_import` on the
     file at `path`. Everything is done in one transaction, rolled back for a dry
@@ -248,6 +262,7 @@ def run_import(*, data_import, path: str, dry_run: bool, by=None) -> ImportRun:
     started = timezone.now()
     try:
         with transaction.atomic():
+            _one_import_at_a_time()
             resource_class(run).run_file(file, index)
             if run.rows == 0:
                 run.problem(None, "", "", "The file has headings but no rows under them.")

@@ -86,7 +86,8 @@ class SupportersResource(ImportResource):
                  for row in rows]
         people.people_find_or_add(self.run, found)
         for person in found:
-            self.run.done(person.row, person.how, f"{person.first_name} {person.last_name}".strip())
+            self.run.done(person.row, person.how, f"{person.first_name} {person.last_name}".strip(),
+                          counted_as=None)  # people_find_or_add counts them
 
 
 class DeclarationsResource(ImportResource):
@@ -123,12 +124,14 @@ class DeclarationsResource(ImportResource):
                 for error in errors[number].errors:
                     self.run.problem(row.number, "", "", f"Unexpected error: {error.error}")
             elif row_result.import_type == RowResult.IMPORT_TYPE_SKIP:
-                self.run.done(row, "already held", f"{row.cells.get('first_name')} {row.cells.get('last_name')}")
+                self.run.done(row, "already held", f"{row.cells.get('first_name')} {row.cells.get('last_name')}",
+                              counted_as="declarations already held")
             else:
                 declaration = row_result.instance
                 made.append(declaration.pk)
                 self.run.done(row, "declaration recorded",
-                              f"{row.cells.get('first_name')} {row.cells.get('last_name')}")
+                              f"{row.cells.get('first_name')} {row.cells.get('last_name')}",
+                              counted_as="declarations recorded")
                 held = declaration.supporter
                 if declaration.last_name.casefold() != held.last_name.casefold():  # a mistyped reference?
                     self.run.note(row.number, "last_name", declaration.last_name,

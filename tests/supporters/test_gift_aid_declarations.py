@@ -433,7 +433,7 @@ class TestImport:
         ]
         data_import, page = check_file(fundraiser_client, csv_upload(rows))
         assert data_import.problem_count == 0
-        assert (data_import.summary["declaration recorded"], data_import.summary["already held"]) == (2, 1)
+        assert (data_import.summary["declarations recorded"], data_import.summary["declarations already held"]) == (2, 1)
         # A declared name unlike the record's is pointed out (a mistyped reference?), not refused.
         assert f"not the name on {darcy.reference}" in page
         assert not GiftAidDeclaration.objects.exists()
@@ -451,7 +451,7 @@ class TestImport:
             "Seán", "D'Arcy", "IE", "T12 X70A", "all_gifts")
 
         again, _ = check_file(fundraiser_client, csv_upload(rows))
-        assert again.summary["already held"] == 3 and "declaration recorded" not in again.summary
+        assert again.summary["declarations already held"] == 3 and "declarations recorded" not in again.summary
         # The first import, confirmed a second time, imports nothing either.
         replay = fundraiser_client.post(f"/admin/imports/{data_import.pk}/", {"action": "import"}, follow=True)
         assert "imported already" in replay.content.decode()

@@ -26,6 +26,7 @@ from django.utils.text import slugify
 
 from campaigns.models import Campaign, FundraiserPage
 from cms import demo_giving
+from cms.demo_imports import write_demo_import_files
 from cms.demo_images import demo_image
 from cms.models import CampaignPage, HomePage, Mailing, StandardPage, StoryIndexPage, StoryPage
 from config.errors import ApplicationError
@@ -190,6 +191,8 @@ class Command(BaseCommand):
         campaign_totals_rebuild()  # the gifts were bulk-loaded, past the services that keep totals
         income_rollups_rebuild()  # and past those that keep the dashboard's rollups
         demo_giving.set_targets(rng, today=timezone.localdate())
+        files = write_demo_import_files(rng=rng, today=timezone.localdate())
+        self.stdout.write("Files to try the imports with: " + ", ".join(str(path) for path in files))
         elapsed = time.monotonic() - started
         self.stdout.write(f"Created {created:,} supporters with consent histories in {elapsed:.1f} s.")
         if not no_users:
