@@ -11,6 +11,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from config.admin_screens import ScreenViewSet, SubtitleCrumb
 from supporters.admin_views import supporters as views
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
+from supporters.admin_views.export_records import ExportRecordViewSet
 from supporters.models import EmailTemplate, Supporter
 
 
@@ -122,6 +123,11 @@ def register_supporter_viewsets():
 @hooks.register("register_admin_viewset")
 def register_email_viewsets():
     return EmailGroup()
+
+
+@hooks.register("register_admin_viewset")
+def register_export_log_viewset():
+    return ExportRecordViewSet("export_record")
 
 
 class EmailTemplateViewSet(SnippetViewSet):
