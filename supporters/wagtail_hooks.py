@@ -79,6 +79,7 @@ class SupporterViewSet(ModelViewSet):
         return super().get_urlpatterns() + [
             path("duplicates/", views.DuplicatesView.as_view(), name="duplicates"),
             path("mailing-list/<str:channel>/", views.mailing_list_export, name="mailing_list"),
+            path("mail-house/", views.mail_house_export, name="mail_house"),
             path("<int:pk>/consent/", views.ConsentChangeView.as_view(), name="consent"),
             path("<int:pk>/timeline/", views.InteractionAddView.as_view(), name="interaction_add"),
             path("<int:pk>/merge/", views.MergeView.as_view(), name="merge"),
