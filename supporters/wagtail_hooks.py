@@ -10,6 +10,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from config.admin_screens import ScreenViewSet, SubtitleCrumb
 from supporters.admin_views import supporters as views
+from supporters.admin_views.declarations import GiftAidDeclarationViewSet
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
 from supporters.admin_views.export_records import ExportRecordViewSet
 from supporters.models import EmailTemplate, Supporter
@@ -113,7 +114,8 @@ class SupporterGroup(ViewSetGroup):
     menu_label = "Supporters"
     menu_icon = "group"
     menu_order = 100
-    items = (SupporterViewSet("supporter"), GiftAidImportViewSet("gift_aid_import"))
+    items = (SupporterViewSet("supporter"), GiftAidDeclarationViewSet("gift_aid_declaration"),
+             GiftAidImportViewSet("gift_aid_import"))
 
 
 @hooks.register("register_admin_viewset")
