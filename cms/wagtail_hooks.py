@@ -13,10 +13,11 @@ from cms.admin_views import dashboard as dashboard_admin
 from cms.admin_views import mailings as mailing_admin
 from cms.models import Mailing
 from config.admin_screens import ScreenViewSet
+from config.exports import ListExportViewSet
 from supporters.models import SupporterTag
 
 
-class MailingViewSet(ModelViewSet):
+class MailingViewSet(ListExportViewSet, ModelViewSet):
     model = Mailing
     icon = "mail"
     menu_label = "Mailings"
@@ -32,6 +33,12 @@ class MailingViewSet(ModelViewSet):
     list_filter = ["status"]
     search_fields = ["name", "subject"]
     list_per_page = 50
+    export_filename = "mailings"
+    export_permission = "cms.view_mailing"  # Fundraising's; no supporter in it
+    list_export = ["name", "subject", "get_status_display", "campaign.code", "last_gift_from", "last_gift_to",
+                   "get_giving_display", "recipient_count", "created_at", "send_started_at", "send_finished_at"]
+    export_headings = {"get_status_display": "Status", "campaign.code": "Campaign given to",
+                       "get_giving_display": "Monthly giving", "recipient_count": "Recipients"}
     panels = [
         FieldPanel("name"),
         MultiFieldPanel([FieldPanel("subject"), FieldPanel("body"),

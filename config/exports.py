@@ -2,7 +2,8 @@
 exporters): a class with a name, the permission it needs, its columns and the
 items it lists. The base checks the role, writes every row through
 config.spreadsheets (cells a spreadsheet would run are escaped; the whole file
-is made before the response starts) and logs who took what.
+is made before the response starts) and logs who took what, and hands the same to every recorder registered (the
+supporters app keeps them as ExportRecord rows; config imports no app).
 
 An exporter's inputs are plain values (ids, dates, a channel), so the same
 class can run in a view, a management command or a background task:
@@ -36,6 +37,17 @@ from django.utils.functional import cached_property
 from config import spreadsheets
 
 logger = logging.getLogger("brightwell.exports")
+
+# Called for every download with user=, exporter=, what=, file_format=, rows=:
+# apps register theirs from ready(), so this kernel imports none of them.
+_RECORDERS: list[Callable[..., Any]] = []
+
+
+def export_recorder_register(recorder: Callable[..., Any]) -> None:
+    """Have `recorder` called for every download, after its file is made and
+    before it is sent: an error there fails the download (nothing unrecorded leaves)."""
+    if recorder not in _RECORDERS:
+        _RECORDERS.append(recorder)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +126,11 @@ class Exporter:
         return response, count
 
     def log(self, *, user, file_format: str, count: int) -> None:
-        logger.info("%s downloaded %s (%s, %s.%s, %d rows)", user or "Someone", self.describe(), self.name,
+        what = self.describe()
+        logger.info("%s downloaded %s (%s, %s.%s, %d rows)", user or "Someone", what, self.name,
                     self.filename(), file_format, count)
+        for recorder in _RECORDERS:
+            recorder(user=user, exporter=self.name, what=what, file_format=file_format, rows=count)
 
 
 # --- Wagtail's listings ---------------------------------------------------------------
@@ -128,11 +143,21 @@ class ListingExport(Exporter):
 
     def __init__(self, view, queryset):
         self.view, self.queryset = view, queryset
-        self.name = view.__class__.__name__
-        self.label = f"the list {view.get_filename()}"
+        model = getattr(view, "model", None)
+        # Wagtail's generic IndexView serves many lists: the model says which.
+        self.name = f"{model._meta.label_lower}_list" if model else view.__class__.__name__
+        self.label = f"the list of {model._meta.verbose_name_plural}" if model else f"the list {view.get_filename()}"
 
     def allowed(self, user) -> bool:
         return True  # the view has let the request in (see ExportPermissionMixin)
+
+    def describe(self) -> str:
+        """The list and the filters and search it was taken with (a period of gifts, say)."""
+        query = self.view.request.GET.copy()
+        query.pop("export", None)
+        chosen = [f"{key}={', '.join(value for value in query.getlist(key) if value)}"
+                  for key in query if any(query.getlist(key))]
+        return f"{self.label} ({'; '.join(chosen)})" if chosen else self.label
 
     def filename(self) -> str:
         return self.view.get_filename()
@@ -183,3 +208,23 @@ class ExportPermissionMixin:
 
     def to_row_dict(self, item):
         return {field: spreadsheets.lookup(item, field) for field in self.list_export}
+
+
+class ListExportViewSet:
+    """For a ModelViewSet whose list downloads as CSV and XLSX (`list_export`):
+    the buttons and the files are for `export_permission` only, through
+    ExportPermissionMixin, added to its index view if that lacks it. A view
+    that names its own export_permission keeps it."""
+
+    export_permission = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        view = getattr(cls, "index_view_class", None)
+        if view is not None and not issubclass(view, ExportPermissionMixin):
+            cls.index_view_class = type(view.__name__, (ExportPermissionMixin, view), {})
+
+    def get_index_view_kwargs(self, **kwargs):
+        if self.export_permission:
+            kwargs.setdefault("export_permission", self.export_permission)
+        return super().get_index_view_kwargs(**kwargs)

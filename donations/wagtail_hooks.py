@@ -9,6 +9,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.widgets.button import Button
 
 from config.admin_screens import ReadOnlyViewSet
+from config.exports import ListExportViewSet
 from donations import selectors
 from donations.admin_views import gift_aid as gift_aid_admin
 from donations.admin_views import gifts as admin_views
@@ -19,6 +20,9 @@ from donations.models import Donation, GiftAidClaim, RecurringGift, StripeEvent
 # Viewing follows the model's permissions; adding, editing and deleting are for
 # services only (a gift is what Stripe says it is; claims are built, submitted
 # and discarded through their own screens): ReadOnlyViewSet.
+# Money leaves the system with Finance only: every list here downloads for
+# donations.export_donation, which Fundraising does not hold.
+EXPORT = "donations.export_donation"
 class DonationViewSet(ReadOnlyViewSet):
     model = Donation
     icon = "pick"
@@ -47,7 +51,7 @@ class DonationViewSet(ReadOnlyViewSet):
         ]
 
 
-class RecurringGiftViewSet(ReadOnlyViewSet):
+class RecurringGiftViewSet(ListExportViewSet, ReadOnlyViewSet):
     model = RecurringGift
     icon = "repeat"
     menu_label = "Monthly gifts"
@@ -56,6 +60,13 @@ class RecurringGiftViewSet(ReadOnlyViewSet):
     filterset_class = admin_views.RecurringGiftFilterSet
     search_fields = ["supporter__last_name", "supporter__email"]
     search_backend_name = None
+    export_filename = "monthly-gifts"
+    export_permission = EXPORT
+    list_export = ["pk", "supporter.reference", "amount_pence", "fee_cover_pence", "currency", "day_of_month",
+                   "get_status_display", "gift_aid_declared", "campaign.code", "appeal_code", "utm_source",
+                   "needs_new_card", "card_brand", "started_on", "created_at", "cancelled_at", "cancellation_reason"]
+    export_headings = {"pk": "Monthly gift", "supporter.reference": "Supporter", "campaign.code": "Campaign",
+                       "get_status_display": "Status"}
 
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [
@@ -63,7 +74,7 @@ class RecurringGiftViewSet(ReadOnlyViewSet):
         ]
 
 
-class StripeEventViewSet(ReadOnlyViewSet):
+class StripeEventViewSet(ListExportViewSet, ReadOnlyViewSet):
     model = StripeEvent
     icon = "warning"
     menu_label = "Stripe events"
@@ -72,6 +83,11 @@ class StripeEventViewSet(ReadOnlyViewSet):
     list_filter = ["status", "type"]
     search_fields = ["stripe_id", "type"]
     search_backend_name = None
+    export_filename = "stripe-events"
+    export_permission = EXPORT
+    list_export = ["stripe_id", "type", "livemode", "get_status_display", "attempts", "error", "received_at",
+                   "processed_at"]  # never the payload: it holds the card holder's details
+    export_headings = {"get_status_display": "Status"}
 
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [
@@ -79,7 +95,7 @@ class StripeEventViewSet(ReadOnlyViewSet):
         ]
 
 
-class GiftAidClaimViewSet(ReadOnlyViewSet):
+class GiftAidClaimViewSet(ListExportViewSet, ReadOnlyViewSet):
     model = GiftAidClaim
     icon = "doc-full"
     menu_label = "Gift Aid claims"
@@ -87,6 +103,17 @@ class GiftAidClaimViewSet(ReadOnlyViewSet):
     inspect_view_class = gift_aid_admin.ClaimInspectView
     list_filter = ["status"]
     list_per_page = 50
+    export_filename = "gift-aid-claims"
+    export_permission = EXPORT
+    list_export = ["reference", "period_start", "period_end", "get_status_display", "gift_count", "row_count",
+                   "gifts_pence", "tax_pence", "adjustment_pence", "small_donations_pence", "small_donations_tax_pence",
+                   "built_at", "submitted_at", "hmrc_reference", "outcome_at", "repayment_pence",
+                   "repayment_received_on", "repayment_reference"]
+    export_headings = {"reference": "Claim", "get_status_display": "Status", "row_count": "Schedule rows",
+                       "gifts_pence": "Gifts (pence)", "tax_pence": "Gift Aid (pence)",
+                       "adjustment_pence": "Adjustment (pence)", "small_donations_pence": "Small donations (pence)",
+                       "small_donations_tax_pence": "Small donations top-up (pence)",
+                       "repayment_pence": "Repaid (pence)"}
 
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [

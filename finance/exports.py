@@ -1,5 +1,6 @@
 """Finance's downloads (exporters: see config.exports): the journals of a
-payout, a batch or a month, in the layout each accounts package imports.
+payout, a batch or a month, in the layout each accounts package imports; and
+the lists of paying-in batches and of campaigns' income codes as CSV or XLSX.
 
 - Xero, manual journals (help.xero.com, "Import manual journals"): the columns
   of Xero's template (*Narration, *Date, Description, *AccountCode, *TaxRate,
@@ -29,12 +30,15 @@ import io
 import re
 import zipfile
 
+from django.utils import timezone
 from django.utils.functional import cached_property
 
+from campaigns.models import Campaign
 from config import spreadsheets
 from config.errors import ApplicationError
-from config.exports import Exporter
-from finance.models import ChartOfAccounts, FinanceDownload
+from config.exports import Column, Exporter
+from finance import selectors
+from finance.models import CampaignLedgerCode, ChartOfAccounts, FinanceDownload
 from finance.services import journals as journal_services
 from finance.services.journals import Journal
 
@@ -280,4 +284,65 @@ def parse_month(text: str) -> datetime.date:
     if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1900:
         raise ApplicationError(f"A month is written YYYY-MM, e.g. 2026-12 (not “{text}”).", field="month")
     return datetime.date(int(match.group(1)), int(match.group(2)), 1)
+
+
+class PayingInBatchesExport(Exporter):
+    """Finance → Paying-in batches as a file: every batch, open ones first, with
+    its gifts so far against its slip. Finance's alone, as the screen is."""
+
+    name = "paying_in_batches"
+    label = "Paying-in batches"
+    permission = "finance.view_payinginbatch"
+    columns = [
+        Column("Batch", "number"),
+        Column("Banked", "banking_date"),
+        Column("How", "get_method_display"),
+        Column("Reference", "reference"),
+        Column("Gifts", "gift_count"),
+        Column("Gifts on the slip", "expected_count"),
+        Column("Gifts total", "gifts_pence", money=True),
+        Column("Slip total", "expected_total_pence", money=True),
+        Column("Status", "get_status_display"),
+        Column("Entered by", lambda batch: batch.entered_by.get_username() if batch.entered_by else ""),
+        Column("Opened", "created_at"),
+        Column("Closed", "closed_at"),
+        Column("Bank credit's date", "bank_line.date"),
+    ]
+
+    def items(self):
+        return selectors.batches_listed()
+
+    def filename(self) -> str:
+        return f"paying-in-batches-{timezone.localdate().isoformat()}"
+
+    def describe(self) -> str:
+        return "the list of paying-in batches"
+
+
+class CampaignIncomeCodesExport(Exporter):
+    """Finance → Campaign income codes as a file: every campaign with the code
+    and fund its gifts post to (its own, or the fund's default, which journals flag)."""
+
+    name = "campaign_income_codes"
+    label = "Campaign income codes"
+    permission = "finance.view_campaignledgercode"
+    columns = [
+        Column("Campaign", lambda row: row[0].name),
+        Column("Campaign code", lambda row: row[0].code),
+        Column("Income code", lambda row: row[1].code),
+        Column("Fund", lambda row: CampaignLedgerCode.Fund(row[1].fund).label),
+        Column("Own code", lambda row: row[1].own_code),
+    ]
+
+    def items(self):
+        chart = ChartOfAccounts.load()
+        for campaign in Campaign.objects.select_related("ledger_code").order_by("name", "pk").iterator(
+                chunk_size=self.chunk_size):
+            yield campaign, journal_services.income_account(campaign, chart, getattr(campaign, "ledger_code", None))
+
+    def filename(self) -> str:
+        return f"campaign-income-codes-{timezone.localdate().isoformat()}"
+
+    def describe(self) -> str:
+        return "the list of campaigns' income codes"
 

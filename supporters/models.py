@@ -275,6 +275,29 @@ class ErasureRecord(models.Model):
         return f"Erasure of supporter #{self.supporter_id}"
 
 
+class ExportRecord(models.Model):
+    """One download taken from the system (a list, a mail-house file, a claim's
+    schedule, a journal): who took what, when, in which format and how many rows.
+    Written by config.exports for every exporter; never edited."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    # Kept apart from the link, so the record still says who once their login is deleted.
+    user_name = models.CharField("Who", max_length=150, blank=True)
+    exporter = models.CharField(max_length=100, db_index=True)
+    what = models.CharField(max_length=255)
+    file_format = models.CharField("Format", max_length=10)
+    rows = models.PositiveIntegerField()
+    at = models.DateTimeField("When", default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.what} ({self.file_format}, {self.rows} rows)"
+
+
 # "12", "12A", "12-14": a house number, written before the street.
 _HOUSE_NUMBER = re.compile(r"\d+[A-Za-z]?(\s*[-/]\s*\d+[A-Za-z]?)?")
 
@@ -336,6 +359,7 @@ class GiftAidDeclaration(models.Model):
     class Meta:
         ordering = ["-declared_on", "-id"]
         indexes = [models.Index(fields=["supporter", "declared_on"], name="declaration_supporter_date_idx")]
+        permissions = [("export_giftaiddeclaration", "Can download Gift Aid declarations as CSV or XLSX")]
 
     def __str__(self):
         return f"Gift Aid declaration of {self.declared_on:%d %b %Y}"

@@ -3,11 +3,11 @@ everything held about one."""
 
 import re
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models.functions import Concat, Lower, Replace
 
 from supporters import personal_data
-from supporters.addresses import normalise_postcode
+from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
 from supporters.models import GiftAidDeclaration, Supporter
 
 # An outward code, optionally followed by the inward code: "SW1A", "sw1a 1aa", "M1 1AE".
@@ -163,3 +163,35 @@ def gift_aid_declarations_of(*, supporter: Supporter) -> QuerySet:
         .prefetch_related("superseded_by")
         .order_by("-declared_on", "-id")
     )
+
+
+def _squeezed(field: str):
+    """A field in lower case without its spaces: "N16 8AA" and "n168aa" alike."""
+    return Replace(Lower(field), Value(" "), Value(""))
+
+
+def postal_mailing_supporters() -> QuerySet:
+    """Supporters a letter may go to: current postal consent, not erased, not
+    known to have died, no postal suppression (gone away, no contact, MPS), and
+    a usable address (a house or street and, in the UK, a postcode).
+
+    Each carries `household`, a key shared by everyone at one address (a UK
+    address by its postcode, house and street; an overseas one by all its
+    lines; capitals and spaces ignored), and they are ordered by it, so a
+    household's people come one after another and a reader can group them
+    without holding the rest in memory."""
+    uk = sorted(UK_POSTCODE_COUNTRIES)
+    uk_address = Concat(Lower("country"), Value("|"), _squeezed("postcode"), Value("|"),
+                        _squeezed("address_house"), Value("|"), _squeezed("address_street"))
+    overseas_address = Concat(
+        Lower("country"), Value("|"), _squeezed("postcode"), Value("|"), _squeezed("address_house"), Value("|"),
+        _squeezed("address_street"), Value("|"), _squeezed("address_locality"), Value("|"),
+        _squeezed("address_town"), Value("|"), _squeezed("address_county"))
+    return (Supporter.objects
+            .filter(consent_post=True, erased_at__isnull=True, deceased_on__isnull=True, postal_suppression="")
+            .exclude(address_house="", address_street="")
+            .exclude(country__in=uk, postcode="")
+            .annotate(household=Case(When(country__in=uk, then=uk_address), default=overseas_address,
+                                     output_field=CharField()))
+            .order_by("household", "last_name", "first_name", "pk"))
+

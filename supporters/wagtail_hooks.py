@@ -11,7 +11,9 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from config.admin_screens import ScreenViewSet, SubtitleCrumb
 from supporters.admin_views import imports as import_views
 from supporters.admin_views import supporters as views
+from supporters.admin_views.declarations import GiftAidDeclarationViewSet
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
+from supporters.admin_views.export_records import ExportRecordViewSet
 from supporters.models import EmailTemplate, Supporter
 
 
@@ -79,6 +81,7 @@ class SupporterViewSet(ModelViewSet):
         return super().get_urlpatterns() + [
             path("duplicates/", views.DuplicatesView.as_view(), name="duplicates"),
             path("mailing-list/<str:channel>/", views.mailing_list_export, name="mailing_list"),
+            path("mail-house/", views.mail_house_export, name="mail_house"),
             path("<int:pk>/consent/", views.ConsentChangeView.as_view(), name="consent"),
             path("<int:pk>/timeline/", views.InteractionAddView.as_view(), name="interaction_add"),
             path("<int:pk>/merge/", views.MergeView.as_view(), name="merge"),
@@ -131,7 +134,8 @@ class SupporterGroup(ViewSetGroup):
     menu_label = "Supporters"
     menu_icon = "group"
     menu_order = 100
-    items = (SupporterViewSet("supporter"), ImportViewSet("imports"), GiftAidImportViewSet("gift_aid_import"))
+    items = (SupporterViewSet("supporter"), GiftAidDeclarationViewSet("gift_aid_declaration"),
+             ImportViewSet("imports"), GiftAidImportViewSet("gift_aid_import"))
 
 
 @hooks.register("register_admin_viewset")
@@ -142,6 +146,11 @@ def register_supporter_viewsets():
 @hooks.register("register_admin_viewset")
 def register_email_viewsets():
     return EmailGroup()
+
+
+@hooks.register("register_admin_viewset")
+def register_export_log_viewset():
+    return ExportRecordViewSet("export_record")
 
 
 class EmailTemplateViewSet(SnippetViewSet):

@@ -3,7 +3,7 @@
 superuser. Fundraising: supporters, campaigns, pages, mailings; gifts read-only
 (it may cancel a monthly gift when the supporter asks); no finance exports.
 Finance: donations, refunds, offline gifts, Stripe events, Gift Aid; supporters
-read-only. Each role's attempt runs in its own savepoint, so what one role does
+read-only, with no list of people to download. The export log: superusers. Each role's attempt runs in its own savepoint, so what one role does
 cannot change what the next one meets."""
 
 import datetime
@@ -44,6 +44,30 @@ EXPORTS = [
     ("claim schedule ODS", "get", "/admin/gift_aid_claim/{claim}/schedule-1.ods", None, {M, S}),
     ("claim R68 XML", "get", "/admin/gift_aid_claim/{claim}/r68-1.xml", None, {M, S}),
     ("claim gifts CSV", "get", "/admin/gift_aid_claim/{claim}/gifts.csv", None, {M, S}),
+    *[(f"mail-house file {fmt}", "get", f"/admin/supporter/mail-house/?format={fmt}", None, {F, S})
+      for fmt in ("csv", "xlsx")],
+    # Every other admin list's download: personal data for Fundraising, money and Gift Aid for Finance,
+    # campaigns' figures for both, the export log for superusers (and whoever they grant it).
+    *[(f"{what} {fmt}", "get", f"{url}{fmt}", None, allowed) for what, url, allowed in [
+        ("Gift Aid declarations", "/admin/gift-aid-declarations/?export=", {M, S}),
+        ("sent emails", "/admin/email-messages/?export=", {F, S}),
+        ("suppressed addresses", "/admin/email-suppressions/?export=", {F, S}),
+        ("campaigns", "/admin/campaign/?export=", ALL),
+        ("appeals", "/admin/appeal/?export=", ALL),
+        ("fundraising pages", "/admin/fundraiser_page/?export=", {F, S}),
+        ("mailings", "/admin/mailing/?export=", {F, S}),
+        ("monthly gifts", "/admin/recurring_gift/?export=", {M, S}),
+        ("Stripe events", "/admin/stripe_event/?export=", {M, S}),
+        ("Gift Aid claims", "/admin/gift_aid_claim/?export=", {M, S}),
+        ("income targets", "/admin/income_target/?export=", {M, S}),
+        ("Stripe payouts", "/admin/payout/?export=", {M, S}),
+        ("bank lines", "/admin/bank_line/?export=", {M, S}),
+        ("bank accounts", "/admin/bank_account/?export=", {M, S}),
+        ("Finance's downloads log", "/admin/finance_download/?export=", {M, S}),
+        ("paying-in batches", "/admin/paying_in_batch/download/?format=", {M, S}),
+        ("campaigns' income codes", "/admin/campaign-income-codes/download/?format=", {M, S}),
+        ("export log", "/admin/export-log/?export=", {S}),
+    ] for fmt in ("csv", "xlsx")],
 ]
 ACTIONS = [
     # supporters
@@ -91,6 +115,8 @@ ACTIONS = [
     ("copy a mailing", "post", "/admin/mailing/copy/{mailing}/", None, {F, S}),
     ("stop an address", "get", "/admin/email-suppressions/new/", None, {F, S}),
     ("edit email wording", "get", "/admin/snippets/supporters/emailtemplate/edit/{template}/", None, {F, S}),
+    # the record of downloads
+    ("read the export log", "get", "/admin/export-log/", None, {S}),
 ]
 
 

@@ -6,6 +6,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from config.exports import ListExportViewSet
 from config.money import pence_as_pounds_text
 from donations.forms import parse_staff_amount_pence
 from donations.models import IncomeTarget
@@ -30,7 +31,7 @@ class IncomeTargetForm(WagtailAdminModelForm):
         return self.cleaned_data["target"]
 
 
-class IncomeTargetViewSet(ModelViewSet):
+class IncomeTargetViewSet(ListExportViewSet, ModelViewSet):
     """What the charity means to raise each tax year: the dashboard's targets."""
     model = IncomeTarget
     icon = "date"
@@ -38,6 +39,10 @@ class IncomeTargetViewSet(ModelViewSet):
     list_display = ["__str__"]
     panels = [FieldPanel("tax_year"), FieldPanel("target")]
     copy_view_enabled = False
+    export_filename = "income-targets"
+    export_permission = "donations.export_donation"  # money leaves with Finance
+    list_export = ["tax_year", "target_pence"]
+    export_headings = {"tax_year": "Tax year (starting)"}
 
     def get_form_class(self, for_update=False):
         return IncomeTargetForm

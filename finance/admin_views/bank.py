@@ -14,6 +14,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from config.admin_screens import ReadOnlyViewSet, StaffScreen
 from config.errors import ApplicationError
+from config.exports import ListExportViewSet
 from config.money import format_pence
 from finance import bank_statements
 from finance.models import BankAccount, BankLine, PayingInBatch, Payout
@@ -87,13 +88,16 @@ class StatementImportView(StaffScreen, FormView):
         return redirect("reconciliation:index")
 
 
-class BankAccountViewSet(ModelViewSet):
+class BankAccountViewSet(ListExportViewSet, ModelViewSet):
     model = BankAccount
     icon = "doc-full"
     menu_label = "Bank accounts"
     copy_view_enabled = False
     list_display = ["name", "code", "sort_code", "account_number"]
     form_fields = ["name", "code", "sort_code", "account_number"]
+    export_filename = "bank-accounts"
+    export_permission = "finance.view_bankaccount"
+    list_export = ["name", "code", "sort_code", "account_number"]
 
 
 def _money(pence: int) -> str:
@@ -137,7 +141,7 @@ class BankLineInspectView(generic.InspectView):
                     BankLine.Status.MATCHED, BankLine.Status.OTHER_INCOME)}
 
 
-class BankLineViewSet(ReadOnlyViewSet):
+class BankLineViewSet(ListExportViewSet, ReadOnlyViewSet):
     model = BankLine
     icon = "list-ul"
     menu_label = "Bank lines"
@@ -147,6 +151,13 @@ class BankLineViewSet(ReadOnlyViewSet):
     search_fields = ["description"]
     search_backend_name = None
     list_per_page = 100
+    export_filename = "bank-lines"
+    export_permission = "finance.view_bankline"
+    list_export = ["account.code", "date", "description", "paid_in_pence", "paid_out_pence", "balance_pence",
+                   "get_status_display", "note", "statement.filename", "file_line", "resolved_at"]
+    export_headings = {"account.code": "Account", "paid_in_pence": "Paid in (pence)",
+                       "paid_out_pence": "Paid out (pence)", "balance_pence": "Balance (pence)",
+                       "get_status_display": "Status", "statement.filename": "Statement file"}
 
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [path("import/", StatementImportView.as_view(), name="import")]

@@ -24,7 +24,7 @@ from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
-from wagtail.admin.widgets.button import HeaderButton
+from wagtail.admin.widgets.button import Button, HeaderButton
 
 from campaigns.models import Campaign
 from campaigns.selectors import appeal_for_code
@@ -33,6 +33,7 @@ from config.errors import ApplicationError
 from config.money import format_pence, pence_as_pounds_text
 from donations.forms import parse_staff_amount_pence
 from finance import selectors
+from finance.exports import PayingInBatchesExport
 from finance.models import BankLine, PayingInBatch, PayingInBatchGift
 from finance.services import batches as services
 from supporters.models import Supporter
@@ -189,6 +190,12 @@ class BatchIndexView(StaffScreen, TemplateView):
         if not self.request.user.has_perm(OPEN):
             return []
         return [HeaderButton("New batch", url=reverse("paying_in_batch:new"), icon_name="plus")]
+
+    @cached_property
+    def header_more_buttons(self):
+        url = reverse("paying_in_batch:download")
+        return [Button("Download XLSX", url=f"{url}?format=xlsx", icon_name="download", priority=90),
+                Button("Download CSV", url=f"{url}?format=csv", icon_name="download", priority=100)]
 
     def get_context_data(self, **kwargs):
         page = Paginator(selectors.batches_listed(), self.per_page).get_page(self.request.GET.get("p"))
@@ -521,6 +528,12 @@ def supporter_lookup(request):
         for supporter in found]})
 
 
+@require_GET
+def batches_download(request):
+    """The list of batches as CSV or XLSX; the exporter checks the role."""
+    return PayingInBatchesExport().response(user=request.user, file_format=request.GET.get("format", "csv"))
+
+
 # --- the menu and URLs -------------------------------------------------------------------
 
 class BatchViewSet(ScreenViewSet):
@@ -536,6 +549,7 @@ class BatchViewSet(ScreenViewSet):
             path("new/", BatchOpenView.as_view(), name="new"),
             path("from-credit/<int:line_pk>/", BatchFromCreditView.as_view(), name="from_credit"),
             path("supporters/", supporter_lookup, name="supporters"),
+            path("download/", batches_download, name="download"),
             path("<int:pk>/", BatchEntryView.as_view(), name="entry"),
             path("<int:pk>/details/", BatchEditView.as_view(), name="edit"),
             path("<int:pk>/close/", batch_close, name="close"),

@@ -6,14 +6,17 @@ from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.functional import cached_property
+from django.views.decorators.http import require_GET
 from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
+from wagtail.admin.widgets.button import Button
 
 from campaigns.models import Campaign
 from config.admin_screens import ScreenViewSet, StaffScreen
 from config.errors import ApplicationError
+from finance.exports import CampaignIncomeCodesExport
 from finance.models import CampaignLedgerCode, ChartOfAccounts
 from finance.services import chart_of_accounts
 from finance.services.journals import income_account
@@ -27,6 +30,12 @@ class LedgerCodeIndexView(StaffScreen, TemplateView):
     header_icon = "list-ul"
     permission_required = VIEW
     per_page = 100
+
+    @cached_property
+    def header_more_buttons(self):
+        url = reverse("campaign_ledger_code:download")
+        return [Button("Download XLSX", url=f"{url}?format=xlsx", icon_name="download", priority=90),
+                Button("Download CSV", url=f"{url}?format=csv", icon_name="download", priority=100)]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -89,6 +98,12 @@ class LedgerCodeEditView(StaffScreen, FormView):
         return redirect("campaign_ledger_code:index")
 
 
+@require_GET
+def income_codes_download(request):
+    """Every campaign's income code and fund as CSV or XLSX; the exporter checks the role."""
+    return CampaignIncomeCodesExport().response(user=request.user, file_format=request.GET.get("format", "csv"))
+
+
 class CampaignLedgerCodeViewSet(ScreenViewSet):
     """Finance → Campaign income codes, at /admin/campaign-income-codes/."""
 
@@ -99,4 +114,5 @@ class CampaignLedgerCodeViewSet(ScreenViewSet):
 
     def get_urlpatterns(self):
         return [path("", LedgerCodeIndexView.as_view(), name="index"),
+                path("download/", income_codes_download, name="download"),
                 path("<int:pk>/", LedgerCodeEditView.as_view(), name="edit")]

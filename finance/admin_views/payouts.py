@@ -4,6 +4,7 @@ does not add up."""
 from wagtail.admin.views import generic
 
 from config.admin_screens import ReadOnlyViewSet
+from config.exports import ListExportViewSet
 from finance import selectors
 from finance.models import FinanceDownload, Payout
 
@@ -18,7 +19,7 @@ class PayoutInspectView(generic.InspectView):
         return context
 
 
-class PayoutViewSet(ReadOnlyViewSet):
+class PayoutViewSet(ListExportViewSet, ReadOnlyViewSet):
     model = Payout
     icon = "pick"
     menu_label = "Stripe payouts"
@@ -28,9 +29,17 @@ class PayoutViewSet(ReadOnlyViewSet):
     search_fields = ["stripe_payout_id", "statement_descriptor"]
     search_backend_name = None
     list_per_page = 50
+    export_filename = "stripe-payouts"
+    export_permission = "finance.view_payout"  # Finance's alone, as every list in its menu
+    list_export = ["stripe_payout_id", "arrival_date", "amount_pence", "currency", "get_status_display",
+                   "get_source_display", "automatic", "statement_descriptor", "failure_code", "failure_message",
+                   "bank_line.date", "bank_line.description", "matched_at"]
+    export_headings = {"stripe_payout_id": "Payout", "amount_pence": "Amount (pence)",
+                       "get_status_display": "Status", "get_source_display": "Source",
+                       "bank_line.date": "Bank credit's date", "bank_line.description": "Bank credit"}
 
 
-class FinanceDownloadViewSet(ReadOnlyViewSet):
+class FinanceDownloadViewSet(ListExportViewSet, ReadOnlyViewSet):
     """Who took which of Finance's files, and when (for the auditors)."""
 
     model = FinanceDownload
@@ -40,3 +49,6 @@ class FinanceDownloadViewSet(ReadOnlyViewSet):
     list_display = ["at", "user", "what", "file_format", "rows"]
     list_filter = ["exporter", "file_format"]
     list_per_page = 100
+    export_filename = "finance-downloads"
+    export_permission = "finance.view_financedownload"
+    list_export = ["at", "user", "what", "exporter", "file_format", "rows"]

@@ -18,6 +18,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
 
 from config.admin_screens import ReadOnlyViewSet, SubtitleCrumb
+from config.exports import ListExportViewSet
 from config.formats import admin_datetime
 from config.permissions import LimitedPolicy
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate
@@ -156,7 +157,11 @@ class EmailMessageInspectView(SentEmailNames, DashedInspectView):
         )) or "—"
 
 
-class EmailMessageViewSet(ReadOnlyViewSet):
+# Addresses are personal data: the lists download for those who take supporter lists (Fundraising).
+EXPORT = "supporters.export_supporter_list"
+
+
+class EmailMessageViewSet(ListExportViewSet, ReadOnlyViewSet):
     model = EmailMessage
     icon = "mail"
     menu_label = "Sent emails"
@@ -169,6 +174,12 @@ class EmailMessageViewSet(ReadOnlyViewSet):
     search_fields = ["to_email", "subject"]
     search_backend_name = None
     list_per_page = 50
+    export_filename = "sent-emails"
+    export_permission = EXPORT
+    list_export = ["created_at", "to_email", "supporter.reference", "subject", "category", "is_marketing",
+                   "get_status_display", "error", "sent_at", "last_event_at"]
+    export_headings = {"created_at": "Date", "to_email": "To", "supporter.reference": "Supporter",
+                       "is_marketing": "Marketing", "get_status_display": "Status"}
 
 
 class EmailSuppressionForm(WagtailAdminModelForm):
@@ -244,7 +255,7 @@ class EmailSuppressionInspectView(SuppressionNames, DashedInspectView):
         return admin_datetime(self.object.created_at)
 
 
-class EmailSuppressionViewSet(ModelViewSet):
+class EmailSuppressionViewSet(ListExportViewSet, ModelViewSet):
     model = EmailSuppression
     icon = "cross"
     menu_label = "Suppressed addresses"
@@ -259,6 +270,10 @@ class EmailSuppressionViewSet(ModelViewSet):
     search_fields = ["email"]
     search_backend_name = None
     list_per_page = 50
+    export_filename = "suppressed-addresses"
+    export_permission = EXPORT
+    list_export = ["email", "get_reason_display", "detail", "created_at"]
+    export_headings = {"email": "Address", "get_reason_display": "Reason", "created_at": "Since"}
 
     def get_form_class(self, for_update=False):
         return EmailSuppressionForm

@@ -26,7 +26,7 @@ from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_per
 from config.errors import ApplicationError
 from config.exports import ExportPermissionMixin
 from supporters import selectors, services
-from supporters.exports import MAILING_CHANNELS, MailingListExport
+from supporters.exports import MAILING_CHANNELS, MailHouseExport, MailingListExport
 from supporters.forms import (
     ConsentChangeForm,
     EraseForm,
@@ -112,6 +112,11 @@ class SupporterIndexView(ExportPermissionMixin, generic.IndexView):
                 buttons.append(Button(
                     f"Mailing list: {label} (consented only)",
                     url=reverse("supporter:mailing_list", args=[channel]), icon_name="download", priority=95,
+                ))
+            for file_format in ("csv", "xlsx"):
+                buttons.append(Button(
+                    f"Mail-house file, a line per household ({file_format.upper()})",
+                    url=f"{reverse('supporter:mail_house')}?format={file_format}", icon_name="download", priority=96,
                 ))
         return buttons
 
@@ -338,6 +343,11 @@ def mailing_list_export(request, channel):
     if channel not in MAILING_CHANNELS:
         raise Http404("No mailing list for that channel")
     return MailingListExport(channel=channel).response(user=request.user, file_format=request.GET.get("format", "csv"))
+
+
+def mail_house_export(request):
+    """The mail house's file; the exporter checks the role."""
+    return MailHouseExport().response(user=request.user, file_format=request.GET.get("format", "csv"))
 
 
 # --- Gift Aid declarations ----------------------------------------------------------
