@@ -18,9 +18,9 @@ LIVE_MONTHLY = (RecurringGift.Status.ACTIVE, RecurringGift.Status.PAST_DUE, Recu
 
 def mailing_segment(*, mailing: Mailing) -> QuerySet:
     """Every supporter the mailing's conditions pick, consent aside (erased
-    people are never in it). Each condition is an EXISTS, so a supporter with
+    people, and those who have died, are never in it). Each condition is an EXISTS, so a supporter with
     many gifts or tags appears once, without DISTINCT."""
-    segment = Supporter.objects.filter(erased_at__isnull=True)
+    segment = Supporter.objects.filter(erased_at__isnull=True, deceased_on__isnull=True)
     tag_ids = [tag.pk for tag in mailing.tags.all()] if mailing.pk else []
     if tag_ids:
         segment = segment.filter(Exists(SupporterTag.objects.filter(content_object=OuterRef("pk"), tag_id__in=tag_ids)))

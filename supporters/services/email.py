@@ -146,6 +146,8 @@ def _why_not(supporter: Supporter, *, marketing: bool, suppressions: dict | None
                    EmailSuppression.objects.filter(email=address).first())
     if suppression is not None:
         return f"The address is suppressed: {suppression.get_reason_display().lower()}"
+    if marketing and supporter.deceased_on:
+        return "The supporter has died"
     if marketing and not supporter.consent_email:
         return "No current consent to email"
     return ""

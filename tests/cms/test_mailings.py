@@ -89,6 +89,7 @@ def test_the_count_staff_see_leaves_out_no_consent_no_address_suppressed_and_era
     bounced = SupporterFactory(consent_email=True)
     EmailSuppression.objects.create(email=bounced.email, reason=EmailSuppression.Reason.BOUNCED)
     supporter_erase(supporter=SupporterFactory(consent_email=True), reason="Asked to be forgotten")
+    SupporterFactory(consent_email=True, deceased_on=datetime.date(2026, 1, 5))  # never mailed again
     count = selectors.mailing_audience_count(mailing=mailing())
     assert (count.in_segment, count.no_consent, count.unreachable, count.will_receive) == (6, 1, 2, 3)
     assert selectors.mailing_audience(mailing=mailing()).count() == 3
