@@ -9,6 +9,7 @@ class DonationsConfig(AppConfig):
     def ready(self):
         from donations import personal_data as donation_data
         from donations import imports
+        from donations.models import Donation
         from donations.services.gifts import imported_gifts_remove
         from donations.services.rollups import donor_years_merge
         from supporters.services import imports as import_services
@@ -21,3 +22,6 @@ class DonationsConfig(AppConfig):
         supporter_services.merge_step_register(donor_years_merge)
         imports.register()
         import_services.import_rollback_step_register(imported_gifts_remove)
+        import_services.import_erasure_step_register(
+            lambda supporter: Donation.objects.filter(supporter=supporter).exclude(data_import=None)
+            .values("data_import_id"))

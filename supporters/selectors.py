@@ -8,7 +8,7 @@ from django.db.models.functions import Concat, Lower, Replace
 
 from supporters import personal_data
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
-from supporters.models import GiftAidDeclaration, Supporter
+from supporters.models import GiftAidDeclaration, LikelyDuplicate, Supporter
 
 # An outward code, optionally followed by the inward code: "SW1A", "sw1a 1aa", "M1 1AE".
 _POSTCODE_LIKE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9]([A-Z]{2})?)?$")
@@ -195,3 +195,11 @@ def postal_mailing_supporters() -> QuerySet:
                                      output_field=CharField()))
             .order_by("household", "last_name", "first_name", "pk"))
 
+
+
+def likely_duplicates_to_review(*, limit: int = 200):
+    """Records an import added that may be someone already held (the same name
+    elsewhere), not yet merged or dismissed, oldest first."""
+    return (LikelyDuplicate.objects.filter(dismissed_at__isnull=True, supporter__erased_at__isnull=True,
+                                           may_be__erased_at__isnull=True)
+            .select_related("supporter", "may_be", "data_import").order_by("created_at", "pk")[:limit])

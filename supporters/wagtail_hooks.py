@@ -80,6 +80,7 @@ class SupporterViewSet(ModelViewSet):
     def get_urlpatterns(self):
         return super().get_urlpatterns() + [
             path("duplicates/", views.DuplicatesView.as_view(), name="duplicates"),
+            path("duplicates/<int:flag_pk>/dismiss/", views.likely_duplicate_dismiss, name="duplicate_dismiss"),
             path("mailing-list/<str:channel>/", views.mailing_list_export, name="mailing_list"),
             path("mail-house/", views.mail_house_export, name="mail_house"),
             path("<int:pk>/consent/", views.ConsentChangeView.as_view(), name="consent"),

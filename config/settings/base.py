@@ -131,6 +131,8 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 PRIVATE_FILES_ROOT = env("PRIVATE_FILES_ROOT", default=str(BASE_DIR / "private"))
 # The largest file an import takes (a larger one is refused with a message: split it).
 IMPORT_MAX_MB = env.int("IMPORT_MAX_MB", default=40)
+# How long an imported file (and the rows its report shows) is kept: purge_import_files, nightly.
+IMPORT_FILE_DAYS = env.int("IMPORT_FILE_DAYS", default=90)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -141,7 +141,7 @@ class MappingView(_OneImport, StaffScreen, FormView):
     permission_required = "supporters.import_data"
 
     def dispatch(self, request, *args, **kwargs):
-        if self.data_import.status != DataImport.Status.CHECKED:
+        if self.data_import.status != DataImport.Status.CHECKED or not self.data_import.file:
             return redirect("imports:report", self.data_import.pk)
         return super().dispatch(request, *args, **kwargs)
 
@@ -199,11 +199,12 @@ class ReportView(_OneImport, StaffScreen, TemplateView):
             data_import=data_import, kind_label=kind_of(data_import.kind).label, summary=summary,
             notes=data_import.summary.get("notes", []), rolled_back=data_import.summary.get("rolled back"),
             more_problems=data_import.problem_count - len(data_import.problems),
-            can_import=checked and ran and user.has_perm("supporters.import_data") and data_import.rows and (
+            can_import=checked and ran and bool(data_import.file) and user.has_perm("supporters.import_data")
+            and data_import.rows and (
                 not data_import.problem_count or data_import.skip_bad_rows),
             can_skip=checked and data_import.problem_count and not data_import.skip_bad_rows and data_import.rows
             and user.has_perm("supporters.import_data"),
-            can_remap=checked and user.has_perm("supporters.import_data"),
+            can_remap=checked and bool(data_import.file) and user.has_perm("supporters.import_data"),
             can_roll_back=data_import.status == DataImport.Status.IMPORTED
             and user.has_perm("supporters.rollback_dataimport"),
             earlier=import_services.earlier_imports_of_file(data_import).first(),

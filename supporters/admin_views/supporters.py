@@ -37,7 +37,7 @@ from supporters.forms import (
     InteractionForm,
     MergeForm,
 )
-from supporters.models import AcquisitionSource, Channel, DataImport, GiftAidDeclaration, Supporter
+from supporters.models import AcquisitionSource, Channel, DataImport, GiftAidDeclaration, LikelyDuplicate, Supporter
 
 
 class SupporterFilterSet(WagtailFilterSet):
@@ -336,7 +336,17 @@ class DuplicatesView(StaffScreen, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["groups"] = selectors.duplicate_groups()
+        context["flags"] = selectors.likely_duplicates_to_review()
         return context
+
+
+@require_POST
+@staff_permission_required("supporters.merge_supporter")
+def likely_duplicate_dismiss(request, flag_pk):
+    """Not the same person, says a member of staff: the import's flag is put away."""
+    services.likely_duplicate_dismiss(flag=get_object_or_404(LikelyDuplicate, pk=flag_pk))
+    messages.success(request, "Dismissed: they are not the same person.")
+    return redirect("supporter:duplicates")
 
 
 def mailing_list_export(request, channel):

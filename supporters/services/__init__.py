@@ -19,7 +19,8 @@ from config.errors import ApplicationError
 from config.formats import long_date
 from supporters import personal_data
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
-from supporters.models import Channel, ConsentEvent, ErasureRecord, GiftAidDeclaration, Interaction, Supporter
+from supporters.models import (Channel, ConsentEvent, ErasureRecord, GiftAidDeclaration, Interaction, LikelyDuplicate,
+                               Supporter)
 
 # Fields copied from a merged duplicate only where the survivor has nothing.
 # Apps above that keep figures per supporter (donations' donor years) register
@@ -805,3 +806,9 @@ def gift_aid_declaration_confirmation_posted(
         by=by,
     )
     return declaration
+
+
+def likely_duplicate_dismiss(*, flag: LikelyDuplicate) -> None:
+    """Staff found the flagged pair to be two people: the flag is kept, dismissed."""
+    flag.dismissed_at = timezone.now()
+    flag.save(update_fields=["dismissed_at"])

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -92,6 +92,12 @@ def earlier_imports_of_file(data_import: DataImport):
             .exclude(pk=data_import.pk).order_by("-imported_at"))
 
 
+def _check_file_kept(data_import: DataImport) -> None:
+    if not data_import.file:
+        raise ApplicationError("The file is no longer kept (files are deleted after "
+                               f"{settings.IMPORT_FILE_DAYS} days, or when someone in it is erased): upload it again.")
+
+
 def _record(data_import: DataImport, run: ImportRun) -> None:
     data_import.rows = run.rows
     data_import.summary = dict(run.counts)
@@ -108,6 +114,7 @@ def data_import_check(*, data_import: DataImport, by=None, mapping: dict | None 
     mapping given here is remembered for the format."""
     if data_import.status != DataImport.Status.CHECKED:
         raise ApplicationError("This file has been imported already.")
+    _check_file_kept(data_import)
     if mapping is not None:
         data_import.mapping = {field: heading for field, heading in mapping.items() if heading}
         ImportMapping.objects.update_or_create(
@@ -130,6 +137,7 @@ def data_import_confirm(*, data_import: DataImport, by=None) -> ImportRun:
         data_import = DataImport.objects.select_for_update().get(pk=data_import.pk)
         if data_import.status != DataImport.Status.CHECKED:
             raise ApplicationError("This file has been imported already.")
+        _check_file_kept(data_import)
         run = run_import(data_import=data_import, path=data_import.file.path, dry_run=False, by=by)
         _record(data_import, run)
         saved = run.rows and (not run.problem_count or data_import.skip_bad_rows)
@@ -196,3 +204,49 @@ def summary_lines(data_import: DataImport) -> list[str]:
     if data_import.problem_count > len(data_import.problems):
         lines.append(f"  … and {data_import.problem_count - len(data_import.problems)} more problems.")
     return lines
+
+
+def _forget_files(imports) -> int:
+    """Delete the kept files of these imports and the rows they showed (names,
+    addresses); what each import counted, and the records it made, stay."""
+    forgotten = 0
+    for data_import in imports:
+        if data_import.file:
+            data_import.file.delete(save=False)
+        data_import.file = ""
+        data_import.preview = []
+        data_import.problems = []
+        data_import.summary = {**data_import.summary, "notes": []}
+        data_import.save(update_fields=["file", "preview", "problems", "summary"])
+        forgotten += 1
+    return forgotten
+
+
+def import_files_purge(*, older_than_days: int | None = None) -> int:
+    """The files of imports uploaded more than IMPORT_FILE_DAYS ago, and the rows
+    their reports show, deleted (nightly: a file of supporters is personal data,
+    kept no longer than its import needs). Returns how many imports were cleared."""
+    days = settings.IMPORT_FILE_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timezone.timedelta(days=days)
+    return _forget_files(DataImport.objects.filter(uploaded_at__lt=cutoff).exclude(file="", preview=[], problems=[]))
+
+
+def imports_forget_supporter(supporter: Supporter) -> None:
+    """Erasure: the files of the imports that brought this person in, or their
+    gifts, consent or declarations, go, with the rows their reports show."""
+    touched = Q(pk=supporter.data_import_id) | Q(pk__in=ConsentEvent.objects.filter(
+        supporter=supporter).exclude(data_import=None).values("data_import_id")) | Q(
+        pk__in=GiftAidDeclaration.objects.filter(supporter=supporter).exclude(data_import=None).values("data_import_id"))
+    for step in _erasure_steps:
+        touched |= Q(pk__in=step(supporter))
+    _forget_files(DataImport.objects.filter(touched))
+
+
+_erasure_steps: list[Callable] = []
+
+
+def import_erasure_step_register(step: Callable) -> None:
+    """An app above supporters (donations) names the imports that brought in a
+    supporter's records of its own: step(supporter) -> a values("pk") queryset of DataImport ids."""
+    if step not in _erasure_steps:
+        _erasure_steps.append(step)

@@ -164,6 +164,12 @@ class TestJustGiving:
         assert flag.may_be == namesake and "Birmingham" in flag.reason
         assert data_import.summary["supporters created"] == 1
         assert "see Possible duplicates" in fundraiser_client.get(f"/admin/imports/{data_import.pk}/").content.decode()
+        # Staff review it: listed with both records; dismissed, it goes from the list.
+        review = fundraiser_client.get("/admin/supporter/duplicates/").content.decode()
+        assert "Added by imports" in review and new_sam.reference in review and namesake.reference in review
+        assert f"/admin/supporter/{namesake.pk}/merge/?duplicate={new_sam.pk}" in review
+        fundraiser_client.post(f"/admin/supporter/duplicates/{flag.pk}/dismiss/")
+        assert "Added by imports" not in fundraiser_client.get("/admin/supporter/duplicates/").content.decode()
 
     def test_an_overlapping_month_adds_only_the_new_gifts(self, finance_client, winter):
         first = upload(finance_client, jg_report(self.ROWS[:3]), "justgiving", "JustGiving donations report")
@@ -415,3 +421,35 @@ def test_two_imports_of_one_report_at_once_add_each_gift_and_person_once(winter,
                           workers=2)
     assert [getattr(r, "message", None) for r in results].count("This file has been imported already.") == 1
     assert Donation.objects.count() == 6
+
+
+class TestPersonalData:
+    def test_files_are_kept_for_a_while_and_forgotten_when_someone_in_them_is_erased(self, fundraiser_client,
+                                                                                    winter, settings):
+        from supporters.services import supporter_erase
+
+        data_import = upload(fundraiser_client, jg_report(TestJustGiving.ROWS), "justgiving")
+        check(fundraiser_client, data_import)
+        confirm(fundraiser_client, data_import)
+        other = upload(fundraiser_client, jg_report([jg_row("JG-8", "09/04/2026")]), "justgiving")
+        check(fundraiser_client, other)
+        path = data_import.file.path
+        assert data_import.preview and open(path, "rb").read().count(b"O'Brien") == 1
+
+        zoe = Donation.objects.get(import_ref="JG-1").supporter
+        supporter_erase(supporter=zoe, reason="Asked to be forgotten")
+        data_import.refresh_from_db()
+        assert not data_import.file and data_import.preview == [] and data_import.summary["notes"] == []
+        assert data_import.summary["gifts created"] == 5  # what it did stays
+        import os
+        assert not os.path.exists(path)
+        page = fundraiser_client.get(f"/admin/imports/{data_import.pk}/").content.decode()
+        assert "O&#x27;Brien" not in page and "O'Brien" not in page
+
+        other.refresh_from_db()
+        assert other.file  # an import that never named her keeps its file until the purge
+        call_command("purge_import_files", "--days", "0")
+        other.refresh_from_db()
+        assert not other.file and other.preview == []
+        response = fundraiser_client.post(f"/admin/imports/{other.pk}/", {"action": "import"}, follow=True)
+        assert "no longer kept" in response.content.decode() and Donation.objects.count() == 5
