@@ -583,6 +583,9 @@ class DataImport(models.Model):
     mapping = models.JSONField(default=dict, help_text="Each of our fields: the file's heading that holds it.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CHECKED, db_index=True)
     skip_bad_rows = models.BooleanField(default=False)
+    # A large file is checked or imported by the task worker: what it was asked to do, and when.
+    working_on = models.CharField(max_length=10, blank=True, choices=[("check", "Checking"), ("import", "Importing")])
+    working_since = models.DateTimeField(null=True, blank=True)
     consent_wording = models.TextField(
         blank=True, help_text="The words the supporters in the file agreed to, recorded with each consent.")
     summary = models.JSONField(default=dict, help_text="What the last run (dry or real) counted.")

@@ -133,6 +133,8 @@ PRIVATE_FILES_ROOT = env("PRIVATE_FILES_ROOT", default=str(BASE_DIR / "private")
 IMPORT_MAX_MB = env.int("IMPORT_MAX_MB", default=40)
 # How long an imported file (and the rows its report shows) is kept: purge_import_files, nightly.
 IMPORT_FILE_DAYS = env.int("IMPORT_FILE_DAYS", default=90)
+# A file larger than this is checked and imported by the task worker, not in the web request.
+IMPORT_BACKGROUND_MB = env.float("IMPORT_BACKGROUND_MB", default=2.0)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -169,10 +169,11 @@ class MappingView(_OneImport, StaffScreen, FormView):
 
     def form_valid(self, form):
         try:
-            import_services.data_import_check(
+            import_services.data_import_settings(
                 data_import=self.data_import, by=self.request.user, mapping=form.mapping(),
                 consent_wording=form.cleaned_data.get("consent_wording"),
                 skip_bad_rows=form.cleaned_data["skip_bad_rows"])
+            import_services.data_import_request(data_import=self.data_import, action="check", by=self.request.user)
         except ApplicationError as error:
             form.add_error(None, error.message)
             return self.form_invalid(form)
@@ -191,12 +192,14 @@ class ReportView(_OneImport, StaffScreen, TemplateView):
         context = super().get_context_data(**kwargs)
         data_import = self.data_import
         user = self.request.user
-        checked = data_import.status == DataImport.Status.CHECKED
+        checked = data_import.status == DataImport.Status.CHECKED and not import_services.is_working(data_import)
         ran = bool(data_import.summary) or data_import.problem_count
         summary = {name: count for name, count in data_import.summary.items()
-                   if name not in ("notes", "rolled back", "supporters kept")}
+                   if name not in ("notes", "rolled back", "supporters kept", "refused")}
+        working = import_services.is_working(data_import)
         context.update(
-            data_import=data_import, kind_label=kind_of(data_import.kind).label, summary=summary,
+            data_import=data_import, kind_label=kind_of(data_import.kind).label, summary=summary, working=working,
+            refused=data_import.summary.get("refused", ""),
             notes=data_import.summary.get("notes", []), rolled_back=data_import.summary.get("rolled back"),
             more_problems=data_import.problem_count - len(data_import.problems),
             can_import=checked and ran and bool(data_import.file) and user.has_perm("supporters.import_data")
@@ -219,13 +222,13 @@ class ReportView(_OneImport, StaffScreen, TemplateView):
         data_import = self.data_import
         try:
             if request.POST.get("action") == "skip_bad_rows":
-                import_services.data_import_check(data_import=data_import, by=request.user, skip_bad_rows=True)
-                messages.info(request, "Checked again: the rows with problems will be left out.")
-            else:
-                run = import_services.data_import_confirm(data_import=data_import, by=request.user)
+                import_services.data_import_settings(data_import=data_import, by=request.user, skip_bad_rows=True)
+                if not import_services.data_import_request(data_import=data_import, action="check", by=request.user):
+                    messages.info(request, "Checked again: the rows with problems will be left out.")
+            elif not import_services.data_import_request(data_import=data_import, action="import", by=request.user):
                 data_import.refresh_from_db()
                 if data_import.status == DataImport.Status.IMPORTED:
-                    messages.success(request, f"Imported “{data_import.file_name}”: {run.rows} rows.")
+                    messages.success(request, f"Imported “{data_import.file_name}”: {data_import.rows} rows.")
                 else:
                     messages.error(request, "Nothing was imported: the file has problems (listed below).")
         except ApplicationError as error:

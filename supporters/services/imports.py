@@ -107,14 +107,12 @@ def _record(data_import: DataImport, run: ImportRun) -> None:
     data_import.summary["notes"] = [note.as_list() for note in run.notes]
 
 
-def data_import_check(*, data_import: DataImport, by=None, mapping: dict | None = None,
-                      consent_wording: str | None = None, skip_bad_rows: bool | None = None) -> ImportRun:
-    """The dry run: the whole import done and undone, to report what it would
-    create, match, update and skip, and every problem by row and column. A new
-    mapping given here is remembered for the format."""
+def data_import_settings(*, data_import: DataImport, by=None, mapping: dict | None = None,
+                         consent_wording: str | None = None, skip_bad_rows: bool | None = None) -> DataImport:
+    """How the file is to be read, before it is checked: its columns' mapping
+    (remembered for the format), the consent wording, whether to leave out bad rows."""
     if data_import.status != DataImport.Status.CHECKED:
         raise ApplicationError("This file has been imported already.")
-    _check_file_kept(data_import)
     if mapping is not None:
         data_import.mapping = {field: heading for field, heading in mapping.items() if heading}
         ImportMapping.objects.update_or_create(
@@ -124,6 +122,19 @@ def data_import_check(*, data_import: DataImport, by=None, mapping: dict | None 
         data_import.consent_wording = " ".join(consent_wording.split())
     if skip_bad_rows is not None:
         data_import.skip_bad_rows = skip_bad_rows
+    data_import.save(update_fields=["mapping", "consent_wording", "skip_bad_rows"])
+    return data_import
+
+
+def data_import_check(*, data_import: DataImport, by=None, **settings_given) -> ImportRun:
+    """The dry run: the whole import done and undone, to report what it would
+    create, match, update and skip, and every problem by row and column. Settings
+    given here (see data_import_settings) are saved first."""
+    if settings_given:
+        data_import_settings(data_import=data_import, by=by, **settings_given)
+    if data_import.status != DataImport.Status.CHECKED:
+        raise ApplicationError("This file has been imported already.")
+    _check_file_kept(data_import)
     run = run_import(data_import=data_import, path=data_import.file.path, dry_run=True, by=by)
     _record(data_import, run)
     data_import.save()
@@ -191,7 +202,7 @@ def summary_lines(data_import: DataImport) -> list[str]:
     done = {DataImport.Status.CHECKED: "Checked (nothing saved)", DataImport.Status.IMPORTED: "Imported",
             DataImport.Status.ROLLED_BACK: "Rolled back"}[data_import.status]
     lines = [f"{done}: {data_import.file_name} ({data_import.format_name}), {data_import.rows} rows."]
-    summary = {key: value for key, value in data_import.summary.items() if key not in ("notes", "rolled back")}
+    summary = {key: value for key, value in data_import.summary.items() if key not in ("notes", "rolled back", "refused")}
     lines += [f"  {name}: {count}" for name, count in summary.items()]
     if earlier := earlier_imports_of_file(data_import).first():
         lines.append(f"  The same file was imported on {earlier.imported_at:%d/%m/%Y} (import #{earlier.pk}).")
@@ -250,3 +261,46 @@ def import_erasure_step_register(step: Callable) -> None:
     supporter's records of its own: step(supporter) -> a values("pk") queryset of DataImport ids."""
     if step not in _erasure_steps:
         _erasure_steps.append(step)
+
+
+# Large files, in the background ------------------------------------------------------
+
+WORK_STALE_AFTER = timezone.timedelta(minutes=30)  # a worker that died meanwhile: staff may start again
+
+
+def is_working(data_import: DataImport) -> bool:
+    return bool(data_import.working_on) and timezone.now() - data_import.working_since < WORK_STALE_AFTER
+
+
+def data_import_request(*, data_import: DataImport, action: str, by=None) -> bool:
+    """Check ("check") or import ("import") the file: now, or, for a file over
+    IMPORT_BACKGROUND_MB, by the task worker (the report page then says so and
+    refreshes). Returns True if queued."""
+    if action not in ("check", "import"):
+        raise ValueError(action)
+    if data_import.file_bytes <= settings.IMPORT_BACKGROUND_MB * 1024 * 1024:
+        (data_import_check if action == "check" else data_import_confirm)(data_import=data_import, by=by)
+        return False
+    from supporters.tasks import run_data_import
+
+    with transaction.atomic():
+        held = DataImport.objects.select_for_update().get(pk=data_import.pk)
+        if held.status != DataImport.Status.CHECKED:
+            raise ApplicationError("This file has been imported already.")
+        if is_working(held):
+            raise ApplicationError("The file is being worked on already: this page shows when it is done.")
+        _check_file_kept(held)
+        DataImport.objects.filter(pk=held.pk).update(working_on=action, working_since=timezone.now())
+        transaction.on_commit(lambda: run_data_import.enqueue(held.pk, action, getattr(by, "pk", None)))
+    return True
+
+
+def data_import_run_queued(*, data_import_id: int, action: str, by=None) -> None:
+    """The task worker's part of data_import_request."""
+    data_import = DataImport.objects.get(pk=data_import_id)
+    try:
+        (data_import_check if action == "check" else data_import_confirm)(data_import=data_import, by=by)
+    except ApplicationError as error:
+        DataImport.objects.filter(pk=data_import_id).update(summary={**data_import.summary, "refused": error.message})
+    finally:
+        DataImport.objects.filter(pk=data_import_id).update(working_on="", working_since=None)

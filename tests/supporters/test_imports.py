@@ -453,3 +453,23 @@ class TestPersonalData:
         assert not other.file and other.preview == []
         response = fundraiser_client.post(f"/admin/imports/{other.pk}/", {"action": "import"}, follow=True)
         assert "no longer kept" in response.content.decode() and Donation.objects.count() == 5
+
+
+def test_a_large_file_is_checked_and_imported_by_the_task_worker(fundraiser_client, winter, settings,
+                                                                 django_capture_on_commit_callbacks):
+    settings.IMPORT_BACKGROUND_MB = 0  # every file is "large"
+    data_import = upload(fundraiser_client, jg_report(TestJustGiving.ROWS), "justgiving")
+    with django_capture_on_commit_callbacks() as queued:
+        page = check(fundraiser_client, data_import).content.decode()
+    assert "Checking the file" in page and "refreshes itself" in page and "Import 5 rows" not in page
+    assert data_import.working_on == "check" and not data_import.summary
+    for callback in queued:
+        callback()  # the worker takes the task (TASK_BACKEND=immediate runs it here)
+    page = fundraiser_client.get(f"/admin/imports/{data_import.pk}/").content.decode()
+    data_import.refresh_from_db()
+    assert data_import.working_on == "" and data_import.summary["gifts created"] == 5 and "Import 5 rows" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fundraiser_client.post(f"/admin/imports/{data_import.pk}/", {"action": "import"})
+    data_import.refresh_from_db()
+    assert data_import.status == DataImport.Status.IMPORTED and Donation.objects.count() == 5
