@@ -473,3 +473,25 @@ def test_a_large_file_is_checked_and_imported_by_the_task_worker(fundraiser_clie
         fundraiser_client.post(f"/admin/imports/{data_import.pk}/", {"action": "import"})
     data_import.refresh_from_db()
     assert data_import.status == DataImport.Status.IMPORTED and Donation.objects.count() == 5
+
+
+def test_names_in_any_script_round_trip_from_a_file_to_an_export(fundraiser_client, winter):
+    names = [("Zoë", "O'Brien-Ćosić"), ("李", "伟"), ("Σοφία", "Παπαδοπούλου"), ("فاطمة", "الزهراء"), ("Ана", "Іваненко")]
+    rows = [[f"C{n}", "", first, last, f"p{n}@example.org", "", "", "", "", "", "", "", ""]
+            for n, (first, last) in enumerate(names)]
+    data_import = upload(fundraiser_client, csv_file(rows, SUPPORTER_HEADINGS, encoding="utf-8-sig"), "supporters")
+    check(fundraiser_client, data_import)
+    confirm(fundraiser_client, data_import)
+    for file_format in ("csv", "xlsx"):
+        response = fundraiser_client.get("/admin/supporter/", {"export": file_format})
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        if file_format == "csv":
+            heading = next(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+            first, last = heading.index("First name"), heading.index("Last name")
+            exported = {(row[first], row[last]) for row in csv.reader(io.StringIO(content.decode("utf-8-sig")))}
+        else:
+            sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+            values = list(sheet.values)
+            first, last = values[0].index("First name"), values[0].index("Last name")
+            exported = {(row[first], row[last]) for row in values[1:]}
+        assert set(names) <= exported, file_format
