@@ -10,10 +10,13 @@ the gifts already held and adds nothing."""
 import datetime
 import re
 
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import Appeal, Campaign
+from config.db import AnyOf
 from config.formats import long_date
+from config.money import format_pence
 from donations.models import Donation, PaymentMethod
 from donations.services import books
 from donations.services import gifts as gift_services
@@ -94,6 +97,7 @@ class GiftsResource(ImportResource):
     def __init__(self, run=None):
         super().__init__(run)
         self._closed_months: dict = {}
+        self._noons: dict = {}
         self._appeals: dict | None = None
         self._campaigns: dict | None = None
 
@@ -150,8 +154,8 @@ class GiftsResource(ImportResource):
 
     def save_rows(self, rows):
         run = self.run
-        held = dict(Donation.objects.filter(import_source=run.source,
-                                            import_ref__in={row.values["external_ref"] for row in rows})
+        held = dict(Donation.objects.filter(AnyOf(F("import_ref"), {row.values["external_ref"] for row in rows}),
+                                            import_source=run.source)
                     .values_list("import_ref", "pk"))
         fresh, seen = [], {}
         for row in rows:
@@ -169,11 +173,11 @@ class GiftsResource(ImportResource):
         donors = self._donors(fresh)
         fresh = [row for row in fresh if row.ok]  # a supporter reference no one has
         gifts = [self._gift(row, donors.get(row.number)) for row in fresh]
-        gift_services.donations_import(donations=gifts, details=[row.values.get("message") or "" for row in fresh])
+        gift_services.donations_import_values(gifts=gifts, details=[row.values.get("message") or "" for row in fresh])
         for row, gift in zip(fresh, gifts, strict=True):
             who = str(donors[row.number][1]) if donors.get(row.number) else "anonymous"
-            run.done(row, "gift created", f"{gift.amount_display} on {gift.given_on:%d/%m/%Y} from {who}",
-                     counted_as="gifts created")
+            run.done(row, "gift created", f"{format_pence(gift['amount_pence'])} on {row.values['given_on']:%d/%m/%Y} "
+                                          f"from {who}", counted_as="gifts created")
 
     def _donors(self, rows) -> dict[int, tuple[int, str]]:
         """Row number -> (supporter id, name) for each row with a donor."""
@@ -209,19 +213,27 @@ class GiftsResource(ImportResource):
         claims it (blank: us, through our claims)."""
         return bool(row.values.get("gift_aid")), row.values.get("gift_aid_claimed_by") or ""
 
-    def _gift(self, row, donor) -> Donation:
+    def _gift(self, row, donor) -> dict:
+        """The gift's fields (gift_services.donations_import_values)."""
         values = row.values
         appeal = self._appeal(values["appeal"]) if values.get("appeal") else None
         campaign = self._campaign(values["campaign"]) if values.get("campaign") else getattr(appeal, "campaign", None)
         declared, claimed_by = self.gift_aid_of(row, donor)
-        when = timezone.make_aware(datetime.datetime.combine(values["given_on"], datetime.time(12, 0)))
-        return Donation(
-            supporter_id=donor[0] if donor else None, amount_pence=values["amount"], status=Donation.Status.SUCCEEDED,
-            channel=Donation.Channel.IMPORT, payment_method=values.get("method") or self.default_method,
-            campaign=campaign, appeal=appeal, gift_aid_declared=declared, gift_aid_claimed_by=claimed_by[:60],
-            description="" if donor else f"Anonymous gift{' through ' + self.platform if self.platform else ''}",
-            import_source=self.run.source, import_ref=values["external_ref"], data_import=self.run.data_import,
-            created_at=when, paid_at=when)
+        when = self._noon(values["given_on"])
+        return {
+            "supporter_id": donor[0] if donor else None, "amount_pence": values["amount"],
+            "status": Donation.Status.SUCCEEDED, "channel": Donation.Channel.IMPORT,
+            "payment_method": values.get("method") or self.default_method, "campaign": campaign, "appeal": appeal,
+            "gift_aid_declared": declared, "gift_aid_claimed_by": claimed_by[:60],
+            "description": "" if donor else f"Anonymous gift{' through ' + self.platform if self.platform else ''}",
+            "import_source": self.run.source, "import_ref": values["external_ref"],
+            "data_import_id": self.run.data_import.pk, "created_at": when, "paid_at": when}
+
+    def _noon(self, day: datetime.date) -> datetime.datetime:
+        """Noon, UK time, on the day given: when an imported gift is taken to have been paid."""
+        if day not in self._noons:  # a year's file has 365 days: each made aware once
+            self._noons[day] = timezone.make_aware(datetime.datetime.combine(day, datetime.time(12, 0)))
+        return self._noons[day]
 
     default_method = PaymentMethod.OTHER
 

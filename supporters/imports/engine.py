@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from import_export import resources
 
+from config.db import analyze_filled_tables
 from supporters.imports.fields import ImportField, heading_key
 from supporters.imports.reading import ImportFile, UnreadableFile
 
@@ -157,6 +158,7 @@ class ImportResource(resources.Resource):
         self._fields = [field for field in self.import_fields() if field.name in index]
         mapped = list(index.items())
         rows = file.rows()
+        planned_on_figures = False
         while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
             parsed = []
             for number, cells, cell_problems in chunk:
@@ -178,6 +180,9 @@ class ImportResource(resources.Resource):
                     self.run.problem(row.number, field, row.cells.get(field, ""), message)
             if good:
                 self.save_rows(good)
+                if not planned_on_figures:  # a new site's first import: the next chunks are planned on figures
+                    analyze_filled_tables()
+                    planned_on_figures = True
         self.finish()
 
 

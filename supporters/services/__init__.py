@@ -10,11 +10,14 @@ from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.utils import timezone
 from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry
 
+from config.db import AnyOf, bulk_set, copy_rows
 from config.errors import ApplicationError
 from config.formats import long_date
 from supporters import personal_data
@@ -113,29 +116,41 @@ def _consent_refresh(supporter: Supporter) -> None:
         setattr(supporter, f"consent_{channel}", granted)
 
 
-def consents_import(*, events: list[ConsentEvent]) -> None:
-    """Consent given or withheld in imported rows (each event with its supporter,
-    channel, wording, when and where), recorded at once; each supporter's
-    current consent is worked out again from their whole history, so an old
-    file's answer never overrides a newer wish. In the caller's transaction."""
-    ConsentEvent.objects.bulk_create(events, batch_size=2000)
-    consents_refresh(supporter_ids={event.supporter_id for event in events})
+def consents_import(*, events: list[dict]) -> None:
+    """Consent given or withheld in imported rows, recorded at once: each event a
+    dict of ConsentEvent's fields (supporter_id, channel, granted, occurred_at,
+    method, wording, source_detail, recorded_by, data_import_id; the same keys
+    in every one). Each supporter's current consent is worked out again from
+    their whole history, so an old file's answer never overrides a newer wish.
+    In the caller's transaction."""
+    if events:
+        names = list(events[0])
+        copy_rows(ConsentEvent, names, [[event[name] for name in names] for event in events])
+    consents_refresh(supporter_ids={event["supporter_id"] for event in events})
 
 
 def consents_refresh(*, supporter_ids) -> None:
     """Work these supporters' current consent out again from their histories
     (after an import's events are added or rolled back)."""
     supporter_ids = list(supporter_ids)
+    channels = Channel.values
     for start in range(0, len(supporter_ids), 2000):
         some = supporter_ids[start:start + 2000]
-        history = {pk: [] for pk in some}
-        for event in ConsentEvent.objects.filter(supporter_id__in=some).only(
-                "supporter_id", "channel", "granted", "occurred_at"):
-            history[event.supporter_id].append(event)
-        Supporter.objects.bulk_update(
-            [Supporter(pk=pk, **{f"consent_{c}": granted for c, granted in consent_state_from_events(events).items()})
-             for pk, events in history.items()],
-            [f"consent_{channel}" for channel in Channel.values], batch_size=2000)
+        # consent_state_from_events' rule, in the database: each channel's latest event by
+        # when it happened, ties by the order recorded; and only the records it changes are
+        # written (an import's new records mostly hold their consent already).
+        latest = (ConsentEvent.objects.filter(AnyOf(F("supporter_id"), some))
+                  .annotate(newest=Window(RowNumber(), partition_by=[F("supporter_id"), F("channel")],
+                                          order_by=[F("occurred_at").desc(), F("pk").desc()]))
+                  .filter(newest=1).values_list("supporter_id", "channel", "granted"))
+        granted = {(supporter_id, channel) for supporter_id, channel, given in latest if given}
+        changed = []
+        for pk, *held in Supporter.objects.filter(AnyOf(F("pk"), some)).values_list(
+                "pk", *(f"consent_{channel}" for channel in channels)):
+            state = [(pk, channel) in granted for channel in channels]
+            if state != held:
+                changed.append((pk, *state))
+        bulk_set(Supporter, changed, [f"consent_{channel}" for channel in channels])
 
 
 @transaction.atomic
@@ -222,12 +237,11 @@ def timeline_add_many(*, entries: Iterable[dict]) -> None:
     occurred_at, source_ref), written as timeline_add writes it. An entry whose
     source_ref the supporter already has is skipped, as with timeline_add."""
     now = timezone.now()
-    Interaction.objects.bulk_create([
-        Interaction(supporter_id=getattr(entry["supporter"], "pk", entry["supporter"]), kind=entry["kind"], summary=entry["summary"][:255],
-                    detail=entry.get("detail", ""), occurred_at=entry.get("occurred_at") or now,
-                    source_ref=entry.get("source_ref", ""), recorded_by=entry.get("by"))
+    copy_rows(Interaction, ("supporter_id", "kind", "summary", "detail", "occurred_at", "source_ref", "recorded_by"), [
+        (getattr(entry["supporter"], "pk", entry["supporter"]), entry["kind"], entry["summary"][:255],
+         entry.get("detail", ""), entry.get("occurred_at") or now, entry.get("source_ref", ""), entry.get("by"))
         for entry in entries
-    ], batch_size=2000, ignore_conflicts=True)
+    ], ignore_conflicts=True)
 
 
 @transaction.atomic

@@ -15,12 +15,18 @@ Makes a fresh database (named by DATABASE_URL), migrates it, then prints:
 - finance (tests/bench/finance.py): a charity's year of 100,000 card gifts in 365 Stripe payouts and a
   5,000-line bank statement, synced from the local Stripe, imported and reconciled, in seconds and rows/s per
   step (goal: the whole year reconciles in under 10 s; sized by BENCH_FINANCE_GIFTS);
+- imports (tests/bench/imports.py): 100,000 supporter rows and 100,000 gifts in JustGiving's donations report,
+  generated on disk and imported through the real path (upload, dry run, confirm) on a database of its own
+  (this one's name + "_imports"): rows/s of the dry run and of the confirm (goal: 10,000/s confirmed), the ratio
+  to a raw COPY of the same rows, peak RSS of the confirm at a quarter, half and all of the rows (goal: flat),
+  and the same files again, creating nothing; sized by BENCH_IMPORT_ROWS;
 - the fundraising dashboard (tests/bench/dashboard.py): two years of 1,000,000 and of 10,000,000 gifts loaded by
   COPY, each on a database of its own (this one's name + "_dash_1m", "_dash_10m"), the income rollups' rebuild
   timed, the dashboard's p50/p95 through gunicorn with the common filters (goal: p95 under 200 ms at 1M, under
   300 ms at 10M) and what the live rollups add to a gift (goal: under 1 ms); sized by BENCH_DASHBOARD_GIFTS.
 """
 
+import contextlib
 import os
 import statistics
 import sys
@@ -48,6 +54,22 @@ def postgres_url(what: str) -> str | None:
         print(f"{what} runs on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
         return None
     return url
+
+
+@contextlib.contextmanager
+def on_database(url: str):
+    """Point Django's default connection at another database (url's name) for a while."""
+    from django.db import connection
+
+    name = urlparse(url).path.lstrip("/")
+    before = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = before
 
 
 def django_on(url: str, *, fresh: bool) -> None:
@@ -124,6 +146,10 @@ def main() -> int:
     from tests.bench import finance
 
     finance.run(url, gifts=int(os.environ.get("BENCH_FINANCE_GIFTS", finance.GIFTS)))
+
+    from tests.bench import imports
+
+    imports.run(url, rows=int(os.environ.get("BENCH_IMPORT_ROWS", imports.ROWS)))
 
     from tests.bench import dashboard
 

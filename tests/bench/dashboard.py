@@ -87,22 +87,6 @@ def _size_url(url: str, size: int) -> str:
     return parsed._replace(path=f"{parsed.path}_dash_{_label(size)}").geturl()
 
 
-@contextlib.contextmanager
-def _on_database(url: str):
-    """Point Django's default connection at another database for a while."""
-    from django.db import connection
-
-    name = urlparse(url).path.lstrip("/")
-    before = connection.settings_dict["NAME"]
-    connection.close()
-    connection.settings_dict["NAME"] = name
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict["NAME"] = before
-
-
 # --- loading ----------------------------------------------------------------------------
 
 def _text(value) -> str:
@@ -703,7 +687,7 @@ def _goal(size: int) -> int:
 def _one_size(url: str, size: int, *, first: bool, summary: list[str]) -> None:
     from django.core.management import call_command
 
-    from tests.bench.__main__ import fresh_database
+    from tests.bench.__main__ import fresh_database, on_database
 
     size_url = _size_url(url, size)
     name = urlparse(size_url).path.lstrip("/")
@@ -712,7 +696,7 @@ def _one_size(url: str, size: int, *, first: bool, summary: list[str]) -> None:
     reuse = os.environ.get("BENCH_DASHBOARD_REUSE") and _loaded(size_url, size)
     if not reuse:
         fresh_database(size_url)
-    with _on_database(size_url):
+    with on_database(size_url):
         if reuse:
             from django.db import connection
 
