@@ -20,6 +20,7 @@ from supporters.imports.fields import is_uk, split_house
 from supporters.models import (
     AcquisitionSource,
     Channel,
+    ConsentEvent,
     ConsentMethod,
     LikelyDuplicate,
     Supporter,
@@ -281,5 +282,13 @@ def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
                            "occurred_at": occurred_at, "method": ConsentMethod.IMPORT, "wording": wording,
                            "source_detail": run.source_detail(person.row.number), "recorded_by": run.by,
                            "data_import_id": run.data_import.pk})
+    # The same answer on the same day held already (this file, or an overlapping one, imported
+    # before): not recorded twice, so importing a file again records nothing.
+    asked = {event["supporter_id"] for event in events if event["supporter_id"] not in added}
+    if asked:
+        held = set(ConsentEvent.objects.filter(AnyOf(F("supporter_id"), asked))
+                   .values_list("supporter_id", "channel", "granted", "occurred_at"))
+        events = [event for event in events if (event["supporter_id"], event["channel"], event["granted"],
+                                                event["occurred_at"]) not in held]
     services.consents_import(events=events)
     run.counts["consents recorded"] += len(events)

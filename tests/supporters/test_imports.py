@@ -238,6 +238,16 @@ class TestSupporters:
         assert second.summary["supporters created"] == 1 and second.summary["supporters matched"] == 2
         confirm(fundraiser_client, second)
         assert Supporter.objects.get(first_name="Łukasz").consent_post
+        # A person whose answers differ across rows, and the whole file again: no consent recorded twice.
+        events = ConsentEvent.objects.count()
+        changed = [*self.ROWS, ["C1", "Mrs", "Siân", "Ó Briain", "sian@example.org", "Rose Cottage", "Church Lane",
+                                "Ludlow", "SY8 1AA", "", "No", "", "01/03/2023"]]
+        for _ in range(2):
+            again = upload(fundraiser_client, csv_file(changed, SUPPORTER_HEADINGS), "supporters", "Old CRM")
+            check(fundraiser_client, again, consent_wording="Tick to hear from us by email or post.")
+            confirm(fundraiser_client, again)
+        assert ConsentEvent.objects.count() == events + 1  # her older "no", once
+        assert Supporter.objects.get(first_name="Siân").consent_email  # the newer "yes" stands
 
     def test_utf16_and_xlsx_read_as_the_same_rows(self, fundraiser_client):
         for file in (csv_file(self.ROWS, SUPPORTER_HEADINGS, encoding="utf-16", name="people.csv"),
