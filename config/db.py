@@ -6,7 +6,8 @@ import json
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 
-from django.db import connection, models
+from django.core.exceptions import EmptyResultSet
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -29,6 +30,16 @@ def _json(values) -> str:
     return json.dumps(values, default=plain, allow_nan=False, separators=(",", ":"))
 
 
+# Fields whose Python values psycopg writes as Django would store them (given the
+# types these fields hold: str, int, bool, date, aware datetime, UUID, None), so
+# copy_rows and AnyOf skip their get_db_prep_save. Exact classes: a subclass (a
+# phone or a country field) may convert, and is converted.
+_AS_IS = {models.CharField, models.TextField, models.EmailField, models.SlugField, models.BooleanField,
+          models.IntegerField, models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
+          models.PositiveBigIntegerField, models.PositiveSmallIntegerField, models.AutoField, models.BigAutoField,
+          models.DateField, models.DateTimeField, models.UUIDField, models.ForeignKey}
+
+
 class AnyOf(In):
     """`AnyOf(F("email"), emails)` in a filter: `email__in=emails` for thousands
     of values. On PostgreSQL the list is one array constant, `email = ANY('{…}')`,
@@ -41,9 +52,14 @@ class AnyOf(In):
         if not self.rhs_is_direct_value():
             return super().as_sql(compiler, connection)
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        _, values = self.process_rhs(compiler, connection)  # prepared as `in` prepares them (EmptyResultSet if none)
+        field = self.lhs.output_field
+        values = {value for value in self.rhs if value is not None}
+        if not values:
+            raise EmptyResultSet
+        if type(field) not in _AS_IS:  # as `in` prepares them; a plain field's str or int is its own (see _AS_IS)
+            values = {field.get_db_prep_value(value, connection, prepared=False) for value in values}
         array = "{" + ",".join('"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values) + "}"
-        return f"{lhs} = ANY(%s::{self.lhs.output_field.cast_db_type(connection)}[])", [*lhs_params, array]
+        return f"{lhs} = ANY(%s::{field.cast_db_type(connection)}[])", [*lhs_params, array]
 
 
 def stream_rows(queryset, chunk_size: int = 20_000) -> Iterator[tuple]:
@@ -110,16 +126,6 @@ def bulk_set(model, rows: Sequence[tuple], fields: Sequence[str], *, batch_size:
         with connection.cursor() as cursor:
             cursor.execute(f"WITH given ({', '.join(names)}) AS ({sql}) "
                            f"UPDATE {table} SET {assignments} FROM given WHERE {table}.{pk} = {given_pk}", params)
-
-
-# Fields whose Python values psycopg writes as Django would store them (given the
-# types these fields hold: str, int, bool, date, aware datetime, UUID, None), so COPY
-# skips their get_db_prep_save. Exact classes: a subclass (a phone or a country
-# field) may convert, and is converted.
-_AS_IS = {models.CharField, models.TextField, models.EmailField, models.SlugField, models.BooleanField,
-          models.IntegerField, models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
-          models.PositiveBigIntegerField, models.PositiveSmallIntegerField, models.AutoField, models.BigAutoField,
-          models.DateField, models.DateTimeField, models.UUIDField, models.ForeignKey}
 
 
 def copy_rows(model, fields: Sequence[str], rows: Sequence[Sequence], *, ignore_conflicts: bool = False,
@@ -192,25 +198,38 @@ def copy_rows(model, fields: Sequence[str], rows: Sequence[Sequence], *, ignore_
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     names = ", ".join(quote(field.column) for field in columns)
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # psycopg's own, for copy()
+    def copy(into: str, rows_with_values) -> None:
+        # psycopg's own cursor copies; its errors are raised as Django's, as bulk_create's would be.
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {into} FROM STDIN") as copying:
+            for row in rows_with_values:
+                copying.write_row(row)
+
+    with connection.cursor() as cursor:
         if ignore_conflicts:
-            # COPY has no ON CONFLICT: the rows go to a scratch table first.
+            # COPY has no ON CONFLICT. Rows that break no unique constraint (the usual
+            # case: ignoring conflicts is a guard) go straight in, in a savepoint; if
+            # one does, they go to a scratch table and from there with ON CONFLICT DO
+            # NOTHING, at twice the cost.
+            try:
+                with transaction.atomic():
+                    copy(f"{table} ({names})", map(values, rows))
+                return None
+            except IntegrityError as error:
+                if getattr(error.__cause__, "sqlstate", None) != "23505":  # not a unique violation: as bulk_create
+                    raise
             cursor.execute(f"CREATE TEMPORARY TABLE copy_rows_scratch AS SELECT {names} FROM {table} WITH NO DATA")
-            with cursor.copy(f"COPY copy_rows_scratch ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(values(row))
+            copy(f"copy_rows_scratch ({names})", map(values, rows))
             cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM copy_rows_scratch "
                            "ON CONFLICT DO NOTHING")
             cursor.execute("DROP TABLE copy_rows_scratch")
             return None
         # The sequence hands out increasing ids, so the rows keep their order as bulk_create's do.
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, meta.pk.column, len(rows)])
+        # (Its name is looked up first: pg_get_serial_sequence in the select list would be asked once per row.)
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
+        cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [cursor.fetchone()[0], len(rows)])
         ids = sorted(row[0] for row in cursor.fetchall())
-        with cursor.copy(f"COPY {table} ({quote(meta.pk.column)}, {names}) FROM STDIN") as copy:
-            for pk, row in zip(ids, rows, strict=True):
-                copy.write_row([pk, *values(row)])
+        copy(f"{table} ({quote(meta.pk.column)}, {names})",
+             ([pk, *values(row)] for pk, row in zip(ids, rows, strict=True)))
     return ids
 
 

@@ -98,6 +98,7 @@ class GiftsResource(ImportResource):
         super().__init__(run)
         self._closed_months: dict = {}
         self._noons: dict = {}
+        self._today: datetime.date | None = None
         self._appeals: dict | None = None
         self._campaigns: dict | None = None
 
@@ -108,8 +109,8 @@ class GiftsResource(ImportResource):
         people.check_person(row, required=False)
         given_on = values.get("given_on")
         if given_on is None:
-            pass
-        elif given_on > timezone.localdate():
+            pass  # its own cell's problem is reported
+        elif self._after_today(given_on):
             row.errors["given_on"] = f"{long_date(given_on)} is in the future."
         elif self._month_closed(given_on):
             row.errors["given_on"] = (f"{given_on:%B %Y} is closed in the books: ask Finance to reopen it, or leave "
@@ -127,6 +128,13 @@ class GiftsResource(ImportResource):
             named = values.get("first_name") and values.get("last_name")
             if not (values.get("supporter_reference") or (named and values.get("address_line_1"))):
                 row.errors["gift_aid"] = "Gift Aid needs the donor's name and home address (or our reference)."
+
+    def _after_today(self, day: datetime.date) -> bool:
+        """Whether `day` is still to come. Today is asked again only for a day after the
+        one last known (asking costs more than the rest of a row's checks)."""
+        if self._today is None or day > self._today:
+            self._today = timezone.localdate()
+        return day > self._today
 
     def _month_closed(self, day: datetime.date) -> bool:
         month = day.replace(day=1)

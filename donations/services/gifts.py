@@ -392,7 +392,7 @@ def _gift_summary(amount_pence: int, currency: str, channel: str, campaign) -> s
 def _refuse_closed_months(moments) -> None:
     """ApplicationError, naming the earliest such day, if a gift would fall in a closed month."""
     firsts = {}  # month -> its earliest day among the gifts: months are closed whole, so one question each
-    for day in sorted({timezone.localdate(moment) for moment in moments}):
+    for day in sorted({timezone.localdate(moment) for moment in set(moments)}):  # an import's gifts share their noons
         firsts.setdefault(day.replace(day=1), day)
     for day in firsts.values():
         books.refuse_if_month_closed(day, what="a gift")

@@ -7,6 +7,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 
 from campaigns import services as campaign_services
 from campaigns.models import Appeal, Campaign, CampaignSupporter, FundraiserPage, TotalShard
+from config.db import copy_rows
 from donations.models import Donation
 from donations.services.rollups import NO_WORTH, RollupWorth, income_rollups_move, rollup_worth
 
@@ -106,8 +107,7 @@ def _campaign_donors_move(campaign_id: int, worth, *, sign: int) -> int:
         campaign_id=campaign_id).values("supporter_id")).values_list("supporter_id", flat=True))
     if sign > 0:
         new = givers - held
-        CampaignSupporter.objects.bulk_create([CampaignSupporter(campaign_id=campaign_id, supporter_id=supporter_id)
-                                               for supporter_id in new], batch_size=5000)
+        copy_rows(CampaignSupporter, ("campaign_id", "supporter_id"), [(campaign_id, supporter_id) for supporter_id in new])
         return len(new)
     still = set(Donation.objects.filter(
         campaign_id=campaign_id, status__in=Donation.INCOME_STATUSES,

@@ -8,6 +8,8 @@ Each chunk of rows costs a handful of queries, whatever its size; rows of the
 same person within a chunk (two gifts in one month) make one record."""
 
 import dataclasses
+import datetime
+import functools
 from collections import defaultdict
 
 from django.db import connection
@@ -100,7 +102,8 @@ def people_find_or_add(run, people: list[Person]) -> None:
     emails = {p.email for p in people if p.email and p.external_id not in by_id}
     by_email = dict(Supporter.objects.filter(AnyOf(F("email"), emails), erased_at__isnull=True).values("email")
                     .annotate(first=Min("pk")).values_list("email", "first")) if emails else {}
-    postcodes = {p.postcode for p in people if p.postcode}
+    # Only those not found by id or email are looked for by name and postcode.
+    postcodes = {p.postcode for p in people if p.postcode and p.external_id not in by_id and p.email not in by_email}
     by_name = {}
     if postcodes:
         for pk, first, last, postcode in (Supporter.objects.filter(AnyOf(F("postcode"), postcodes), erased_at__isnull=True)
@@ -251,6 +254,11 @@ def _link_ids(run, people: list[Person]) -> None:
               ignore_conflicts=True)
 
 
+@functools.lru_cache(maxsize=4096)  # a file's rows share a few thousand dates: each made aware once
+def _day_start(day, zone) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min), zone)
+
+
 def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
     """Each channel a row says yes or no to, with the file's wording and the row's
     date (or now). A supporter already holding that answer gets no new event."""
@@ -260,15 +268,13 @@ def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
     if matched:
         current = {row[0]: dict(zip(CHANNELS, row[1:])) for row in Supporter.objects.filter(
                    AnyOf(F("pk"), matched)).values_list("pk", *(f"consent_{c}" for c in CHANNELS))}
-    now = timezone.now()
-    events, seen, moments = [], set(), {None: now}
+    now, zone = timezone.now(), timezone.get_current_timezone()
+    events, seen = [], set()
     for person in people:
         if not person.supporter_id:
             continue
         when = person.row.values.get("consent_date")
-        if when not in moments:  # a file's rows share a few hundred dates: each made aware once
-            moments[when] = timezone.make_aware(timezone.datetime.combine(when, timezone.datetime.min.time()))
-        occurred_at = moments[when]
+        occurred_at = _day_start(when, zone) if when else now
         for channel, granted in person.consents.items():
             if granted is None or (person.supporter_id, channel) in seen:
                 continue

@@ -107,8 +107,14 @@ LAST_NAMES = ("Smith", "Jones", "Williams", "Taylor", "Brown", "Davies", "Evans"
               "MacLeod", "MacKenzie", "McCarthy", "Fitzgerald", "Ní Bhriain", "Ó Súilleabháin", "ap Rhys",
               "Smith-Jones", "Bowes-Lyon", "Llewellyn", "Pryce", "Vaughan", "Cadwaladr", "Gallagher", "Quinn",
               "Doherty", "Byrne", "Ross", "Stewart", "Fraser", "Henderson", "Paterson", "Duncan", "Docherty")
-FIRST_WEIGHTS = [1 / (rank + 5) for rank in range(len(FIRST_NAMES))]
-LAST_WEIGHTS = [1 / (rank + 3) for rank in range(len(LAST_NAMES))]
+FIRST_WEIGHTS = [1 / (rank + 10) for rank in range(len(FIRST_NAMES))]
+LAST_WEIGHTS = [1 / (rank + 10) for rank in range(len(LAST_NAMES))]
+# The common surnames above are under half of a UK list; the rest are a long tail.
+SURNAME_STARTS = ("Ash", "Brad", "Brook", "Car", "Cold", "Dun", "Fair", "Green", "Hart", "Hol", "Kings", "Lang", "Mar",
+                  "Mid", "Mor", "New", "North", "Ox", "Pen", "Red", "Rother", "Sal", "Shel", "South", "Stan", "Stock",
+                  "Thorn", "Tre", "Wal", "West", "Whit", "Win", "Al", "Bar", "Bel", "Crom", "Har", "Lock", "Ram", "At")
+SURNAME_ENDS = ("ley", "ton", "ford", "worth", "field", "well", "wood", "by", "ham", "stone", "more", "wick", "combe",
+                "bury", "hurst", "land", "shaw", "den", "dale", "ridge", "cott", "brook", "leigh", "wright", "man")
 NON_LATIN = (("明", "王"), ("Αλέξανδρος", "Παπαδόπουλος"), ("Ольга", "Иванова"), ("محمد", "الحسن"))
 TITLES = ("Mr", "Mrs", "Ms", "Miss", "Dr", "", "", "Revd", "Mx")
 STREETS = ("High Street", "Church Lane", "Station Road", "Mill Lane", "Victoria Road", "The Green", "Park Avenue",
@@ -160,7 +166,11 @@ class _People:
         if rng.random() < 0.004:
             first, last = rng.choice(NON_LATIN)
         else:
-            first, last = rng.choices(FIRST_NAMES, FIRST_WEIGHTS)[0], rng.choices(LAST_NAMES, LAST_WEIGHTS)[0]
+            first = rng.choices(FIRST_NAMES, FIRST_WEIGHTS)[0]
+            if rng.random() < 0.45:
+                last = rng.choices(LAST_NAMES, LAST_WEIGHTS)[0]
+            else:  # the long tail: Ashworth, Bradshaw, Thornbury…
+                last = rng.choice(SURNAME_STARTS) + rng.choice(SURNAME_ENDS)
         email = ""
         if rng.random() < 0.9:
             local = f"{_ascii(first) or 'friend'}.{_ascii(last) or 'giver'}{i}".lower()
