@@ -261,7 +261,8 @@ def _day_start(day, zone) -> datetime.datetime:
 
 def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
     """Each channel a row says yes or no to, with the file's wording and the row's
-    date (or now). A supporter already holding that answer gets no new event."""
+    date (or now). A supporter found already holding that answer gets no new
+    event, nor one the same as an event held (so a file imported again records nothing)."""
     wording = run.data_import.consent_wording
     current = {}
     matched = {p.supporter_id for p in people if p.consents and p.supporter_id and p.supporter_id not in added}
@@ -276,14 +277,14 @@ def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
         when = person.row.values.get("consent_date")
         occurred_at = _day_start(when, zone) if when else now
         for channel, granted in person.consents.items():
-            if granted is None or (person.supporter_id, channel) in seen:
+            # Every answer the file gives, each once (a person may be in it twice, answering
+            # differently on other days): the history decides which stands.
+            if granted is None or (person.supporter_id, channel, granted, occurred_at) in seen:
                 continue
             held = current.get(person.supporter_id, {}).get(channel, False)
             if person.supporter_id not in added and held == granted:
                 continue
-            if person.supporter_id in added and not granted:
-                continue  # a new record has no consent to withdraw
-            seen.add((person.supporter_id, channel))
+            seen.add((person.supporter_id, channel, granted, occurred_at))
             events.append({"supporter_id": person.supporter_id, "channel": channel, "granted": granted,
                            "occurred_at": occurred_at, "method": ConsentMethod.IMPORT, "wording": wording,
                            "source_detail": run.source_detail(person.row.number), "recorded_by": run.by,

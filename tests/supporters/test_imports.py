@@ -227,7 +227,7 @@ class TestSupporters:
         assert sian.consent_email and not sian.consent_post
         event = sian.consent_events.get(channel=Channel.EMAIL)
         assert event.occurred_at.date() == datetime.date(2024, 2, 14) and event.wording.startswith("Tick")
-        assert not sian.consent_events.filter(channel=Channel.POST).exists()  # a new record: nothing to withdraw
+        assert sian.consent_events.get(channel=Channel.POST).granted is False  # her "no" is kept as her answer
         assert ImportMapping.objects.get(kind="supporters", format_name="Old CRM").mapping == first.mapping
 
         # UTF-8 with Excel's mark, next time: the mapping is remembered; everyone is found again.
