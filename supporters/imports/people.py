@@ -293,9 +293,15 @@ def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
     # before): not recorded twice, so importing a file again records nothing.
     asked = {event["supporter_id"] for event in events if event["supporter_id"] not in added}
     if asked:
-        held = set(ConsentEvent.objects.filter(AnyOf(F("supporter_id"), asked))
-                   .values_list("supporter_id", "channel", "granted", "occurred_at"))
-        events = [event for event in events if (event["supporter_id"], event["channel"], event["granted"],
-                                                event["occurred_at"]) not in held]
+        held = set()
+        for supporter_id, channel, granted, occurred_at, method in (
+                ConsentEvent.objects.filter(AnyOf(F("supporter_id"), asked))
+                .values_list("supporter_id", "channel", "granted", "occurred_at", "method")):
+            held.add((supporter_id, channel, granted, occurred_at))
+            if method == ConsentMethod.IMPORT:
+                held.add((supporter_id, channel, granted, None))  # an undated answer, imported before
+        events = [event for event in events if (
+            event["supporter_id"], event["channel"], event["granted"],
+            event["occurred_at"] if event["occurred_at"] is not now else None) not in held]
     services.consents_import(events=events)
     run.counts["consents recorded"] += len(events)
