@@ -55,7 +55,7 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tests.bench.profiling import profiled
+from tests.bench.profiling import profiled, reset_peak_rss, status_mb
 
 ROWS = 100_000
 SEED = 2026
@@ -321,8 +321,8 @@ def import_file(kind: str, path: Path, *, profile_label: str = "", memory: bool 
     if check.problem_count:
         shown = "; ".join(f"row {p.row}, {p.column} “{p.value}”: {p.message}" for p in check.problems[:5])
         raise RuntimeError(f"the dry run of {path.name} found {check.problem_count:,} problems: {shown}")
-    rss_before = _status_mb("VmRSS")
-    reset = _reset_peak_rss() if memory else False
+    rss_before = status_mb("VmRSS")
+    reset = reset_peak_rss() if memory else False
     started = time.perf_counter()
     with profiled(f"{profile_label} confirm", switch=PROFILE_SWITCH, statements=True):
         confirm = data_import_confirm(data_import=data_import)
@@ -332,30 +332,8 @@ def import_file(kind: str, path: Path, *, profile_label: str = "", memory: bool 
         raise RuntimeError(f"{path.name} was not imported: {confirm.problem_count} problems")
     return {"rows": confirm.rows, "megabytes": megabytes, "upload": upload, "check": check_seconds,
             "confirm": confirm_seconds, "counts": dict(confirm.counts), "check_counts": dict(check.counts),
-            "peak_mb": _status_mb("VmHWM"), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mb": status_mb("VmHWM"), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_before_mb": rss_before, "peak_reset": reset}
-
-
-def _status_mb(field: str) -> float:
-    """VmRSS (now) or VmHWM (the peak) of this process, from /proc/self/status (Linux)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Linux: writing 5 to clear_refs sets the peak (VmHWM) back to the current RSS."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def _copy_seconds(url: str, path: Path, headings: list[str], encoding: str) -> tuple[float, int]:

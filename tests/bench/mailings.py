@@ -31,6 +31,8 @@ from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
+from tests.bench.profiling import reset_peak_rss, status_mb
+
 SUPPORTERS = 100_000
 TAG = "bench-mailing"
 PARALLEL_WORKERS = 2
@@ -87,27 +89,6 @@ class Received:
     def uid_set(self) -> list[int]:
         halves = self.uids
         return [(halves[i] << 64) | halves[i + 1] for i in range(0, len(halves), 2)]
-
-
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Linux: writing 5 to clear_refs sets the peak RSS (ru_maxrss) back to the current RSS."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def _maxrss_mb(who=resource.RUSAGE_SELF) -> float:
@@ -211,8 +192,8 @@ def _worker(mailing_id: int, size: int, results) -> None:
     """One forked worker: its own database connection, batches until none is left."""
     connections.close_all()
     try:
-        rss_start = _rss_mb()
-        reset = _reset_peak_rss()
+        rss_start = status_mb("VmRSS")
+        reset = reset_peak_rss()
         received = Received()
         BenchEmailBackend.seconds = 0.0
         started, cpu = time.perf_counter(), time.process_time()
@@ -332,13 +313,13 @@ def run(url: str, supporters: int = SUPPORTERS) -> None:
         received.drain()
         traced_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        rss_before = _rss_mb()
-        reset = _reset_peak_rss()
+        rss_before = status_mb("VmRSS")
+        reset = reset_peak_rss()
         BenchEmailBackend.seconds = 0.0
         started, cpu = time.perf_counter(), time.process_time()
         timed = _send_loop(mailing.pk, received, size)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        peak, rss_after = _maxrss_mb(), _rss_mb()
+        peak, rss_after = _maxrss_mb(), status_mb("VmRSS")
         backend_seconds = BenchEmailBackend.seconds
         until = timezone.now()
         print(f"mailing sent, one worker: {timed:,} messages in {seconds:.1f} s ({timed / seconds:,.0f} messages/s; "

@@ -34,3 +34,27 @@ def profiled(label: str, *, switch: str, statements: bool = False):
         print(f"--- {label}: slowest of {len(queries)} SQL statements "
               "(streamed reads are not listed: see stream_rows in the profile)\n"
               + "\n".join(f"{float(q['time']):8.2f} s  {q['sql'][:400]}" for q in slow))
+
+
+# Memory (Linux), for the sections that show memory is flat ------------------------
+
+def status_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (the peak) of this process, from /proc/self/status (Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Linux: writing 5 to clear_refs sets the peak (VmHWM) back to the current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
