@@ -261,8 +261,9 @@ def _day_start(day, zone) -> datetime.datetime:
 
 def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
     """Each channel a row says yes or no to, with the file's wording and the row's
-    date (or now). A supporter found already holding that answer gets no new
-    event, nor one the same as an event held (so a file imported again records nothing)."""
+    date (or now). A dated answer is recorded once (the history decides which
+    stands); an undated one, unless the record holds that answer already. So a file
+    imported again records nothing."""
     wording = run.data_import.consent_wording
     current = {}
     matched = {p.supporter_id for p in people if p.consents and p.supporter_id and p.supporter_id not in added}
@@ -281,8 +282,10 @@ def _record_consent(run, people: list[Person], *, added: set[int]) -> None:
             # differently on other days): the history decides which stands.
             if granted is None or (person.supporter_id, channel, granted, occurred_at) in seen:
                 continue
+            # An undated answer (a platform's "further contact") that a record found already
+            # holds, however given, adds nothing; a dated one is history, recorded once.
             held = current.get(person.supporter_id, {}).get(channel, False)
-            if person.supporter_id not in added and held == granted:
+            if occurred_at is now and person.supporter_id not in added and held == granted:
                 continue
             seen.add((person.supporter_id, channel, granted, occurred_at))
             events.append({"supporter_id": person.supporter_id, "channel": channel, "granted": granted,
