@@ -41,13 +41,15 @@ errorlog = "-"
 # The workers' heartbeat files in memory, not on a disk that may stall (containers).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "brightwell"
+# gunicorn's control socket (one path per machine) is not used: one thing fewer listening.
+control_socket_disable = True
 
 
 def on_starting(server):
     # In its own process: importing Django here would leave the old code in the
     # master, and every worker forked after a reload (HUP) would inherit it.
     env = {**os.environ}
-    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")  # as config/wsgi.py
+    env["DJANGO_SETTINGS_MODULE"] = env.get("DJANGO_SETTINGS_MODULE") or "config.settings.production"  # as wsgi.py
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
                             cwd=Path(__file__).resolve().parent, env=env, capture_output=True, text=True)
     if result.returncode != 0:
