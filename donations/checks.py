@@ -22,10 +22,12 @@ def production_has_what_it_needs(app_configs, **kwargs):
         return []
     errors = []
     stripe_settings = [
-        ("STRIPE_SECRET_KEY", ("sk_", "rk_"), "donations.E001", "Stripe's secret (or restricted) key, sk_live_… or rk_live_…"),
+        ("STRIPE_SECRET_KEY", ("sk_", "rk_"), "donations.E001",
+         "Stripe's secret (or restricted) key, sk_live_… or rk_live_…"),
         ("STRIPE_PUBLISHABLE_KEY", ("pk_",), "donations.E002", "Stripe's publishable key, pk_live_…"),
         ("STRIPE_WEBHOOK_SECRET", ("whsec_",), "donations.E003",
-         "the signing secret of Stripe's webhook endpoint, whsec_… (without it no payment Stripe confirms is recorded)"),
+         "the signing secret of Stripe's webhook endpoint, whsec_… "
+         "(without it no payment Stripe confirms is recorded)"),
     ]
     for name, prefixes, error_id, what in stripe_settings:
         value = getattr(settings, name, "")

@@ -36,7 +36,8 @@ def test_production_refuses_to_run_without_it(variable, value, error_id, message
 
 
 def test_rate_limits_may_read_remote_addr_when_chosen():
-    result = manage("check", "--deploy", "--fail-level", "DEBUG", env={**PRODUCTION_ENV, "RATELIMIT_IP_META_KEY": "REMOTE_ADDR"})
+    env = {**PRODUCTION_ENV, "RATELIMIT_IP_META_KEY": "REMOTE_ADDR"}
+    result = manage("check", "--deploy", "--fail-level", "DEBUG", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -49,7 +50,8 @@ def _free_port() -> int:
 
 
 def _gunicorn(env: dict, port: int) -> subprocess.Popen:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    clean = {k: v for k, v in os.environ.items()
+             if k not in PRODUCTION_ENV and k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     return subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi"], cwd=ROOT, start_new_session=True,
                             env={**clean, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

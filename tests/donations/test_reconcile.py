@@ -46,7 +46,8 @@ def test_a_gift_in_another_state_than_stripes_fails(two_gifts):
     since, gifts = two_gifts
     Donation.objects.filter(pk=gifts[0].pk).update(status=Donation.Status.PENDING)
     out = reconcile(since)
-    assert f"mismatch: gift {gifts[0].pk} is pending, 2500p; Stripe's {gifts[0].stripe_payment_intent_id} is succeeded" in out
+    assert (f"mismatch: gift {gifts[0].pk} is pending, 2500p; "
+            f"Stripe's {gifts[0].stripe_payment_intent_id} is succeeded") in out
     assert "FAILED: 1 problem(s)" in out
 
 

@@ -65,7 +65,8 @@ def reconcile(since: datetime.datetime) -> dict:
     ours = Donation.objects.filter(created_at__gte=since, channel__in=[Donation.Channel.WEB, Donation.Channel.MONTHLY])
     unknown = ours.exclude(stripe_payment_intent_id__in=ids).exclude(stripe_payment_intent_id=None)
     unanswered = ours.filter(stripe_payment_intent_id=None).exclude(status=Donation.Status.FAILED)
-    problems += [f"unknown to Stripe: gift {pk} names {pi}" for pk, pi in unknown.values_list("pk", "stripe_payment_intent_id")]
+    problems += [f"unknown to Stripe: gift {pk} names {pi}"
+                 for pk, pi in unknown.values_list("pk", "stripe_payment_intent_id")]
     problems += [f"no PaymentIntent: gift {pk} is {status}" for pk, status in unanswered.values_list("pk", "status")]
     statuses = collections.Counter(intent["status"] for intent in intents)
     return {
