@@ -110,3 +110,17 @@ def test_the_health_check_fails_when_the_database_does_not_answer():
     finally:
         _stop(process)
     assert (status, body) == (503, b"database unavailable\n")
+
+
+def test_make_serves_settings_keep_productions_checks(tmp_path):
+    """config.settings.serve is production on plain HTTP: without its local Stripe's
+    keys it refuses to start, as production would."""
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.serve", "SERVE_STRIPE_ENV": str(tmp_path / "absent.env"),
+           "SERVE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "(donations.E001) STRIPE_SECRET_KEY is not set" in result.stderr
+    (tmp_path / "stripe.env").write_text("STRIPE_SECRET_KEY=sk_test_localstripe\nSTRIPE_PUBLISHABLE_KEY=pk_test_x\n"
+                                         "STRIPE_WEBHOOK_SECRET=whsec_serve_local\n")
+    result = manage("check", env={**env, "SERVE_STRIPE_ENV": str(tmp_path / "stripe.env")})
+    assert result.returncode == 0, result.stdout + result.stderr
