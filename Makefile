@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SUPPORTERS ?= 500
+SERVE_PORT ?= 8000
 # Written by make run's local Stripe while it runs; config.settings.local reads it.
 export LOCAL_STRIPE_ENV ?= $(CURDIR)/.local-stripe.env
 
-.PHONY: run charge-monthly sync-stripe test test-postgres bench install browser libreoffice axe migrate demo clean
+.PHONY: run serve loadtest charge-monthly sync-stripe test test-postgres bench install browser libreoffice axe migrate demo clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +73,19 @@ run: demo
 	STRIPE_WEBHOOK_SECRET=whsec_local_demo STRIPE_API_BASE=http://127.0.0.1:$$stripe_port \
 	STRIPE_JS_URL=http://127.0.0.1:$$stripe_port/js.stripe.com/v3/extended.js \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The production shape on this machine, at http://127.0.0.1:$(SERVE_PORT) over plain HTTP:
+## gunicorn (gunicorn.conf.py, SERVE_WORKERS workers, config.settings.serve: production's
+## settings and start-up checks), one db_worker, the local Stripe signing webhooks to it,
+## Redis (SERVE_CACHE_URL), PostgreSQL (SERVE_DATABASE_URL: created, migrated, demo data
+## if empty). Ctrl-C stops all of it.
+serve: $(STAMP)
+	SERVE_PORT=$(SERVE_PORT) $(BIN)/python -m tests.serve
+
+## A TV-appeal night against that shape, started on its own database and a free port
+## (locust, headless, LOAD_USERS for LOAD_SECONDS), then the reconciliation with Stripe.
+loadtest: $(STAMP)
+	$(BIN)/python -m tests.load
 
 ## The scheduled commands, by hand, against the site make run serves (its local
 ## Stripe, while it runs) or against the keys in the environment.

@@ -8,10 +8,12 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
 from config.email_webhooks import tracking_urlpatterns
+from config.health import healthz
 from donations import views as donation_views
 from supporters import views as supporter_views
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),  # the load balancer's health check
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("sitemap.xml", sitemap),

@@ -7,6 +7,7 @@ class DonationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from donations import checks  # noqa: F401  (registers the production start-up checks)
         from donations import personal_data as donation_data
         from donations import imports
         from donations.models import Donation

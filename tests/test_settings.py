@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "STRIPE_PUBLISHABLE_KEY": "pk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "ANYMAIL_WEBHOOK_SECRET": "hook:long-random-words",
+    "RATELIMIT_IP_META_KEY": "HTTP_X_FORWARDED_FOR",
 }
 
 

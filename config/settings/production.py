@@ -38,9 +38,16 @@ if _webhook_problem:
     raise ImproperlyConfigured(_webhook_problem)
 CACHE_MIDDLEWARE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=30)
 TASKS["default"]["BACKEND"] = "django_tasks_db.DatabaseBackend"  # noqa: F405  (run `manage.py db_worker`)
-STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
-STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
-STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
-# Redis, shared by every worker (rate limits count across them), through django-redis.
-CACHES = {"default": env.cache("CACHE_URL", backend="django_redis.cache.RedisCache")}
+# Read here, refused by donations/checks.py if missing or wrong (every managed
+# command and gunicorn's start run the checks), each with its own message.
+PRODUCTION = True
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Where rate limits read the visitor's address: must be chosen (the proxy's header, or REMOTE_ADDR).
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="")
+# Redis (redis://…, through django-redis), shared by every worker so that rate limits count across them.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# The load balancer's health check may come over plain HTTP (see config/health.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 ADMINS = [("Site admins", address) for address in env.list("ADMIN_EMAILS", default=[])]

@@ -172,10 +172,10 @@ def _event(obj: dict, event_type: str) -> dict:
     }
 
 
-def _sign(payload: bytes) -> str:
+def _sign(payload: bytes, secret: str = WEBHOOK_SECRET) -> str:
     # As Stripe signs: HMAC-SHA256 of "<timestamp>.<payload>" with the endpoint's secret.
     timestamp = int(time.time())
-    signature = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={signature}"
 
 

@@ -21,15 +21,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_until(ready, process: subprocess.Popen, log: Path, what: str, timeout: float = 60) -> None:
+def wait_until(ready, process: subprocess.Popen, log: Path | None, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start:\n" + log.read_text()[-3000:])
+            raise RuntimeError(f"{what} did not start" + (":\n" + log.read_text()[-3000:] if log else " (see above)"))
         time.sleep(0.1)
 
 
-def _answers(port: int, path: str | None = None) -> bool:
+def answers(port: int, path: str | None = None) -> bool:
     try:
         if path is None:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
@@ -44,21 +44,23 @@ def _answers(port: int, path: str | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def _process(args: list[str], *, env: dict, log: Path):
-    with open(log, "wb") as out:
+def process(args: list[str], *, env: dict, log: Path | None):
+    """args running in their own process group, output to log (or this terminal: None),
+    stopped with every child when the block ends."""
+    with open(log, "wb") if log else contextlib.nullcontext() as out:
         # Its own process group, so that stopping it also stops any worker it forked.
-        process = subprocess.Popen(args, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        child = subprocess.Popen(args, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
     try:
-        yield process
+        yield child
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
             try:
-                process.wait(timeout=30)
+                child.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
 
 
 @contextlib.contextmanager
@@ -67,9 +69,9 @@ def local_stripe(workdir: Path):
     tests/bench/local_stripe.py); yields its base URL."""
     port = free_port()
     log = workdir / "stripe.log"
-    with _process([sys.executable, "-m", "tests.bench.local_stripe", "--port", str(port)], env=dict(os.environ),
-                  log=log) as process:
-        _wait_until(lambda: _answers(port), process, log, "the local Stripe")
+    with process([sys.executable, "-m", "tests.bench.local_stripe", "--port", str(port)], env=dict(os.environ),
+                 log=log) as started:
+        wait_until(lambda: answers(port), started, log, "the local Stripe")
         yield f"http://127.0.0.1:{port}"
 
 
@@ -82,8 +84,8 @@ def gunicorn(workdir: Path, *, env: dict, workers: int):
     log = workdir / "gunicorn.log"
     args = [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", str(workers),
             "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "-c", "python:tests.bench.gunicorn_timing"]
-    with _process(args, env={**os.environ, **env, "BENCH_TIMINGS_DIR": str(timings)}, log=log) as process:
+    with process(args, env={**os.environ, **env, "BENCH_TIMINGS_DIR": str(timings)}, log=log) as started:
         # Every worker has loaded Django once each has written its timings file.
-        _wait_until(lambda: len(list(timings.glob("*.tsv"))) >= workers and _answers(port, "/donate/"),
-                    process, log, "gunicorn")
+        wait_until(lambda: len(list(timings.glob("*.tsv"))) >= workers and answers(port, "/donate/"),
+                   started, log, "gunicorn")
         yield port, timings
