@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils.module_loading import import_string
@@ -72,8 +73,12 @@ class StaffTwoFactorMiddleware(OTPMiddleware):
         if user.is_authenticated and not user.is_verified() and user.has_perm("wagtailadmin.access_admin"):
             if not in_admin:
                 request.user = AnonymousUser()
-            elif self._url_name(request) not in SECOND_STEP_URL_NAMES:
+            elif (url_name := self._url_name(request)) not in SECOND_STEP_URL_NAMES:
                 return redirect_to_login(request.get_full_path(), reverse("staff_two_factor_verify"))
+            elif url_name == "wagtailadmin_login" and request.method == "GET":
+                # Wagtail's sign-in page would send a signed-in visitor straight on to `next`,
+                # which (a private document, say) may send them back here: the code step instead.
+                return redirect(f"{reverse('staff_two_factor_verify')}?{request.GET.urlencode()}")
         return self.get_response(request)
 
     @staticmethod
@@ -93,12 +98,18 @@ class StaffSessionLimitMiddleware:
 
     def __call__(self, request):
         max_seconds = settings.STAFF_SESSION_MAX_HOURS * 3600
-        if max_seconds and request.user.is_authenticated:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            max_seconds = 0  # nobody signed in (and looking would make public pages vary by cookie)
+        if not max_seconds:
+            return self.get_response(request)
+        if request.user.is_authenticated:
             signed_in_at = request.session.get(SIGNED_IN_AT)
             if signed_in_at is not None and time.time() - signed_in_at > max_seconds:
                 logout(request)
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         response = self.get_response(request)
-        if max_seconds and request.user.is_authenticated and SIGNED_IN_AT not in request.session:
-            request.session[SIGNED_IN_AT] = time.time()  # this request signed in (or is the first since)
+        if request.user.is_authenticated and SIGNED_IN_AT not in request.session:
+            # The first request of a signed-in session (signing in again on it does not
+            # restart the clock: after the cap a new sign-in starts a new session).
+            request.session[SIGNED_IN_AT] = time.time()
         return response

@@ -302,3 +302,24 @@ def test_the_demo_logins_share_a_published_authenticator_in_development(settings
     sign_in_with_password(client, admin, password=DEMO_PASSWORD)
     assert client.post(CODE, {"otp_token": code.getvalue().split()[0]}).status_code == 302
     assert admin_reachable(client)
+
+
+def test_the_sign_in_page_sends_a_half_signed_in_session_on_to_its_code(client, fundraiser):
+    staff_authenticator(fundraiser)
+    sign_in_with_password(client, fundraiser)
+    response = client.get(LOGIN + "?next=/documents/1/private.pdf")
+    assert response.status_code == 302 and response["Location"] == CODE + "?next=%2Fdocuments%2F1%2Fprivate.pdf"
+
+
+def test_after_the_cap_a_new_sign_in_starts_a_new_working_day(client, fundraiser, settings):
+    settings.STAFF_SESSION_MAX_HOURS = 8
+    settings.SESSION_COOKIE_AGE = 24 * 3600  # not idle: the cap alone is tested
+    signed_in(client, fundraiser)
+    start = timezone.now()
+    with time_machine.travel(start + datetime.timedelta(hours=7, minutes=50)):
+        client.post(LOGIN, {"username": fundraiser.username, "password": PASSWORD})  # no way to extend it
+    with time_machine.travel(start + datetime.timedelta(hours=8, minutes=5)):
+        assert not admin_reachable(client)
+        signed_in(client, fundraiser)
+    with time_machine.travel(start + datetime.timedelta(hours=15)):
+        assert admin_reachable(client)
