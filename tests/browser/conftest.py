@@ -68,7 +68,8 @@ def page(new_page):
 
 def enter_authenticator_code(page, user):
     """The second sign-in step: the code the user's authenticator app shows now
-    (their device is made if they have none, so the step asks for a code)."""
+    (give them one with tests.helpers.staff_authenticator before their password,
+    or the step asks them to enrol instead)."""
     from tests.helpers import authenticator_code, staff_authenticator
 
     code = authenticator_code(staff_authenticator(user))

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from campaigns.models import FundraiserPage
 from tests.browser.conftest import BROWSER_DB, PASSWORD, enter_authenticator_code, shot
+from tests.helpers import staff_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -69,6 +70,7 @@ def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, 
     assert fundraiser_page.status == "pending"
 
     staff = new_page()
+    staff_authenticator(fundraiser)
     staff.goto(live_server.url + "/admin/login/")
     staff.fill("#id_username", fundraiser.username)
     staff.fill("#id_password", PASSWORD)
