@@ -83,7 +83,7 @@ def test_wrong_codes_make_the_next_try_wait(client, fundraiser):
     client.post(CODE, {"otp_token": "000000"})
     # Straight after a wrong code even the right one is refused for a while (django-otp's throttling).
     refused = client.post(CODE, {"otp_token": authenticator_code(device)})
-    assert b"Verification temporarily disabled" in refused.content
+    assert b"After a wrong code the next try must wait a little" in refused.content
     assert not admin_reachable(client)
 
 

@@ -40,6 +40,7 @@ class TwoFactorCodeForm(OTPAuthenticationFormMixin, forms.Form):
         OTPAuthenticationFormMixin.otp_error_messages,
         token_required="Enter the 6-digit code your authenticator app shows.",
         invalid_token="That code is not right. Enter the 6 digits the app shows now.",
+        n_failed_attempts="After a wrong code the next try must wait a little: wait a moment, then enter the newest code.",
     )
 
     def __init__(self, user, *args, **kwargs):

@@ -55,7 +55,8 @@ def two_factor_enrol_confirm(*, request, token: str) -> TOTPDevice:
         raise ApplicationError("Start again: this enrolment has expired.", field="otp_token")
     allowed, _ = device.verify_is_allowed()
     if not allowed:
-        raise ApplicationError("Too many wrong codes: wait a minute, then enter the newest code.", field="otp_token")
+        raise ApplicationError("After a wrong code the next try must wait a little: wait a moment, then enter "
+                               "the newest code.", field="otp_token")
     if not device.verify_token(token.replace(" ", "")):
         raise ApplicationError("That code is not right. Enter the 6 digits the app shows now.", field="otp_token")
     device.confirmed = True
