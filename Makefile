@@ -61,6 +61,7 @@ demo: migrate
 run: export WAGTAILADMIN_BASE_URL ?= http://$(HOST):$(PORT)
 run: demo
 	@echo "Staff logins: admin / fundraiser / finance, password brightwell-demo, at http://$(HOST):$(PORT)/admin/"
+	@echo "Their sign-in code: $(BIN)/python manage.py demo_sign_in_code (or add the key MJZG SZ3I OR3W K3DM FVSG K3LP FUZG MYJB to an authenticator app)"
 	@if [ -n "$$STRIPE_SECRET_KEY" ]; then exec $(BIN)/python manage.py runserver $(HOST):$(PORT); fi; \
 	stripe_port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	$(BIN)/python -m tests.stripe_server --port $$stripe_port --env-file $(LOCAL_STRIPE_ENV) \

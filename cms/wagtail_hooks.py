@@ -1,12 +1,13 @@
 from django import forms
 from django.db.models import Exists, OuterRef
 from django.templatetags.static import static
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html
 from taggit.models import Tag
 from wagtail import hooks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.button import Button
 
 from cms import dashboard
 from cms.admin_views import dashboard as dashboard_admin
@@ -103,3 +104,22 @@ def add_dashboard_panel(request, panels):
 @hooks.register("insert_global_admin_css")
 def dashboard_admin_css():
     return format_html('<link rel="stylesheet" href="{}">', static("cms/dashboard.css"))
+
+
+@hooks.register("register_admin_urls")
+def staff_two_factor_urls():
+    # The second sign-in step (config.staff_sign_in lets a password-only session reach these alone).
+    from cms.admin_views import two_factor
+
+    return [
+        path("sign-in/code/", two_factor.TwoFactorVerifyView.as_view(), name="staff_two_factor_verify"),
+        path("sign-in/enrol/", two_factor.TwoFactorEnrolView.as_view(), name="staff_two_factor_enrol"),
+        path("sign-in/reset/<int:user_id>/", two_factor.TwoFactorResetView.as_view(), name="staff_two_factor_reset"),
+    ]
+
+
+@hooks.register("register_user_listing_buttons")
+def staff_two_factor_reset_button(user, request_user):
+    if request_user.is_superuser:
+        yield Button("Reset two-factor sign-in", reverse("staff_two_factor_reset", args=[user.pk]),
+                     icon_name="key", priority=90)

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 
 from tests.donations.income_builders import year_of_gifts  # noqa: F401  (a fixture for every folder)
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 # Playwright's sync API runs an event loop in the test thread; Django would
 # otherwise refuse ORM calls made in the same thread by our fixtures.
@@ -43,14 +44,20 @@ def admin_user(django_user_model):
 
 
 @pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's, signed in through both steps (password and authenticator code)."""
+    return log_in_verified(client, admin_user)
+
+
+@pytest.fixture
 def fundraiser_client(client, fundraiser):
-    client.force_login(fundraiser)
+    log_in_verified(client, fundraiser)
     return client
 
 
 @pytest.fixture
 def finance_client(client, finance_user):
-    client.force_login(finance_user)
+    log_in_verified(client, finance_user)
     return client
 
 

@@ -51,3 +51,38 @@ def local_stripe_route(local_stripe: str, path: str, **data) -> dict:
     response = requests.post(f"{local_stripe}{path}", data=data, auth=(SECRET_KEY, ""), timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def staff_authenticator(user):
+    """The user's enrolled authenticator (a confirmed TOTP device), made if they have none."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+
+
+def authenticator_code(device) -> str:
+    """The code the device's app would show now, as a person would type it. A code
+    already used (django-otp refuses a replay) gives way to the next step's, which
+    the check's tolerance of one step still accepts."""
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if device.last_t is not None and totp.t() <= device.last_t:
+        totp.drift = device.last_t + 1 - totp.t() + device.drift
+    return f"{totp.token():0{device.digits}d}"
+
+
+def log_in_verified(client, user):
+    """Sign `user` in on the test client as after both steps: their password
+    (force_login) and their authenticator's code, recorded in the session the way
+    django_otp.login records it. Staff need both to reach the admin."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device = staff_authenticator(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

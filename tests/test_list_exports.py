@@ -25,6 +25,7 @@ from finance.services import bank, batches, payouts
 from supporters.models import EmailMessage, EmailSuppression, ExportRecord
 from tests.donations.test_gift_aid import declare, gift
 from tests.finance.builders import lloyds, payout_data
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +109,7 @@ def test_every_list_of_records_downloads_for_a_named_permission():
 
 @pytest.mark.parametrize("what, url, heading, rows", LISTS, ids=[entry[0] for entry in LISTS])
 def test_each_list_downloads_its_rows_as_csv_and_xlsx(client, admin_user, records, what, url, heading, rows):
-    client.force_login(admin_user)
+    log_in_verified(client, admin_user)
     response = client.get(url + "csv")
     assert response.status_code == 200, what
     table = list(csv.reader(io.StringIO(response.getvalue().decode("utf-8"))))
@@ -144,12 +145,12 @@ def test_the_download_buttons_show_for_the_role_that_may_use_them(fundraiser, fi
     for url, (for_fundraising, for_finance) in shown.items():
         for user, expected in ((fundraiser, for_fundraising), (finance_user, for_finance)):
             client = Client()
-            client.force_login(user)
+            log_in_verified(client, user)
             page = client.get(url)
             assert page.status_code == 200, (url, user)
             assert ("Download CSV" in page.content.decode()) is expected, (url, user)
     client = Client()
-    client.force_login(finance_user)
+    log_in_verified(client, finance_user)
     for url in ("/admin/paying_in_batch/", "/admin/campaign-income-codes/", "/admin/payout/"):
         page = client.get(url).content.decode()
         assert "Download CSV" in page and "Download XLSX" in page, url

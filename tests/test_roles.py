@@ -20,6 +20,7 @@ from donations.services import gift_aid_claims
 from supporters.models import DataImport, EmailTemplate
 from tests.donations.test_gift_aid import declare, gift
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +162,7 @@ def world(django_user_model):
 def _attempt(user, method, url, data):
     client = Client(raise_request_exception=False)
     if user is not None:
-        client.force_login(user)
+        log_in_verified(client, user)
     return getattr(client, method)(url, data) if data is not None else getattr(client, method)(url)
 
 

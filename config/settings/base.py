@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything that differs between
 machines comes from environment variables, each one documented in README.md."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,10 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "django_tasks",
     "django_tasks_db",
+    # Staff sign-in: a second factor (TOTP) and lockout after repeated failures
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -71,10 +76,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in staff member reaches nothing of the admin until their code is
+    # checked (or, with no device yet, until they enrol one).
+    "config.staff_sign_in.StaffTwoFactorMiddleware",
+    "config.staff_sign_in.StaffSessionLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     "django.middleware.cache.FetchFromCacheMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 CACHE_MIDDLEWARE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=0)
 CACHE_MIDDLEWARE_KEY_PREFIX = "pages"
@@ -118,6 +128,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Staff sign-in (README: Staff accounts and sign-in). Every staff login needs a
+# TOTP code after its password; repeated failures for a username from one address
+# lock that pair out for a while (axes_reset_username / axes_reset unlock early).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("STAFF_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The address is read where the rate limits read it (RATELIMIT_IP_META_KEY): one setting for both.
+AXES_CLIENT_IP_CALLABLE = "config.staff_sign_in.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.staff_sign_in.locked_out"
+# Sessions end after this long without a request, and when the browser closes;
+# production also ends them this many hours after signing in, however busy.
+SESSION_COOKIE_AGE = env.int("STAFF_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+STAFF_SESSION_MAX_HOURS = env.float("STAFF_SESSION_MAX_HOURS", default=0)  # 0: no cap
+DEMO_STAFF_TOTP_KEY = ""  # development only (local.py): the demo logins' published authenticator key
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
@@ -200,6 +232,7 @@ MAILING_STALE_MINUTES = env.int("MAILING_STALE_MINUTES", default=15)
 # Wagtail
 CHARITY_NAME = env("CHARITY_NAME", default="Brightwell Children's Trust")
 WAGTAIL_SITE_NAME = CHARITY_NAME
+OTP_TOTP_ISSUER = CHARITY_NAME  # the name staff see beside the code in their authenticator app
 
 # Gift Aid (HMRC's rules as applied here: docs/gift-aid.md). The accounting year end
 # bounds aggregated rows and the four-year claim limit.
@@ -245,5 +278,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django_tasks": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django_tasks": {"level": "WARNING"},
+                # axes: its start-up line at INFO is noise; failures and lockouts are WARNING
+                "axes": {"level": "WARNING"}},
 }

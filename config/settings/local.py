@@ -26,3 +26,8 @@ if not env("STRIPE_SECRET_KEY", default="") and LOCAL_STRIPE_ENV.is_file():
     STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
     STRIPE_JS_URL = env("STRIPE_JS_URL", default=STRIPE_JS_URL)
     WAGTAILADMIN_BASE_URL = env("WAGTAILADMIN_BASE_URL", default=WAGTAILADMIN_BASE_URL)  # links in emails
+
+# The demo logins' authenticator key (load_demo_data gives it to admin, fundraiser and
+# finance), published in the README so the demo needs no phone: development only,
+# never in production, where every person enrols their own authenticator.
+DEMO_STAFF_TOTP_KEY = env("DEMO_STAFF_TOTP_KEY", default="62726967687477656c6c2d64656d6f2d32666121")

@@ -28,7 +28,9 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "SAMEORIGIN"
 SILENCED_SYSTEM_CHECKS = ["security.W019"]
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 60 * 60 * 8  # a working day: staff sessions carry personal data
+# A working day at most, however busy (idle sessions end sooner: STAFF_SESSION_IDLE_MINUTES):
+# staff sessions carry personal data.
+STAFF_SESSION_MAX_HOURS = env.float("STAFF_SESSION_MAX_HOURS", default=8)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND")
 EMAIL_TRACKING_PROVIDER = tracking_provider(EMAIL_BACKEND)

@@ -573,6 +573,16 @@ def _session(base: str, username: str):
         "next": "/admin/"}, headers={"Referer": base + "/admin/login/"})
     if response.status_code != 302:
         raise RuntimeError(f"{username} could not log in: {response.status_code}")
+    from django.contrib.auth.models import User
+
+    from tests.helpers import authenticator_code, staff_authenticator
+
+    code = authenticator_code(staff_authenticator(User.objects.get(username=username)))
+    response = session.post(base + "/admin/sign-in/code/", timeout=30, allow_redirects=False, data={
+        "otp_token": code, "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""), "next": "/admin/"},
+        headers={"Referer": base + "/admin/sign-in/code/"})
+    if response.status_code != 302:
+        raise RuntimeError(f"{username} could not give a sign-in code: {response.status_code}")
     return session
 
 

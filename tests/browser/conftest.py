@@ -66,6 +66,18 @@ def page(new_page):
     return new_page()
 
 
+def enter_authenticator_code(page, user):
+    """The second sign-in step: the code the user's authenticator app shows now
+    (give them one with tests.helpers.staff_authenticator before their password,
+    or the step asks them to enrol instead)."""
+    from tests.helpers import authenticator_code, staff_authenticator
+
+    code = authenticator_code(staff_authenticator(user))
+    page.wait_for_url("**/admin/sign-in/code/**")
+    page.fill("#id_otp_token", code)
+    page.keyboard.press("Enter")
+
+
 def shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -5,7 +5,8 @@ import pytest
 from playwright.sync_api import expect
 
 from campaigns.models import FundraiserPage
-from tests.browser.conftest import BROWSER_DB, PASSWORD, shot
+from tests.browser.conftest import BROWSER_DB, PASSWORD, enter_authenticator_code, shot
+from tests.helpers import staff_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -69,10 +70,12 @@ def test_a_fundraiser_signs_up_staff_approve_and_the_page_leads_the_board(page, 
     assert fundraiser_page.status == "pending"
 
     staff = new_page()
+    staff_authenticator(fundraiser)
     staff.goto(live_server.url + "/admin/login/")
     staff.fill("#id_username", fundraiser.username)
     staff.fill("#id_password", PASSWORD)
     staff.get_by_role("button", name="Sign in").click()
+    enter_authenticator_code(staff, fundraiser)
     staff.wait_for_url(live_server.url + "/admin/")
     staff.goto(f"{live_server.url}/admin/fundraiser_page/inspect/{fundraiser_page.pk}/")
     staff.get_by_role("button", name="Approve and publish").click()

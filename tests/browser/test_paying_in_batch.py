@@ -13,7 +13,8 @@ from campaigns.models import Appeal, Campaign
 from donations.models import Donation
 from finance.models import PayingInBatch
 from tests.browser.conftest import BROWSER_DB as browser_db
-from tests.browser.conftest import PASSWORD, shot
+from tests.browser.conftest import PASSWORD, enter_authenticator_code, shot
+from tests.helpers import staff_authenticator
 from tests.browser.test_accessibility import BLOCKING, WCAG_TAGS, _report, axe_source
 from tests.browser.test_supporter_admin import log_in
 from tests.supporters.factories import SupporterFactory
@@ -188,10 +189,12 @@ def test_without_javascript_the_entry_row_is_a_plain_form(browser, live_server, 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
     try:
         page = context.new_page()
+        staff_authenticator(finance_user)
         page.goto(live_server.url + "/admin/login/")
         page.fill("#id_username", finance_user.username)
         page.fill("#id_password", PASSWORD)
         page.keyboard.press("Enter")
+        enter_authenticator_code(page, finance_user)
         page.wait_for_url(live_server.url + "/admin/")
         page.goto(live_server.url + f"/admin/paying_in_batch/{batch.pk}/")
 

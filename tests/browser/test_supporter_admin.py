@@ -9,18 +9,22 @@ import pytest
 from playwright.sync_api import expect
 
 from supporters.models import Supporter
+from tests.helpers import staff_authenticator
 from tests.supporters.factories import SupporterFactory
 
-from tests.browser.conftest import BROWSER_DB as browser_db, PASSWORD, shot
+from tests.browser.conftest import BROWSER_DB as browser_db, PASSWORD, enter_authenticator_code, shot
 
 pytestmark = pytest.mark.browser
 
 
 def log_in(page, live_server, user):
+    """Both sign-in steps, as staff take them: password, then their authenticator's code."""
+    staff_authenticator(user)  # enrolled already
     page.goto(live_server.url + "/admin/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    enter_authenticator_code(page, user)
     page.wait_for_url(live_server.url + "/admin/")
 
 

@@ -3,6 +3,7 @@ import pytest
 from campaigns.models import Appeal, Campaign
 from campaigns.services import campaign_totals_apply
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +23,6 @@ def test_fundraising_adds_appeals_and_finance_only_reads_them(fundraiser_client,
     response = fundraiser_client.post("/admin/appeal/new/", {"campaign": campaign.pk, "code": "SPR-POST",
                                                              "name": "Spring letter", "channel": "post"})
     assert response.status_code == 302 and Appeal.objects.filter(code="SPR-POST").exists()
-    client.force_login(finance_user)
+    log_in_verified(client, finance_user)
     assert client.get("/admin/appeal/").status_code == 200
     assert client.get("/admin/appeal/new/").url == "/admin/"

@@ -10,6 +10,7 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_totals_apply
 from cms.models import CampaignPage, CharitySettings, HomePage, StoryIndexPage, StoryPage
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -110,5 +111,5 @@ def test_fundraising_staff_publish_a_campaign_page_and_finance_cannot(fundraiser
     page = CampaignPage.objects.get(slug="spring")
     assert page.live
     finance = Client()
-    finance.force_login(finance_user)
+    log_in_verified(finance, finance_user)
     assert finance.get(f"/admin/pages/{page.pk}/edit/").status_code in (302, 403)

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 
 from campaigns.models import Campaign
 from donations.models import IncomeTarget
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/dashboard/"
@@ -58,14 +59,14 @@ def test_anonymous_visitors_are_sent_to_log_in(client):
 
 
 def test_staff_without_a_role_are_refused(client):
-    client.force_login(User.objects.create_user("nobody", is_staff=True, password="x"))
+    log_in_verified(client, User.objects.create_user("nobody", is_staff=True, password="x"))
     assert client.get(URL).status_code in (302, 403)  # Wagtail's admin access comes first
     assert client.get(URL + "donors/").status_code in (302, 403)
 
 
 @pytest.mark.parametrize("role", ["fundraising", "finance", "superuser"])
 def test_what_each_role_sees(client, users, role, year_of_gifts):
-    client.force_login(users[role])
+    log_in_verified(client, users[role])
     soup = page(client)
     text = soup.get_text(" ", strip=True)
     sees_finance = role != "fundraising"
@@ -161,11 +162,11 @@ def test_the_admin_home_shows_the_headlines(finance_client, year_of_gifts):
 
 def test_finance_sets_income_targets_and_fundraising_sees_them(client, users):
     add = "/admin/income_target/new/"
-    client.force_login(users["fundraising"])
+    log_in_verified(client, users["fundraising"])
     assert client.get("/admin/income_target/").status_code == 200
     assert client.post(add, {"tax_year": 2026, "target": "1"}).status_code in (302, 403)
     assert not IncomeTarget.objects.exists()
-    client.force_login(users["finance"])
+    log_in_verified(client, users["finance"])
     refused = client.post(add, {"tax_year": 2026, "target": "two million"})
     assert refused.status_code == 200 and "Enter an amount in pounds" in refused.content.decode()
     response = client.post(add, {"tax_year": 2026, "target": "£2,500,000"})
@@ -205,7 +206,7 @@ def test_gift_aid_claimable_held_and_potential(client, users):
     gift(asked, 4_001)
     gift(asked, 999)
     gift(abroad, 5_000)
-    client.force_login(users["finance"])
+    log_in_verified(client, users["finance"])
     rows = table(page(client), "gift_aid")
     assert pence(rows["Claimable now"][0].get_text()) == 2_500
     assert pence(rows["Held for missing declaration details"][0].get_text()) == 1_000
@@ -216,7 +217,7 @@ def test_gift_aid_claimable_held_and_potential(client, users):
     assert [a.get_text() for a in listing.select("table.listing tbody td a")] == [str(asked)]
     assert "£50.00" in listing.select_one("table.listing tbody").get_text()
     # Fundraising sees the potential, not the claims.
-    client.force_login(users["fundraising"])
+    log_in_verified(client, users["fundraising"])
     rows = table(page(client), "gift_aid")
     assert "Claimable now" not in rows and pence(rows[
         "Potential: gifts from UK donors with no declaration would bring"][0].get_text()) == 1_250

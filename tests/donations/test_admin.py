@@ -6,6 +6,7 @@ import pytest
 
 from donations import services
 from donations.models import Donation, StripeEvent
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +69,8 @@ def test_failed_events_are_listed_and_retried_by_finance(finance_user, fundraise
     from django.test import Client
 
     finance_client, fundraiser_client = Client(), Client()
-    finance_client.force_login(finance_user)
-    fundraiser_client.force_login(fundraiser)
+    log_in_verified(finance_client, finance_user)
+    log_in_verified(fundraiser_client, fundraiser)
     stored = StripeEvent.objects.create(
         stripe_id="evt_failed", type="customer.created", status="failed", error="RuntimeError: boom", attempts=1,
         payload={"id": "evt_failed", "type": "customer.created", "data": {"object": {"id": "cus_1"}}},
@@ -84,7 +85,7 @@ def test_failed_events_are_listed_and_retried_by_finance(finance_user, fundraise
 
 @pytest.fixture
 def admin_client_logged_in(client, admin_user):
-    client.force_login(admin_user)
+    log_in_verified(client, admin_user)
     return client
 
 
@@ -108,6 +109,6 @@ def test_a_role_without_gifts_sees_no_giving_on_the_record(client, django_user_m
 
     reader = django_user_model.objects.create_user(username="reader", password="x", is_staff=True)
     reader.user_permissions.add(*Permission.objects.filter(codename__in=["view_supporter", "access_admin"]))
-    client.force_login(reader)
+    log_in_verified(client, reader)
     page = client.get(f"/admin/supporter/inspect/{gift.supporter_id}/")
     assert page.status_code == 200 and 'id="giving-heading"' not in page.content.decode()

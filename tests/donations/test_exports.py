@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns.models import Appeal, Campaign
 from donations import services
 from donations.models import Donation
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +107,7 @@ def test_text_from_the_public_is_escaped_in_both_formats(finance_client, gifts):
 
 def test_only_finance_downloads_gifts(client, fundraiser, finance_user, admin_user, gifts):
     for user, allowed in ((fundraiser, False), (finance_user, True), (admin_user, True)):
-        client.force_login(user)
+        log_in_verified(client, user)
         listing = client.get("/admin/donation/").content.decode()
         assert ("Download CSV" in listing) is allowed and ("Download XLSX" in listing) is allowed
         for export in ("csv", "xlsx"):

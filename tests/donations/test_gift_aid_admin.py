@@ -13,6 +13,7 @@ from lxml import etree
 from donations.models import GiftAidClaim
 from tests.donations.test_gift_aid import D, declare, gift
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +169,7 @@ def test_who_sees_and_records_what_is_owed_to_hmrc(client, django_user_model, ro
 
     given = _refunded_after_claim()
     if role != "anonymous":
-        client.force_login(_staff(django_user_model, role, group={"fundraiser": "Fundraising", "finance": "Finance"}
+        log_in_verified(client, _staff(django_user_model, role, group={"fundraiser": "Fundraising", "finance": "Finance"}
                                   .get(role), superuser=role == "admin"))
     page = client.get("/admin/gift_aid_claim/owed-to-hmrc/")
     if not sees:

@@ -22,7 +22,7 @@ from donations import tax_years
 from donations.services import gift_aid_claims, statements
 from supporters import services as supporter_services
 from supporters.models import EmailMessage, GiftAidDeclaration
-from tests.helpers import run_at_once
+from tests.helpers import run_at_once, log_in_verified
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_staff_who_cannot_see_supporters_cannot_see_a_statement(client, django_u
                          Permission.objects.get(codename="view_donation"))
     user = django_user_model.objects.create_user(username="gifts", password="pass-word-123")
     user.groups.add(role)
-    client.force_login(user)
+    log_in_verified(client, user)
     response = client.get(f"/admin/donation/statement/{donor.pk}/", {"tax_year": "2025"})
     assert (response.status_code, response.url) == (302, "/admin/")
 

@@ -18,6 +18,7 @@ from finance.services import bank
 from finance.services import batches as services
 from supporters.models import Interaction
 from tests.donations.test_gift_aid import declare
+from tests.helpers import log_in_verified
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -471,7 +472,7 @@ def test_batches_are_finance_s_alone(who, client, fundraiser, finance_user, admi
     urls = _urls()
     user = {"anonymous": None, "fundraising": fundraiser, "finance": finance_user, "superuser": admin_user}[who]
     if user:
-        client.force_login(user)
+        log_in_verified(client, user)
     for method, url, data in urls:
         response = getattr(client, method)(url, data or {})
         if who == "anonymous":

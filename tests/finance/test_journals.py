@@ -33,6 +33,7 @@ from finance.services import payouts as payout_services
 from finance.services.journals import Journal, JournalDoesNotBalance, JournalLine
 from tests.donations.test_gift_aid import declare, gift
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -502,7 +503,7 @@ def refused(response) -> bool:
 
 def test_the_journals_screens_and_downloads_are_finances(fundraiser, busy_payout, campaigns):
     anonymous, fundraising = Client(), Client()
-    fundraising.force_login(fundraiser)
+    log_in_verified(fundraising, fundraiser)
     for url in ["/admin/journals/?journal_for=payout&payout=po_busy&format=sage",
                 "/admin/journals/download/?journal_for=payout&payout=po_busy&format=sage",
                 "/admin/journals/download/?journal_for=month&month=2026-11&format=xero",
@@ -516,7 +517,7 @@ def test_the_journals_screens_and_downloads_are_finances(fundraiser, busy_payout
 @pytest.mark.parametrize("who", ["finance", "admin"])
 def test_finance_and_superusers_preview_and_download_journals(client, finance_user, admin_user, busy_payout, who):
     user = {"finance": finance_user, "admin": admin_user}[who]
-    client.force_login(user)
+    log_in_verified(client, user)
     first = client.get("/admin/journals/").content.decode()
     assert "Show the journals" in first and '<option value="po_busy">5 Nov 2026: £105.64 (po_busy)</option>' in first
     page = client.get("/admin/journals/?journal_for=payout&payout=po_busy&format=xero")

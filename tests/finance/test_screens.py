@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from finance.models import BankAccount, BankLine, ClosedMonth, MonthReopening, Payout
 from tests.finance.builders import D, lloyds
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ SCREENS = ["reconciliation:index", "reconciliation:months", "payout:index", "ban
 def _as(user) -> Client:
     client = Client()
     if user is not None:
-        client.force_login(user)
+        log_in_verified(client, user)
     return client
 
 

@@ -26,7 +26,7 @@ from finance.services import payouts as payout_services
 from finance.services import stripe_report
 from finance.services.stripe_report import StripeReportError, read_stripe_report, stripe_report_import
 from supporters.models import Interaction, Supporter
-from tests.helpers import run_at_once
+from tests.helpers import run_at_once, log_in_verified
 from tests.supporters.factories import SupporterFactory
 
 pytestmark = pytest.mark.django_db
@@ -567,7 +567,7 @@ def test_only_finance_and_superusers_reach_the_screen(client, django_user_model,
 
     allowed = role in ("finance", "admin")
     if role != "anonymous":
-        client.force_login(_staff(django_user_model, role, group={"fundraiser": "Fundraising", "finance": "Finance"}
+        log_in_verified(client, _staff(django_user_model, role, group={"fundraiser": "Fundraising", "finance": "Finance"}
                                   .get(role), superuser=role == "admin"))
     response = client.get(URL)
     assert response.status_code == 200 if allowed else refused_to(response, role)
@@ -588,9 +588,9 @@ def test_only_finance_and_superusers_reach_the_screen(client, django_user_model,
 
 
 def test_the_menu_shows_the_import_to_finance_only(client, fundraiser, finance_user):
-    client.force_login(finance_user)
+    log_in_verified(client, finance_user)
     assert URL.encode() in client.get("/admin/").content
-    client.force_login(fundraiser)
+    log_in_verified(client, fundraiser)
     assert URL.encode() not in client.get("/admin/").content
 
 

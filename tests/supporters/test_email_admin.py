@@ -8,6 +8,7 @@ from django.core import mail
 from supporters.models import EmailEvent, EmailMessage, EmailSuppression
 from supporters.services import email as email_services
 from tests.supporters.factories import SupporterFactory
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,7 @@ def test_staff_without_the_permission_cannot_see_messages(client, django_user_mo
     volunteers.permissions.add(Permission.objects.get(codename="access_admin"))
     volunteer = django_user_model.objects.create_user(username="vol", password="pass-word-123")
     volunteer.groups.add(volunteers)
-    client.force_login(volunteer)
+    log_in_verified(client, volunteer)
     response = client.get(MESSAGES)
     assert (response.status_code, response.url) == (302, "/admin/")
     assert "Sent emails" not in client.get("/admin/").content.decode()
@@ -97,7 +98,7 @@ def test_fundraising_stops_an_address_finance_only_looks_and_nobody_lifts_one(fu
     from django.test import Client
 
     finance_client = Client()
-    finance_client.force_login(finance_user)
+    log_in_verified(finance_client, finance_user)
     assert finance_client.get(SUPPRESSIONS).status_code == 200
     assert finance_client.post(f"{SUPPRESSIONS}new/", {"email": "x@example.org"}).status_code == 302
     assert not EmailSuppression.objects.exists()

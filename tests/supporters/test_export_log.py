@@ -15,6 +15,7 @@ from django.utils import timezone
 from donations.services import donation_record_offline
 from supporters import services
 from supporters.models import ExportRecord
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ LOG = "/admin/export-log/"
 def _client(user):
     client = Client(raise_request_exception=False)
     if user is not None:
-        client.force_login(user)
+        log_in_verified(client, user)
     return client
 
 

@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 
 from supporters import services
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,7 @@ def test_a_site_history_download_escapes_titles_from_the_public(client, admin_us
     page = FundraiserPage.objects.create(campaign=campaign, supporter=SupporterFactory(), slug="run-1",
                                          title="=HYPERLINK(\"http://evil.example\")", story="Go")
     log(instance=page, action="wagtail.edit", user=admin_user)
-    client.force_login(admin_user)
+    log_in_verified(client, admin_user)
     rows = _csv(client.get("/admin/reports/site-history/", {"export": "csv"}))
     assert any(value == "'=HYPERLINK(\"http://evil.example\")" for row in rows for value in row.values())
     assert not any(value.startswith("=") for row in rows for value in row.values())

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from supporters import services
 from supporters.models import GiftAidDeclaration, Interaction
+from tests.helpers import log_in_verified
 from tests.supporters import import_steps
 
 pytestmark = pytest.mark.django_db
@@ -350,7 +351,7 @@ class TestPermissions:
         supporter = supporter_factory()
         declaration = declare(supporter, method="oral")
         nobody = django_user_model.objects.create_user(username="nobody", password="pass-word-123")
-        client.force_login(nobody)
+        log_in_verified(client, nobody)
         for path in (url(supporter, "new"), url(supporter, "cancel", declaration),
                      url(supporter, "letter", declaration), "/admin/gift-aid-import/"):
             response = client.get(path)
@@ -363,7 +364,7 @@ class TestPermissions:
         volunteers.permissions.add(*Permission.objects.filter(codename__in=["access_admin", "view_supporter"]))
         volunteer = django_user_model.objects.create_user(username="vol", password="pass-word-123")
         volunteer.groups.add(volunteers)
-        client.force_login(volunteer)
+        log_in_verified(client, volunteer)
         supporter = supporter_factory()
         declaration = declare(supporter, method="oral")
         assert "Gift Aid declarations" not in inspect(client, supporter)

@@ -14,6 +14,7 @@ from django.test import Client
 from supporters import services
 from supporters.exports import MailHouseExport, mailing_list_queryset
 from supporters.models import ExportRecord
+from tests.helpers import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -160,7 +161,7 @@ def test_each_role(file_format, fundraiser, finance_user, admin_user, supporter_
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous.url
     for user, allowed in ((fundraiser, True), (finance_user, False), (admin_user, True)):
         client = Client(raise_request_exception=False)
-        client.force_login(user)
+        log_in_verified(client, user)
         response = client.get(URL, {"format": file_format})
         if allowed:
             assert response.status_code == 200, (user, response.status_code)
@@ -174,7 +175,7 @@ def test_each_role(file_format, fundraiser, finance_user, admin_user, supporter_
 def test_the_buttons_are_beside_the_mailing_lists_for_fundraising_only(fundraiser, finance_user):
     for user, shown in ((fundraiser, True), (finance_user, False)):
         client = Client()
-        client.force_login(user)
+        log_in_verified(client, user)
         page = client.get("/admin/supporter/").content.decode()
         assert (f'href="{URL}?format=csv"' in page) is shown
         assert (f'href="{URL}?format=xlsx"' in page) is shown

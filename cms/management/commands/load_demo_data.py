@@ -29,6 +29,7 @@ from cms import demo_giving
 from cms.demo_imports import write_demo_import_files
 from cms.demo_images import demo_image
 from cms.models import CampaignPage, HomePage, Mailing, StandardPage, StoryIndexPage, StoryPage
+from cms.services import staff_two_factor
 from config.errors import ApplicationError
 from donations.models import Donation, GiftAidClaim, GiftKind
 from donations.services import (
@@ -109,6 +110,15 @@ NOTES = [
     ("call", "Asked to update address", "Moving house next month; will send new address."),
 ]
 DEMO_PASSWORD = "brightwell-demo"
+DEMO_LOGINS = ["admin", "fundraiser", "finance"]
+
+
+def demo_sign_in_help(key_hex: str) -> str:
+    return (
+        "Their second sign-in step (development only): add this key to any authenticator app\n"
+        f"  {staff_two_factor.two_factor_secret_text(device=None, key_hex=key_hex)}  (time-based, 6 digits, 30 s)\n"
+        "or, with no phone, print the code now:  .venv/bin/python manage.py demo_sign_in_code\n"
+    )
 CAMPAIGN_PAGES = [
     ("home-for-christmas-2026", "Home for Christmas", "home-for-christmas",
      "This Christmas, help 200 children leave orphanages and wake up in a family of their own.", 1),
@@ -174,6 +184,10 @@ class Command(BaseCommand):
     def handle(self, *args, supporters, if_empty, seed, no_users, **options):
         if if_empty and Supporter.objects.exists():
             self.stdout.write("Demo data already loaded; nothing to do.")
+            if settings.DEMO_STAFF_TOTP_KEY and not no_users:  # a demo database made before two-factor sign-in
+                for user in get_user_model().objects.filter(username__in=DEMO_LOGINS):
+                    staff_two_factor.two_factor_give_demo_device(user=user, key_hex=settings.DEMO_STAFF_TOTP_KEY)
+                self.stdout.write(demo_sign_in_help(settings.DEMO_STAFF_TOTP_KEY))
             return
         rng = random.Random(seed)
         self.gift_aid_wording = gift_aid_wording()
@@ -510,8 +524,12 @@ class Command(BaseCommand):
                 user.save()
             if group:
                 user.groups.add(Group.objects.get(name=group))
+            if settings.DEMO_STAFF_TOTP_KEY:
+                staff_two_factor.two_factor_give_demo_device(user=user, key_hex=settings.DEMO_STAFF_TOTP_KEY)
         base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
         self.stdout.write(self.style.SUCCESS(
             f"\nStaff logins at {base}/admin/ (password for each: {DEMO_PASSWORD}):\n"
             "  admin       superuser\n  fundraiser  Fundraising role\n  finance     Finance role\n"
         ))
+        if settings.DEMO_STAFF_TOTP_KEY:
+            self.stdout.write(demo_sign_in_help(settings.DEMO_STAFF_TOTP_KEY))
