@@ -14,25 +14,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import Resolver404, resolve, reverse
-from django.utils.module_loading import import_string
 from django_otp.middleware import OTPMiddleware
 from wagtail.admin.views.account import LoginView
 
 SIGNED_IN_AT = "staff_signed_in_at"
-
-
-def client_ip(request) -> str:
-    """The visitor's address, read where the rate limits read it
-    (RATELIMIT_IP_META_KEY: REMOTE_ADDR, or the header the proxy sets), so that
-    lockouts and rate limits count the same person. A header holding a chain
-    ("client, proxy") gives its last address: the one our own proxy wrote."""
-    key = settings.RATELIMIT_IP_META_KEY or "REMOTE_ADDR"
-    if callable(key):
-        return key(request)
-    if "." in key:
-        return import_string(key)(request)
-    value = request.META.get(key) or request.META.get("REMOTE_ADDR", "")
-    return value.split(",")[-1].strip()
 
 
 def locked_out(request, original_response=None, credentials=None):

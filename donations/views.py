@@ -15,6 +15,7 @@ from django_ratelimit.core import is_ratelimited
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
+from config.client_address import client_ip
 from config.errors import ApplicationError
 from donations import links, services, stripe_gateway, webhooks
 from donations.services import statements
@@ -28,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 def _too_many(request, email: str) -> bool:
-    by_ip = is_ratelimited(request, group="donate-ip", key="ip", rate=settings.DONATION_RATE_LIMIT_PER_IP, increment=True)
+    by_ip = is_ratelimited(request, group="donate-ip", key=lambda group, req: client_ip(req),
+                           rate=settings.DONATION_RATE_LIMIT_PER_IP, increment=True)
     by_email = is_ratelimited(request, group="donate-email", key=lambda group, req: email.lower(),
                               rate=settings.DONATION_RATE_LIMIT_PER_EMAIL, increment=True) if email else False
     return by_ip or by_email

@@ -141,7 +141,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.float("STAFF_LOCKOUT_MINUTES", default
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The address is read where the rate limits read it (RATELIMIT_IP_META_KEY): one setting for both.
-AXES_CLIENT_IP_CALLABLE = "config.staff_sign_in.client_ip"
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.staff_sign_in.locked_out"
 # Sessions end after this long without a request, and when the browser closes;
 # production also ends them this many hours after signing in, however busy.

@@ -240,6 +240,20 @@ class TestAbuse:
         assert statuses[3:] == [429, 429]
         assert Donation.objects.count() == 3
 
+    def test_behind_a_balancer_that_appends_to_x_forwarded_for_each_visitor_is_counted_alone(
+            self, client, card, settings, django_capture_on_commit_callbacks):
+        settings.RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
+        settings.DONATION_RATE_LIMIT_PER_IP = "2/h"
+
+        def give_from(chain: str, i: int) -> int:
+            data = form_data(payment_method_id=card("4242424242424242"), email=f"v{i}@example.org")
+            with django_capture_on_commit_callbacks(execute=True):
+                return client.post("/donate/", data, HTTP_X_FORWARDED_FOR=chain).status_code
+
+        # What the visitor claims comes first and changes each time; the balancer's word comes last.
+        assert [give_from(f"203.0.113.{i}, 198.51.100.7", i) for i in range(3)] == [200, 200, 429]
+        assert give_from("203.0.113.9, 198.51.100.8", 9) == 200  # another visitor
+
     def test_too_many_attempts_for_one_email_are_paused(self, give, settings):
         settings.DONATION_RATE_LIMIT_PER_EMAIL = "2/h"
         responses = [give(email="card.tester@example.org")[0] for _ in range(3)]
