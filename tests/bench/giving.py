@@ -83,10 +83,35 @@ def run(database_url: str, *, webhook_events: int = WEBHOOK_EVENTS, gifts: int =
             bench.gifts(gifts)
             bench.replays(events, replays)
             bench.queued_tasks()
+        with override_settings(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_API_BASE=stripe_base):
+            _scaling(stripe_base, site_env, workdir, gifts=min(gifts, SCALING_GIFTS))
     print(f"giving: done in {time.perf_counter() - started:.0f} s; the local Stripe and gunicorn are stopped")
 
 
 # --- Stripe's shapes (current API, as in Stripe's own published example objects) ---
+
+SCALING_GIFTS = 300
+
+
+def _scaling(stripe_base: str, site_env: dict, workdir: Path, *, gifts: int) -> None:
+    """Gifts per second through one gunicorn worker, then two (each run fed by four clients): how the
+    site scales out, which carries to bigger hosts only as far as this machine's two cores let it."""
+    rates = {}
+    for workers in (1, 2):
+        with servers.gunicorn(workdir, env=site_env, workers=workers) as (port, timings_dir):
+            bench = _Bench(stripe_base, port, _WorkerTimings(timings_dir))
+            offset = 100_000 * workers
+            give = bench.giver(gifts, offset=offset)
+            _concurrently(give, range(offset, offset + 10), clients=4)  # warm up
+            give = bench.giver(gifts, offset=offset + 10)
+            results, elapsed = _concurrently(give, range(offset + 10, offset + 10 + gifts), clients=4)
+            assert all(status == 200 for status, _ in results), collections.Counter(results)
+            rates[workers] = gifts / elapsed
+    ratio = rates[2] / rates[1]
+    print(f"scaling: {gifts} gifts through one gunicorn worker {rates[1]:,.0f}/s, through two {rates[2]:,.0f}/s: "
+          f"{ratio:.2f}x (goal >= 1.6x: {_verdict(ratio >= 1.6)}; the local Stripe, PostgreSQL and the clients "
+          f"share the same {os.cpu_count()} cores)")
+
 
 def _balance_transaction(*, txn_id: str, charge_id: str, amount: int, created: int) -> dict:
     fee = uk_card_fee(amount)  # what the local Stripe charges, so our figures match its own
@@ -379,10 +404,10 @@ class _Bench:
 
     # -- 2. gifts --
 
-    def gifts(self, count: int) -> None:
-        from donations.models import Donation
-
-        methods = self.payment_methods(ONE_AT_A_TIME + count)
+    def giver(self, count: int, offset: int = 0):
+        """A function that gives gift number i (offset <= i < offset + count) through the form, as a
+        visitor's browser does, with a card made for it beforehand: returns (HTTP status, gift status)."""
+        methods = self.payment_methods(count)
         # Each client first makes the per-visitor request the donation page's script makes
         # (the page itself may come from a cache), for its CSRF cookie.
         tokens = []
@@ -392,15 +417,22 @@ class _Bench:
             for header in headers.get_all("Set-Cookie") or []:
                 cookies.load(header)
             tokens.append(cookies["csrftoken"].value)
-        self.timings.take("POST /donate/")
 
         def give(i: int) -> tuple[int, str]:
             token = tokens[i % CLIENTS]
             # Posted as donate.js posts it: the form, the CSRF token in a header, the cookie.
-            status, answer, _ = _request(self.port, "POST", "/donate/", urlencode(self.form(i, methods[i])).encode(), {
+            status, answer, _ = _request(self.port, "POST", "/donate/",
+                                         urlencode(self.form(i, methods[i - offset])).encode(), {
                 "Content-Type": "application/x-www-form-urlencoded", "X-Requested-With": "fetch",
                 "X-CSRFToken": token, "Cookie": f"csrftoken={token}"})
             return status, json.loads(answer).get("status", answer[:120].decode(errors="replace"))
+        return give
+
+    def gifts(self, count: int) -> None:
+        from donations.models import Donation
+
+        give = self.giver(ONE_AT_A_TIME + count)
+        self.timings.take("POST /donate/")
 
         # Our own time: gifts one at a time, so that no gift waits on another, timed in
         # the worker, less the time spent waiting on the Stripe call.
