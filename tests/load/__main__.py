@@ -43,6 +43,16 @@ def _site_details() -> dict:
     }
 
 
+def _staff_authenticator_key(username: str) -> str:
+    """The key of the searching fundraiser's authenticator (set up for them if need be),
+    so that the load's staff member signs in with a code, as staff do."""
+    from django.contrib.auth import get_user_model
+
+    from tests.helpers import staff_authenticator
+
+    return staff_authenticator(get_user_model().objects.get(username=username)).key
+
+
 def _queue_drained(timeout: float) -> int:
     """Wait for the db_worker to finish what the night queued (fees, receipts); the number left."""
     from django_tasks_db.models import DBTaskResult
@@ -87,6 +97,7 @@ def run(*, users: int, seconds: int, max_gifts: int, workers: int, database_url:
 
         stripe_base = _stripe_base(workdir)
         locust_env = {**os.environ, **_site_details(), "LOAD_STRIPE_BASE": stripe_base,
+                      "LOAD_STAFF_TOTP_KEY": _staff_authenticator_key(os.environ.get("LOAD_STAFF_USER", "fundraiser")),
                       "LOAD_WEBHOOK_SECRET": serve.WEBHOOK_SECRET, "LOAD_MAX_GIFTS": str(max_gifts)}
         print(f"loadtest: {users} users for {seconds} s (at most {max_gifts:,} gifts): viewers reading the campaign "
               f"page ~20x for each gift, one-off gifts and monthly sign-ups through the form, Stripe's webhook "

@@ -20,6 +20,7 @@ import random
 import re
 import uuid
 
+from django_otp.oath import TOTP
 from locust import HttpUser, between, constant, task
 from locust.exception import StopUser
 
@@ -36,16 +37,30 @@ MAX_GIFTS = int(os.environ.get("LOAD_MAX_GIFTS", 2000))
 CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}
 
 def staff_login(client, username: str, password: str) -> None:
-    """Log a member of staff in through the admin's own form, as a browser does.
-    The one place that knows how staff log in (two-factor or lockouts change it here)."""
+    """Log a member of staff in through the admin's own forms, as a browser does: the
+    password, then the code their authenticator shows (LOAD_STAFF_TOTP_KEY, the key the
+    runner gave their authenticator). The one place that knows how staff log in."""
     page = client.get("/admin/login/", name="staff: GET /admin/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     with client.post("/admin/login/", data={"username": username, "password": password, "next": "/admin/",
-                                            "csrfmiddlewaretoken": token},
+                                            "csrfmiddlewaretoken": _csrf(page.text)},
                      headers={"Referer": client.base_url + "/admin/login/"}, name="staff: POST /admin/login/",
                      catch_response=True) as answer:
         if "/admin/login/" in answer.url:
             answer.failure(f"{username} was not logged in")
+            return
+        code_page = answer
+    if "/admin/sign-in/code/" in code_page.url:
+        key = bytes.fromhex(os.environ["LOAD_STAFF_TOTP_KEY"])
+        with client.post(code_page.url, data={"otp_token": f"{TOTP(key).token():06d}",
+                                              "csrfmiddlewaretoken": _csrf(code_page.text)},
+                         headers={"Referer": code_page.url}, name="staff: POST /admin/sign-in/code/",
+                         catch_response=True) as answer:
+            if "/admin/sign-in/" in answer.url or "/admin/login/" in answer.url:
+                answer.failure(f"{username}'s code was refused")
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
 
 def _visitor() -> dict:
