@@ -24,3 +24,10 @@ class SupportersConfig(AppConfig):
         personal_data.register_eraser(import_services.imports_forget_supporter)
         kind_register(SupportersResource)
         kind_register(DeclarationsResource)
+
+        from supporters.audit import audit_register
+        from supporters.models import ConsentEvent, GiftAidDeclaration, Interaction, Supporter
+
+        audit_register(Supporter, supporter_field="pk", exclude_fields=["updated_at"])
+        for model in (ConsentEvent, GiftAidDeclaration, Interaction):
+            audit_register(model, supporter_field="supporter")

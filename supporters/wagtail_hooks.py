@@ -13,6 +13,7 @@ from supporters.admin_views import imports as import_views
 from supporters.admin_views import supporters as views
 from supporters.admin_views.declarations import GiftAidDeclarationViewSet
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
+from supporters.admin_views.audit_log import AuditEntryViewSet
 from supporters.admin_views.export_records import ExportRecordViewSet
 from supporters.models import EmailTemplate, Supporter
 
@@ -152,6 +153,11 @@ def register_email_viewsets():
 @hooks.register("register_admin_viewset")
 def register_export_log_viewset():
     return ExportRecordViewSet("export_record")
+
+
+@hooks.register("register_admin_viewset")
+def register_audit_log_viewset():
+    return AuditEntryViewSet("audit_log")
 
 
 class EmailTemplateViewSet(SnippetViewSet):
