@@ -8,7 +8,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from config.admin_screens import ScreenViewSet, SubtitleCrumb
+from config.admin_screens import ProtectedDeleteView, ScreenViewSet, SubtitleCrumb
 from supporters.admin_views import imports as import_views
 from supporters.admin_views import supporters as views
 from supporters.admin_views.declarations import GiftAidDeclarationViewSet
@@ -48,6 +48,7 @@ class SupporterViewSet(ModelViewSet):
     inspect_view_enabled = True
     copy_view_enabled = False
     filterset_class = views.SupporterFilterSet
+    delete_view_class = ProtectedDeleteView
     search_fields = ["first_name", "last_name", "email", "postcode"]  # enables the box; the selector does the search
     search_backend_name = None
     list_per_page = 50
