@@ -323,7 +323,7 @@ class AuditEntry(AbstractLogEntry):
 
     class Meta(AbstractLogEntry.Meta):
         verbose_name = "audit entry"
-        verbose_name_plural = "audit log"
+        verbose_name_plural = "audit entries"
         ordering = ["-timestamp", "-id"]
 
     # auditlog writes only the action; the event follows from it unless we set one.

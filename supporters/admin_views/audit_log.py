@@ -28,12 +28,14 @@ class AuditFilterSet(WagtailFilterSet):
         fields = []
 
 
-def _record(entry) -> str:
-    return f"{entry.content_type.name.capitalize()} #{entry.object_pk}" if entry.content_type_id else ""
+def _what(entry) -> str:
+    record = f"{entry.content_type.name.capitalize()} #{entry.object_pk}"
+    return record if entry.object_repr == record else f"{entry.object_repr} ({record})"
 
 
 def _fields(entry) -> str:
-    return ", ".join(sorted(entry.changes or {}))
+    # A change names its fields; a new or deleted record's are all of them, so say nothing.
+    return ", ".join(sorted(entry.changes or {})) if entry.event == AuditEntry.Event.CHANGED else ""
 
 
 class AuditIndexView(generic.IndexView):
@@ -56,8 +58,7 @@ class AuditEntryViewSet(ListExportViewSet, ReadOnlyViewSet):
                sort_key="timestamp"),
         Column("who", label="Staff member", accessor="who"),
         Column("event", label="Action", accessor="get_event_display"),
-        Column("object_repr", label="What"),
-        Column("record", label="Record", accessor=_record),
+        Column("object_repr", label="What", accessor=_what),
         Column("fields", label="Fields changed", accessor=_fields),
     ]
     search_fields = None

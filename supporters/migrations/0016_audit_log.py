@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit log',
+                'verbose_name_plural': 'audit entries',
                 'ordering': ['-timestamp', '-id'],
                 'get_latest_by': 'timestamp',
                 'abstract': False,
