@@ -10,7 +10,9 @@ import json
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from supporters.services import email as email_services
 from supporters.models import AuditEntry, ExportRecord
@@ -52,6 +54,15 @@ def test_opening_a_record_and_a_subject_access_page_are_logged(fundraiser, perso
     assert [(entry.event, entry.actor, (entry.additional_data or {}).get("page")) for entry in entries] == [
         (E.VIEWED, fundraiser, "record"), (E.VIEWED, fundraiser, "subject access page"),
         (E.EXPORTED, fundraiser, "subject access JSON")]
+
+
+def test_opening_a_record_costs_the_log_one_insert(fundraiser, person):
+    client = _client(fundraiser)
+    client.get(f"/admin/supporter/inspect/{person.pk}/")  # a first look fills the caches
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/admin/supporter/inspect/{person.pk}/").status_code == 200
+    audit = [query["sql"] for query in queries if AuditEntry._meta.db_table in query["sql"]]
+    assert len(audit) == 1 and audit[0].startswith("INSERT"), audit
 
 
 def test_a_refused_look_leaves_no_entry(finance_user, person):
