@@ -134,14 +134,14 @@ def objects(world):  # noqa: F811
     return users, values
 
 
-# The object each viewset's <pk> names, by URL namespace.
+# The object each viewset's <pk> names, by URL namespace (the income codes screen is per campaign).
 PK_OF_NAMESPACE = {
     "supporter": "supporter", "gift_aid_declaration": "declaration", "email_message": "email_message",
     "email_suppression": "suppression", "export_record": "export_record", "audit_log": "audit_entry",
     "campaign": "campaign", "appeal": "appeal", "fundraiser_page": "fundraiser_page", "donation": "gift",
     "recurring_gift": "recurring", "gift_aid_claim": "claim", "stripe_event": "event", "income_target": "income_target",
     "payout": "payout", "bank_line": "line", "paying_in_batch": "batch", "bank_account": "account",
-    "campaign_ledger_code": "ledger_code", "finance_download": "finance_download", "mailing": "mailing",
+    "campaign_ledger_code": "campaign", "finance_download": "finance_download", "mailing": "mailing",
     "imports": "data_import", "wagtailsites": "site", "wagtailusers_users": "user", "wagtailusers_groups": "group",
     "wagtailsnippets_supporters_emailtemplate": "template", "wagtailadmin_collections": "collection",
     "wagtailadmin_workflows": "workflow", "reconciliation": "line", "stripe_report": "payout_line",
