@@ -101,6 +101,11 @@ def add_dashboard_panel(request, panels):
         panels.insert(0, dashboard_admin.DashboardPanel(request))
 
 
+@hooks.register("insert_global_admin_js")
+def admin_choosers_js():
+    return format_html('<script src="{}"></script>', static("js/admin_choosers.js"))
+
+
 @hooks.register("insert_global_admin_css")
 def dashboard_admin_css():
     return format_html('<link rel="stylesheet" href="{}">', static("cms/dashboard.css"))

@@ -10,10 +10,15 @@ names that in `post_permission_required`."""
 
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin import messages
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.views.generic import DeleteView
 from wagtail.admin.viewsets.base import ViewSet
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
@@ -94,3 +99,18 @@ class ReadOnlyViewSet(ModelViewSet):
         super().__init_subclass__(**kwargs)
         if getattr(cls, "model", None) is not None:
             register_permission_policy(cls.model, LimitedPolicy(cls.model, allowed={"view"}))
+
+
+class ProtectedDeleteView(DeleteView):
+    """Wagtail's delete, for records others point at with a protected key (a
+    supporter's gifts, a bank account's statements) that Wagtail's reference index
+    does not track: says why the record stays, rather than failing with a 500."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            with transaction.atomic():
+                return super().post(request, *args, **kwargs)
+        except ProtectedError as error:
+            held = sorted({str(item._meta.verbose_name_plural) for item in error.protected_objects})
+            messages.error(request, f"“{self.object}” cannot be deleted: {', '.join(held)} still point at it.")
+            return redirect(reverse(self.index_url_name))

@@ -17,6 +17,10 @@ class DonationsConfig(AppConfig):
         from supporters import personal_data
         from supporters import services as supporter_services
 
+        from supporters.audit import audit_register
+
+        # Which person a gift is linked to is personal data; its money is the accounts'.
+        audit_register(Donation, supporter_field="supporter", include_fields=["supporter"])
         personal_data.register_section("gifts", donation_data.gifts_section)
         personal_data.register_section("monthly_gifts", donation_data.monthly_gifts_section)
         personal_data.register_eraser(donation_data.erase)

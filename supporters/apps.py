@@ -24,3 +24,13 @@ class SupportersConfig(AppConfig):
         personal_data.register_eraser(import_services.imports_forget_supporter)
         kind_register(SupportersResource)
         kind_register(DeclarationsResource)
+
+        from supporters.audit import audit_register
+        from supporters.models import ConsentEvent, GiftAidDeclaration, Interaction, Supporter
+
+        def own_fields(model, *leave_out):  # not the reverse relations auditlog would list too
+            return [field.name for field in model._meta.concrete_fields if field.name not in leave_out]
+
+        audit_register(Supporter, supporter_field="pk", include_fields=own_fields(Supporter, "updated_at"))
+        for model in (ConsentEvent, GiftAidDeclaration, Interaction):
+            audit_register(model, supporter_field="supporter", include_fields=own_fields(model))

@@ -11,6 +11,7 @@ from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
+from auditlog.models import AbstractLogEntry
 
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
 
@@ -296,6 +297,51 @@ class ExportRecord(models.Model):
 
     def __str__(self):
         return f"{self.what} ({self.file_format}, {self.rows} rows)"
+
+
+class AuditEntry(AbstractLogEntry):
+    """Who viewed, exported, changed or erased personal data, and when.
+
+    django-auditlog writes the changes (AUDITLOG_LOGENTRY_MODEL points here) for
+    the models supporters.audit registers; supporters.services.audit adds the
+    views, downloads and erasures. An erasure scrubs the person's earlier
+    entries, so the log keeps who did what to which record id, never who they were."""
+    wagtail_reference_index_ignore = True  # records, not content: nothing to track
+
+    class Event(models.TextChoices):
+        VIEWED = "viewed", "Viewed"
+        EXPORTED = "exported", "Exported"
+        CREATED = "created", "Created"
+        CHANGED = "changed", "Changed"
+        DELETED = "deleted", "Deleted"
+        ERASED = "erased", "Erased"
+
+    event = models.CharField(max_length=10, choices=Event.choices, db_index=True)
+    # A download's own record (rows, filters, format) stays in the export log: this only points at it.
+    export_record = models.ForeignKey(ExportRecord, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+")
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        ordering = ["-timestamp", "-id"]
+
+    # auditlog writes only the action; the event follows from it unless we set one.
+    _EVENT_OF_ACTION = {0: Event.CREATED, 1: Event.CHANGED, 2: Event.DELETED, 3: Event.VIEWED}
+
+    def save(self, *args, **kwargs):
+        if not self.event:
+            self.event = self._EVENT_OF_ACTION[self.action]
+        super().save(*args, **kwargs)
+
+    @property
+    def who(self) -> str:
+        if self.actor_id:
+            return self.actor.get_username()
+        return self.actor_email or "the system"
+
+    def __str__(self):
+        return f"{self.get_event_display()} {self.object_repr}"
 
 
 # "12", "12A", "12-14": a house number, written before the street.

@@ -8,11 +8,12 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from config.admin_screens import ScreenViewSet, SubtitleCrumb
+from config.admin_screens import ProtectedDeleteView, ScreenViewSet, SubtitleCrumb
 from supporters.admin_views import imports as import_views
 from supporters.admin_views import supporters as views
 from supporters.admin_views.declarations import GiftAidDeclarationViewSet
 from supporters.admin_views.email import EmailGroup  # sent emails and suppressed addresses
+from supporters.admin_views.audit_log import AuditEntryViewSet
 from supporters.admin_views.export_records import ExportRecordViewSet
 from supporters.models import EmailTemplate, Supporter
 
@@ -47,6 +48,7 @@ class SupporterViewSet(ModelViewSet):
     inspect_view_enabled = True
     copy_view_enabled = False
     filterset_class = views.SupporterFilterSet
+    delete_view_class = ProtectedDeleteView
     search_fields = ["first_name", "last_name", "email", "postcode"]  # enables the box; the selector does the search
     search_backend_name = None
     list_per_page = 50
@@ -152,6 +154,11 @@ def register_email_viewsets():
 @hooks.register("register_admin_viewset")
 def register_export_log_viewset():
     return ExportRecordViewSet("export_record")
+
+
+@hooks.register("register_admin_viewset")
+def register_audit_log_viewset():
+    return AuditEntryViewSet("audit_log")
 
 
 class EmailTemplateViewSet(SnippetViewSet):

@@ -86,3 +86,12 @@ def test_the_deployment_check_flags_an_open_email_webhook(settings):
     assert flagged and "ANYMAIL_WEBHOOK_SECRET" in flagged[0].msg
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": "hook:words"}
     assert not [m for m in run_checks(include_deployment_checks=True) if m.id == "supporters.E001"]
+
+
+def test_the_content_security_policy_is_enforced_unless_report_only_is_asked_for():
+    ask = ("from django.conf import settings as s; "
+           "print(bool(s.CONTENT_SECURITY_POLICY), bool(getattr(s, 'CONTENT_SECURITY_POLICY_REPORT_ONLY', None)))")
+    enforced = manage("shell", "-c", ask, env=PRODUCTION_ENV)
+    assert enforced.stdout.split()[-2:] == ["True", "False"], enforced.stdout + enforced.stderr
+    reporting = manage("shell", "-c", ask, env={**PRODUCTION_ENV, "CSP_REPORT_ONLY": "true"})
+    assert reporting.stdout.split()[-2:] == ["False", "True"], reporting.stdout + reporting.stderr

@@ -12,6 +12,7 @@ from campaigns import services
 from campaigns.models import FundraiserPage
 from campaigns.selectors import campaign_total_subquery, days_left
 from config.admin_screens import staff_permission_required
+from config.errors import ApplicationError
 from config.money import format_pence
 
 
@@ -50,7 +51,11 @@ class FundraiserPageInspectView(generic.InspectView):
 @staff_permission_required("campaigns.moderate_fundraiserpage")
 def fundraiser_page_review(request, pk):
     """Approve a pending page (it goes public) or hide a page (it stops being public)."""
-    page = services.fundraiser_page_review(page=get_object_or_404(FundraiserPage, pk=pk),
-                                           status=request.POST.get("status"), by=request.user)
+    try:
+        page = services.fundraiser_page_review(page=get_object_or_404(FundraiserPage, pk=pk),
+                                               status=request.POST.get("status"), by=request.user)
+    except ApplicationError as error:  # a form without a verdict: say so, not a 500
+        messages.error(request, error.message)
+        return redirect("fundraiser_page:inspect", pk)
     messages.success(request, f"“{page.title}” is now {page.get_status_display().lower()}.")
     return redirect("fundraiser_page:inspect", pk)

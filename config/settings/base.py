@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 from config.email_webhooks import tracking_provider
 
@@ -54,6 +55,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "auditlog",
+    "csp",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -71,6 +74,8 @@ MIDDLEWARE = [
     # personal pages are never cached (Vary: Cookie, never_cache).
     "django.middleware.cache.UpdateCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,6 +86,8 @@ MIDDLEWARE = [
     "config.staff_sign_in.StaffTwoFactorMiddleware",
     "config.staff_sign_in.StaffSessionLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Changes to personal data made in the admin are logged with who made them (supporters.audit).
+    "supporters.audit.StaffAuditMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     "django.middleware.cache.FetchFromCacheMiddleware",
@@ -104,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "wagtail.contrib.settings.context_processors.settings",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -266,6 +274,49 @@ WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp"]
 TAGGIT_CASE_INSENSITIVE = True
 # No Gravatar: it would send a hash of each staff email to a third party.
 WAGTAIL_GRAVATAR_PROVIDER_URL = None
+# No call from staff browsers to wagtail.org for the latest version (the policy's connect-src
+# keeps the admin to our own host); upgrades come with deploys.
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+
+# Content Security Policy (django-csp; config/security.py adds Stripe's origins).
+# Inline scripts carry the request's nonce; Wagtail's admin and our progress bars
+# set style attributes, which no nonce can cover, so only attributes may be inline.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        # Our own pages in Wagtail's preview; videos in stories (Wagtail's YouTube and Vimeo embeds).
+        "frame-src": [SELF, "https://www.youtube.com", "https://www.youtube-nocookie.com",
+                      "https://player.vimeo.com"],
+        "frame-ancestors": [SELF],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+        "report-uri": env.list("CSP_REPORT_URI", default=[]) or None,
+    },
+}
+if env.bool("CSP_REPORT_ONLY", default=False):
+    # Only report what the policy would block (a new third-party script being tried out).
+    CONTENT_SECURITY_POLICY_REPORT_ONLY, CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY, None
+
+# Browser features no page here uses are refused, for us and for any frame (django-permissions-policy).
+PERMISSIONS_POLICY = {
+    "camera": [], "microphone": [], "geolocation": [], "usb": [], "serial": [], "hid": [], "bluetooth": [],
+    "midi": [], "magnetometer": [], "gyroscope": [], "accelerometer": [], "display-capture": [],
+    "browsing-topics": [], "interest-cohort": [],
+    # Stripe's card frames may ask for the Payment Request API.
+    "payment": ["self", "https://js.stripe.com"],
+}
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# The audit log of personal data (supporters.AuditEntry; README, Staff guide).
+AUDITLOG_LOGENTRY_MODEL = "supporters.AuditEntry"
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # Supporters
 PHONENUMBER_DEFAULT_REGION = "GB"

@@ -12,7 +12,7 @@ from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import HeaderButton
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from config.admin_screens import ReadOnlyViewSet, StaffScreen
+from config.admin_screens import ProtectedDeleteView, ReadOnlyViewSet, StaffScreen
 from config.errors import ApplicationError
 from config.exports import ListExportViewSet
 from config.money import format_pence
@@ -93,6 +93,7 @@ class BankAccountViewSet(ListExportViewSet, ModelViewSet):
     icon = "doc-full"
     menu_label = "Bank accounts"
     copy_view_enabled = False
+    delete_view_class = ProtectedDeleteView
     list_display = ["name", "code", "sort_code", "account_number"]
     form_fields = ["name", "code", "sort_code", "account_number"]
     export_filename = "bank-accounts"

@@ -26,6 +26,7 @@ from config.admin_screens import StaffPermissionRequired, StaffScreen, staff_per
 from config.errors import ApplicationError
 from config.exports import ExportPermissionMixin
 from supporters import selectors, services
+from supporters.services import audit
 from supporters.exports import MAILING_CHANNELS, MailHouseExport, MailingListExport
 from supporters.forms import (
     ConsentChangeForm,
@@ -136,6 +137,7 @@ class SupporterInspectView(generic.InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         supporter, user = self.object, self.request.user
+        audit.audit_viewed(user=user, instance=supporter, what="record")
         context.update(
             supporter=supporter,
             consent=[(label, supporter.current_consent()[value]) for value, label in Channel.choices],
@@ -316,11 +318,13 @@ class PersonalDataExportView(StaffScreen, TemplateView):
         exported_at = timezone.now()
         data["exported_at"] = exported_at.isoformat()
         if request.GET.get("format") == "json":
+            audit.audit_exported(user=request.user, instance=supporter, what="subject access JSON")
             response = HttpResponse(
                 json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{supporter.reference}-personal-data.json"'
             return response
+        audit.audit_viewed(user=request.user, instance=supporter, what="subject access page")
         return TemplateResponse(request, self.template_name, {
             "supporter": supporter, "data": data, "exported_at": exported_at, "charity_name": settings.CHARITY_NAME,
         })

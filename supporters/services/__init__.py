@@ -7,6 +7,7 @@ import smtplib
 from collections.abc import Iterable
 
 from anymail.exceptions import AnymailError
+from auditlog.context import disable_auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -304,7 +305,11 @@ def supporter_merge(*, survivor: Supporter, duplicate: Supporter, by=None) -> Su
         survivor.notes = "\n\n".join(n for n in (survivor.notes, f"From merged record {merged_reference}:\n{duplicate.notes}") if n)
     survivor.created_at = min(survivor.created_at, duplicate.created_at)
 
+    duplicate_pk = duplicate.pk
     duplicate.delete()
+    from supporters.services.audit import audit_merged
+
+    audit_merged(duplicate_pk=duplicate_pk, survivor=survivor)
     _validated_save(survivor)
     _consent_refresh(survivor)
     timeline_add(
@@ -340,6 +345,16 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     if supporter.is_erased:
         raise ApplicationError("This supporter has already been erased.")
 
+    # Nothing of the person goes into the audit log on the way out (auditlog would
+    # record each field's old value): the log gets one entry, with no personal data.
+    with disable_auditlog():
+        return _supporter_erase(supporter=supporter, reason=reason, by=by)
+
+
+def _supporter_erase(*, supporter: Supporter, reason: str, by) -> Supporter:
+    from supporters.services.audit import audit_erase, audit_related_keys
+
+    audited = audit_related_keys(supporter=supporter)
     address = supporter.email
     for name in _ERASED_BLANK_FIELDS:
         setattr(supporter, name, "")
@@ -364,6 +379,7 @@ def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     ModelLogEntry.objects.for_instance(supporter).update(label=str(supporter), data={})
     ErasureRecord.objects.create(supporter=supporter, erased_by=by, reason=reason.strip()[:255])
     log(instance=supporter, action="supporters.erase", user=by, data={"reason": reason.strip()[:255]})
+    audit_erase(supporter=supporter, keys=audited, by=by)
     return supporter
 
 

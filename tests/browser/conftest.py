@@ -47,18 +47,24 @@ def browser(django_db_setup):
 def new_page(browser):
     """Open pages (each in its own context, so its own cookies) at any size; all
     are closed when the test ends, before its database is flushed, so no page
-    left refreshing itself calls the live server during the flush."""
-    contexts = []
+    left refreshing itself calls the live server during the flush. Every page
+    runs under the site's Content Security Policy, enforced: a test whose pages
+    broke it (the browser says so in the console) fails."""
+    contexts, violations = [], []
 
     def open_page(width=1366, height=900):
         context = browser.new_context(viewport={"width": width, "height": height})
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text else None)
+        return page
 
     yield open_page
     for context in contexts:
         context.close()
+    assert not violations, "\n".join(violations)
 
 
 @pytest.fixture
@@ -76,6 +82,11 @@ def enter_authenticator_code(page, user):
     page.wait_for_url("**/admin/sign-in/code/**")
     page.fill("#id_otp_token", code)
     page.keyboard.press("Enter")
+def inject_script(page, source):
+    """Run a test's own script (axe-core) in the page: through the browser's
+    devtools, which the site's Content Security Policy does not govern, since a
+    <script> tag added by the test would be refused like any inline script."""
+    page.evaluate(f"{source}\n;undefined")
 
 
 def shot(page, name):

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from campaigns.models import FundraiserPage
 from campaigns.services import fundraiser_page_create, fundraiser_page_review
+from tests.browser.conftest import inject_script
 from tests.browser.conftest import BROWSER_DB
 from tests.supporters.factories import SupporterFactory
 
@@ -86,7 +87,7 @@ def test_public_pages_have_no_serious_wcag_violations(new_page, live_server, str
     # Scan the page as a visitor meets it: with the donation form's script done.
     if page.locator("#donation-form").count():
         expect(page.locator("#donation-form input[name=form_token]")).not_to_have_value("")
-    page.add_script_tag(content=source)
+    inject_script(page, source)
     violations = page.evaluate(RUN_AXE, {"tags": WCAG_TAGS, "exclude": EXCLUDE})
     blocking = [v for v in violations if v["impact"] in BLOCKING]
     assert not blocking, _report(blocking, path, width)

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from finance.models import CampaignLedgerCode, FinanceDownload
+from tests.browser.conftest import inject_script
 from tests.browser.conftest import BROWSER_DB as browser_db
 from tests.browser.conftest import shot
 from tests.browser.test_accessibility import BLOCKING, WCAG_TAGS, axe_source
@@ -24,7 +25,7 @@ AXE_MAIN = """async (tags) => (await axe.run({include: [["main"]]},
 
 def serious_problems(page) -> list:
     """axe-core's serious and critical WCAG A/AA findings in the screen's own content."""
-    page.add_script_tag(content=axe_source())
+    inject_script(page, axe_source())
     return [v for v in page.evaluate(AXE_MAIN, WCAG_TAGS) if v["impact"] in BLOCKING]
 
 

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from campaigns.models import Appeal, Campaign
 from donations.models import Donation
 from finance.models import PayingInBatch
+from tests.browser.conftest import inject_script
 from tests.browser.conftest import BROWSER_DB as browser_db
 from tests.browser.conftest import PASSWORD, enter_authenticator_code, shot
 from tests.helpers import staff_authenticator
@@ -58,7 +59,7 @@ RUN_AXE_ON_BATCH = """async ({tags}) => {
 def assert_accessible(page, where):
     """axe-core finds no serious or critical WCAG A/AA problem in the batch's part of the page."""
     if not page.evaluate("typeof axe !== 'undefined'"):
-        page.add_script_tag(content=axe_source())
+        inject_script(page, axe_source())
     blocking = [v for v in page.evaluate(RUN_AXE_ON_BATCH, {"tags": WCAG_TAGS}) if v["impact"] in BLOCKING]
     assert not blocking, _report(blocking, where, page.viewport_size["width"])
 

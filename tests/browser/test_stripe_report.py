@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from donations.models import Donation
 from finance.models import PayoutLine
+from tests.browser.conftest import inject_script
 from tests.browser.conftest import BROWSER_DB as browser_db
 from tests.browser.conftest import ARTIFACTS, shot
 from tests.browser.test_accessibility import BLOCKING, RUN_AXE, WCAG_TAGS, _report, axe_source
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 def no_serious_wcag_problems(page, name):
-    page.add_script_tag(content=axe_source())
+    inject_script(page, axe_source())
     # Wagtail's own message banner fades in: measured mid-fade, its green is a shade too light.
     exclude = [".messages"]
     violations = [v for v in page.evaluate(RUN_AXE, {"tags": WCAG_TAGS, "exclude": exclude})
