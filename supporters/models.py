@@ -296,7 +296,7 @@ class ExportRecord(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self):
-        return f"{self.what} ({self.file_format}, {self.rows} rows)"
+        return f"{self.what} ({self.file_format}, {self.rows} row{'' if self.rows == 1 else 's'})"
 
 
 class AuditEntry(AbstractLogEntry):

@@ -161,7 +161,7 @@ BY_PARAMETER = {
     "number": 1, "fmt": "csv", "kind": "gifts", "channel": "email", "filter_spec": "original",
     "action_name": "approve", "action": "delete", "uidb64": "MQ", "token": "set-password",
     "content_type_app_name": "cms", "content_type_model_name": "campaignpage", "app_label": "cms",
-    "model_name": "campaignpage", "app_name": "cms", "str:action_name": "approve",
+    "model_name": "campaignpage", "app_name": "cms", "str:action_name": "approve", "user_id": "user",
 }
 SETTINGS_MODEL = {"app_name": "cms", "model_name": "charitysettings"}
 
@@ -637,6 +637,9 @@ EXPECTED = {
     "wagtailsites:history_results(pk)": "Lrro Lrr5",
     "wagtailsites:usage(pk)": "Lrro Lrr5",
     "wagtailsites:copy(pk)": "Lrro Lrro",
+    "staff_two_factor_verify()": "Lrrr Lrrr",
+    "staff_two_factor_enrol()": "Looo Looo",
+    "staff_two_factor_reset(user_id)": "Lrro Lrro",
     "wagtailusers_users:index()": "Lrro Lrr5",
     "wagtailusers_users:index_results()": "Lrro Lrr5",
     "wagtailusers_users:add()": "Lrro Lrro",
