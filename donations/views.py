@@ -16,6 +16,7 @@ from django_ratelimit.core import is_ratelimited
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
 from config.errors import ApplicationError
+from config.unavailable import DATABASE_UNAVAILABLE
 from donations import links, services, stripe_gateway, webhooks
 from donations.services import statements
 from donations.form_context import donate_context
@@ -232,6 +233,8 @@ def stripe_webhook(request):
         return HttpResponseBadRequest(str(error), content_type="text/plain")
     try:
         stored = webhooks.stripe_event_receive(event=event)
+    except DATABASE_UNAVAILABLE:
+        raise  # the site's 503 with Retry-After (config/unavailable.py): Stripe delivers again
     except Exception:
         return HttpResponse("Processing failed; stored for retry", status=500)
     return JsonResponse({"received": True, "status": stored.status})

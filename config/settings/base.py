@@ -158,7 +158,11 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
-STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=3)
+# A call to Stripe gives up after STRIPE_TIMEOUT_SECONDS without an answer and is
+# tried again STRIPE_MAX_NETWORK_RETRIES times (same idempotency key): at most
+# about 2 x 10 s + 1 s, inside gunicorn's 30 s worker timeout, when Stripe stalls.
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 # Estimate of Stripe's UK card fee, offered to donors who choose to cover it.
 STRIPE_FEE_BASIS_POINTS = env.int("STRIPE_FEE_BASIS_POINTS", default=150)
 STRIPE_FEE_FIXED_PENCE = env.int("STRIPE_FEE_FIXED_PENCE", default=20)
