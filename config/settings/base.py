@@ -180,6 +180,25 @@ MONTHLY_RETRY_DAYS = [3, 7]  # after a failed monthly charge: retry 3 days later
 # (production.py requires CACHE_URL); one process's memory in development.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+
+def cache_optional(cache: dict) -> dict:
+    """Redis is a cache here, never the only copy of anything: if it stops, every
+    cache call misses (logged) and the site goes on without it, rather than each
+    request failing. Short timeouts, so a Redis that hangs costs little more."""
+    if cache["BACKEND"] == "django_redis.cache.RedisCache":
+        cache.setdefault("OPTIONS", {}).update(
+            {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1})
+    return cache
+
+
+CACHES["default"] = cache_optional(CACHES["default"])
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# With the cache down the rate limits cannot count, and django-ratelimit would then
+# refuse every gift (fail closed). We let gifts through (fail open): turning every
+# donor away is a certain loss, while card testing in the same minutes still meets
+# Stripe Radar, the form's honeypot and CSRF, and the logged cache errors alert us.
+RATELIMIT_FAIL_OPEN = True
+
 # Background work (Django's task framework, django-tasks). In production the
 # database backend queues work for `manage.py db_worker`; TASK_BACKEND=immediate
 # runs each task at once, in the process that enqueued it (development, tests).

@@ -42,5 +42,5 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
 # Redis, shared by every worker (rate limits count across them), through django-redis.
-CACHES = {"default": env.cache("CACHE_URL", backend="django_redis.cache.RedisCache")}
+CACHES = {"default": cache_optional(env.cache("CACHE_URL", backend="django_redis.cache.RedisCache"))}  # noqa: F405
 ADMINS = [("Site admins", address) for address in env.list("ADMIN_EMAILS", default=[])]
