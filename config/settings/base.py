@@ -103,6 +103,9 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A kept connection is checked before reuse, so one that a database restart
+# dropped is replaced, not handed to a request to fail.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = DATABASES["default"]["CONN_MAX_AGE"] != 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A transaction takes SQLite's write lock when it begins, so two writers at once
     # (the browser's return and the webhook for one gift) wait their turn rather than
