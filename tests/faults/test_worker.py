@@ -116,8 +116,9 @@ def test_worker_killed_mid_mailing_each_supporter_is_mailed_at_most_once_and_the
     assert final["sent"] == len(everyone) - len(unknown)
     drill(f"db_worker SIGKILLed mid-mailing after {sent_before} of 60 emails (rows then: {dict(states)}); "
           f"`send_mailings --resume-only` and a new db_worker finished it: {len(mailed)} supporters mailed, "
-          f"none twice; {len(unknown)} marked 'interrupted' (the message in flight at the kill, "
-          f"{'which had' if unknown & set(mailed) else 'which had not'} reached the provider; not sent again).")
+          "none twice; " + (f"{len(unknown)} marked 'interrupted' (in flight at the kill, "
+          f"{'it had' if unknown & set(mailed) else 'it had not'} reached the provider; not sent again)."
+          if unknown else "no message was in flight at the kill, so none is marked 'interrupted'."))
 
 
 @pytest.fixture
@@ -173,3 +174,67 @@ def test_worker_killed_mid_monthly_run_each_gift_is_charged_once(
           f"the next `charge_monthly_gifts` resumed with the same idempotency keys: 12 charges succeeded, "
           f"12 gifts, and each card charged once this month at Stripe ({sum(paid.values())} payments in all, "
           f"2 a giver with the sign-up month).")
+
+
+@pytest.mark.postgres
+def test_killed_mid_claim_the_claim_is_built_once(workers, drill):
+    """Building a Gift Aid claim is one transaction (in the request of the finance
+    user who asks for it): a process killed while writing it leaves nothing, and
+    the next build makes the whole claim once."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (a lock holds the build mid-way)")
+    import psycopg
+
+    from donations.models import GiftAidClaim, GiftAidClaimedGift
+    from donations.services import gift_aid_claims
+    from supporters import services as supporter_services
+
+    donors = SupporterFactory.create_batch(5)
+    for donor in donors:
+        supporter_services.gift_aid_declaration_record(
+            supporter=donor, method="online", wording=supporter_services.gift_aid_wording(),
+            wording_version=supporter_services.GIFT_AID_WORDING_VERSION, declared_on=datetime.date(2026, 1, 1))
+    for index in range(40):
+        moment = timezone.make_aware(datetime.datetime(2026, 2, 1 + index % 28, 12))
+        Donation.objects.create(supporter=donors[index % 5], amount_pence=1000 + index, status="succeeded",
+                                channel=Donation.Channel.OFFLINE, created_at=moment, paid_at=moment)
+    db = connection.settings_dict
+    table = GiftAidClaimedGift._meta.db_table
+    # Another session holds the claimed gifts' table against writes (reads pass), so the
+    # build stops at its first write of a claimed gift, its claim row already written.
+    with psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+                         dbname=db["NAME"]) as blocker:
+        blocker.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        builder = workers("shell", "-c", "import datetime; from donations.services import gift_aid_claims; "
+                          "gift_aid_claims.gift_aid_claim_build(period_start=datetime.date(2026, 1, 1), "
+                          "period_end=datetime.date(2026, 3, 31))")
+
+        def waiting_to_write():
+            return blocker.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                                   [table]).fetchone()[0] > 0
+        wait_for(waiting_to_write)
+        claim_written = blocker.execute(
+            "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'RowExclusiveLock' AND relation = %s::regclass "
+            "AND pid IN (SELECT pid FROM pg_locks WHERE NOT granted AND relation = %s::regclass)",
+            [GiftAidClaim._meta.db_table, table]).fetchone()[0]
+        assert claim_written == 1  # the build has written its claim row: it is mid-way
+        kill(builder)
+        blocker.rollback()
+    # The killed build's transaction is rolled back by PostgreSQL once its client is gone.
+    wait_for(lambda: not _backend_of_killed_build_alive(db["NAME"]), 30)
+    assert not GiftAidClaim.objects.exists() and not GiftAidClaimedGift.objects.exists()
+    claim = gift_aid_claims.gift_aid_claim_build(period_start=datetime.date(2026, 1, 1),
+                                                 period_end=datetime.date(2026, 3, 31))
+    assert GiftAidClaim.objects.count() == 1 and claim.gift_count == 40
+    assert GiftAidClaimedGift.objects.count() == 40
+    assert GiftAidClaimedGift.objects.values("donation").distinct().count() == 40
+    drill("A process SIGKILLed mid Gift Aid claim build (its claim row written, its 40 gifts not yet): "
+          "PostgreSQL rolled it all back, no claim left half-built; the next build made one claim of "
+          f"40 gifts (£{claim.tax_pence / 100:.2f} to reclaim), each gift once.")
+
+
+def _backend_of_killed_build_alive(dbname: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                       "AND xact_start IS NOT NULL", [dbname])
+        return cursor.fetchone()[0] > 0
