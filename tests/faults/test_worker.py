@@ -238,3 +238,49 @@ def _backend_of_killed_build_alive(dbname: str) -> bool:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
                        "AND xact_start IS NOT NULL", [dbname])
         return cursor.fetchone()[0] > 0
+
+
+def test_worker_killed_mid_payout_sync_records_each_line_once(
+        settings, stripe_settings, card, local_stripe, workers, django_capture_on_commit_callbacks, drill):
+    """Stripe's payout is fetched (its balance transactions, matched to our gifts) by
+    the task worker; killed mid-fetch, the daily `sync_stripe_payouts` records it."""
+    from finance.models import Payout, PayoutLine
+    from finance.tasks import fetch_payout_lines
+    from tests.helpers import local_stripe_route
+
+    gifts = []
+    for number in range(20):
+        gift = services.Gift(amount_pence=500 + number, first_name="Ann", last_name="Lee",
+                             email=f"ann{number}-{uuid.uuid4().hex[:6]}@example.org", form_token=uuid.uuid4())
+        with django_capture_on_commit_callbacks(execute=True):
+            gifts.append(services.donation_start(gift=gift, payment_method_id=card()).donation)
+    payout = local_stripe_route(local_stripe, "/_test/payouts")
+    settings.TASKS = DATABASE_TASKS
+    fetch_payout_lines.enqueue(payout["id"])  # as the payout.paid webhook queues it
+    upstream = urlsplit(local_stripe)
+    stripe_env = {"STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_PUBLISHABLE_KEY": settings.STRIPE_PUBLISHABLE_KEY,
+                  "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET}
+    with TcpProxy((upstream.hostname, upstream.port)) as slow_stripe:
+        slow_stripe.delay = 2  # the worker is mid-fetch while Stripe's answer is held back
+        first = workers("db_worker", "--interval", "0.1", "--no-startup-delay",
+                        STRIPE_API_BASE=f"http://{slow_stripe.address}", **stripe_env)
+        wait_for(lambda: slow_stripe.connections_made >= 1)
+        time.sleep(0.5)
+        kill(first)
+    lines_at_kill = PayoutLine.objects.count()
+    # The daily sync (cron), then a new worker with the queue as the killed one left it.
+    sync = workers("sync_stripe_payouts", "--since", timezone.localdate().isoformat(), STRIPE_API_BASE=local_stripe,
+                   **stripe_env)
+    assert sync.wait(timeout=120) == 0, workers.log(sync)
+    again = workers("sync_stripe_payouts", "--since", timezone.localdate().isoformat(), STRIPE_API_BASE=local_stripe,
+                    **stripe_env)
+    assert again.wait(timeout=120) == 0, workers.log(again)
+
+    assert Payout.objects.count() == 1
+    lines = PayoutLine.objects.filter(reporting_category="charge")
+    assert lines.count() == 20 and PayoutLine.objects.count() == 20
+    assert lines.values("stripe_balance_transaction_id").distinct().count() == 20
+    assert {line.donation_id for line in lines} == {gift.pk for gift in gifts}
+    drill(f"db_worker SIGKILLed mid payout fetch (Stripe answering 2 s late; {lines_at_kill} lines written at "
+          f"the kill); the daily `sync_stripe_payouts`, run twice, recorded the payout and its 20 charge lines "
+          "once each, every line matched to its gift.")
