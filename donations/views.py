@@ -66,20 +66,24 @@ def donate(request):
         outcome = services.donation_start(gift=gift, payment_method_id=data["payment_method_id"])
     except ApplicationError as error:
         return _application_error_json(error)
+    response = _outcome_json(outcome)
     if not outcome.error:
-        # Remembered for a while, so that coming back to the form says so (see _recent_gift).
-        request.session["recent_gift"] = {"amount": outcome.donation.amount_display,
-                                          "at": timezone.now().timestamp()}
-    return _outcome_json(outcome)
+        # Remembered by this browser for a while, so that coming back to the form says so
+        # (see _recent_gift): in a signed cookie, which costs a gift no database session.
+        response.set_signed_cookie(_RECENT_GIFT, outcome.donation.amount_display, salt=_RECENT_GIFT,
+                                   max_age=_RECENT_GIFT_SECONDS, httponly=True, samesite="Lax",
+                                   secure=settings.SESSION_COOKIE_SECURE)
+    return response
+
+
+_RECENT_GIFT = "recent_gift"
+_RECENT_GIFT_SECONDS = 15 * 60
 
 
 def _recent_gift(request):
     """A gift from this browser in the last 15 minutes: the form says so, so that
     the back button or a second tab does not lead to an unintended second gift."""
-    recent = request.session.get("recent_gift")
-    if recent and timezone.now().timestamp() - recent["at"] < 15 * 60:
-        return recent["amount"]
-    return None
+    return request.get_signed_cookie(_RECENT_GIFT, default=None, salt=_RECENT_GIFT, max_age=_RECENT_GIFT_SECONDS)
 
 
 def _application_error_json(error: ApplicationError) -> JsonResponse:

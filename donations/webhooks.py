@@ -7,9 +7,10 @@ whatever the order and however many deliveries arrive."""
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from config.db import insert_unless_present
 from donations import services, stripe_gateway, tasks
 from donations.models import Donation, StripeEvent
 from donations.services import monthly
@@ -131,16 +132,14 @@ def stripe_event_process(*, stored_event_id: int, event=None) -> StripeEvent:
 
 def _stored(event) -> StripeEvent:
     """The stored row for this event, made if new, locked either way (two
-    deliveries at once wait for each other rather than both applying it)."""
-    stored = StripeEvent.objects.select_for_update().filter(stripe_id=event["id"]).first()
-    if stored is not None:
-        return stored
-    try:
-        with transaction.atomic():
-            return StripeEvent.objects.create(stripe_id=event["id"], type=event["type"],
-                                              livemode=bool(event.get("livemode")), payload=event)
-    except IntegrityError:  # the other delivery made it first
-        return StripeEvent.objects.select_for_update().get(stripe_id=event["id"])
+    deliveries at once wait for each other rather than both applying it).
+    A new event, Stripe's usual delivery, costs one statement."""
+    stored = StripeEvent(stripe_id=event["id"], type=event["type"], livemode=bool(event.get("livemode")),
+                         payload=event)
+    if insert_unless_present(stored, unique=["stripe_id"]):
+        return stored  # our insert holds the row until we commit
+    return StripeEvent.objects.select_for_update().only("stripe_id", "type", "status", "attempts").get(
+        stripe_id=event["id"])
 
 
 def _apply(stored: StripeEvent, event) -> StripeEvent:
