@@ -16,7 +16,6 @@ from django_ratelimit.core import is_ratelimited
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
 from config.errors import ApplicationError
-from config.unavailable import DATABASE_UNAVAILABLE
 from donations import links, services, stripe_gateway, webhooks
 from donations.services import statements
 from donations.form_context import donate_context
@@ -226,8 +225,9 @@ def donation_thanks(request, form_token):
 @require_POST
 def stripe_webhook(request):
     """Stripe's webhook endpoint: 400 for a bad or missing signature (nothing
-    stored); 200 once the event is stored and applied (or known and ignored);
-    500 if applying it failed, so that Stripe delivers it again."""
+    stored); 200 once the event is stored (or was stored before). The task
+    worker applies it (see donations.webhooks), so Stripe has its answer at once
+    and a burst of events never queues behind our work."""
     try:
         event = stripe_gateway.event_construct(payload=request.body,
                                                signature_header=request.headers.get("Stripe-Signature", ""))
@@ -235,13 +235,8 @@ def stripe_webhook(request):
         return HttpResponseBadRequest("Invalid signature")
     except ValueError as error:  # signed, but not JSON or not an event: nothing to store or retry
         return HttpResponseBadRequest(str(error), content_type="text/plain")
-    try:
-        stored = webhooks.stripe_event_receive(event=event)
-    except DATABASE_UNAVAILABLE:
-        raise  # the site's 503 with Retry-After (config/unavailable.py): Stripe delivers again
-    except Exception:
-        return HttpResponse("Processing failed; stored for retry", status=500)
-    return JsonResponse({"received": True, "status": stored.status})
+    new = webhooks.stripe_event_store(event=event)
+    return JsonResponse({"received": True, "stored": "new" if new else "already"})
 
 
 def _recurring_from_token(token: str) -> RecurringGift:
