@@ -12,7 +12,7 @@ SERVE_PORT ?= 8000
 # Written by make run's local Stripe while it runs; config.settings.local reads it.
 export LOCAL_STRIPE_ENV ?= $(CURDIR)/.local-stripe.env
 
-.PHONY: run serve loadtest charge-monthly sync-stripe test test-postgres bench install browser libreoffice axe migrate demo clean
+.PHONY: run serve loadtest charge-monthly sync-stripe test test-postgres faults bench install browser libreoffice axe migrate demo clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -103,6 +103,12 @@ test: $(STAMP) browser libreoffice $(AXE_JS)
 ## The same tests on the local PostgreSQL server.
 test-postgres:
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/brightwell} $(MAKE) test
+
+## The faults drill on the local PostgreSQL (Stripe slow or down, the database cut,
+## the task worker killed, Redis gone); it prints what happened in each.
+faults: $(STAMP)
+	DATABASE_URL=$${FAULTS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/brightwell_faults} \
+		$(BIN)/python -m pytest tests/faults -q $(PYTEST_ARGS)
 
 ## Benchmarks on PostgreSQL; they print their figures.
 bench: $(STAMP)

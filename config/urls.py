@@ -43,3 +43,6 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 urlpatterns += [path("", include(wagtail_urls))]
+
+# A lost database answers 503 with Retry-After; any other error the plain 500 page.
+handler500 = "config.unavailable.handler500"

@@ -33,11 +33,14 @@ class _HTTPClient(stripe.RequestsClient):
 
 
 @functools.cache
-def _client_for(api_key: str, api_base: str) -> stripe.StripeClient:
+def _client_for(api_key: str, api_base: str, retries: int, timeout: float) -> stripe.StripeClient:
     host = urllib.parse.urlsplit(api_base or "https://api.stripe.com").hostname or ""
     proxy = None if urllib.request.proxy_bypass(host) else urllib.request.getproxies().get("https")
-    options = {"max_network_retries": settings.STRIPE_MAX_NETWORK_RETRIES,
-               "http_client": _HTTPClient(proxy=proxy)}
+    # The library waits 80 s for an answer by default: far past gunicorn's 30 s,
+    # so a stalled Stripe would kill the worker mid-gift. With our timeout,
+    # (retries + 1) x timeout plus the library's back-off fits a web request.
+    options = {"max_network_retries": retries,
+               "http_client": _HTTPClient(proxy=proxy, timeout=(min(timeout, 5.0), timeout))}
     if api_base:
         options["base_addresses"] = {"api": api_base}
     return stripe.StripeClient(api_key, **options)
@@ -53,7 +56,8 @@ def check_configured() -> None:
 def client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise stripe.AuthenticationError("STRIPE_SECRET_KEY is not set.")
-    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    return _client_for(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_MAX_NETWORK_RETRIES,
+                       settings.STRIPE_TIMEOUT_SECONDS)
 
 
 def payment_intent_create_and_confirm(

@@ -123,6 +123,9 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# A kept connection is checked before reuse, so one that a database restart
+# dropped is replaced, not handed to a request to fail.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = DATABASES["default"]["CONN_MAX_AGE"] != 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A transaction takes SQLite's write lock when it begins, so two writers at once
     # (the browser's return and the webhook for one gift) wait their turn rather than
@@ -200,7 +203,11 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
-STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=3)
+# A call to Stripe gives up after STRIPE_TIMEOUT_SECONDS without an answer and is
+# tried again STRIPE_MAX_NETWORK_RETRIES times (same idempotency key): at most
+# about 2 x 10 s + 1 s, inside gunicorn's 30 s worker timeout, when Stripe stalls.
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 # Estimate of Stripe's UK card fee, offered to donors who choose to cover it.
 STRIPE_FEE_BASIS_POINTS = env.int("STRIPE_FEE_BASIS_POINTS", default=150)
 STRIPE_FEE_FIXED_PENCE = env.int("STRIPE_FEE_FIXED_PENCE", default=20)
@@ -217,6 +224,25 @@ MONTHLY_RETRY_DAYS = [3, 7]  # after a failed monthly charge: retry 3 days later
 # Rate limits need a cache that every worker shares: Redis in production
 # (production.py requires CACHE_URL); one process's memory in development.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+
+def cache_optional(cache: dict) -> dict:
+    """Redis is a cache here, never the only copy of anything: if it stops, every
+    cache call misses (logged) and the site goes on without it, rather than each
+    request failing. Short timeouts, so a Redis that hangs costs little more."""
+    if cache["BACKEND"] == "django_redis.cache.RedisCache":
+        cache.setdefault("OPTIONS", {}).update(
+            {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1})
+    return cache
+
+
+CACHES["default"] = cache_optional(CACHES["default"])
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# With the cache down the rate limits cannot count, and django-ratelimit would then
+# refuse every gift (fail closed). We let gifts through (fail open): turning every
+# donor away is a certain loss, while card testing in the same minutes still meets
+# Stripe Radar, the form's honeypot and CSRF, and the logged cache errors alert us.
+RATELIMIT_FAIL_OPEN = True
 
 # Background work (Django's task framework, django-tasks). In production the
 # database backend queues work for `manage.py db_worker`; TASK_BACKEND=immediate

@@ -49,7 +49,7 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 # Where rate limits read the visitor's address: must be chosen (the proxy's header, or REMOTE_ADDR).
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="")
 # Redis (redis://…, through django-redis), shared by every worker so that rate limits count across them.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES = {"default": cache_optional(env.cache("CACHE_URL", default="locmemcache://"))}  # noqa: F405
 # The load balancer's health check may come over plain HTTP (see config/health.py).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 ADMINS = [("Site admins", address) for address in env.list("ADMIN_EMAILS", default=[])]

@@ -254,6 +254,13 @@ def _charge(donation: Donation) -> GiftOutcome:
         donation = donation_record_failure(donation_id=donation.pk, reason=message,
                                            payment_intent_id=_intent_id_from_error(error))
         return GiftOutcome(donation=donation, error=f"{message} You have not been charged. Please try another card.")
+    except stripe.APIConnectionError:
+        # No answer in time, or none at all: the payment may or may not have been
+        # made. The gift stays `created` (counted nowhere); the same form tries
+        # again with the same idempotency key, and Stripe's webhook or the daily
+        # sync records it if it was made.
+        logger.warning("Stripe did not answer for donation %s", donation.pk, exc_info=True)
+        return GiftOutcome(donation=donation, error=STRIPE_NO_ANSWER)
     except stripe.StripeError:
         logger.exception("Stripe error on donation %s", donation.pk)
         return GiftOutcome(
@@ -262,6 +269,11 @@ def _charge(donation: Donation) -> GiftOutcome:
         )
     donation = donation_apply_payment_intent(payment_intent=intent, known=donation)
     return GiftOutcome(donation=donation, client_secret=intent["client_secret"] if donation.status == Donation.Status.REQUIRES_ACTION else "")
+
+
+STRIPE_NO_ANSWER = ("Our card processor is slow to answer just now, so your gift has not been confirmed. "
+                    "Please press Give again in a minute: if the first try did go through, you will not be "
+                    "charged twice.")
 
 
 def _intent_id_from_error(error: stripe.StripeError) -> str | None:
