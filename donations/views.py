@@ -228,7 +228,7 @@ def donation_thanks(request, form_token):
 @require_POST
 def stripe_webhook(request):
     """Stripe's webhook endpoint: 400 for a bad or missing signature (nothing
-    stored); 200 once the event is stored and applied (or known and ignored);
+    stored) or a signed event we cannot read (kept as failed); 200 once the event is stored and applied (or known and ignored);
     500 if applying it failed, so that Stripe delivers it again."""
     try:
         event = stripe_gateway.event_construct(payload=request.body,
@@ -239,6 +239,8 @@ def stripe_webhook(request):
         return HttpResponseBadRequest(str(error), content_type="text/plain")
     try:
         stored = webhooks.stripe_event_receive(event=event)
+    except webhooks.MalformedEvent as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain")
     except Exception:
         return HttpResponse("Processing failed; stored for retry", status=500)
     return JsonResponse({"received": True, "status": stored.status})

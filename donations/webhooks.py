@@ -143,9 +143,19 @@ def _stored(event) -> StripeEvent:
         return StripeEvent.objects.select_for_update().get(stripe_id=event["id"])
 
 
+class MalformedEvent(ValueError):
+    """A signed event whose object lacks what its type must carry (or carries it
+    in the wrong shape): delivering it again cannot help, so the webhook answers
+    400 rather than 500; it is kept as failed, with the reason, for Finance."""
+
+
 def _apply(stored: StripeEvent, event) -> StripeEvent:
     handler = HANDLERS.get(stored.type)
-    ours = handler(event) if handler else False
+    try:
+        ours = handler(event) if handler else False
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedEvent(f"The event's object is not a {stored.type} we can read "
+                             f"({type(error).__name__}: {error}).") from error
     stored.attempts += 1
     stored.status = StripeEvent.Status.PROCESSED if ours else StripeEvent.Status.IGNORED
     stored.error = ""
