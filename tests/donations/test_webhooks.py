@@ -230,6 +230,16 @@ class TestFailures:
         assert stored.status == "processed" and stored.attempts == 2 and not stored.error
 
 
+    def test_a_signed_event_we_cannot_read_is_refused_and_kept_for_finance(self, deliver):
+        # Delivering it again cannot help: 400, not the 500 that asks Stripe to retry for three days.
+        event = event_for({"id": "dp_odd", "object": "dispute", "amount": 100, "status": "won"},
+                          "charge.dispute.closed", event_id="evt_odd")
+        response = deliver(event)
+        assert response.status_code == 400 and "charge.dispute.closed" in response.content.decode()
+        stored = StripeEvent.objects.get(stripe_id="evt_odd")
+        assert stored.status == "failed" and "KeyError" in stored.error
+
+
 class TestResync:
     def test_a_day_is_recovered_from_stripe_after_a_webhook_outage(self, paid_gift, stripe_client):
         from django.core.management import call_command
