@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from wagtail.images.models import Image
 
 from campaigns.models import Campaign, CampaignSupporter, FundraiserPage, TotalShard
+from config.db import insert_unless_present
 from config.errors import ApplicationError
 from supporters import services as supporter_services
 from supporters.models import ConsentMethod, EmailMessage
@@ -43,8 +44,8 @@ def campaign_totals_apply(*, campaign_id: int | None, appeal_id: int | None, sup
     if campaign_id:
         donors = 0
         if gifts > 0 and supporter_id:  # a collection (no supporter) adds no donor
-            _, created = CampaignSupporter.objects.get_or_create(campaign_id=campaign_id, supporter_id=supporter_id)
-            donors = int(created)
+            donors = int(insert_unless_present(CampaignSupporter(campaign_id=campaign_id, supporter_id=supporter_id),
+                                               unique=["campaign", "supporter"]))
         _add(TotalShard.key_for("campaign", campaign_id), raised_pence=raised_pence, gift_aid_pence=gift_aid_pence, gifts=gifts,
              donors=donors)
     if appeal_id:

@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import functools
 import json
 import uuid
 from collections.abc import Collection, Iterator, Sequence
@@ -10,6 +11,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.lookups import In
+from django.db.models.sql import Query
 from django.utils import timezone
 
 # psycopg binds a statement's parameters client-side, at some 12 µs a placeholder: a
@@ -262,3 +264,46 @@ def as_date(value) -> datetime.date:
     if isinstance(value, datetime.datetime):
         return value.date()
     return value
+
+
+@functools.cache
+def _conflict_target(model, unique: tuple[str, ...]) -> str:
+    """The ON CONFLICT target for these fields: with the unique constraint's own
+    condition, written as Django wrote it into the index, so that the database
+    (SQLite strictly) matches the two."""
+    quote = connection.ops.quote_name
+    target = f"({', '.join(quote(model._meta.get_field(name).column) for name in unique)})"
+    for constraint in model._meta.constraints:
+        if (isinstance(constraint, models.UniqueConstraint) and tuple(constraint.fields) == unique
+                and constraint.condition is not None):
+            query = Query(model, alias_cols=False)
+            sql, params = query.build_where(constraint.condition).as_sql(query.get_compiler(connection=connection),
+                                                                        connection)
+            editor = connection.SchemaEditorClass(connection)  # only to quote values as the index has them
+            target += " WHERE " + sql % tuple(editor.quote_value(param) for param in params)
+    return target
+
+
+def insert_unless_present(instance, *, unique: Sequence[str]) -> bool:
+    """Add `instance` in one statement (INSERT … ON CONFLICT DO NOTHING), unless a
+    row with the same values of `unique` (the fields of a unique constraint,
+    with or without a condition) is there already. Returns True, with
+    `instance.pk` set, if it was added. A hot path's "get or create" without the
+    savepoint, the second query and the race that `get_or_create` needs them for."""
+    model = type(instance)
+    opts = model._meta
+    quote = connection.ops.quote_name
+    fields = [field for field in opts.concrete_fields if not (field.primary_key and field.get_internal_type()
+                                                              in ("AutoField", "BigAutoField", "SmallAutoField"))]
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT {_conflict_target(model, tuple(unique))} "
+            f"DO NOTHING RETURNING {quote(opts.pk.column)}", values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
+    instance._state.adding, instance._state.db = False, connection.alias
+    return True

@@ -14,6 +14,14 @@ def charge_monthly_gifts(date: str | None = None) -> dict:
 
 
 @task()
+def apply_stripe_events() -> dict:
+    """The Stripe events stored by the webhook and not yet applied (donations.webhooks)."""
+    from donations import webhooks
+
+    return webhooks.stripe_events_apply()
+
+
+@task()
 def send_receipt(donation_id: int) -> None:
     from donations.services import donation_send_receipt
 

@@ -1,15 +1,22 @@
-"""Stripe webhooks: verify, store once, apply, and remember any failure.
+"""Stripe webhooks: verify, store once, answer, then apply in batches, and
+remember any failure.
 
-Stripe delivers events in any order, more than once, for up to three days.
-Each event is stored once (unique by its id) and applied through services that
-lock the gift's row and only move it forward, so the final state is the same
-whatever the order and however many deliveries arrive."""
+Stripe delivers events in any order, more than once, for up to three days, and
+asks for a 2xx before any slow work. Each event is stored once (unique by its
+id) as it arrives; the task worker applies the stored events in batches, through
+services that lock the gift's row and only move it forward, so the final state
+is the same whatever the order and however many deliveries arrive. A gift given
+on our form does not wait for its webhook: the form records Stripe's answer."""
 
 import logging
+from collections import Counter
 
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from config.db import insert_unless_present
 from donations import services, stripe_gateway, tasks
 from donations.models import Donation, StripeEvent
 from donations.services import monthly
@@ -96,24 +103,72 @@ def register_event_handler(event_type: str, handler) -> None:
     HANDLERS[event_type] = handler
 
 
-def stripe_event_receive(*, event) -> StripeEvent:
-    """Store a verified event once and apply it, unless it was applied before.
-    Returns the stored event; its status says what happened.
+def stripe_event_store(*, event) -> bool:
+    """Store a verified event once, to be applied by the task worker
+    (stripe_events_apply), so that Stripe has its answer before any slower work
+    of ours: a new event is one statement. Returns whether it was new; a repeat
+    delivery of a stored event changes nothing."""
+    stored = StripeEvent(stripe_id=event["id"], type=event["type"], livemode=bool(event.get("livemode")),
+                         payload=event)
+    if not insert_unless_present(stored, unique=["stripe_id"]):
+        return False
+    # Queued in the same transaction as the event (the task queue is in the database), so
+    # neither is kept without the other.
+    _apply_soon()
+    return True
 
-    Storing, applying and marking it done are one transaction (one commit per
-    event). If applying fails, that transaction is rolled back and the event is
-    stored on its own with its error (for finance staff to see and retry), and
-    the error is re-raised so that the webhook answers 500 and Stripe delivers
-    again."""
+
+_APPLY_QUEUED = "stripe-events:apply-queued"
+
+
+def _apply_soon() -> None:
+    # One queued run applies every event stored until it finishes, so a burst of
+    # events queues one task, not one each. Should the cache forget (or be down),
+    # a second run is queued, which is harmless; should a run never come, the
+    # scheduled `apply_stripe_events` applies what waits.
     try:
+        queued = not cache.add(_APPLY_QUEUED, True, timeout=60)
+    except Exception:  # the cache is optional: better a second run than none
+        logger.warning("Cache unavailable: queuing a run for the Stripe events", exc_info=True)
+        queued = False
+    if not queued:
+        tasks.apply_stripe_events.enqueue()
+
+
+def stripe_events_apply(*, batch_size: int = 100, retry_failed_since=None) -> dict[str, int]:
+    """Apply the stored events not applied yet, a batch at a time: each batch in
+    one transaction, each event in a savepoint of its own, so an event that fails
+    is kept with its error (for finance staff to see and retry) and the rest of
+    its batch is applied. Workers running at once take different batches (SKIP
+    LOCKED); each event is taken at most once per run. `retry_failed_since`: a
+    time; failed events received since then are tried again too (Stripe itself
+    would redeliver them for three days). Returns counts by outcome."""
+    try:
+        cache.delete(_APPLY_QUEUED)  # events stored from now on queue another run
+    except Exception:
+        logger.warning("Cache unavailable while applying Stripe events", exc_info=True)
+    counts = Counter()
+    wanted = Q(status=StripeEvent.Status.RECEIVED)
+    if retry_failed_since is not None:
+        wanted |= Q(status=StripeEvent.Status.FAILED, received_at__gte=retry_failed_since)
+    last = 0
+    while True:
         with transaction.atomic():
-            stored = _stored(event)
-            if stored.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED):
-                return stored
-            return _apply(stored, event)
-    except Exception as error:
-        _record_failure(event, error)
-        raise
+            batch = list(StripeEvent.objects.select_for_update(skip_locked=True).filter(wanted, pk__gt=last)
+                         .order_by("pk")[:batch_size])
+            for stored in batch:
+                try:
+                    with transaction.atomic():
+                        counts[_apply(stored, stored.payload).status] += 1
+                except Exception as error:
+                    logger.error("Stripe event %s (%s) failed", stored.stripe_id, stored.type, exc_info=error)
+                    StripeEvent.objects.filter(pk=stored.pk).update(
+                        status=StripeEvent.Status.FAILED, error=f"{type(error).__name__}: {error}"[:5000],
+                        attempts=F("attempts") + 1)
+                    counts[StripeEvent.Status.FAILED] += 1
+        if len(batch) < batch_size:
+            return dict(counts)
+        last = batch[-1].pk
 
 
 def stripe_event_process(*, stored_event_id: int, event=None) -> StripeEvent:
@@ -129,33 +184,9 @@ def stripe_event_process(*, stored_event_id: int, event=None) -> StripeEvent:
         raise
 
 
-def _stored(event) -> StripeEvent:
-    """The stored row for this event, made if new, locked either way (two
-    deliveries at once wait for each other rather than both applying it)."""
-    stored = StripeEvent.objects.select_for_update().filter(stripe_id=event["id"]).first()
-    if stored is not None:
-        return stored
-    try:
-        with transaction.atomic():
-            return StripeEvent.objects.create(stripe_id=event["id"], type=event["type"],
-                                              livemode=bool(event.get("livemode")), payload=event)
-    except IntegrityError:  # the other delivery made it first
-        return StripeEvent.objects.select_for_update().get(stripe_id=event["id"])
-
-
-class MalformedEvent(ValueError):
-    """A signed event whose object lacks what its type must carry (or carries it
-    in the wrong shape): delivering it again cannot help, so the webhook answers
-    400 rather than 500; it is kept as failed, with the reason, for Finance."""
-
-
 def _apply(stored: StripeEvent, event) -> StripeEvent:
     handler = HANDLERS.get(stored.type)
-    try:
-        ours = handler(event) if handler else False
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise MalformedEvent(f"The event's object is not a {stored.type} we can read "
-                             f"({type(error).__name__}: {error}).") from error
+    ours = handler(event) if handler else False
     stored.attempts += 1
     stored.status = StripeEvent.Status.PROCESSED if ours else StripeEvent.Status.IGNORED
     stored.error = ""

@@ -131,7 +131,7 @@ def attribution_for(gift: Gift):
     return (appeal.campaign if appeal else gift.campaign), appeal
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside gift_row_for_form's transaction, which fails whole
 def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
     supporter, created = supporter_services.supporter_find_or_create(
         email=gift.email,
@@ -260,7 +260,7 @@ def _charge(donation: Donation) -> GiftOutcome:
             donation=donation,
             error="We could not reach our card processor. Please try again in a moment; you will not be charged twice.",
         )
-    donation = donation_apply_payment_intent(payment_intent=intent)
+    donation = donation_apply_payment_intent(payment_intent=intent, known=donation)
     return GiftOutcome(donation=donation, client_secret=intent["client_secret"] if donation.status == Donation.Status.REQUIRES_ACTION else "")
 
 
@@ -289,9 +289,11 @@ def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id:
     return donation
 
 
-def _donation_for_intent(intent) -> Donation | None:
+def _donation_for_intent(intent, *, known: Donation | None = None) -> Donation | None:
     """Our donation for a PaymentIntent, locked: by its id, or by the never-reused
-    uid we put in its metadata (the webhook can arrive before we record the id)."""
+    uid we put in its metadata (the webhook can arrive before we record the id).
+    Its supporter and campaign are read only if needed (most events find the gift
+    already recorded), or taken from `known`, the caller's copy of the same gift."""
     match = Q(stripe_payment_intent_id=intent["id"])
     try:
         uid = uuid.UUID(str((intent.get("metadata") or {}).get("donation_uid")))
@@ -299,17 +301,23 @@ def _donation_for_intent(intent) -> Donation | None:
         uid = None
     if uid is not None:
         match |= Q(uid=uid, stripe_payment_intent_id__isnull=True)
-    return (Donation.objects.select_for_update(of=("self",)).select_related("supporter", "campaign")
-            .filter(match).order_by("pk").first())
+    donation = Donation.objects.select_for_update().filter(match).order_by("pk").first()
+    if donation is not None and known is not None and known.pk == donation.pk:
+        for name in ("supporter", "campaign"):
+            field = Donation._meta.get_field(name)
+            if field.is_cached(known) and getattr(known, field.attname) == getattr(donation, field.attname):
+                field.set_cached_value(donation, field.get_cached_value(known))
+    return donation
 
 
-@transaction.atomic
-def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
+@transaction.atomic(savepoint=False)  # all or nothing with the caller's transaction: no rollback of its own
+def donation_apply_payment_intent(*, payment_intent, known: Donation | None = None) -> Donation | None:
     """Bring our donation up to date with a PaymentIntent (from a webhook, a
     re-fetch or Stripe's answer at checkout). Locks the donation row. Moves the
     gift only forward, so repeats and reordered events are harmless. Returns
-    None for a PaymentIntent that is not one of our gifts."""
-    donation = _donation_for_intent(payment_intent)
+    None for a PaymentIntent that is not one of our gifts. `known`: the caller's
+    copy of the gift, whose supporter and campaign need not be read again."""
+    donation = _donation_for_intent(payment_intent, known=known)
     if donation is None:
         return None
     before = _worth(donation)
@@ -334,9 +342,10 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
         if donation.paid_at is None:
             donation.paid_at = timezone.now()
             _on_first_success(donation)
-    if _snapshot(donation) == unchanged:
+    changed = [name for name, was, now in zip(_TRACKED, unchanged, _snapshot(donation)) if was != now]
+    if not changed:
         return donation  # a repeat: nothing to write
-    donation.save()
+    donation.save(update_fields=[*changed, "updated_at"])
     _move_totals(donation, before)
     return donation
 

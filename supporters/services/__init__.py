@@ -19,7 +19,7 @@ from django.utils import timezone
 from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry
 
-from config.db import AnyOf, bulk_set, copy_rows
+from config.db import AnyOf, bulk_set, copy_rows, insert_unless_present
 from config.errors import ApplicationError
 from config.formats import long_date
 from supporters import personal_data
@@ -50,11 +50,11 @@ _ERASED_BLANK_FIELDS = (
 )
 
 
-def _validated_save(instance, *, trusted_keys=(), **save_kwargs):
-    """full_clean() then save(), turning Django's ValidationError into the
-    ApplicationError a person can read, naming the first field at fault.
-    `trusted_keys`: foreign keys our own code set to rows it holds, which the
-    database checks anyway (validating each costs a query)."""
+def _validated(instance, *, trusted_keys=()):
+    """full_clean(), turning Django's ValidationError into the ApplicationError a
+    person can read, naming the first field at fault. `trusted_keys`: foreign
+    keys our own code set to rows it holds, which the database checks anyway
+    (validating each costs a query)."""
     try:
         # Check constraints are left to the database, which enforces them anyway:
         # validating them here costs a query each.
@@ -63,16 +63,23 @@ def _validated_save(instance, *, trusted_keys=(), **save_kwargs):
         field, messages = next(iter(error.message_dict.items()))
         label = field if field == "__all__" else instance._meta.get_field(field).verbose_name
         raise ApplicationError(f"{str(label).capitalize()}: {' '.join(messages)}", field=field) from error
-    instance.save(**save_kwargs)
     return instance
 
 
-@transaction.atomic
+def _validated_save(instance, *, trusted_keys=(), **save_kwargs):
+    _validated(instance, trusted_keys=trusted_keys).save(**save_kwargs)
+    return instance
+
+
 def supporter_create(*, tags: Iterable[str] = (), **fields) -> Supporter:
-    """Create a supporter from validated fields. Raises ApplicationError for bad input."""
-    supporter = _validated_save(Supporter(**fields))
-    if tags:
-        supporter.tags.add(*tags)
+    """Create a supporter from validated fields. Raises ApplicationError for bad
+    input, before anything is written (so a caller's transaction goes on)."""
+    supporter = _validated(Supporter(**fields))
+    # No savepoint of its own: nothing below is meant to fail and be carried on from.
+    with transaction.atomic(savepoint=False):
+        supporter.save()
+        if tags:
+            supporter.tags.add(*tags)
     return supporter
 
 
@@ -155,7 +162,6 @@ def consents_refresh(*, supporter_ids) -> None:
         bulk_set(Supporter, changed, [f"consent_{channel}" for channel in channels])
 
 
-@transaction.atomic
 def consent_record(
     *,
     supporter: Supporter,
@@ -169,14 +175,14 @@ def consent_record(
 ) -> ConsentEvent:
     """Add one consent change to the supporter's history and re-derive their
     current consent from the whole history (so a late-entered paper form with
-    an earlier date does not override a newer wish)."""
+    an earlier date does not override a newer wish). Raises ApplicationError for
+    bad input before anything is written."""
     if channel not in Channel.values:
         raise ApplicationError(f"Unknown consent channel “{channel}”.", field="channel")
     if not (wording or "").strip():
         raise ApplicationError("Record the wording the supporter was shown or told.", field="wording")
     if supporter.is_erased:
         raise ApplicationError("This supporter has been erased.")
-    Supporter.objects.select_for_update().filter(pk=supporter.pk).first()
     event = ConsentEvent(
         supporter=supporter,
         channel=channel,
@@ -187,15 +193,20 @@ def consent_record(
         source_detail=source_detail,
         recorded_by=by,
     )
-    _validated_save(event, trusted_keys=("supporter", "recorded_by"))
-    _consent_refresh(supporter)
-    timeline_add(
-        supporter=supporter,
-        kind=Interaction.Kind.CONSENT,
-        summary=f"{event.get_channel_display()} consent {'given' if granted else 'withdrawn'} ({event.get_method_display().lower()})",
-        occurred_at=event.occurred_at,
-        by=by,
-    )
+    _validated(event, trusted_keys=("supporter", "recorded_by"))
+    with transaction.atomic(savepoint=False):
+        # The supporter's row locked: two changes at once each see the other's event.
+        list(Supporter.objects.select_for_update().filter(pk=supporter.pk).values_list("pk"))
+        event.save()
+        _consent_refresh(supporter)
+        timeline_add(
+            supporter=supporter,
+            kind=Interaction.Kind.CONSENT,
+            summary=f"{event.get_channel_display()} consent {'given' if granted else 'withdrawn'} "
+                    f"({event.get_method_display().lower()})",
+            occurred_at=event.occurred_at,
+            by=by,
+        )
     return event
 
 
@@ -223,12 +234,9 @@ def timeline_add(
     # Written by our own code with a real supporter: the database checks the
     # foreign keys and the one-entry-per-source_ref rule (handled just below).
     interaction.full_clean(exclude=["supporter", "recorded_by"], validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            interaction.save()
-    except IntegrityError:
-        if not source_ref:
-            raise
+    if not source_ref:
+        interaction.save()
+    elif not insert_unless_present(interaction, unique=["supporter", "source_ref"]):
         return Interaction.objects.get(supporter=supporter, source_ref=source_ref)
     return interaction
 

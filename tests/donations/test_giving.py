@@ -1,9 +1,11 @@
 """One-off gifts through the donation form's endpoint and the real Stripe library
 against localstripe: amounts, declines, 3-D Secure, double submission, abuse."""
 
+import datetime
 import uuid
 
 import pytest
+import time_machine
 import requests
 from django.core import mail
 
@@ -249,6 +251,15 @@ def test_coming_back_to_the_form_after_giving_says_so(client, give):
     assert client.get("/donate/session/").json()["recent_gift"] is None
     give()
     assert client.get("/donate/session/").json()["recent_gift"] == "£25.00"
+
+
+def test_the_recent_gift_is_forgotten_after_fifteen_minutes_and_cannot_be_forged(client, give):
+    give()
+    assert client.get("/donate/session/").json()["recent_gift"] == "£25.00"
+    with time_machine.travel(datetime.timedelta(minutes=16)):
+        assert client.get("/donate/session/").json()["recent_gift"] is None
+    client.cookies["recent_gift"] = "£1,000,000.00"  # unsigned: ignored
+    assert client.get("/donate/session/").json()["recent_gift"] is None
 
 
 def test_each_visitor_gets_their_own_token_and_csrf_cookie(client):

@@ -1,11 +1,13 @@
 """The Stripe webhook: signatures, storing each event once, order and repetition,
 refunds and disputes made in Stripe, failures kept for retry."""
 
+import datetime
 import random
 import uuid
 
 import pytest
 import requests
+from django.utils import timezone
 
 from config.errors import ApplicationError
 from donations import services, webhooks
@@ -221,7 +223,7 @@ class TestFailures:
         def broken(event):
             raise RuntimeError("database went away")
         monkeypatch.setitem(webhooks.HANDLERS, "payment_intent.payment_failed", broken)
-        assert deliver(event).status_code == 500
+        assert deliver(event).status_code == 200  # stored: Stripe need not send it again
         stored = StripeEvent.objects.get(stripe_id="evt_boom")
         assert stored.status == "failed" and "database went away" in stored.error
         monkeypatch.undo()
@@ -229,13 +231,52 @@ class TestFailures:
         stored.refresh_from_db()
         assert stored.status == "processed" and stored.attempts == 2 and not stored.error
 
+    def test_a_failed_event_is_tried_again_by_the_schedule_for_three_days(self, paid_gift, stripe_client, deliver,
+                                                                          monkeypatch):
+        from django.core.management import call_command
 
-    def test_a_signed_event_we_cannot_read_is_refused_and_kept_for_finance(self, deliver):
-        # Delivering it again cannot help: 400, not the 500 that asks Stripe to retry for three days.
+        donation = paid_gift()
+        Donation.objects.filter(pk=donation.pk).update(status="created", paid_at=None)
+        event = event_for(intent_of(stripe_client, donation), "payment_intent.payment_failed", event_id="evt_late")
+        monkeypatch.setitem(webhooks.HANDLERS, "payment_intent.payment_failed",
+                            lambda event: (_ for _ in ()).throw(RuntimeError("a bug, fixed tomorrow")))
+        deliver(event)
+        deliver(event)  # Stripe's retry: stored already, nothing more
+        assert StripeEvent.objects.get(stripe_id="evt_late").attempts == 1
+        monkeypatch.undo()
+        StripeEvent.objects.filter(stripe_id="evt_late").update(received_at=timezone.now() - datetime.timedelta(days=4))
+        call_command("apply_stripe_events")  # too old: left for staff to look at
+        assert StripeEvent.objects.get(stripe_id="evt_late").status == "failed"
+        StripeEvent.objects.filter(stripe_id="evt_late").update(received_at=timezone.now() - datetime.timedelta(days=2))
+        call_command("apply_stripe_events")
+        stored = StripeEvent.objects.get(stripe_id="evt_late")
+        assert (stored.status, stored.attempts) == ("processed", 2)
+        donation.refresh_from_db()
+        assert donation.status == "succeeded"  # as the event's PaymentIntent says
+
+    def test_events_stored_while_no_worker_ran_are_applied_in_batches_by_the_schedule(self, paid_gift, stripe_client,
+                                                                                     deliver, settings):
+        from django.core.management import call_command
+
+        gifts = [paid_gift(amount_pence=1000 + i) for i in range(5)]
+        Donation.objects.update(status="created", paid_at=None, fee_pence=None, net_pence=None)
+        settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # no worker runs
+        for gift in gifts:
+            assert deliver(event_for(intent_of(stripe_client, gift), "payment_intent.succeeded")).status_code == 200
+        assert set(Donation.objects.values_list("status", flat=True)) == {"created"}
+        assert StripeEvent.objects.filter(status="received").count() == 5
+        webhooks.stripe_events_apply(batch_size=2)
+        assert set(Donation.objects.values_list("status", flat=True)) == {"succeeded"}
+        assert StripeEvent.objects.filter(status="processed").count() == 5
+        call_command("apply_stripe_events")  # nothing left: changes nothing
+        assert Donation.objects.filter(status="succeeded").count() == 5
+
+
+    def test_a_signed_event_we_cannot_read_is_answered_and_kept_failed_for_finance(self, deliver):
+        # Found by the fuzz tests: a dispute without its charge once answered 500 for ever.
         event = event_for({"id": "dp_odd", "object": "dispute", "amount": 100, "status": "won"},
                           "charge.dispute.closed", event_id="evt_odd")
-        response = deliver(event)
-        assert response.status_code == 400 and "charge.dispute.closed" in response.content.decode()
+        assert deliver(event).status_code == 200
         stored = StripeEvent.objects.get(stripe_id="evt_odd")
         assert stored.status == "failed" and "KeyError" in stored.error
 
