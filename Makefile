@@ -12,7 +12,7 @@ SERVE_PORT ?= 8000
 # Written by make run's local Stripe while it runs; config.settings.local reads it.
 export LOCAL_STRIPE_ENV ?= $(CURDIR)/.local-stripe.env
 
-.PHONY: run serve loadtest charge-monthly sync-stripe test test-postgres faults bench install browser libreoffice axe migrate demo clean
+.PHONY: run serve loadtest charge-monthly sync-stripe test test-postgres faults bench install browser libreoffice axe migrate demo clean restore-drill
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -115,6 +115,14 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/brightwell_bench} $(BIN)/python -m tests.bench
+
+## Back up a PostgreSQL database and the files (pg_dump, custom format), restore them into a
+## fresh database and folder, and compare the figures side by side (exit 1 on any difference).
+## The database: DATABASE_URL if it is PostgreSQL, else RESTORE_DATABASE_URL, created with
+## demo data if it is empty. Restored into <name>_restored, kept until the next drill.
+RESTORE_DATABASE_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres://postgres@127.0.0.1:5432/brightwell_drill)
+restore-drill: $(STAMP)
+	DATABASE_URL=$(RESTORE_DATABASE_URL) $(BIN)/python manage.py restore_drill --demo-if-empty --supporters $(DEMO_SUPPORTERS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media static_collected .pytest_cache .cache

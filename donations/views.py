@@ -28,10 +28,17 @@ from supporters.models import Channel
 logger = logging.getLogger(__name__)
 
 
+def _mailbox(email: str) -> str:
+    """The mailbox an address reaches: "Card+7@X.org" and "card@x.org" are one
+    card tester, who must not get a fresh allowance per +tag or capital."""
+    local, _at, domain = email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 def _too_many(request, email: str) -> bool:
     by_ip = is_ratelimited(request, group="donate-ip", key=lambda group, req: client_ip(req),
                            rate=settings.DONATION_RATE_LIMIT_PER_IP, increment=True)
-    by_email = is_ratelimited(request, group="donate-email", key=lambda group, req: email.lower(),
+    by_email = is_ratelimited(request, group="donate-email", key=lambda group, req: _mailbox(email),
                               rate=settings.DONATION_RATE_LIMIT_PER_EMAIL, increment=True) if email else False
     return by_ip or by_email
 

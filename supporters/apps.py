@@ -15,13 +15,11 @@ class SupportersConfig(AppConfig):
         from supporters.imports.engine import kind_register
         from supporters.imports.kinds import DeclarationsResource, SupportersResource
         from supporters import personal_data
-        from supporters.services import imports as import_services
         from supporters.services.exports import export_record_create
 
         tracking.connect(on_tracking_event, dispatch_uid="supporters.email_tracking")
         # Every download, from any app, is kept as an ExportRecord (the lowest app holds it).
         exports.export_recorder_register(export_record_create)
-        personal_data.register_eraser(import_services.imports_forget_supporter)
         kind_register(SupportersResource)
         kind_register(DeclarationsResource)
 

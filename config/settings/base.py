@@ -297,6 +297,12 @@ WAGTAILADMIN_BASE_URL = env("WAGTAILADMIN_BASE_URL", default="http://127.0.0.1:8
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAIL_I18N_ENABLED = False
 WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp"]
+# Uploads are bounded in size and kind: the fundraising page's photo comes from the public.
+WAGTAILIMAGES_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
+WAGTAILIMAGES_MAX_IMAGE_PIXELS = 40_000_000  # a decompression bomb is refused before it is decoded
+# Documents are served from the site's own address: no HTML, SVG or scripts that would run there.
+WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "ods", "odt", "pdf", "pptx", "rtf", "txt", "xlsx"]
+WAGTAILDOCS_MAX_UPLOAD_SIZE = 20 * 1024 * 1024
 TAGGIT_CASE_INSENSITIVE = True
 # No Gravatar: it would send a hash of each staff email to a third party.
 WAGTAIL_GRAVATAR_PROVIDER_URL = None

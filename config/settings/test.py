@@ -16,6 +16,7 @@ SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 import tempfile  # noqa: E402
 
 MEDIA_ROOT = tempfile.mkdtemp(prefix="brightwell-test-media-")  # demo images and uploads stay out of the project
+PRIVATE_FILES_ROOT = tempfile.mkdtemp(prefix="brightwell-test-private-")  # and imported files too
 
 # SQLite's in-memory test database uses shared-cache table locks, which fail at once
 # (rather than wait) when the browser tests' live server writes while a test reads.

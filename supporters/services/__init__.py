@@ -2,7 +2,9 @@
 
 Called alike from the admin, the donation form, imports and commands."""
 
+import dataclasses
 import datetime
+import re
 import smtplib
 from collections.abc import Iterable
 
@@ -11,7 +13,7 @@ from auditlog.context import disable_auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -23,8 +25,8 @@ from config.errors import ApplicationError
 from config.formats import long_date
 from supporters import personal_data
 from supporters.addresses import UK_POSTCODE_COUNTRIES, normalise_postcode
-from supporters.models import (Channel, ConsentEvent, ErasureRecord, GiftAidDeclaration, Interaction, LikelyDuplicate,
-                               Supporter)
+from supporters.models import (Channel, ConsentEvent, ErasureRecord, ExportRecord, GiftAidDeclaration, Interaction,
+                               LikelyDuplicate, Supporter)
 
 # Fields copied from a merged duplicate only where the survivor has nothing.
 # Apps above that keep figures per supporter (donations' donor years) register
@@ -328,6 +330,40 @@ def supporter_merge(*, survivor: Supporter, duplicate: Supporter, by=None) -> Su
     return survivor
 
 
+@dataclasses.dataclass(frozen=True)
+class PersonalTraces:
+    """What names a person in free text (a file's cells, a file name, a search
+    someone downloaded): their email, names and postcode, and their phone's digits."""
+    email: str
+    words: tuple[str, ...]
+    phone_digits: str
+
+    @classmethod
+    def of(cls, supporter: Supporter) -> "PersonalTraces":
+        words = (supporter.first_name, supporter.last_name, supporter.postcode)
+        phone = getattr(supporter.phone, "national_number", None) if supporter.phone else None
+        return cls(email=(supporter.email or "").strip().lower(),
+                   words=tuple(w.strip() for w in words if len((w or "").strip()) > 1),
+                   phone_digits=str(phone) if phone and len(str(phone)) >= 7 else "")
+
+    def in_cell(self, text: str) -> bool:
+        return bool((self.email and self.email in text.lower())
+                    or (self.phone_digits and self.phone_digits in re.sub(r"\D", "", text)))
+
+    def named_in(self, field: str) -> Q:
+        found = Q(pk__in=[])
+        for needle in (self.email, *self.words, self.phone_digits):
+            if needle:
+                found |= Q(**{f"{field}__icontains": needle})
+        return found
+
+    def scrubbed(self, text: str) -> str:
+        for needle in (self.email, *self.words, self.phone_digits):
+            if needle:
+                text = re.sub(rf"(?<!\w){re.escape(needle)}(?!\w)", "[erased]", text, flags=re.IGNORECASE)
+        return text
+
+
 @transaction.atomic
 def supporter_erase(*, supporter: Supporter, reason: str, by=None) -> Supporter:
     """Erase a supporter (the right to erasure): names, contact details, address,
@@ -356,6 +392,15 @@ def _supporter_erase(*, supporter: Supporter, reason: str, by) -> Supporter:
 
     audited = audit_related_keys(supporter=supporter)
     address = supporter.email
+    # Imports that only updated them, flags, and searches staff downloaded name them in free text.
+    from supporters.services.imports import imports_forget_supporter
+
+    traces = PersonalTraces.of(supporter)
+    imports_forget_supporter(supporter=supporter, traces=traces)
+    LikelyDuplicate.objects.filter(Q(supporter=supporter) | Q(may_be=supporter)).delete()
+    for record in ExportRecord.objects.filter(traces.named_in("what")):
+        record.what = traces.scrubbed(record.what)
+        record.save(update_fields=["what"])
     for name in _ERASED_BLANK_FIELDS:
         setattr(supporter, name, "")
     supporter.first_name = "Erased"

@@ -7,6 +7,7 @@ backend in development and tests. Other apps call `email_send_template` (a
 receipt, a welcome) or `email_send` (a mailing); nothing else sends mail."""
 
 import dataclasses
+import datetime
 import hashlib
 import re
 
@@ -35,6 +36,8 @@ from supporters.models import (
 )
 
 UNSUBSCRIBE_SALT = "supporters.unsubscribe"
+# A year's mail and a month more: a leaked old link stops working, every recent email has a fresh one.
+UNSUBSCRIBE_LINK_DAYS = 400
 UNSUBSCRIBE_WORDING = "Unsubscribed from email by the link in a message."
 
 
@@ -123,7 +126,7 @@ def email_sample(*, template: EmailTemplate) -> Rendered:
 # --- sending ----------------------------------------------------------------------
 
 def unsubscribe_token(*, supporter_id: int, message_uid) -> str:
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"s": supporter_id, "m": str(message_uid)})
+    return signing.TimestampSigner(salt=UNSUBSCRIBE_SALT).sign_object({"s": supporter_id, "m": str(message_uid)})
 
 
 def unsubscribe_url(*, supporter_id: int, message_uid) -> str:
@@ -277,9 +280,14 @@ def email_send_template(*, supporter: Supporter, key: str, values: dict | None =
 # --- unsubscribe --------------------------------------------------------------------
 
 def unsubscribe_read(token: str) -> tuple[Supporter, EmailMessage | None]:
-    """The supporter (and message) a signed unsubscribe link names; ApplicationError if forged."""
+    """The supporter (and message) a signed unsubscribe link names; ApplicationError if
+    forged or older than UNSUBSCRIBE_LINK_DAYS."""
     try:
-        data = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+        data = signing.TimestampSigner(salt=UNSUBSCRIBE_SALT).unsign_object(
+            token, max_age=datetime.timedelta(days=UNSUBSCRIBE_LINK_DAYS))
+    except signing.SignatureExpired:
+        raise ApplicationError("This unsubscribe link has expired. Please use the link in our most recent email, "
+                               "or reply to it and we will stop emailing you.") from None
     except signing.BadSignature:
         raise ApplicationError("This unsubscribe link is not valid. Please use the link in our most recent email.") from None
     supporter = Supporter.objects.filter(pk=data.get("s")).first()

@@ -242,15 +242,34 @@ def import_files_purge(*, older_than_days: int | None = None) -> int:
     return _forget_files(DataImport.objects.filter(uploaded_at__lt=cutoff).exclude(file="", preview=[], problems=[]))
 
 
-def imports_forget_supporter(supporter: Supporter) -> None:
+def imports_forget_supporter(*, supporter: Supporter, traces: "PersonalTraces") -> None:
     """Erasure: the files of the imports that brought this person in, or their
-    gifts, consent or declarations, go, with the rows their reports show."""
+    gifts, consent or declarations, or that still hold their email or phone
+    (an import that only updated them leaves no other mark), go, with the rows
+    their reports show; the imports' file names lose their name. Called with
+    the traces taken before the record was blanked."""
     touched = Q(pk=supporter.data_import_id) | Q(pk__in=ConsentEvent.objects.filter(
         supporter=supporter).exclude(data_import=None).values("data_import_id")) | Q(
         pk__in=GiftAidDeclaration.objects.filter(supporter=supporter).exclude(data_import=None).values("data_import_id"))
+    touched |= Q(pk__in=LikelyDuplicate.objects.filter(Q(supporter=supporter) | Q(may_be=supporter))
+                 .exclude(data_import=None).values("data_import_id"))
     for step in _erasure_steps:
         touched |= Q(pk__in=step(supporter))
-    _forget_files(DataImport.objects.filter(touched))
+    kept = DataImport.objects.exclude(file="").exclude(pk__in=DataImport.objects.filter(touched).values("pk"))
+    holding = [data_import.pk for data_import in kept if _file_holds(data_import, traces)]
+    imports = DataImport.objects.filter(touched | Q(pk__in=holding))
+    _forget_files(imports)
+    for data_import in DataImport.objects.filter(traces.named_in("file_name")):
+        data_import.file_name = traces.scrubbed(data_import.file_name)
+        data_import.save(update_fields=["file_name"])
+
+
+def _file_holds(data_import: DataImport, traces: "PersonalTraces") -> bool:
+    try:
+        rows = ImportFile(data_import.file.path, file_name=data_import.file_name).rows()
+        return any(traces.in_cell(cell) for _number, cells, _problems in rows for cell in cells)
+    except (OSError, UnreadableFile):
+        return False  # nothing we can read: the nightly purge removes it in its time
 
 
 _erasure_steps: list[Callable] = []

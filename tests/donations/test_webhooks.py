@@ -272,6 +272,15 @@ class TestFailures:
         assert Donation.objects.filter(status="succeeded").count() == 5
 
 
+    def test_a_signed_event_we_cannot_read_is_answered_and_kept_failed_for_finance(self, deliver):
+        # Found by the fuzz tests: a dispute without its charge once answered 500 for ever.
+        event = event_for({"id": "dp_odd", "object": "dispute", "amount": 100, "status": "won"},
+                          "charge.dispute.closed", event_id="evt_odd")
+        assert deliver(event).status_code == 200
+        stored = StripeEvent.objects.get(stripe_id="evt_odd")
+        assert stored.status == "failed" and "KeyError" in stored.error
+
+
 class TestResync:
     def test_a_day_is_recovered_from_stripe_after_a_webhook_outage(self, paid_gift, stripe_client):
         from django.core.management import call_command
