@@ -26,6 +26,7 @@ from donations.models import Donation, RecurringGift, StripeEvent
 from donations.services import monthly, statements
 from donations.tax_years import TaxYear
 from supporters.models import EmailEvent
+from tests.helpers import log_in_verified
 from supporters.services import email as email_services
 from tests.donations.conftest import event_for, sign
 from tests.donations.test_giving import form_data
@@ -49,7 +50,7 @@ def test_only_the_signed_webhooks_and_the_one_click_unsubscribe_go_without_csrf(
     api = {route for route in exempt if route.startswith("admin/api/")}
     assert exempt - api == {"stripe/webhook/", "anymail/postmark/tracking/", "email/unsubscribe/<str:token>/"}
     staff = Client(enforce_csrf_checks=True)
-    staff.force_login(admin_user)
+    log_in_verified(staff, admin_user)
     home, pages = Page.objects.filter(depth=2).first(), Page.objects.count()
     response = staff.post(f"/admin/api/main/pages/{home.pk}/action/copy/", {"destination_page_id": home.pk})
     assert response.status_code == 403 and "CSRF" in response.content.decode()
@@ -196,7 +197,7 @@ class TestUploads:
         assert FundraiserPage.objects.get().photo is not None
 
     def test_staff_images_and_documents_are_bounded_in_size_and_kind(self, client, admin_user, settings):
-        client.force_login(admin_user)
+        log_in_verified(client, admin_user)
         for file in (_png(padding=settings.WAGTAILIMAGES_MAX_UPLOAD_SIZE), _named(b"<svg></svg>", "logo.svg")):
             response = client.post("/admin/images/add/", {"title": "Logo", "file": file})
             assert not get_image_model().objects.exists(), file.name
