@@ -424,7 +424,7 @@ def _supporter_erase(*, supporter: Supporter, reason: str, by) -> Supporter:
     ModelLogEntry.objects.for_instance(supporter).update(label=str(supporter), data={})
     ErasureRecord.objects.create(supporter=supporter, erased_by=by, reason=reason.strip()[:255])
     log(instance=supporter, action="supporters.erase", user=by, data={"reason": reason.strip()[:255]})
-    audit_erase(supporter=supporter, keys=audited, by=by)
+    audit_erase(supporter=supporter, keys=audited, by=by, traces=traces)
     return supporter
 
 

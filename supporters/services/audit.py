@@ -59,10 +59,17 @@ def audit_merged(*, duplicate_pk: int, survivor) -> None:
     AuditEntry.objects.bulk_update(entries, ["additional_data"], batch_size=500)
 
 
-def audit_erase(*, supporter, keys, by) -> AuditEntry:
+def audit_erase(*, supporter, keys, by, traces=None) -> AuditEntry:
     """Scrub the person out of the log's earlier entries about their records
     (labels, values before and after; which fields changed, who and when stay),
-    then record the erasure itself: who, when, which record id, nothing more."""
+    and out of any other entry's label that names them (a download of a search
+    for them), then record the erasure itself: who, when, which record id,
+    nothing more."""
+    if traces is not None:
+        named = list(AuditEntry.objects.filter(traces.named_in("object_repr")))
+        for entry in named:
+            entry.object_repr = traces.scrubbed(entry.object_repr)
+        AuditEntry.objects.bulk_update(named, ["object_repr"], batch_size=500)
     for content_type, ids in keys:
         entries = list(AuditEntry.objects.filter(content_type=content_type, object_pk__in=ids))
         model = content_type.model_class()
