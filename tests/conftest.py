@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 
 from tests.donations.income_builders import year_of_gifts  # noqa: F401  (a fixture for every folder)
 from tests.supporters.factories import SupporterFactory
-from tests.helpers import log_in_verified
+from tests.helpers import log_in_verified, wait_for_port
 
 # Playwright's sync API runs an event loop in the test thread; Django would
 # otherwise refuse ORM calls made in the same thread by our fixtures.
@@ -80,15 +80,7 @@ def local_stripe():
         [sys.executable, "-m", "tests.stripe_server", "--port", str(port)],
         cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("local Stripe did not start: " + process.stderr.read().decode()[-2000:])
-            time.sleep(0.1)
+    wait_for_port(port, process, "the local Stripe")
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)

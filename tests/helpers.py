@@ -1,6 +1,8 @@
 """Helpers the tests share (import them; pytest's conftest is for fixtures)."""
 
+import socket
 import threading
+import time
 
 import requests
 from django.db import connection
@@ -86,3 +88,34 @@ def log_in_verified(client, user):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+def wait_for_port(port: int, process, what: str, timeout: float = 20) -> None:
+    """Wait until a server the test started answers on 127.0.0.1:port; RuntimeError
+    (with what it wrote to a piped stderr) if it stops or takes longer than `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                said = process.stderr.read().decode()[-2000:] if process.stderr else ""
+                raise RuntimeError(f"{what} did not start: {said}") from None
+            time.sleep(0.05)
+
+
+def staff_client(user):
+    """A test client signed in as `user` through both steps (None: anonymous), whose
+    server errors come back as 500 answers rather than exceptions."""
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    if user is not None:
+        log_in_verified(client, user)
+    return client
+
+
+def refused(response) -> bool:
+    """A staff screen's refusal: 403, or Wagtail's redirect of a signed-in user to its dashboard."""
+    return response.status_code == 403 or (response.status_code == 302 and response.url == "/admin/")

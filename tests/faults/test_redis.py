@@ -5,7 +5,6 @@ RATELIMIT_FAIL_OPEN in config/settings/base.py)."""
 
 import logging
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -16,6 +15,7 @@ import redis
 from config.settings.base import cache_optional
 from donations.models import Donation
 from tests.conftest import _free_port
+from tests.helpers import wait_for_port
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")]
@@ -27,15 +27,7 @@ def redis_server():
     port = _free_port()
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+    wait_for_port(port, process, "redis-server", timeout=10)
     yield process, port
     if process.poll() is None:
         process.kill()

@@ -11,13 +11,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from supporters.services import email as email_services
 from supporters.models import AuditEntry, ExportRecord
 from tests.supporters.test_admin import edit_form_data
-from tests.helpers import log_in_verified
+from tests.helpers import refused, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -25,15 +24,6 @@ LOG = "/admin/audit-log/"
 E = AuditEntry.Event
 
 
-def _client(user):
-    client = Client(raise_request_exception=False)
-    if user is not None:
-        log_in_verified(client, user)
-    return client
-
-
-def _refused(response) -> bool:
-    return response.status_code == 403 or (response.status_code == 302 and response.url == "/admin/")
 
 
 def _entries(**filters):
@@ -47,7 +37,7 @@ def person(supporter_factory):
 
 
 def test_opening_a_record_and_a_subject_access_page_are_logged(fundraiser, person):
-    client = _client(fundraiser)
+    client = staff_client(fundraiser)
     assert client.get(f"/admin/supporter/inspect/{person.pk}/").status_code == 200
     assert client.get(f"/admin/supporter/{person.pk}/personal-data/").status_code == 200
     assert client.get(f"/admin/supporter/{person.pk}/personal-data/", {"format": "json"}).status_code == 200
@@ -58,7 +48,7 @@ def test_opening_a_record_and_a_subject_access_page_are_logged(fundraiser, perso
 
 
 def test_opening_a_record_costs_the_log_one_insert(fundraiser, person):
-    client = _client(fundraiser)
+    client = staff_client(fundraiser)
     client.get(f"/admin/supporter/inspect/{person.pk}/")  # a first look fills the caches
     with CaptureQueriesContext(connection) as queries:
         assert client.get(f"/admin/supporter/inspect/{person.pk}/").status_code == 200
@@ -67,12 +57,12 @@ def test_opening_a_record_costs_the_log_one_insert(fundraiser, person):
 
 
 def test_a_refused_look_leaves_no_entry(finance_user, person):
-    assert _refused(_client(finance_user).get(f"/admin/supporter/{person.pk}/personal-data/"))
+    assert refused(staff_client(finance_user).get(f"/admin/supporter/{person.pk}/personal-data/"))
     assert not _entries(event=E.VIEWED)
 
 
 def test_a_change_in_the_admin_is_logged_with_its_fields_and_who(fundraiser, person):
-    response = _client(fundraiser).post(f"/admin/supporter/edit/{person.pk}/",
+    response = staff_client(fundraiser).post(f"/admin/supporter/edit/{person.pk}/",
                                         edit_form_data(person, email="imogen@quarrie.test"))
     assert response.status_code == 302
     [entry] = _entries(event=E.CHANGED, content_type__model="supporter")
@@ -81,11 +71,11 @@ def test_a_change_in_the_admin_is_logged_with_its_fields_and_who(fundraiser, per
 
 
 def test_consent_and_a_gift_linked_by_staff_are_logged(fundraiser, finance_user, person):
-    _client(fundraiser).post(f"/admin/supporter/{person.pk}/consent/",
+    staff_client(fundraiser).post(f"/admin/supporter/{person.pk}/consent/",
                              {"channel": "post", "granted": "yes", "method": "phone", "occurred_at": "2026-11-20T10:30",
                               "wording": "Post is fine", "source_detail": ""})
     assert [entry.actor for entry in _entries(event=E.CREATED, content_type__model="consentevent")] == [fundraiser]
-    response = _client(finance_user).post("/admin/donation/offline/", {
+    response = staff_client(finance_user).post("/admin/donation/offline/", {
         "supporter": person.reference, "amount": "10", "received_on": "2026-11-02", "channel": "offline"})
     assert response.status_code == 302
     [gift] = _entries(event=E.CREATED, content_type__model="donation")
@@ -103,7 +93,7 @@ def test_the_public_site_writes_nothing_to_the_log(client, supporter_factory):
 
 
 def test_a_download_is_logged_pointing_at_its_export_record(fundraiser, person):
-    response = _client(fundraiser).get("/admin/supporter/", {"export": "csv"})
+    response = staff_client(fundraiser).get("/admin/supporter/", {"export": "csv"})
     assert response.status_code == 200
     record = ExportRecord.objects.get()
     [entry] = _entries(event=E.EXPORTED)
@@ -111,7 +101,7 @@ def test_a_download_is_logged_pointing_at_its_export_record(fundraiser, person):
 
 
 def test_erasure_is_logged_and_leaves_nothing_of_the_person_in_the_log(fundraiser, person):
-    client = _client(fundraiser)
+    client = staff_client(fundraiser)
     client.get(f"/admin/supporter/inspect/{person.pk}/")
     client.post(f"/admin/supporter/edit/{person.pk}/", edit_form_data(person, email="imogen@quarrie.test",
                                                                        notes="Prefers Imogen Q."))
@@ -146,22 +136,22 @@ def auditor(django_user_model):
 
 def test_the_screen_is_for_superusers_and_whoever_they_grant_it(fundraiser, finance_user, admin_user, auditor,
                                                                person):
-    _client(fundraiser).get(f"/admin/supporter/inspect/{person.pk}/")
-    _client(finance_user).get(f"/admin/supporter/inspect/{person.pk}/")
-    anonymous = _client(None).get(LOG)
+    staff_client(fundraiser).get(f"/admin/supporter/inspect/{person.pk}/")
+    staff_client(finance_user).get(f"/admin/supporter/inspect/{person.pk}/")
+    anonymous = staff_client(None).get(LOG)
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous.url
     for user in (fundraiser, finance_user):
-        assert _refused(_client(user).get(LOG)), user
-        assert _refused(_client(user).get(LOG, {"export": "csv"})), user
-        assert "Audit log" not in _client(user).get("/admin/").content.decode(), user
+        assert refused(staff_client(user).get(LOG)), user
+        assert refused(staff_client(user).get(LOG, {"export": "csv"})), user
+        assert "Audit log" not in staff_client(user).get("/admin/").content.decode(), user
     for user in (admin_user, auditor):
-        page = _client(user).get(LOG)
-        assert page.status_code == 200 and "Audit log" in _client(user).get("/admin/").content.decode(), user
+        page = staff_client(user).get(LOG)
+        assert page.status_code == 200 and "Audit log" in staff_client(user).get("/admin/").content.decode(), user
     # Filtered by staff member and action.
-    page = _client(auditor).get(LOG, {"actor": fundraiser.pk, "event": "viewed"})
+    page = staff_client(auditor).get(LOG, {"actor": fundraiser.pk, "event": "viewed"})
     assert [(entry.actor, entry.event) for entry in page.context["object_list"]] == [(fundraiser, E.VIEWED)]
     # The download holds the rows the filter chose, and is itself logged (and audited).
-    response = _client(auditor).get(LOG, {"export": "csv", "actor": finance_user.pk})
+    response = staff_client(auditor).get(LOG, {"export": "csv", "actor": finance_user.pk})
     rows = list(csv.DictReader(io.StringIO(response.getvalue().decode("utf-8"))))
     assert [(row["Staff member"], row["Action"]) for row in rows] == [("finance", "viewed")]
     assert ExportRecord.objects.get(exporter="supporters.auditentry_list").user_name == "auditor"
@@ -169,9 +159,9 @@ def test_the_screen_is_for_superusers_and_whoever_they_grant_it(fundraiser, fina
 
 
 def test_the_screen_filters_by_day(admin_user, fundraiser, person):
-    _client(fundraiser).get(f"/admin/supporter/inspect/{person.pk}/")
+    staff_client(fundraiser).get(f"/admin/supporter/inspect/{person.pk}/")
     AuditEntry.objects.update(timestamp="2026-01-15T12:00:00Z")
-    client = _client(admin_user)
+    client = staff_client(admin_user)
     assert f"#{person.pk}" in client.get(LOG, {"timestamp_from": "2026-01-15",
                                                "timestamp_to": "2026-01-15"}).content.decode()
     assert f"#{person.pk}" not in client.get(LOG, {"timestamp_from": "2026-01-16"}).content.decode()

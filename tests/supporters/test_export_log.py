@@ -9,29 +9,18 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.test import Client
 from django.utils import timezone
 
 from donations.services import donation_record_offline
 from supporters import services
 from supporters.models import ExportRecord
-from tests.helpers import log_in_verified
+from tests.helpers import refused, staff_client
 
 pytestmark = pytest.mark.django_db
 
 LOG = "/admin/export-log/"
 
 
-def _client(user):
-    client = Client(raise_request_exception=False)
-    if user is not None:
-        log_in_verified(client, user)
-    return client
-
-
-def _refused(response) -> bool:
-    # Wagtail answers a logged-in user's permission failure with a redirect to its dashboard.
-    return response.status_code == 403 or (response.status_code == 302 and response.url == "/admin/")
 
 
 @pytest.fixture
@@ -46,20 +35,20 @@ def auditor(django_user_model):
 def test_who_may_read_the_log(fundraiser, finance_user, admin_user, auditor):
     ExportRecord.objects.create(user_name="someone", exporter="mailing_list", what="the post mailing list",
                                 file_format="csv", rows=3)
-    anonymous = _client(None).get(LOG)
+    anonymous = staff_client(None).get(LOG)
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous.url
     for user in (fundraiser, finance_user):
-        assert _refused(_client(user).get(LOG)), user
-        assert _refused(_client(user).get(LOG, {"export": "csv"})), user
-        assert "Export log" not in _client(user).get("/admin/").content.decode(), user
+        assert refused(staff_client(user).get(LOG)), user
+        assert refused(staff_client(user).get(LOG, {"export": "csv"})), user
+        assert "Export log" not in staff_client(user).get("/admin/").content.decode(), user
     for user in (admin_user, auditor):
-        page = _client(user).get(LOG)
+        page = staff_client(user).get(LOG)
         assert page.status_code == 200, user
         assert "the post mailing list" in page.content.decode()
-        assert "Export log" in _client(user).get("/admin/").content.decode(), user
+        assert "Export log" in staff_client(user).get("/admin/").content.decode(), user
     # Taking the log away is itself logged (the auditor's download, its one row before).
     assert ExportRecord.objects.filter(exporter="supporters.exportrecord_list").count() == 0
-    response = _client(auditor).get(LOG, {"export": "csv"})
+    response = staff_client(auditor).get(LOG, {"export": "csv"})
     rows = list(csv.DictReader(io.StringIO(response.getvalue().decode("utf-8"))))
     assert [row["What"] for row in rows] == ["the post mailing list"]
     assert ExportRecord.objects.get(exporter="supporters.exportrecord_list").user_name == "auditor"
@@ -71,7 +60,7 @@ def test_a_download_writes_its_row_with_who_what_and_how_many(fundraiser, suppor
                                 wording="Email me")
     supporter_factory()  # no consent: not in the file, not counted
     before = timezone.now()
-    response = _client(fundraiser).get("/admin/supporter/mailing-list/email/", {"format": "xlsx"})
+    response = staff_client(fundraiser).get("/admin/supporter/mailing-list/email/", {"format": "xlsx"})
     assert response.status_code == 200
     record = ExportRecord.objects.get()
     assert (record.user, record.user_name, record.exporter, record.what, record.file_format, record.rows) == (
@@ -87,10 +76,10 @@ def test_a_list_download_names_its_filters_and_a_refused_one_leaves_no_row(fundr
                                 received_on=today - datetime.timedelta(days=days_ago), by=finance_user)
     period = {"given_from": (today - datetime.timedelta(days=7)).isoformat(), "given_to": today.isoformat()}
 
-    assert _refused(_client(fundraiser).get("/admin/donation/", {**period, "export": "csv"}))
+    assert refused(staff_client(fundraiser).get("/admin/donation/", {**period, "export": "csv"}))
     assert not ExportRecord.objects.exists()
 
-    response = _client(finance_user).get("/admin/donation/", {**period, "export": "csv"})
+    response = staff_client(finance_user).get("/admin/donation/", {**period, "export": "csv"})
     assert response.status_code == 200
     assert len(list(csv.reader(io.StringIO(response.getvalue().decode("utf-8"))))) == 1 + 2
     record = ExportRecord.objects.get()
@@ -100,7 +89,7 @@ def test_a_list_download_names_its_filters_and_a_refused_one_leaves_no_row(fundr
 
 
 def test_a_record_outlives_the_login_that_took_it(fundraiser, supporter_factory):
-    _client(fundraiser).get("/admin/supporter/", {"export": "csv"})
+    staff_client(fundraiser).get("/admin/supporter/", {"export": "csv"})
     fundraiser.delete()
     record = ExportRecord.objects.get()
     assert (record.user, record.user_name, record.exporter) == (None, "fundraiser", "supporters.supporter_list")
