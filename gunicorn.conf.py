@@ -50,6 +50,8 @@ def on_starting(server):
     # master, and every worker forked after a reload (HUP) would inherit it.
     env = {**os.environ}
     env["DJANGO_SETTINGS_MODULE"] = env.get("DJANGO_SETTINGS_MODULE") or "config.settings.production"  # as wsgi.py
+    if env["DJANGO_SETTINGS_MODULE"] in ("config.settings.test", "config.settings.local"):
+        return  # the tests' and development's own gunicorns: the deploy checks are for production's settings
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
                             cwd=Path(__file__).resolve().parent, env=env, capture_output=True, text=True)
     if result.returncode != 0:

@@ -50,8 +50,8 @@ def site(database_proxy, stripe_settings, local_stripe, tmp_path):
     log = tmp_path / "gunicorn.log"
     args = [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2", "--worker-class", "gthread",
             "--threads", "2", "--bind", f"127.0.0.1:{port}"]
-    with servers._process(args, env=env, log=log) as process:
-        servers._wait_until(lambda: servers._answers(port, "/donate/session/"), process, log, "gunicorn")
+    with servers.process(args, env=env, log=log) as process:
+        servers.wait_until(lambda: servers.answers(port, "/donate/session/"), process, log, "gunicorn")
         yield f"http://127.0.0.1:{port}", log
 
 
