@@ -8,6 +8,7 @@ It is Django's handler500, so that it catches the error wherever it is raised
 
 import sys
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
@@ -34,7 +35,8 @@ def handler500(request, *args, **kwargs):
     if _wants_json(request):
         response = JsonResponse({"error": MESSAGE, "retry": True}, status=503)
     else:
-        response = HttpResponse(loader.get_template("503.html").render({"message": MESSAGE}), status=503)
+        response = HttpResponse(loader.get_template("503.html").render(
+            {"message": MESSAGE, "charity_name": settings.CHARITY_NAME}), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response
