@@ -159,13 +159,10 @@ def stripe_events_apply(*, batch_size: int = 100, retry_failed_since=None) -> di
             for stored in batch:
                 try:
                     with transaction.atomic():
-                        counts[_apply(stored, stored.payload).status] += 1
+                        counts[StripeEvent.Status(_apply(stored, stored.payload).status).value] += 1
                 except Exception as error:
-                    logger.error("Stripe event %s (%s) failed", stored.stripe_id, stored.type, exc_info=error)
-                    StripeEvent.objects.filter(pk=stored.pk).update(
-                        status=StripeEvent.Status.FAILED, error=f"{type(error).__name__}: {error}"[:5000],
-                        attempts=F("attempts") + 1)
-                    counts[StripeEvent.Status.FAILED] += 1
+                    _record_failure(stored.payload, error)
+                    counts[StripeEvent.Status.FAILED.value] += 1
         if len(batch) < batch_size:
             return dict(counts)
         last = batch[-1].pk
@@ -202,4 +199,4 @@ def _record_failure(event, error: Exception) -> None:
         stripe_id=event["id"], defaults={"type": event["type"], "livemode": bool(event.get("livemode")),
                                          "payload": event})
     StripeEvent.objects.filter(pk=stored.pk).update(status=StripeEvent.Status.FAILED, error=message,
-                                                    attempts=stored.attempts + 1)
+                                                    attempts=F("attempts") + 1)
