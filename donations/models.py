@@ -132,6 +132,12 @@ class Donation(models.Model):
     stripe_payment_method_id = models.CharField(max_length=255, blank=True)
     # The donation form's one-time token: pressing Pay twice finds this row again.
     form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # What the donor gave on the form (name, email, address, consent, Gift Aid,
+    # where they came from), held for the few seconds until the task worker
+    # records it: their supporter record, consent and declaration, the gift's
+    # campaign, and only then its place in the totals. Empty once recorded. So
+    # the donor waits on the payment, never on our bookkeeping.
+    form_details = models.JSONField(null=True, blank=True, editable=False)
     # A gift brought in from a file: the system it came from (justgiving, old_crm…)
     # and its reference there, unique together, so the same row imported twice
     # (the same file again, an overlapping month) is found, not added.
@@ -158,8 +164,9 @@ class Donation(models.Model):
             models.CheckConstraint(condition=Q(fee_pence__isnull=True) | Q(fee_pence__gte=0), name="donation_fee_not_negative"),
             # A gift has its donor, except a collection of small donations, or a
             # platform's gift from someone who gave anonymously.
+            # (An online gift's donor is recorded a moment after it is taken: form_details.)
             models.CheckConstraint(condition=Q(supporter__isnull=False) | Q(small_donation=True)
-                                   | Q(import_ref__isnull=False),
+                                   | Q(import_ref__isnull=False) | Q(form_details__isnull=False),
                                    name="donation_has_supporter_unless_collection"),
             models.UniqueConstraint(fields=["import_source", "import_ref"], condition=Q(import_ref__isnull=False),
                                     name="donation_imported_once"),
@@ -168,6 +175,8 @@ class Donation(models.Model):
             models.Index(fields=["campaign", "status"], name="donation_campaign_status_idx"),
             # The claim builder's look-up of small donations (GASDS), a few among a million gifts.
             models.Index(fields=["paid_at"], condition=Q(small_donation=True), name="donation_small_paid_idx"),
+            # The task worker's look-up of online gifts still to record: a handful among them all.
+            models.Index(fields=["id"], condition=Q(form_details__isnull=False), name="donation_to_record_idx"),
         ]
 
     def __str__(self):
@@ -178,7 +187,27 @@ class Donation(models.Model):
         """Who gave it, as staff read it: the supporter, or the collection."""
         if self.supporter_id:
             return str(self.supporter)
+        if self.awaiting_record:
+            details = self.form_details
+            return f"{details.get('first_name', '')} {details.get('last_name', '')} (being recorded)".strip()
         return f"Collection: {self.description}" if self.description else "A collection"
+
+    @property
+    def awaiting_record(self) -> bool:
+        """Taken online a moment ago; its donor and totals not recorded yet (form_details)."""
+        return self.form_details is not None
+
+    @property
+    def donor_name_for_thanks(self) -> str:
+        if self.supporter_id:
+            return self.supporter.display_name
+        return (self.form_details or {}).get("first_name", "")
+
+    @property
+    def donor_email(self) -> str:
+        if self.supporter_id:
+            return self.supporter.email
+        return (self.form_details or {}).get("email", "")
 
     @property
     def amount_display(self):

@@ -89,7 +89,10 @@ def payment_intent_create_and_confirm(
         params["customer"] = customer_id
     if off_session:
         params["off_session"] = True
-    return client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key}).to_dict()
+    # The same request as v1.payment_intents.create, through the library's raw_request: Stripe's
+    # JSON as a dict at once, without building Stripe objects to turn back into dicts (a gift's hot
+    # path: a fifth of the library's time). Errors are raised as the typed ones (CardError…) all the same.
+    return client().raw_request("post", "/v1/payment_intents", **params, idempotency_key=idempotency_key).data
 
 
 def payment_intent_retrieve(payment_intent_id: str) -> dict:

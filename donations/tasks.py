@@ -22,6 +22,15 @@ def apply_stripe_events() -> dict:
 
 
 @task()
+def record_online_gifts() -> dict:
+    """The gifts taken online since the last run: their donors, consent, Gift
+    Aid declarations, campaigns, totals and receipts (donations.services.gifts)."""
+    from donations.services import online_gifts_record
+
+    return online_gifts_record()
+
+
+@task()
 def send_receipt(donation_id: int) -> None:
     from donations.services import donation_send_receipt
 

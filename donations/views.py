@@ -13,8 +13,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
-from campaigns import selectors as campaign_selectors
-from campaigns.models import Campaign
 from config.client_address import client_ip
 from config.errors import ApplicationError
 from donations import links, services, stripe_gateway, webhooks
@@ -118,18 +116,17 @@ def _checked_form(request):
 
 
 def _gift_from(request, data) -> services.Gift:
-    campaign = Campaign.objects.filter(code=data["campaign"]).first() if data["campaign"] else None
-    fundraiser_page = campaign_selectors.fundraiser_page_public(slug=data["fundraiser"]) if data["fundraiser"] else None
+    # The campaign and the fundraiser's page are looked up by whoever records the gift (gift_resolved).
     return services.Gift(
-        fundraiser_page=fundraiser_page,
+        campaign_code=data["campaign"], fundraiser_slug=data["fundraiser"],
         amount_pence=data["amount"], first_name=data["first_name"], last_name=data["last_name"], email=data["email"],
         form_token=data["form_token"], title=data["title"], address_house=data["address_house"],
         address_street=data["address_street"], address_town=data["address_town"], postcode=data["postcode"],
         country=str(data["country"]), phone=data["phone"].as_e164 if data["phone"] else "",
         gift_aid=data["gift_aid"], cover_fee=data["cover_fee"],
-        consents={c: data[f"consent_{c}"] for c in Channel.values}, campaign=campaign,
+        consents={c: data[f"consent_{c}"] for c in Channel.values},
         appeal_code=data["appeal_code"], utm_source=data["utm_source"], utm_medium=data["utm_medium"],
-        utm_campaign=data["utm_campaign"], source_detail=request.path + (f" ({campaign.code})" if campaign else ""),
+        utm_campaign=data["utm_campaign"], source_detail=request.path + (f" ({data['campaign']})" if data["campaign"] else ""),
     )
 
 

@@ -11,12 +11,12 @@ on our form does not wait for its webhook: the form records Stripe's answer."""
 import logging
 from collections import Counter
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from config.db import insert_unless_present
+from config.tasks import enqueue_once, run_started
 from donations import services, stripe_gateway, tasks
 from donations.models import Donation, StripeEvent
 from donations.services import monthly
@@ -123,16 +123,8 @@ _APPLY_QUEUED = "stripe-events:apply-queued"
 
 def _apply_soon() -> None:
     # One queued run applies every event stored until it finishes, so a burst of
-    # events queues one task, not one each. Should the cache forget (or be down),
-    # a second run is queued, which is harmless; should a run never come, the
-    # scheduled `apply_stripe_events` applies what waits.
-    try:
-        queued = not cache.add(_APPLY_QUEUED, True, timeout=60)
-    except Exception:  # the cache is optional: better a second run than none
-        logger.warning("Cache unavailable: queuing a run for the Stripe events", exc_info=True)
-        queued = False
-    if not queued:
-        tasks.apply_stripe_events.enqueue()
+    # events queues one task, not one each.
+    enqueue_once(tasks.apply_stripe_events, key=_APPLY_QUEUED)
 
 
 def stripe_events_apply(*, batch_size: int = 100, retry_failed_since=None) -> dict[str, int]:
@@ -143,10 +135,7 @@ def stripe_events_apply(*, batch_size: int = 100, retry_failed_since=None) -> di
     LOCKED); each event is taken at most once per run. `retry_failed_since`: a
     time; failed events received since then are tried again too (Stripe itself
     would redeliver them for three days). Returns counts by outcome."""
-    try:
-        cache.delete(_APPLY_QUEUED)  # events stored from now on queue another run
-    except Exception:
-        logger.warning("Cache unavailable while applying Stripe events", exc_info=True)
+    run_started(_APPLY_QUEUED)
     counts = Counter()
     wanted = Q(status=StripeEvent.Status.RECEIVED)
     if retry_failed_since is not None:

@@ -119,3 +119,12 @@ def staff_client(user):
 def refused(response) -> bool:
     """A staff screen's refusal: 403, or Wagtail's redirect of a signed-in user to its dashboard."""
     return response.status_code == 403 or (response.status_code == 302 and response.url == "/admin/")
+
+
+def recorded(outcome):
+    """The gift of a donation_start outcome as recorded: donation_start's own copy
+    is the row the form wrote, before the task worker (immediate in the tests)
+    recorded its donor, campaign and totals."""
+    donation = outcome.donation
+    donation.refresh_from_db()
+    return donation

@@ -24,8 +24,10 @@ from donations.services.gifts import (
     donations_import,
     donations_record_stripe_fees,
     fee_cover_pence,
+    gift_resolved,
     gift_row_for_form,
     gift_timeline_entry,
+    online_gifts_record,
 )
 from donations.services.refunds import (
     donation_apply_dispute,

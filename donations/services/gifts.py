@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import logging
 import uuid
+from collections import Counter
 
 import stripe
 from django.conf import settings
@@ -19,9 +20,10 @@ from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
-from config.db import bulk_set, copy_rows
+from config.db import bulk_set, copy_rows, insert_unless_present, refresh_locked
 from config.errors import ApplicationError
 from config.money import format_pence
+from config.tasks import enqueue_once, run_started
 from donations import stripe_gateway
 from donations.models import Donation, GiftAidClaim, GiftAidClaimedGift
 from donations.services import books, rollups
@@ -89,6 +91,20 @@ class Gift:
     utm_campaign: str = ""
     source_detail: str = ""
     fundraiser_page: object = None  # campaigns.models.FundraiserPage
+    # As the form gave them: gift_resolved() looks up the campaign and the page.
+    campaign_code: str = ""
+    fundraiser_slug: str = ""
+
+
+def gift_resolved(gift: Gift) -> Gift:
+    """The gift with its campaign and fundraiser's page looked up from the codes
+    the form gave (where not already given)."""
+    campaign, page = gift.campaign, gift.fundraiser_page
+    if campaign is None and gift.campaign_code:
+        campaign = Campaign.objects.filter(code=gift.campaign_code).first()
+    if page is None and gift.fundraiser_slug:
+        page = campaign_selectors.fundraiser_page_public(slug=gift.fundraiser_slug)
+    return dataclasses.replace(gift, campaign=campaign, fundraiser_page=page)
 
 
 @dataclasses.dataclass
@@ -131,8 +147,10 @@ def attribution_for(gift: Gift):
     return (appeal.campaign if appeal else gift.campaign), appeal
 
 
-@transaction.atomic(savepoint=False)  # inside gift_row_for_form's transaction, which fails whole
-def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
+@transaction.atomic(savepoint=False)  # inside the caller's transaction, which fails whole
+def _supporter_for_gift(gift: Gift, *, source: str, given_at: datetime.datetime | None = None) -> Supporter:
+    """The gift's donor, found or made, with the consent and Gift Aid declaration
+    they gave on the form (`given_at`: when they gave it; default now)."""
     supporter, created = supporter_services.supporter_find_or_create(
         email=gift.email,
         title=gift.title,
@@ -167,7 +185,7 @@ def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
         if granted:
             supporter_services.consent_record(
                 supporter=supporter, channel=channel, granted=True, method=ConsentMethod.WEB_FORM,
-                wording=FORM_CONSENT_WORDING[channel], source_detail=gift.source_detail,
+                wording=FORM_CONSENT_WORDING[channel], source_detail=gift.source_detail, occurred_at=given_at,
             )
     if gift.gift_aid:
         # The declaration holds the name and home address the donor gave with it,
@@ -175,6 +193,7 @@ def _supporter_for_gift(gift: Gift, *, source: str) -> Supporter:
         supporter_services.gift_aid_declaration_record(
             supporter=supporter, method="online", wording=supporter_services.gift_aid_wording(),
             wording_version=supporter_services.GIFT_AID_WORDING_VERSION, source_detail=gift.source_detail,
+            declared_on=timezone.localdate(given_at) if given_at else None,
             declared={"title": gift.title, "first_name": gift.first_name, "last_name": gift.last_name,
                       "address_house": gift.address_house, "address_street": gift.address_street,
                       "address_town": gift.address_town, "postcode": gift.postcode, "country": gift.country},
@@ -195,6 +214,7 @@ def gift_row_for_form(*, gift: Gift, model, build):
     row = model.objects.filter(form_token=gift.form_token).first()
     if row is not None:
         return row
+    gift = gift_resolved(gift)
     cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
     try:
         with transaction.atomic():
@@ -209,34 +229,116 @@ def gift_row_for_form(*, gift: Gift, model, build):
 
 
 def donation_start(*, gift: Gift, payment_method_id: str) -> GiftOutcome:
-    """Take a one-off gift: find or create the supporter, record their consent
-    and Gift Aid declaration, write the donation, then make exactly one Stripe
-    call that creates and confirms the payment.
+    """Take a one-off gift: write the donation with what the donor gave on the
+    form, then make exactly one Stripe call that creates and confirms the
+    payment, and record Stripe's answer. The donor waits for nothing else: the
+    task worker records the rest a moment later (online_gifts_record: the
+    supporter, their consent and Gift Aid declaration, the campaign, the
+    totals, the receipt).
 
     Idempotent on gift.form_token: a second submission of the same form (Pay
     pressed twice, a refresh, the back button) returns the first gift's outcome,
     and repeats the Stripe call only with the same idempotency key, so the
     donor is charged once. Raises ApplicationError for bad input."""
-    def build(**common) -> Donation:
-        donation = Donation(
-            **common, gift_aid_declared=gift.gift_aid, appeal_code=gift.appeal_code,
-            fundraiser_page=gift.fundraiser_page, is_sponsorship=gift.fundraiser_page is not None,
-            channel=Donation.Channel.WEB, utm_source=gift.utm_source, utm_medium=gift.utm_medium,
-            utm_campaign=gift.utm_campaign, form_token=gift.form_token, stripe_payment_method_id=payment_method_id,
-        )
-        # The form checked the input; the database holds the rules (constraints, keys).
-        donation.full_clean(exclude=["supporter", "campaign", "appeal", "fundraiser_page", "recurring_gift"],
-                            validate_unique=False, validate_constraints=False)
-        return donation
+    check_amount(gift.amount_pence)
+    cover = fee_cover_pence(gift.amount_pence) if gift.cover_fee else 0
+    donation = Donation(
+        amount_pence=gift.amount_pence + cover, fee_cover_pence=cover, gift_aid_declared=gift.gift_aid,
+        appeal_code=gift.appeal_code, channel=Donation.Channel.WEB, utm_source=gift.utm_source,
+        utm_medium=gift.utm_medium, utm_campaign=gift.utm_campaign, form_token=gift.form_token,
+        stripe_payment_method_id=payment_method_id, form_details=_form_details(gift),
+    )
+    # The form checked the input; the database holds the rules (constraints, keys).
+    if not insert_unless_present(donation, unique=["form_token"]):
+        donation = Donation.objects.get(form_token=gift.form_token)  # this form's first submission
+        if donation.status != Donation.Status.CREATED:
+            return _outcome_of(donation)
+    outcome = _charge(donation)
+    online_gifts_record_soon()
+    return outcome
 
-    donation = gift_row_for_form(gift=gift, model=Donation, build=build)
-    if donation.status != Donation.Status.CREATED:
-        return _outcome_of(donation)
-    return _charge(donation)
+
+# What a gift's form_details hold: the Gift's own fields that have no column on the donation.
+_FORM_DETAILS = ("first_name", "last_name", "email", "title", "address_house", "address_street", "address_town",
+                 "postcode", "country", "phone", "gift_aid", "consents", "campaign_code", "fundraiser_slug",
+                 "source_detail")
+
+
+def _form_details(gift: Gift) -> dict:
+    details = {name: getattr(gift, name) for name in _FORM_DETAILS}
+    # A caller that looked them up already (a test, a script) gives the rows, not the codes.
+    details["campaign_code"] = gift.campaign.code if gift.campaign else gift.campaign_code
+    details["fundraiser_slug"] = gift.fundraiser_page.slug if gift.fundraiser_page else gift.fundraiser_slug
+    return details
+
+
+def _gift_of(donation: Donation) -> Gift:
+    """The gift as the form gave it, from a donation awaiting its record."""
+    return Gift(amount_pence=donation.amount_pence - donation.fee_cover_pence, form_token=donation.form_token,
+                cover_fee=bool(donation.fee_cover_pence), appeal_code=donation.appeal_code,
+                utm_source=donation.utm_source, utm_medium=donation.utm_medium, utm_campaign=donation.utm_campaign,
+                **donation.form_details)
+
+
+_RECORD_QUEUED = "online-gifts:record-queued"
+# A gift Stripe has not answered for (still `created`) stays the form's to finish
+# while the donor may press Give again; after this long it is recorded anyway.
+_UNANSWERED_FOR = datetime.timedelta(minutes=10)
+
+
+def online_gifts_record_soon() -> None:
+    """Queue a run of online_gifts_record: one for a burst of gifts."""
+    from donations import tasks
+
+    enqueue_once(tasks.record_online_gifts, key=_RECORD_QUEUED)
+
+
+def online_gifts_record(*, batch_size: int = 50, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Record the gifts taken online and not recorded yet (see donation_start):
+    a batch at a time, each batch in one transaction and each gift in a
+    savepoint of its own, so that one that fails stays waiting (logged, and
+    tried again by the next run) while the rest are recorded. Workers running at
+    once take different gifts (SKIP LOCKED). Returns counts by outcome."""
+    run_started(_RECORD_QUEUED)  # gifts taken from now on queue another run
+    now = now or timezone.now()
+    waiting = Q(form_details__isnull=False) & (~Q(status=Donation.Status.CREATED)
+                                               | Q(created_at__lt=now - _UNANSWERED_FOR))
+    counts = Counter()
+    last = 0
+    while True:
+        with transaction.atomic():
+            batch = list(Donation.objects.select_for_update(skip_locked=True).filter(waiting, pk__gt=last)
+                         .order_by("pk")[:batch_size])
+            for donation in batch:
+                try:
+                    with transaction.atomic():
+                        _record_online_gift(donation)
+                    counts["recorded"] += 1
+                except Exception:
+                    logger.exception("Gift %s, taken online, could not be recorded: it waits for the next run",
+                                     donation.pk)
+                    counts["failed"] += 1
+        if len(batch) < batch_size:
+            return dict(counts)
+        last = batch[-1].pk
+
+
+def _record_online_gift(donation: Donation) -> None:
+    gift = gift_resolved(_gift_of(donation))
+    supporter = _supporter_for_gift(gift, source="web_donation", given_at=donation.created_at)
+    donation.campaign, donation.appeal = attribution_for(gift)
+    donation.supporter, donation.fundraiser_page = supporter, gift.fundraiser_page
+    donation.is_sponsorship = gift.fundraiser_page is not None
+    donation.form_details = None
+    fields = ["supporter", "campaign", "appeal", "fundraiser_page", "is_sponsorship", "form_details", "updated_at"]
+    if donation.paid_at is not None:
+        _on_first_success(donation)
+        fields.append("receipt_sent_at")
+    donation.save(update_fields=fields)
+    _move_totals(donation, NOTHING)  # from now it counts, as it stands (paid, refunded, failed…)
 
 
 def _charge(donation: Donation) -> GiftOutcome:
-    supporter = donation.supporter
     try:
         intent = stripe_gateway.payment_intent_create_and_confirm(
             amount_pence=donation.amount_pence,
@@ -244,8 +346,8 @@ def _charge(donation: Donation) -> GiftOutcome:
             # The first submission's card: a retry must repeat the request exactly.
             payment_method_id=donation.stripe_payment_method_id,
             idempotency_key=f"donation-{donation.uid}",
-            metadata={"donation_id": str(donation.pk), "donation_uid": str(donation.uid),
-                      "supporter": supporter.reference},
+            # Only what never changes: a retry repeats these exactly, as the idempotency key needs.
+            metadata={"donation_id": str(donation.pk), "donation_uid": str(donation.uid)},
             description=f"Gift to {settings.CHARITY_NAME}",
             receipt_email="",  # our own receipt is sent; Stripe's would be a second one
         )
@@ -304,8 +406,12 @@ def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id:
 def _donation_for_intent(intent, *, known: Donation | None = None) -> Donation | None:
     """Our donation for a PaymentIntent, locked: by its id, or by the never-reused
     uid we put in its metadata (the webhook can arrive before we record the id).
-    Its supporter and campaign are read only if needed (most events find the gift
-    already recorded), or taken from `known`, the caller's copy of the same gift."""
+    `known`: the caller's own copy of the gift that made this payment (the form
+    that took it), brought up to date under the row's lock instead: only what a
+    webhook or the task worker may have changed since is read again."""
+    if known is not None:
+        refresh_locked(known, _CHANGED_BY_OTHERS)
+        return known
     match = Q(stripe_payment_intent_id=intent["id"])
     try:
         uid = uuid.UUID(str((intent.get("metadata") or {}).get("donation_uid")))
@@ -313,13 +419,7 @@ def _donation_for_intent(intent, *, known: Donation | None = None) -> Donation |
         uid = None
     if uid is not None:
         match |= Q(uid=uid, stripe_payment_intent_id__isnull=True)
-    donation = Donation.objects.select_for_update().filter(match).order_by("pk").first()
-    if donation is not None and known is not None and known.pk == donation.pk:
-        for name in ("supporter", "campaign"):
-            field = Donation._meta.get_field(name)
-            if field.is_cached(known) and getattr(known, field.attname) == getattr(donation, field.attname):
-                field.set_cached_value(donation, field.get_cached_value(known))
-    return donation
+    return Donation.objects.select_for_update().filter(match).order_by("pk").first()
 
 
 @transaction.atomic(savepoint=False)  # all or nothing with the caller's transaction: no rollback of its own
@@ -353,7 +453,8 @@ def donation_apply_payment_intent(*, payment_intent, known: Donation | None = No
                 donation.net_pence = transaction_["net"]
         if donation.paid_at is None:
             donation.paid_at = timezone.now()
-            _on_first_success(donation)
+            if not donation.awaiting_record:  # else online_gifts_record does it
+                _on_first_success(donation)
     changed = [name for name, was, now in zip(_TRACKED, unchanged, _snapshot(donation)) if was != now]
     if not changed:
         return donation  # a repeat: nothing to write
@@ -372,10 +473,12 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
         ids = [donation_id for donation_id, *_ in fees[start:start + 5000]]
         for gift in Donation.objects.filter(pk__in=ids).only(
                 "pk", "stripe_balance_transaction_id", "fee_pence", "net_pence", "status", "paid_at", "created_at",
-                "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by", "payment_method", "recurring_gift_id"):
+                "campaign_id", "appeal_id", "channel", "gift_aid_claimed_by", "payment_method", "recurring_gift_id",
+                "form_details"):
             if (gift.stripe_balance_transaction_id, gift.fee_pence, gift.net_pence) != wanted[gift.pk]:
                 changed.append((gift.pk, *wanted[gift.pk]))
-                moved.append((gift, wanted[gift.pk][1]))  # the income rollups' fees move with the gifts'
+                if not gift.awaiting_record:  # else counted, fee and all, when recorded
+                    moved.append((gift, wanted[gift.pk][1]))  # the income rollups' fees move with the gifts'
     with transaction.atomic():
         bulk_set(Donation, changed, ["stripe_balance_transaction_id", "fee_pence", "net_pence"])
         rollups.income_rollups_move_fees(fees=moved)
@@ -384,6 +487,11 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
 
 _TRACKED = ("status", "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "fee_pence",
             "net_pence", "paid_at", "failure_reason", "receipt_sent_at")
+
+
+# What may change on a gift between the form's writing it and Stripe's answer.
+_CHANGED_BY_OTHERS = (*_TRACKED, "refunded_pence", "dispute_status", "form_details", "supporter", "campaign", "appeal",
+                      "fundraiser_page", "is_sponsorship")
 
 
 def _snapshot(donation: Donation) -> tuple:

@@ -478,7 +478,8 @@ def _received_gifts():
     """The received gifts annotated with their rollup key's parts, in SQL."""
     kept = Case(When(status__in=Donation.INCOME_STATUSES, then=F("amount_pence") - F("refunded_pence")), default=Value(0))
     source = Case(*(When(gifts_of_source(source), then=Value(source)) for source in IncomeSource.values))
-    return (Donation.objects.filter(status__in=RECEIVED_STATUSES)
+    # A gift taken online counts once recorded (donations.services.gifts.online_gifts_record).
+    return (Donation.objects.filter(status__in=RECEIVED_STATUSES, form_details__isnull=True)
             .annotate(day=TruncDate(Coalesce("paid_at", "created_at"), tzinfo=timezone.get_current_timezone()),
                       kept=kept, source=source,
                       monthly=Case(When(recurring_gift__isnull=False, then=Value(True)), default=Value(False))))

@@ -34,7 +34,10 @@ def _worth(donation: Donation) -> Worth:
 
 def _move_totals(donation: Donation, before: Worth) -> None:
     """Carry a change in a gift's worth to the campaign totals and the income
-    rollups, in this transaction."""
+    rollups, in this transaction. A gift taken online and not yet recorded
+    counts nowhere: online_gifts_record counts it as it then stands."""
+    if donation.awaiting_record:
+        return
     after = _worth(donation)
     if after.totals != before.totals:
         campaign_services.campaign_totals_apply(
@@ -49,7 +52,8 @@ def campaign_totals_rebuild() -> int:
     """Recompute every campaign's and appeal's totals from the gifts themselves
     (after a bulk load, or to prove and repair). Returns how many were rebuilt."""
     sums = defaultdict(lambda: [0, 0, 0, set()])
-    gifts = Donation.objects.filter(status__in=Donation.INCOME_STATUSES).exclude(campaign=None, appeal=None)
+    gifts = (Donation.objects.filter(status__in=Donation.INCOME_STATUSES, form_details__isnull=True)
+             .exclude(campaign=None, appeal=None))
     for donation in gifts.only("amount_pence", "refunded_pence", "status", "gift_aid_declared", "campaign_id",
                                "appeal_id", "supporter_id", "fundraiser_page_id").iterator(chunk_size=5000):
         kept, gift_aid, counted = _totals_worth(donation)

@@ -9,6 +9,7 @@ from campaigns.models import Appeal, Campaign
 from campaigns.selectors import appeal_totals, campaign_totals
 from donations import services
 from donations.models import Donation
+from tests.helpers import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def give(card, *, amount_pence, email, campaign=None, appeal_code="", gift_aid=F
     gift = services.Gift(amount_pence=amount_pence, first_name="A", last_name="B", email=email,
                          form_token=uuid.uuid4(), campaign=campaign, appeal_code=appeal_code, gift_aid=gift_aid,
                          address_house="1", address_street="High St", postcode="N16 8AA")
-    return services.donation_start(gift=gift, payment_method_id=card()).donation
+    return recorded(services.donation_start(gift=gift, payment_method_id=card()))
 
 
 def books(campaign):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from campaigns.models import Appeal, Campaign
 from donations import services
 from donations.models import Donation
-from tests.helpers import log_in_verified
+from tests.helpers import log_in_verified, recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +26,18 @@ def gifts(card, supporter_factory, finance_user):
     """Gifts lacking each optional relation in turn, and one that has them all."""
     campaign = Campaign.objects.create(name="Winter appeal", code="winter", target_pence=100_000)
     appeal = Appeal.objects.create(campaign=campaign, code="WIN-EMAIL", name="Winter email", channel="email")
-    online = services.donation_start(gift=services.Gift(
+    online = recorded(services.donation_start(gift=services.Gift(
         amount_pence=2500, first_name="Ann", last_name="Lee", email="ann@example.org", form_token=uuid.uuid4(),
         campaign=campaign, appeal_code="WIN-EMAIL", utm_source=FORMULA, utm_medium="+SUM(1+1)",
-    ), payment_method_id=card()).donation
-    no_campaign_online = services.donation_start(gift=services.Gift(
+    ), payment_method_id=card()))
+    no_campaign_online = recorded(services.donation_start(gift=services.Gift(
         amount_pence=1000, first_name="Bo", last_name="Ng", email="bo@example.org", form_token=uuid.uuid4(),
         appeal_code="-2+3",  # no such appeal: kept as typed, with no campaign
-    ), payment_method_id=card()).donation
-    declined = services.donation_start(gift=services.Gift(
+    ), payment_method_id=card()))
+    declined = recorded(services.donation_start(gift=services.Gift(
         amount_pence=1500, first_name="Cy", last_name="Oh", email="cy@example.org", form_token=uuid.uuid4(),
         utm_source="@SUM(1)",
-    ), payment_method_id=card("4000000000000341")).donation
+    ), payment_method_id=card("4000000000000341")))
     day = timezone.localdate() - datetime.timedelta(days=1)
     offline_bare = services.donation_record_offline(
         supporter=supporter_factory(), amount_pence=5000, received_on=day, channel="offline", by=finance_user)

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from donations.models import Donation
+from supporters.models import Interaction
 from donations.services.gifts import STRIPE_NO_ANSWER
 from tests.faults.proxy import TcpProxy
 from tests.stripe_server import SECRET_KEY
@@ -62,7 +63,7 @@ def nothing_counted(donation: Donation) -> bool:
     """A gift that Stripe has not confirmed counts in no total, income or statement."""
     return (donation.status == Donation.Status.CREATED and donation.kept_pence == 0
             and not Donation.objects.filter(status__in=Donation.INCOME_STATUSES).exists()
-            and not donation.supporter.interactions.filter(kind="donation").exists())
+            and not Interaction.objects.filter(kind=Interaction.Kind.DONATION).exists())
 
 
 def test_stripe_slow_by_5_seconds_the_gift_is_still_taken_once(stripe_proxy, give, card, local_stripe, drill):

@@ -23,6 +23,7 @@ from supporters import services
 from supporters.models import EmailMessage, EmailSuppression, EmailTemplate, GiftAidDeclaration, Supporter
 from supporters.services import email as email_services
 from tests.donations.conftest import event_for, sign
+from tests.helpers import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -76,11 +77,11 @@ def everywhere(stripe_settings, stripe_client, card, settings, fundraiser_client
 
     # A one-off gift with Gift Aid and consent, through the donation form's service.
     with django_capture_on_commit_callbacks(execute=True):
-        gift = donation_services.donation_start(gift=donation_services.Gift(
+        gift = recorded(donation_services.donation_start(gift=donation_services.Gift(
             amount_pence=2500, first_name=FIRST, last_name=LAST, email=EMAIL, form_token=uuid.uuid4(),
             title="Dr", address_house="Quillon House", address_street="Verhoeve Lane", address_town="Leeds",
             postcode="LS6 2AA", gift_aid=True, consents={"email": True, "post": True}, campaign=campaign,
-        ), payment_method_id=card()).donation
+        ), payment_method_id=card()))
     supporter = gift.supporter
     assert gift.status == "succeeded" and supporter.email == EMAIL
 
