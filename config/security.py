@@ -34,6 +34,13 @@ def stripe_sources() -> dict[str, list[str]]:
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    def process_response(self, request, response):
+        # A JSON answer (the gift form's, a webhook's) is data, never a document a browser
+        # renders (Django sends nosniff with it): the policy, built per response, is left off.
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        return super().process_response(request, response)
+
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only=report_only)
         parts.update = {**stripe_sources(), **(parts.update or {})}

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
-from config.db import bulk_set, copy_rows, insert_unless_present, refresh_locked
+from config.db import bulk_set, copy_rows, insert_unless_present, refresh_locked, save_fields
 from config.errors import ApplicationError
 from config.money import format_pence
 from config.tasks import enqueue_once, run_started
@@ -458,7 +458,7 @@ def donation_apply_payment_intent(*, payment_intent, known: Donation | None = No
     changed = [name for name, was, now in zip(_TRACKED, unchanged, _snapshot(donation)) if was != now]
     if not changed:
         return donation  # a repeat: nothing to write
-    donation.save(update_fields=[*changed, "updated_at"])
+    save_fields(donation, [*changed, "updated_at"])
     _move_totals(donation, before)
     return donation
 
