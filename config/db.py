@@ -309,42 +309,28 @@ def insert_unless_present(instance, *, unique: Sequence[str]) -> bool:
     return True
 
 
-def refresh_locked(instance, fields: Sequence[str]) -> None:
-    """`instance.refresh_from_db(fields=…, from_queryset=….select_for_update())`'s
-    effect in one plain statement: these fields (names; a foreign key by its
-    name) read again under a lock on the row, held to the end of the
-    transaction. For a hot path: the ORM's own way costs several times the
-    query. Raises the model's DoesNotExist if the row is gone."""
-    model = type(instance)
-    opts = model._meta
-    quote = connection.ops.quote_name
-    wanted = [opts.get_field(name) for name in fields]
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(quote(field.column) for field in wanted)} FROM {quote(opts.db_table)} "
-                       f"WHERE {quote(opts.pk.column)} = %s{lock}", [instance.pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise model.DoesNotExist(f"{opts.object_name} {instance.pk} is gone")
-    for field, value in zip(wanted, row):
-        for converter in connection.ops.get_db_converters(field.get_col(opts.db_table)) + field.get_db_converters(connection):
-            value = converter(value, field.get_col(opts.db_table), connection)
-        if field.is_relation and getattr(instance, field.attname) != value:
-            field.delete_cached_value(instance)
-        setattr(instance, field.attname, value)
-
-
-def save_fields(instance, fields: Sequence[str]) -> None:
+def save_fields(instance, fields: Sequence[str], *, expect: dict | None = None) -> bool:
     """`instance.save(update_fields=fields)` in one plain UPDATE, for a hot path
     (the ORM's save costs several times the statement): auto_now fields among
-    `fields` are set to now as save would set them. No save signals are sent,
-    so use it only for fields nothing listens to (the audit log follows who a
-    gift belongs to, never its payment's progress)."""
+    `fields` are set to now as save would set them. `expect`: values (by field
+    name; None for empty) the row must still hold, or nothing is written (an
+    optimistic check, instead of a lock). Returns whether the row was written.
+    No save signals are sent, so use it only for fields nothing listens to
+    (the audit log follows who a gift belongs to, never its payment's progress)."""
     model = type(instance)
     opts = model._meta
     quote = connection.ops.quote_name
     wanted = [opts.get_field(name) for name in fields]
     values = [field.get_db_prep_save(field.pre_save(instance, False), connection) for field in wanted]
+    where, params = [f"{quote(opts.pk.column)} = %s"], [instance.pk]
+    for name, value in (expect or {}).items():
+        field = opts.get_field(name)
+        if value is None:
+            where.append(f"{quote(field.column)} IS NULL")
+        else:
+            where.append(f"{quote(field.column)} = %s")
+            params.append(field.get_db_prep_value(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {quote(opts.db_table)} SET {', '.join(f'{quote(field.column)} = %s' for field in wanted)} "
-                       f"WHERE {quote(opts.pk.column)} = %s", [*values, instance.pk])
+                       f"WHERE {' AND '.join(where)}", [*values, *params])
+        return cursor.rowcount == 1

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
-from config.db import bulk_set, copy_rows, insert_unless_present, refresh_locked, save_fields
+from config.db import bulk_set, copy_rows, insert_unless_present, save_fields
 from config.errors import ApplicationError
 from config.money import format_pence
 from config.tasks import enqueue_once, run_started
@@ -369,7 +369,7 @@ def _charge(donation: Donation) -> GiftOutcome:
             donation=donation,
             error="We could not reach our card processor. Please try again in a moment; you will not be charged twice.",
         )
-    donation = donation_apply_payment_intent(payment_intent=intent, known=donation)
+    donation = _apply_form_answer(donation, intent)
     return GiftOutcome(donation=donation, client_secret=intent["client_secret"] if donation.status == Donation.Status.REQUIRES_ACTION else "")
 
 
@@ -403,15 +403,9 @@ def donation_record_failure(*, donation_id: int, reason: str, payment_intent_id:
     return donation
 
 
-def _donation_for_intent(intent, *, known: Donation | None = None) -> Donation | None:
+def _donation_for_intent(intent) -> Donation | None:
     """Our donation for a PaymentIntent, locked: by its id, or by the never-reused
-    uid we put in its metadata (the webhook can arrive before we record the id).
-    `known`: the caller's own copy of the gift that made this payment (the form
-    that took it), brought up to date under the row's lock instead: only what a
-    webhook or the task worker may have changed since is read again."""
-    if known is not None:
-        refresh_locked(known, _CHANGED_BY_OTHERS)
-        return known
+    uid we put in its metadata (the webhook can arrive before we record the id)."""
     match = Q(stripe_payment_intent_id=intent["id"])
     try:
         uid = uuid.UUID(str((intent.get("metadata") or {}).get("donation_uid")))
@@ -422,17 +416,41 @@ def _donation_for_intent(intent, *, known: Donation | None = None) -> Donation |
     return Donation.objects.select_for_update().filter(match).order_by("pk").first()
 
 
+def _apply_form_answer(donation: Donation, intent) -> Donation:
+    """Stripe's answer to the form's own call, on the form's own copy of its gift:
+    while nobody has touched the gift since the form wrote it (still `created`,
+    its donor not recorded), it counts nowhere yet, so the answer is written in
+    one statement that checks just that, with no lock held (optimistic). Else,
+    as any news of the payment: donation_apply_payment_intent."""
+    if donation.status == Donation.Status.CREATED and donation.awaiting_record:
+        changed = _bring_up_to_date(donation, intent)
+        if not changed or save_fields(donation, [*changed, "updated_at"],
+                                      expect={"status": Donation.Status.CREATED, "supporter": None}):
+            return donation
+    return donation_apply_payment_intent(payment_intent=intent)
+
+
 @transaction.atomic(savepoint=False)  # all or nothing with the caller's transaction: no rollback of its own
-def donation_apply_payment_intent(*, payment_intent, known: Donation | None = None) -> Donation | None:
+def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
     """Bring our donation up to date with a PaymentIntent (from a webhook, a
     re-fetch or Stripe's answer at checkout). Locks the donation row. Moves the
     gift only forward, so repeats and reordered events are harmless. Returns
-    None for a PaymentIntent that is not one of our gifts. `known`: the caller's
-    copy of the gift, whose supporter and campaign need not be read again."""
-    donation = _donation_for_intent(payment_intent, known=known)
+    None for a PaymentIntent that is not one of our gifts."""
+    donation = _donation_for_intent(payment_intent)
     if donation is None:
         return None
     before = _worth(donation)
+    changed = _bring_up_to_date(donation, payment_intent)
+    if changed:  # else a repeat: nothing to write
+        save_fields(donation, [*changed, "updated_at"])
+        _move_totals(donation, before)
+    return donation
+
+
+def _bring_up_to_date(donation: Donation, payment_intent) -> list[str]:
+    """What a PaymentIntent says of the gift, on our copy, only ever forward: the
+    names of the fields it changed. A first success puts the gift on its donor's
+    timeline and queues the receipt (once its donor is recorded)."""
     unchanged = _snapshot(donation)
     target = _INTENT_STATUS.get(payment_intent["status"], donation.status)
     if not donation.stripe_payment_intent_id:
@@ -455,12 +473,7 @@ def donation_apply_payment_intent(*, payment_intent, known: Donation | None = No
             donation.paid_at = timezone.now()
             if not donation.awaiting_record:  # else online_gifts_record does it
                 _on_first_success(donation)
-    changed = [name for name, was, now in zip(_TRACKED, unchanged, _snapshot(donation)) if was != now]
-    if not changed:
-        return donation  # a repeat: nothing to write
-    save_fields(donation, [*changed, "updated_at"])
-    _move_totals(donation, before)
-    return donation
+    return [name for name, was, now in zip(_TRACKED, unchanged, _snapshot(donation)) if was != now]
 
 
 def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> int:
@@ -487,11 +500,6 @@ def donations_record_stripe_fees(*, fees: list[tuple[int, str, int, int]]) -> in
 
 _TRACKED = ("status", "stripe_payment_intent_id", "stripe_charge_id", "stripe_balance_transaction_id", "fee_pence",
             "net_pence", "paid_at", "failure_reason", "receipt_sent_at")
-
-
-# What may change on a gift between the form's writing it and Stripe's answer.
-_CHANGED_BY_OTHERS = (*_TRACKED, "refunded_pence", "dispute_status", "form_details", "supporter", "campaign", "appeal",
-                      "fundraiser_page", "is_sponsorship")
 
 
 def _snapshot(donation: Donation) -> tuple:

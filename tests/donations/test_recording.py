@@ -138,3 +138,26 @@ def test_two_workers_at_once_record_each_gift_once(give_with_no_worker, winter):
     assert Supporter.objects.count() == 6 and Interaction.objects.filter(kind="donation").count() == 6
     assert campaign_totals(campaign=winter)["raised_pence"] == 6 * 2500
     assert not Donation.objects.filter(form_details__isnull=False).exists()
+
+
+def test_the_forms_answer_after_the_webhook_and_the_record_changes_nothing(give_with_no_worker, winter, monkeypatch,
+                                                                            deliver):
+    from donations import stripe_gateway
+
+    real = stripe_gateway.payment_intent_create_and_confirm
+
+    def answer_late(**kwargs):
+        # Stripe's webhook arrives, is applied and the gift recorded before the form hears back.
+        intent = real(**kwargs)
+        assert deliver(event_for(intent, "payment_intent.succeeded")).status_code == 200
+        webhooks.stripe_events_apply()
+        assert services.online_gifts_record() == {"recorded": 1}
+        return intent
+
+    monkeypatch.setattr(stripe_gateway, "payment_intent_create_and_confirm", answer_late)
+    response, _ = give_with_no_worker(campaign="winter")
+    assert response.status_code == 200 and response.json()["status"] == "succeeded"
+    donation = Donation.objects.get()
+    assert donation.status == "succeeded" and not donation.awaiting_record and donation.paid_at is not None
+    assert campaign_totals(campaign=winter)["raised_pence"] == 2500
+    assert Interaction.objects.filter(kind="donation").count() == 1

@@ -272,6 +272,16 @@ class TestFailures:
         assert Donation.objects.filter(status="succeeded").count() == 5
 
 
+    def test_a_signed_body_with_nan_or_infinity_is_refused_as_not_json(self):
+        # Found by the fuzz tests: Python reads them, PostgreSQL cannot store them (a 500 for ever).
+        from django.test import Client
+
+        payload = '{"id": "evt_odd", "type": "charge.updated", "data": {"object": {"id": "ch_1", "amount": Infinity}}}'
+        response = Client().post("/stripe/webhook/", data=payload, content_type="application/json",
+                                 headers={"Stripe-Signature": sign(payload)})
+        assert response.status_code == 400 and b"not JSON" in response.content
+        assert not StripeEvent.objects.exists()
+
     def test_a_signed_event_we_cannot_read_is_answered_and_kept_failed_for_finance(self, deliver):
         # Found by the fuzz tests: a dispute without its charge once answered 500 for ever.
         event = event_for({"id": "dp_odd", "object": "dispute", "amount": 100, "status": "won"},
