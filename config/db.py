@@ -284,6 +284,17 @@ def _conflict_target(model, unique: tuple[str, ...]) -> str:
     return target
 
 
+@functools.cache
+def _insert_unless_present_statement(model, unique: tuple[str, ...]) -> tuple[list, str]:
+    opts = model._meta
+    quote = connection.ops.quote_name
+    fields = [field for field in opts.concrete_fields if not (field.primary_key and field.get_internal_type()
+                                                              in ("AutoField", "BigAutoField", "SmallAutoField"))]
+    return fields, (f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+                    f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT {_conflict_target(model, unique)} "
+                    f"DO NOTHING RETURNING {quote(opts.pk.column)}")
+
+
 def insert_unless_present(instance, *, unique: Sequence[str]) -> bool:
     """Add `instance` in one statement (INSERT … ON CONFLICT DO NOTHING), unless a
     row with the same values of `unique` (the fields of a unique constraint,
@@ -291,16 +302,10 @@ def insert_unless_present(instance, *, unique: Sequence[str]) -> bool:
     `instance.pk` set, if it was added. A hot path's "get or create" without the
     savepoint, the second query and the race that `get_or_create` needs them for."""
     model = type(instance)
-    opts = model._meta
-    quote = connection.ops.quote_name
-    fields = [field for field in opts.concrete_fields if not (field.primary_key and field.get_internal_type()
-                                                              in ("AutoField", "BigAutoField", "SmallAutoField"))]
+    fields, statement = _insert_unless_present_statement(model, tuple(unique))
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT {_conflict_target(model, tuple(unique))} "
-            f"DO NOTHING RETURNING {quote(opts.pk.column)}", values)
+        cursor.execute(statement, values)
         row = cursor.fetchone()
     if row is None:
         return False
