@@ -68,3 +68,21 @@ def test_two_payments_for_one_gift_are_doubled(two_gifts, stripe_client, card):
     out = reconcile(since)
     assert f"doubled: 2 PaymentIntents at Stripe for gift {gifts[0].uid}" in out
     assert "FAILED" in out
+
+
+def test_a_gift_left_unrecorded_or_a_total_that_drifted_fails(client, card, stripe_settings):
+    from campaigns.models import Campaign, TotalShard
+
+    winter = Campaign.objects.create(name="Winter appeal", code="winter", target_pence=100_000)
+    since = (timezone.now() - datetime.timedelta(seconds=2)).isoformat()
+    for email in ("ana@example.org", "ben@example.org"):
+        assert client.post("/donate/", form_data(email=email, campaign="winter",
+                                                 payment_method_id=card())).status_code == 200
+    assert "Stripe and our gifts agree" in reconcile(since)
+    first, second = Donation.objects.order_by("pk")
+    Donation.objects.filter(pk=first.pk).update(form_details={"email": "ana@example.org"})  # as if never recorded
+    TotalShard.objects.filter(key=TotalShard.key_for("campaign", winter.pk)).update(raised_pence=1)
+    out = reconcile(since)
+    assert f"not recorded: gift {first.pk} (succeeded) still waits for its donor and totals" in out
+    assert "total: campaign winter shows" in out and "its gifts add up to 2500p" in out
+    assert "FAILED: 2 problem(s)" in out

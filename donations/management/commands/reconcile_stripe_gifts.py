@@ -1,6 +1,7 @@
 """Prove that Stripe and our records agree on every payment since a moment: each
 PaymentIntent Stripe holds is exactly one gift here (none lost, none doubled) and
-each gift's status and amount are Stripe's. Read-only; exits non-zero on any mismatch.
+each gift's status and amount are Stripe's; every gift Stripe answered for is
+recorded, and each campaign's total is what its gifts add up to. Read-only; exits non-zero on any mismatch.
 
     manage.py reconcile_stripe_gifts [--since 2026-12-05T21:00]   (default: the last 24 hours)
 """
@@ -9,7 +10,11 @@ import collections
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import F, Sum
 from django.utils import timezone
+
+from campaigns.models import Campaign
+from campaigns.selectors import campaign_totals
 
 from donations import stripe_gateway
 from donations.models import Donation, MonthlyCharge
@@ -68,11 +73,23 @@ def reconcile(since: datetime.datetime) -> dict:
     problems += [f"unknown to Stripe: gift {pk} names {pi}"
                  for pk, pi in unknown.values_list("pk", "stripe_payment_intent_id")]
     problems += [f"no PaymentIntent: gift {pk} is {status}" for pk, status in unanswered.values_list("pk", "status")]
+    # Every gift Stripe answered for is recorded (donor, totals), once the task worker has run.
+    unrecorded = ours.filter(form_details__isnull=False).exclude(status=Donation.Status.CREATED)
+    problems += [f"not recorded: gift {pk} ({status}) still waits for its donor and totals"
+                 for pk, status in unrecorded.values_list("pk", "status")]
+    # And each campaign's total, kept as gifts came, is what its gifts add up to.
+    for campaign in Campaign.objects.filter(pk__in=ours.exclude(campaign=None).values("campaign")):
+        kept = (Donation.objects.filter(campaign=campaign, status__in=Donation.INCOME_STATUSES,
+                                        form_details__isnull=True)
+                .aggregate(kept=Sum(F("amount_pence") - F("refunded_pence")))["kept"] or 0)
+        shown = campaign_totals(campaign=campaign)["raised_pence"]
+        if shown != kept:
+            problems.append(f"total: campaign {campaign.code} shows {shown}p raised; its gifts add up to {kept}p")
     statuses = collections.Counter(intent["status"] for intent in intents)
     return {
         "intents": len(intents), "statuses": dict(statuses), "gifts": ours.count(), "matched": matched, "lost": lost,
         "doubled": len(doubled), "mismatched": mismatched, "unknown": unknown.count(),
-        "unanswered": unanswered.count(), "problems": problems,
+        "unanswered": unanswered.count(), "unrecorded": unrecorded.count(), "problems": problems,
     }
 
 
@@ -95,7 +112,7 @@ class Command(BaseCommand):
             f"{result['gifts']:,} online gifts here.\n"
             f"  matched {result['matched']:,}; lost {result['lost']}; doubled {result['doubled']}; "
             f"state or amount differs {result['mismatched']}; unknown to Stripe {result['unknown']}; "
-            f"no PaymentIntent {result['unanswered']}")
+            f"no PaymentIntent {result['unanswered']}; not recorded {result['unrecorded']}")
         for problem in result["problems"][:50]:
             self.stdout.write(f"  {problem}")
         if result["problems"]:
