@@ -5,6 +5,7 @@ import decimal
 import functools
 import json
 import uuid
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 
 from django.core.exceptions import EmptyResultSet
@@ -339,3 +340,29 @@ def save_fields(instance, fields: Sequence[str], *, expect: dict | None = None) 
         cursor.execute(f"UPDATE {quote(opts.db_table)} SET {', '.join(f'{quote(field.column)} = %s' for field in wanted)} "
                        f"WHERE {' AND '.join(where)}", [*values, *params])
         return cursor.rowcount == 1
+
+
+def apply_in_locked_batches(queryset, apply, *, failed, batch_size: int) -> dict[str, int]:
+    """`apply(row)` to each row of `queryset`, in the order of their keys, a batch
+    at a time: each batch in one transaction with its rows locked, taken with
+    SKIP LOCKED so that workers running at once take different rows; each row in
+    a savepoint of its own, so that one that fails is handed to
+    `failed(row, error)` (in the batch's transaction) and the rest of its batch
+    is applied. `apply` returns the outcome to count. Returns counts by outcome
+    ("failed" for the failures)."""
+    counts = Counter()
+    last = None
+    while True:
+        with transaction.atomic():
+            rows = queryset.select_for_update(skip_locked=True).order_by("pk")
+            batch = list((rows.filter(pk__gt=last) if last is not None else rows)[:batch_size])
+            for row in batch:
+                try:
+                    with transaction.atomic():
+                        counts[apply(row)] += 1
+                except Exception as error:
+                    failed(row, error)
+                    counts["failed"] += 1
+        if len(batch) < batch_size:
+            return dict(counts)
+        last = batch[-1].pk

@@ -9,13 +9,12 @@ is the same whatever the order and however many deliveries arrive. A gift given
 on our form does not wait for its webhook: the form records Stripe's answer."""
 
 import logging
-from collections import Counter
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.db import insert_unless_present
+from config.db import apply_in_locked_batches, insert_unless_present
 from config.tasks import enqueue_once, run_started
 from donations import services, stripe_gateway, tasks
 from donations.models import Donation, StripeEvent
@@ -136,25 +135,13 @@ def stripe_events_apply(*, batch_size: int = 100, retry_failed_since=None) -> di
     time; failed events received since then are tried again too (Stripe itself
     would redeliver them for three days). Returns counts by outcome."""
     run_started(_APPLY_QUEUED)
-    counts = Counter()
     wanted = Q(status=StripeEvent.Status.RECEIVED)
     if retry_failed_since is not None:
         wanted |= Q(status=StripeEvent.Status.FAILED, received_at__gte=retry_failed_since)
-    last = 0
-    while True:
-        with transaction.atomic():
-            batch = list(StripeEvent.objects.select_for_update(skip_locked=True).filter(wanted, pk__gt=last)
-                         .order_by("pk")[:batch_size])
-            for stored in batch:
-                try:
-                    with transaction.atomic():
-                        counts[StripeEvent.Status(_apply(stored, stored.payload).status).value] += 1
-                except Exception as error:
-                    _record_failure(stored.payload, error)
-                    counts[StripeEvent.Status.FAILED.value] += 1
-        if len(batch) < batch_size:
-            return dict(counts)
-        last = batch[-1].pk
+    return apply_in_locked_batches(
+        StripeEvent.objects.filter(wanted), batch_size=batch_size,
+        apply=lambda stored: StripeEvent.Status(_apply(stored, stored.payload).status).value,
+        failed=lambda stored, error: _record_failure(stored.payload, error))
 
 
 def stripe_event_process(*, stored_event_id: int, event=None) -> StripeEvent:

@@ -9,7 +9,6 @@ import dataclasses
 import datetime
 import logging
 import uuid
-from collections import Counter
 
 import stripe
 from django.conf import settings
@@ -20,7 +19,7 @@ from django.utils import timezone
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign
-from config.db import bulk_set, copy_rows, insert_unless_present, save_fields
+from config.db import apply_in_locked_batches, bulk_set, copy_rows, insert_unless_present, save_fields
 from config.errors import ApplicationError
 from config.money import format_pence
 from config.tasks import enqueue_once, run_started
@@ -303,27 +302,16 @@ def online_gifts_record(*, batch_size: int = 50, now: datetime.datetime | None =
     now = now or timezone.now()
     waiting = Q(form_details__isnull=False) & (~Q(status=Donation.Status.CREATED)
                                                | Q(created_at__lt=now - _UNANSWERED_FOR))
-    counts = Counter()
-    last = 0
-    while True:
-        with transaction.atomic():
-            batch = list(Donation.objects.select_for_update(skip_locked=True).filter(waiting, pk__gt=last)
-                         .order_by("pk")[:batch_size])
-            for donation in batch:
-                try:
-                    with transaction.atomic():
-                        _record_online_gift(donation)
-                    counts["recorded"] += 1
-                except Exception:
-                    logger.exception("Gift %s, taken online, could not be recorded: it waits for the next run",
-                                     donation.pk)
-                    counts["failed"] += 1
-        if len(batch) < batch_size:
-            return dict(counts)
-        last = batch[-1].pk
+    return apply_in_locked_batches(Donation.objects.filter(waiting), apply=_record_online_gift,
+                                   failed=_not_recorded, batch_size=batch_size)
 
 
-def _record_online_gift(donation: Donation) -> None:
+def _not_recorded(donation: Donation, error: Exception) -> None:
+    logger.error("Gift %s, taken online, could not be recorded: it waits for the next run", donation.pk,
+                 exc_info=error)
+
+
+def _record_online_gift(donation: Donation) -> str:
     gift = gift_resolved(_gift_of(donation))
     supporter = _supporter_for_gift(gift, source="web_donation", given_at=donation.created_at)
     donation.campaign, donation.appeal = attribution_for(gift)
@@ -336,6 +324,7 @@ def _record_online_gift(donation: Donation) -> None:
         fields.append("receipt_sent_at")
     donation.save(update_fields=fields)
     _move_totals(donation, NOTHING)  # from now it counts, as it stands (paid, refunded, failed…)
+    return "recorded"
 
 
 def _charge(donation: Donation) -> GiftOutcome:
@@ -444,6 +433,8 @@ def donation_apply_payment_intent(*, payment_intent) -> Donation | None:
     if changed:  # else a repeat: nothing to write
         save_fields(donation, [*changed, "updated_at"])
         _move_totals(donation, before)
+        if donation.awaiting_record:  # a run may have passed it by while this held its row
+            transaction.on_commit(online_gifts_record_soon)
     return donation
 
 

@@ -148,7 +148,8 @@ def recurring_gifts_import(*, recurring_gifts: list[RecurringGift], through: dat
         last_day = timezone.localdate(recurring.cancelled_at) if recurring.cancelled_at else through
         month, day = _month_of(recurring.started_on), recurring.started_on
         while day <= last_day:
-            taken = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10, 0)))
+            # At ten in the morning, as the monthly run takes them; today's, before ten, is taken by now.
+            taken = min(timezone.make_aware(datetime.datetime.combine(day, datetime.time(10, 0))), timezone.now())
             gift = Donation(
                 supporter=recurring.supporter, amount_pence=recurring.amount_pence,
                 fee_cover_pence=recurring.fee_cover_pence, currency=recurring.currency,

@@ -79,13 +79,14 @@ def run(*, users: int, seconds: int, max_gifts: int, workers: int, database_url:
         supporters: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="brightwell-load-"))
     port = servers.free_port()
-    started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
     print(f"loadtest: starting the production shape on 127.0.0.1:{port} ({workers} gunicorn workers, one db_worker, "
           f"the local Stripe; {database_url.rsplit('/', 1)[-1]}); logs in {workdir}", flush=True)
     load_env = {"RATELIMIT_IP_META_KEY": "HTTP_X_FORWARDED_FOR", "LOG_LEVEL": "WARNING",
                 "GUNICORN_ACCESS_LOG": str(workdir / "access.log")}
     with serve.stack(port=port, workers=workers, database_url=database_url, cache_url=cache_url,
                      supporters=supporters, workdir=workdir, env=load_env) as site_env:
+        # The night starts once the site is up: the demo data's own gifts are not the night's.
+        started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
         os.environ.update(site_env, LOG_LEVEL="WARNING")
         import django
 
