@@ -170,3 +170,26 @@ def test_an_error_from_stripe_js_is_said_in_plain_words(new_page, stripe_webhook
     errors.scroll_into_view_if_needed()
     shot(page, "donate-card-error-phone")
     assert not Donation.objects.exists()
+
+
+@BROWSER_DB
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_donor_is_thanked_by_name_while_their_gift_waits_to_be_recorded(new_page, stripe_webhooks_to_live_server,
+                                                                           settings, width):
+    from django.core.management import call_command
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # the worker is busy
+    live_server = stripe_webhooks_to_live_server
+    page = new_page(width, 900)
+    page.goto(live_server.url + "/donate/")
+    fill_in(page, email="maya@example.org")
+    page.click("#pay-button")
+    page.wait_for_url("**/donate/thank-you/**")
+    expect(page.locator("h1")).to_contain_text("Thank you, Maya")
+    expect(page.locator("main")).to_contain_text("Your receipt is on its way to maya@example.org")
+    shot(page, f"donate-thank-you-before-record-{width}")
+    assert Donation.objects.get().awaiting_record
+    call_command("record_online_gifts", stdout=open("/dev/null", "w"))
+    page.reload()
+    expect(page.locator("h1")).to_contain_text("Thank you, Maya")
+    assert Donation.objects.get().supporter.email == "maya@example.org"
