@@ -3,7 +3,7 @@
 import datetime
 
 from django.db.models import CharField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models.functions import Cast, Coalesce, Concat, Upper
 from django.utils import timezone
 
 from campaigns.models import Appeal, Campaign, FundraiserPage, TotalShard
@@ -43,6 +43,19 @@ def appeal_for_code(code: str) -> Appeal | None:
     return Appeal.objects.filter(code__iexact=code.strip()).select_related("campaign").first() if code else None
 
 
+def appeals_for_codes(codes) -> dict[str, Appeal]:
+    """appeal_for_code for many codes in one query: by each code as given, stripped and in capitals."""
+    wanted = {code.strip().upper() for code in codes if code and code.strip()}
+    if not wanted:
+        return {}
+    found = (Appeal.objects.annotate(code_upper=Upper("code")).filter(code_upper__in=wanted)
+             .select_related("campaign").order_by("pk"))
+    appeals = {}
+    for appeal in found:
+        appeals.setdefault(appeal.code_upper, appeal)
+    return appeals
+
+
 def days_left(campaign: Campaign, today: datetime.date | None = None) -> int | None:
     today = today or timezone.localdate()
     return max(0, (campaign.ends_on - today).days) if campaign.ends_on else None
@@ -65,6 +78,14 @@ def fundraiser_leaderboard(*, campaign: Campaign, limit: int = 10) -> list[tuple
                   .values_list("key", "total"))
     ranked = sorted(((page, raised.get(key, 0)) for key, page in pages.items()), key=lambda item: (-item[1], item[0].pk))
     return ranked[:limit]
+
+
+def fundraiser_pages_public(*, slugs) -> list[FundraiserPage]:
+    """fundraiser_page_public for many slugs in one query."""
+    if not slugs:
+        return []
+    return list(FundraiserPage.objects.select_related("campaign", "supporter", "photo")
+                .filter(slug__in=slugs, status=FundraiserPage.Status.APPROVED))
 
 
 def fundraiser_page_public(*, slug: str) -> FundraiserPage | None:

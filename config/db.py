@@ -4,6 +4,7 @@ import datetime
 import decimal
 import functools
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
@@ -14,6 +15,8 @@ from django.db.models.expressions import DatabaseDefault
 from django.db.models.lookups import In
 from django.db.models.sql import Query
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 # psycopg binds a statement's parameters client-side, at some 12 µs a placeholder: a
 # filter on 2,000 ids or an UPDATE of 2,000 rows spends more there than in PostgreSQL.
@@ -342,21 +345,35 @@ def save_fields(instance, fields: Sequence[str], *, expect: dict | None = None) 
         return cursor.rowcount == 1
 
 
-def apply_in_locked_batches(queryset, apply, *, failed, batch_size: int) -> dict[str, int]:
+def apply_in_locked_batches(queryset, apply, *, failed, batch_size: int, apply_together=None) -> dict[str, int]:
     """`apply(row)` to each row of `queryset`, in the order of their keys, a batch
     at a time: each batch in one transaction with its rows locked, taken with
     SKIP LOCKED so that workers running at once take different rows; each row in
     a savepoint of its own, so that one that fails is handed to
     `failed(row, error)` (in the batch's transaction) and the rest of its batch
-    is applied. `apply` returns the outcome to count. Returns counts by outcome
-    ("failed" for the failures)."""
+    is applied. `apply` returns the outcome to count. `apply_together(rows)`, if
+    given, is tried first on the whole batch in one savepoint (set-based, it
+    returns the counts); should it fail, the batch is applied row by row.
+    Returns counts by outcome ("failed" for the failures)."""
     counts = Counter()
     last = None
     while True:
         with transaction.atomic():
             rows = queryset.select_for_update(skip_locked=True).order_by("pk")
             batch = list((rows.filter(pk__gt=last) if last is not None else rows)[:batch_size])
-            for row in batch:
+            if apply_together is not None and batch:
+                try:
+                    with transaction.atomic():
+                        counts.update(apply_together(batch))
+                    batch_done = True
+                except Exception:
+                    logger.warning("A batch of %s failed together: applied one by one", queryset.model.__name__,
+                                   exc_info=True)
+                    batch_done = False
+                    batch = list((rows.filter(pk__gt=last) if last is not None else rows)[:batch_size])
+            else:
+                batch_done = False
+            for row in [] if batch_done else batch:
                 try:
                     with transaction.atomic():
                         counts[apply(row)] += 1
