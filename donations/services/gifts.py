@@ -373,10 +373,11 @@ def _record_online_gifts(donations: list[Donation]) -> dict[str, int]:
     thanked = [donation for donation in paid if _receipt_due(donation)]
     for donation in thanked:
         donation.receipt_sent_at = now
-    Donation.objects.bulk_update(donations, ["supporter", "campaign", "appeal", "fundraiser_page", "is_sponsorship",
-                                             "receipt_sent_at"], batch_size=500)
+    recorded = ["supporter_id", "campaign_id", "appeal_id", "fundraiser_page_id", "is_sponsorship", "receipt_sent_at"]
+    bulk_set(Donation, [(donation.pk, *(getattr(donation, name) for name in recorded)) for donation in donations],
+             recorded)
     ids = [donation.pk for donation in donations]
-    # update(), not bulk_update: None must be SQL's NULL here, not JSON's null.
+    # update(): None must be SQL's NULL here, not JSON's null.
     Donation.objects.filter(pk__in=ids).update(form_details=None, updated_at=now)
     supporter_services.timeline_add_many(entries=[gift_timeline_entry(donation) for donation in paid])
     for donation in thanked:
