@@ -18,7 +18,7 @@ from config.errors import ApplicationError
 from donations import links, services, stripe_gateway, webhooks
 from donations.services import statements
 from donations.form_context import donate_context
-from donations.forms import DonationForm, parse_amount_pence
+from donations.forms import PostedDonationForm, parse_amount_pence
 from donations.models import Donation, RecurringGift
 from donations.services import monthly
 from supporters.models import Channel
@@ -100,7 +100,7 @@ def _application_error_json(error: ApplicationError) -> JsonResponse:
 def _checked_form(request):
     """The posted form, validated, with bots and floods turned away: returns
     (cleaned data, None) or (None, an error response)."""
-    form = DonationForm(request.POST)
+    form = PostedDonationForm(request.POST)
     if not form.is_valid():
         return None, _errors_json(form)
     data = form.cleaned_data
