@@ -38,6 +38,11 @@ def send_receipt(donation_id: int) -> None:
 
 
 @task()
+def send_monthly_welcome(recurring_gift_id: int) -> None:
+    monthly.recurring_gift_send_welcome(recurring_gift_id=recurring_gift_id)
+
+
+@task()
 def fetch_fee(payment_intent_id: str) -> None:
     """The fee and net of a succeeded gift, from its balance transaction at Stripe."""
     from donations.services import donation_refresh_from_stripe

@@ -109,7 +109,8 @@ def recurring_gift_apply_setup(*, setup_intent) -> RecurringGift | None:
         supporter_services.timeline_add(**_started_entry(recurring))
         if recurring.supporter.email:
             recurring_id = recurring.pk
-            transaction.on_commit(lambda: recurring_gift_send_welcome(recurring_gift_id=recurring_id))
+            # Through the task queue, as receipts are: the mail provider's answer is not the donor's wait.
+            transaction.on_commit(lambda: _enqueue_welcome(recurring_id))
         charge, _ = MonthlyCharge.objects.get_or_create(
             recurring_gift=recurring, month=_month_of(timezone.localdate()),
             defaults={"amount_pence": recurring.amount_pence, "next_attempt_at": timezone.now()},
@@ -553,6 +554,12 @@ def recurring_gift_card_changed(*, payment_method_id: str, detached: bool, metho
             recurring.save()
             count += 1
     return count
+
+
+def _enqueue_welcome(recurring_gift_id: int) -> None:
+    from donations.tasks import send_monthly_welcome
+
+    send_monthly_welcome.enqueue(recurring_gift_id=recurring_gift_id)
 
 
 def recurring_gift_send_welcome(*, recurring_gift_id: int) -> None:

@@ -47,6 +47,20 @@ def next_month(day=None):
 
 
 class TestSetUp:
+    def test_the_welcome_email_is_queued_not_sent_while_the_donor_waits(self, start_monthly, settings,
+                                                                       django_capture_on_commit_callbacks):
+        from django.core import mail
+
+        from donations import tasks
+
+        settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}  # no worker runs
+        with django_capture_on_commit_callbacks(execute=True):
+            recurring = start_monthly()
+        assert not [m for m in mail.outbox if m.to == [recurring.supporter.email]]
+        tasks.send_monthly_welcome.call(recurring_gift_id=recurring.pk)  # as the task worker runs it
+        [welcome] = [m for m in mail.outbox if m.to == [recurring.supporter.email]]
+        assert "£10.00" in welcome.body and "/giving/monthly/" in welcome.body
+
     def test_setting_up_saves_the_card_and_takes_the_first_month(self, start_monthly, stripe_client, deliver):
         from tests.donations.conftest import event_for
 
