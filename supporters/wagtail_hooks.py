@@ -45,6 +45,7 @@ class SupporterViewSet(ModelViewSet):
     menu_label = "Supporters"
     index_view_class = views.SupporterIndexView
     inspect_view_class = SupporterRecordView
+    edit_view_class = views.SupporterEditView
     inspect_view_enabled = True
     copy_view_enabled = False
     filterset_class = views.SupporterFilterSet

@@ -122,6 +122,16 @@ class SupporterIndexView(ExportPermissionMixin, generic.IndexView):
         return buttons
 
 
+class SupporterEditView(generic.EditView):
+    """The edit form shows the whole record, so opening it is a look at the
+    person's data, logged as opening the record is."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        audit.audit_viewed(user=request.user, instance=self.object, what="edit form")
+        return response
+
+
 class SupporterInspectView(generic.InspectView):
     template_name = "supporters/admin/supporter_inspect.html"
     page_title = "Supporter record"

@@ -47,6 +47,12 @@ def test_opening_a_record_and_a_subject_access_page_are_logged(fundraiser, perso
         (E.EXPORTED, fundraiser, "subject access JSON")]
 
 
+def test_opening_the_edit_form_is_logged_as_a_look_at_the_record(fundraiser, person):
+    assert staff_client(fundraiser).get(f"/admin/supporter/edit/{person.pk}/").status_code == 200
+    [entry] = _entries(object_pk=str(person.pk), content_type__model="supporter", actor__isnull=False)
+    assert (entry.event, entry.actor, entry.additional_data["page"]) == (E.VIEWED, fundraiser, "edit form")
+
+
 def test_opening_a_record_costs_the_log_one_insert(fundraiser, person):
     client = staff_client(fundraiser)
     client.get(f"/admin/supporter/inspect/{person.pk}/")  # a first look fills the caches
