@@ -120,6 +120,10 @@ class DonationForm(forms.Form):
                 data["postcode"] = normalise_postcode(data.get("postcode", ""), country=country)
             except ValueError as error:
                 self.add_error("postcode", str(error))
+        if (country in UK_POSTCODE_COUNTRIES and data.get("address_street") and not data.get("postcode")
+                and "postcode" not in self.errors):
+            # As a supporter's record requires: checked here, before the card is charged.
+            self.add_error("postcode", "A UK address needs its postcode.")
         if data.get("gift_aid"):
             if not data.get("address_house"):
                 self.add_error("address_house", "Gift Aid needs your house name or number.")

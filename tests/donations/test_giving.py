@@ -180,6 +180,13 @@ class TestBadInput:
         assert "house name or number" in fields["address_house"] and "postcode" in fields["postcode"]
         assert not Donation.objects.exists()
 
+    def test_a_uk_street_needs_its_postcode_before_the_card_is_charged(self, give):
+        # Found by the fuzz tests: the supporter's record requires it, and it is recorded after the payment.
+        response, _ = give(postcode="")
+        assert response.status_code == 400
+        assert response.json()["fields"]["postcode"] == "A UK address needs its postcode."
+        assert not Donation.objects.exists()
+
     def test_bad_postcode(self, give):
         response, _ = give(postcode="LS6")
         assert "not a valid UK postcode" in response.json()["fields"]["postcode"]
